@@ -1,0 +1,59 @@
+/*
+ * result.c - the end of the test.  On the BSP the LAPIC timer is stopped first (if it was
+ * started) so that a VM the VMM keeps around after the result takes no 100 exits a second.
+ * An AP (an exception) leaves its APIC alone: it may fault there again.
+ */
+#include "result.h"
+
+#include <stdarg.h>
+
+#include "arch.h"
+#include "lapic.h"
+#include "lib.h"
+
+static void vfail_line(const char *fmt, va_list ap)
+{
+	printk("selftest: FAIL ");
+	vprintk(fmt, ap);
+	printk("\n");
+}
+
+void fail_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail_line(fmt, ap);
+	va_end(ap);
+}
+
+static __attribute__((noreturn)) void finish(uint32_t code)
+{
+	cli();
+	if (__atomic_load_n(&lapic_timer_on, __ATOMIC_RELAXED) &&
+	    (rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_BSP))
+		lapic_timer_stop();
+	outl(SELFTEST_PORT_RESULT, code);
+	halt_forever();
+}
+
+void fail_end(enum selftest_fail code)
+{
+	finish(code ? (uint32_t)code : 0xffu);
+}
+
+void fail(enum selftest_fail code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail_line(fmt, ap);
+	va_end(ap);
+	fail_end(code);
+}
+
+void pass(uint32_t ncpus, uint32_t bsp_uid)
+{
+	printk("selftest: PASS cpus=%u bsp=%u\n", ncpus, bsp_uid);
+	finish(0);
+}

@@ -1,0 +1,98 @@
+/*
+ * selftest_abi.h - the contract between mpvmm and its built-in SMP self-test guest.
+ *
+ * Shared, byte for byte, by the VMM (src/boot/selftest.c, src/dev/selftest_port.c) and the
+ * freestanding guest (guest/selftest/).  It must stay free of any host or guest library
+ * header: only fixed-width integer types, which both sides provide.
+ *
+ * The guest learns the machine the way an OS would (ACPI MADT, MP table, CPUID, its local
+ * APIC); this header only carries what an OS cannot learn from the platform: the test's
+ * options, and the I/O ports through which the guest reports progress to the VMM.
+ */
+#ifndef MPVMM_SELFTEST_ABI_H
+#define MPVMM_SELFTEST_ABI_H
+
+/* ---- Guest physical memory map of the self-test boot (all below 1 MiB but the image). ---- */
+#define SELFTEST_GDT_ADDR       0x00001000u /* boot GDT built by the VMM                 */
+#define SELFTEST_PML4_ADDR      0x00002000u /* identity map of 0..4 GiB, 2 MiB pages:     */
+#define SELFTEST_PDPT_ADDR      0x00003000u /*   PML4 -> PDPT -> 4 page directories       */
+#define SELFTEST_PD_ADDR        0x00004000u /*   0x4000..0x7fff                           */
+#define SELFTEST_TRAMPOLINE     0x00008000u /* AP real-mode entry: SIPI vector 0x08       */
+#define SELFTEST_BOOTINFO_ADDR  0x00009000u /* struct selftest_bootinfo                   */
+#define SELFTEST_IMAGE_ADDR     0x00100000u /* the guest image is loaded (and entered) here */
+
+/* SIPI vector V starts an AP at physical V << 12 (Intel SDM Vol. 3A, 8.4.4.1). */
+#define SELFTEST_SIPI_VECTOR    (SELFTEST_TRAMPOLINE >> 12)
+
+/* ---- Boot information the VMM leaves at SELFTEST_BOOTINFO_ADDR (pointer also in RDI). ---- */
+#define SELFTEST_BOOTINFO_MAGIC 0x5453504du /* "MPST" */
+#define SELFTEST_BOOTINFO_VERSION 1u
+
+#define SELFTEST_FLAG_STEP      (1u << 0) /* stop after each protocol step (see below)     */
+#define SELFTEST_FLAG_X2APIC    (1u << 1) /* use x2APIC mode even if every ID is < 255      */
+
+/* Most processors the guest can bring up (its per-CPU tables and AP stacks are this big). */
+#define SELFTEST_MAX_CPUS       1024u
+
+/* C declarations are skipped when the guest's assembly sources include this file. */
+#ifndef __ASSEMBLER__
+struct selftest_bootinfo {
+	uint32_t magic;          /* SELFTEST_BOOTINFO_MAGIC                                   */
+	uint32_t version;        /* SELFTEST_BOOTINFO_VERSION                                 */
+	uint32_t flags;          /* SELFTEST_FLAG_*                                           */
+	uint32_t ncpus;          /* processors the VMM created; the guest checks the MADT agrees */
+	uint64_t mem_size;       /* bytes of RAM from physical 0 (contiguous below 3 GiB)     */
+	uint64_t lapic_timer_hz; /* local APIC timer input clock, divide-by-1                  */
+	uint32_t ap_timeout_ms;  /* how long the BSP waits for all APs before FAIL             */
+	uint32_t reserved;
+};
+#endif /* !__ASSEMBLER__ */
+
+/* ---- I/O ports (all 32-bit OUTs unless said otherwise). ---- */
+/*
+ * Announce a step of the INIT-SIPI-SIPI sequence: first write the target's APIC ID to
+ * SELFTEST_PORT_ARG, then the step code to SELFTEST_PORT_STEP.  The BSP announces every
+ * step, in every mode; in step mode (SELFTEST_FLAG_STEP) it also waits for the AP to be
+ * in a settled state before announcing the next, and the VMM reads and prints the target
+ * AP's MP state at each step.
+ */
+#define SELFTEST_PORT_STEP      0x0ff0u
+#define SELFTEST_PORT_ARG       0x0ff4u
+/* An AP reports in: value is 0 for success or a SELFTEST_AP_ERR_* code. */
+#define SELFTEST_PORT_AP        0x0ff8u
+/* The BSP ends the test: value 0 = PASS, anything else = FAIL (a SELFTEST_FAIL_* code). */
+#define SELFTEST_PORT_RESULT    0x0ffcu
+
+#ifndef __ASSEMBLER__
+enum selftest_step {
+	SELFTEST_STEP_BEFORE_INIT = 1, /* about to send INIT (assert) to the target         */
+	SELFTEST_STEP_AFTER_INIT  = 2, /* INIT sent (and de-asserted)                         */
+	SELFTEST_STEP_AFTER_SIPI1 = 3, /* first STARTUP IPI sent                              */
+	SELFTEST_STEP_AFTER_SIPI2 = 4, /* second STARTUP IPI sent                             */
+	SELFTEST_STEP_AP_HALTED   = 5, /* the target reported in and is about to halt forever */
+};
+
+enum selftest_ap_err {
+	SELFTEST_AP_OK              = 0,
+	SELFTEST_AP_ERR_CPUID_ID    = 1, /* CPUID APIC ID differs from the LAPIC ID register */
+	SELFTEST_AP_ERR_NOT_IN_MADT = 2, /* own APIC ID missing from the MADT                */
+	SELFTEST_AP_ERR_BSP_FLAG    = 3, /* IA32_APIC_BASE.BSP set on an AP                   */
+	SELFTEST_AP_ERR_TOPOLOGY    = 4, /* CPUID leaf 0xB/0x1F disagrees with the APIC ID    */
+	SELFTEST_AP_ERR_DUPLICATE   = 5, /* two APs reported the same APIC ID                  */
+};
+
+/* Value the BSP writes to SELFTEST_PORT_RESULT when the test fails (0 means PASS). */
+enum selftest_fail {
+	SELFTEST_FAIL_BOOTINFO  = 1, /* bad magic / version / field in selftest_bootinfo        */
+	SELFTEST_FAIL_ACPI      = 2, /* RSDP/XSDT/MADT missing, bad checksum, count != ncpus     */
+	SELFTEST_FAIL_MPTABLE   = 3, /* MP table missing, malformed, disagrees, or unexpected    */
+	SELFTEST_FAIL_BSP       = 4, /* the BSP's own checks (BSP flag, APIC ID, MADT order)     */
+	SELFTEST_FAIL_EXCEPTION = 5, /* a CPU took an exception                                  */
+	SELFTEST_FAIL_TIMEOUT   = 6, /* not every AP reported within ap_timeout_ms               */
+	SELFTEST_FAIL_AP        = 7, /* an AP reported an error (SELFTEST_AP_ERR_*) or was missing */
+	SELFTEST_FAIL_RESOURCES = 8, /* too many processors, or not enough RAM for AP stacks     */
+};
+
+#endif /* !__ASSEMBLER__ */
+
+#endif

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install the Debian packages mpvmm needs to build and test, if any is missing.
+# As root it runs apt-get; otherwise it prints the exact command to run and fails.
+#   scripts/deps.sh           build and test dependencies
+#   scripts/deps.sh --bench   also what the benchmarks compare against (QEMU)
+set -eu
+
+PKGS="gcc libc6-dev binutils make meson ninja-build pkg-config libcmocka-dev"
+if [ "${1:-}" = "--bench" ]; then
+	PKGS="$PKGS qemu-system-x86"
+fi
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "mpvmm: missing packages:$missing" >&2
+	echo "mpvmm: install them with: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "mpvmm: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,128 @@
+/*
+ * accel.h - the accelerator interface: what runs vCPUs.  KVM (accel/kvm.c) implements it
+ * today; a software CPU plugs in beside it without touching the MP-state interface, the
+ * devices or the loaders.
+ *
+ * The VM and vCPU layers see only these types: an exit is described in accelerator-neutral
+ * terms, registers are struct x86_regs / x86_sregs, CPUID is struct cpuid_table.  Every
+ * vCPU operation must be called from that vCPU's thread (after thread_init).
+ */
+#ifndef MPVMM_ACCEL_H
+#define MPVMM_ACCEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest_mem.h"
+#include "mp/mp.h"
+#include "x86/cpuid.h"
+#include "x86/regs.h"
+
+enum accel_exit_kind {
+	ACCEL_EXIT_IO = 0,
+	ACCEL_EXIT_MMIO,
+	ACCEL_EXIT_HLT,
+	ACCEL_EXIT_SHUTDOWN,      /* triple fault                                        */
+	ACCEL_EXIT_SYSTEM_EVENT,  /* reset / shutdown / crash requested through the platform */
+	ACCEL_EXIT_INTERNAL,      /* the accelerator could not go on (e.g. emulation failure) */
+	ACCEL_EXIT_FAIL_ENTRY,
+	ACCEL_EXIT_INTERRUPTED,   /* kicked: left the guest to serve a request            */
+	ACCEL_EXIT_OTHER,
+	ACCEL_EXIT_KINDS,
+};
+
+#define ACCEL_INTERNAL_EMULATION 1 /* suberror: instruction emulation failed */
+#define ACCEL_INTERNAL_MAX_DATA 16
+
+struct accel_exit {
+	enum accel_exit_kind kind;
+	union {
+		struct {
+			uint16_t port;
+			uint8_t size;   /* 1, 2 or 4 */
+			bool out;
+			uint32_t count; /* string I/O repeats */
+			uint8_t *data;  /* count * size bytes; IN results are written here */
+		} io;
+		struct {
+			uint64_t addr;
+			uint32_t len;
+			bool write;
+			uint8_t *data;  /* len bytes; read results are written here */
+		} mmio;
+		struct {
+			uint32_t type;
+		} system_event;
+		struct {
+			uint32_t suberror;
+			uint32_t ndata;
+			uint64_t data[ACCEL_INTERNAL_MAX_DATA];
+		} internal;
+		struct {
+			uint32_t reason;
+			uint64_t detail;
+		} other;
+	};
+};
+
+const char *accel_exit_name(enum accel_exit_kind k);
+
+struct accel;
+struct accel_vcpu;
+
+struct accel_vm_params {
+	struct guest_mem *mem;
+	uint32_t boot_vcpu_id; /* vcpu id (= APIC ID) of the BSP                  */
+	bool x2apic;           /* 32-bit APIC IDs in x2APIC mode                  */
+};
+
+struct accel_ops {
+	const char *name;
+
+	/* VM scope, main thread. */
+	int (*limits)(struct accel *a, uint32_t *max_vcpus, uint32_t *max_vcpu_id);
+	int (*create_vm)(struct accel *a, const struct accel_vm_params *p, char *err, size_t errlen);
+	/* A malloc'd table of what the accelerator can offer a guest. */
+	struct cpuid_table *(*supported_cpuid)(struct accel *a, char *err, size_t errlen);
+	int (*create_vcpu)(struct accel *a, uint32_t vcpu_id, struct accel_vcpu **out, char *err,
+			   size_t errlen);
+	void (*destroy)(struct accel *a);
+
+	/* vCPU scope.  thread_init binds the vCPU to the calling thread (for kick). */
+	int (*thread_init)(struct accel_vcpu *v);
+	int (*set_cpuid)(struct accel_vcpu *v, const struct cpuid_table *t);
+	int (*get_regs)(struct accel_vcpu *v, struct x86_regs *r);
+	int (*set_regs)(struct accel_vcpu *v, const struct x86_regs *r);
+	int (*get_sregs)(struct accel_vcpu *v, struct x86_sregs *s);
+	int (*set_sregs)(struct accel_vcpu *v, const struct x86_sregs *s);
+	/* Run until the next exit.  Returns 0 with *exit filled, or -1 (errno) on failure. */
+	int (*run)(struct accel_vcpu *v, struct accel_exit *exit);
+	int (*get_mp_state)(struct accel_vcpu *v, enum mp_state *s);
+	int (*set_mp_state)(struct accel_vcpu *v, enum mp_state s);
+	/* Deliver an exception (#BP, #DB...) or a software interrupt (INT n) on next entry. */
+	int (*inject)(struct accel_vcpu *v, uint8_t vector, bool soft_int);
+	/* Guest virtual -> guest physical through the vCPU's current paging. */
+	int (*translate)(struct accel_vcpu *v, uint64_t gva, uint64_t *gpa);
+	/* Any thread: make the vCPU leave run() soon with ACCEL_EXIT_INTERRUPTED. */
+	void (*kick)(struct accel_vcpu *v);
+	void (*destroy_vcpu)(struct accel_vcpu *v);
+};
+
+struct accel {
+	const struct accel_ops *ops;
+	uint64_t lapic_timer_hz; /* local APIC timer input clock the guest sees */
+};
+
+/* Open KVM.  Returns NULL with a reason in err; *missing is set if /dev/kvm is not usable. */
+struct accel *accel_kvm_open(bool *missing, char *err, size_t errlen);
+
+/* The MP backend over an accelerator that keeps MP state itself (KVM's in-kernel LAPIC). */
+extern const struct mp_backend mp_kernel_backend;
+/* Per-vCPU context for mp_kernel_backend. */
+struct mp_kernel_ctx {
+	const struct accel_ops *ops;
+	struct accel_vcpu *vcpu;
+};
+
+#endif

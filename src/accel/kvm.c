@@ -1,0 +1,573 @@
+/*
+ * kvm.c - the KVM accelerator: the only file that issues /dev/kvm ioctls.
+ *
+ * VM with an in-kernel irqchip (KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2), the BSP chosen with
+ * KVM_SET_BOOT_CPU_ID before any vCPU exists, one kvm_run page per vCPU.  Kicks use
+ * kvm_run.immediate_exit set from a signal handler, so a kick can never be lost between the
+ * check for requests and the next KVM_RUN (Documentation/virt/kvm/api.rst, KVM_RUN).
+ * Every failing ioctl is reported with its name and errno.
+ */
+#include "accel/accel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+
+_Static_assert(sizeof(struct x86_regs) == sizeof(struct kvm_regs), "x86_regs layout");
+_Static_assert(sizeof(struct x86_sregs) == sizeof(struct kvm_sregs), "x86_sregs layout");
+_Static_assert(sizeof(struct x86_segment) == sizeof(struct kvm_segment), "segment layout");
+
+#define KVM_KICK_SIGNAL SIGUSR1
+/* Addresses KVM needs for real-mode support on VMX, inside the 3..4 GiB hole (as QEMU). */
+#define KVM_IDENTITY_MAP_ADDR 0xfeffc000ull
+#define KVM_TSS_ADDR 0xfeffd000ull
+
+struct kvm {
+	struct accel base;
+	int sys_fd;
+	int vm_fd;
+	int run_size;
+};
+
+struct accel_vcpu {
+	struct kvm *kvm;
+	int fd;
+	uint32_t id;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool bound;
+};
+
+static __thread struct kvm_run *tls_run;
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+	/* Async-signal-safe: one store.  KVM_RUN with immediate_exit set returns EINTR. */
+	if (tls_run)
+		tls_run->immediate_exit = 1;
+}
+
+static int install_kick_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN must see EINTR */
+	sigemptyset(&sa.sa_mask);
+	return sigaction(KVM_KICK_SIGNAL, &sa, NULL);
+}
+
+static struct kvm *to_kvm(struct accel *a)
+{
+	return (struct kvm *)a;
+}
+
+static int check_cap(struct kvm *k, long cap)
+{
+	int fd = k->vm_fd >= 0 ? k->vm_fd : k->sys_fd;
+	int r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? 0 : r;
+}
+
+static int kvm_limits(struct accel *a, uint32_t *max_vcpus, uint32_t *max_vcpu_id)
+{
+	struct kvm *k = to_kvm(a);
+	int mv = check_cap(k, KVM_CAP_MAX_VCPUS);
+	int mid = check_cap(k, KVM_CAP_MAX_VCPU_ID);
+
+	/* api.rst: without MAX_VCPUS use NR_VCPUS (or 4); without MAX_VCPU_ID use MAX_VCPUS. */
+	if (mv <= 0)
+		mv = check_cap(k, KVM_CAP_NR_VCPUS);
+	if (mv <= 0)
+		mv = 4;
+	if (mid <= 0)
+		mid = mv;
+	*max_vcpus = (uint32_t)mv;
+	*max_vcpu_id = (uint32_t)mid;
+	return 0;
+}
+
+static int vm_ioctl(struct kvm *k, unsigned long req, void *arg, const char *what, char *err,
+		    size_t errlen)
+{
+	if (ioctl(k->vm_fd, req, arg) < 0) {
+		snprintf(err, errlen, "%s: %s", what, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int set_memory(struct kvm *k, struct guest_mem *m, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = i,
+			.guest_phys_addr = m->regions[i].gpa,
+			.memory_size = m->regions[i].size,
+			.userspace_addr = (uint64_t)(uintptr_t)m->regions[i].hva,
+		};
+		if (vm_ioctl(k, KVM_SET_USER_MEMORY_REGION, &r, "KVM_SET_USER_MEMORY_REGION", err,
+			     errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int enable_x2apic_api(struct kvm *k, char *err, size_t errlen)
+{
+	/* 32-bit APIC IDs in x2APIC mode, and no xAPIC-broadcast quirk (api.rst 7.x). */
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_X2APIC_API,
+		.args[0] = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK,
+	};
+
+	if (!check_cap(k, KVM_CAP_X2APIC_API)) {
+		snprintf(err, errlen, "x2APIC IDs need KVM_CAP_X2APIC_API, which this KVM lacks");
+		return -1;
+	}
+	return vm_ioctl(k, KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP(KVM_CAP_X2APIC_API)", err, errlen);
+}
+
+static int real_mode_support(struct kvm *k, char *err, size_t errlen)
+{
+	/* VMX without unrestricted guest emulates real mode with these (api.rst 4.48, 4.42). */
+	if (check_cap(k, KVM_CAP_SET_IDENTITY_MAP_ADDR)) {
+		uint64_t addr = KVM_IDENTITY_MAP_ADDR;
+		if (vm_ioctl(k, KVM_SET_IDENTITY_MAP_ADDR, &addr, "KVM_SET_IDENTITY_MAP_ADDR", err,
+			     errlen) < 0)
+			return -1;
+	}
+	if (check_cap(k, KVM_CAP_SET_TSS_ADDR) &&
+	    ioctl(k->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0) {
+		snprintf(err, errlen, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char *err,
+			 size_t errlen)
+{
+	struct kvm *k = to_kvm(a);
+
+	k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
+	if (k->vm_fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
+		return -1;
+	}
+	if (!check_cap(k, KVM_CAP_IRQCHIP) || !check_cap(k, KVM_CAP_MP_STATE)) {
+		snprintf(err, errlen, "this KVM lacks KVM_CAP_IRQCHIP or KVM_CAP_MP_STATE");
+		return -1;
+	}
+	if (real_mode_support(k, err, errlen) < 0 || set_memory(k, p->mem, err, errlen) < 0)
+		return -1;
+	if (p->x2apic && enable_x2apic_api(k, err, errlen) < 0)
+		return -1;
+	if (vm_ioctl(k, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP", err, errlen) < 0)
+		return -1;
+	struct kvm_pit_config pit = { .flags = 0 };
+	if (vm_ioctl(k, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2", err, errlen) < 0)
+		return -1;
+	if (!check_cap(k, KVM_CAP_SET_BOOT_CPU_ID)) {
+		if (p->boot_vcpu_id != 0) {
+			snprintf(err, errlen, "this KVM lacks KVM_CAP_SET_BOOT_CPU_ID: only vCPU 0 "
+				 "can be the BSP");
+			return -1;
+		}
+		return 0;
+	}
+	if (ioctl(k->vm_fd, KVM_SET_BOOT_CPU_ID, (unsigned long)p->boot_vcpu_id) < 0) {
+		snprintf(err, errlen, "KVM_SET_BOOT_CPU_ID(%u): %s", p->boot_vcpu_id,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_t errlen)
+{
+	struct kvm *k = to_kvm(a);
+
+	for (unsigned nent = 64; nent <= 4096; nent *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+		if (!c)
+			break;
+		c->nent = nent;
+		if (ioctl(k->sys_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+			int e = errno;
+			free(c);
+			if (e == E2BIG)
+				continue;
+			snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
+			return NULL;
+		}
+		struct cpuid_table *t = calloc(1, sizeof(*t) + (c->nent + CPUID_EXTRA_ENTRIES) *
+						      sizeof(struct cpuid_entry));
+		if (!t) {
+			free(c);
+			break;
+		}
+		t->n = c->nent;
+		for (unsigned i = 0; i < c->nent; i++) {
+			const struct kvm_cpuid_entry2 *e = &c->entries[i];
+			t->e[i] = (struct cpuid_entry){
+				.function = e->function, .index = e->index,
+				.flags = e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX ?
+					 CPUID_FLAG_SIGNIFICANT_INDEX : 0,
+				.eax = e->eax, .ebx = e->ebx, .ecx = e->ecx, .edx = e->edx,
+			};
+		}
+		free(c);
+		return t;
+	}
+	snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: out of memory");
+	return NULL;
+}
+
+static int kvm_create_vcpu(struct accel *a, uint32_t id, struct accel_vcpu **out, char *err,
+			   size_t errlen)
+{
+	struct kvm *k = to_kvm(a);
+	struct accel_vcpu *v = calloc(1, sizeof(*v));
+
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	v->kvm = k;
+	v->id = id;
+	v->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VCPU(%u): %s", id, strerror(errno));
+		free(v);
+		return -1;
+	}
+	v->run = mmap(NULL, (size_t)k->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		snprintf(err, errlen, "mmap of vCPU %u's kvm_run: %s", id, strerror(errno));
+		close(v->fd);
+		free(v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void kvm_destroy_vcpu(struct accel_vcpu *v)
+{
+	if (!v)
+		return;
+	munmap(v->run, (size_t)v->kvm->run_size);
+	close(v->fd);
+	free(v);
+}
+
+static void kvm_destroy(struct accel *a)
+{
+	struct kvm *k = to_kvm(a);
+
+	if (!k)
+		return;
+	if (k->vm_fd >= 0)
+		close(k->vm_fd);
+	if (k->sys_fd >= 0)
+		close(k->sys_fd);
+	free(k);
+}
+
+static int kvm_thread_init(struct accel_vcpu *v)
+{
+	sigset_t set;
+
+	tls_run = v->run;
+	v->thread = pthread_self();
+	v->bound = true;
+	sigemptyset(&set);
+	sigaddset(&set, KVM_KICK_SIGNAL);
+	return pthread_sigmask(SIG_UNBLOCK, &set, NULL) ? -1 : 0;
+}
+
+static void kvm_kick(struct accel_vcpu *v)
+{
+	if (v->bound)
+		pthread_kill(v->thread, KVM_KICK_SIGNAL);
+}
+
+static int vcpu_ioctl(struct accel_vcpu *v, unsigned long req, void *arg, const char *what)
+{
+	if (ioctl(v->fd, req, arg) < 0) {
+		int e = errno;
+		log_error("vCPU %u: %s: %s", v->id, what, strerror(e));
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static int kvm_set_cpuid(struct accel_vcpu *v, const struct cpuid_table *t)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + t->n * sizeof(c->entries[0]));
+
+	if (!c)
+		return -1;
+	c->nent = (uint32_t)t->n;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct cpuid_entry *e = &t->e[i];
+		c->entries[i] = (struct kvm_cpuid_entry2){
+			.function = e->function, .index = e->index,
+			.flags = e->flags & CPUID_FLAG_SIGNIFICANT_INDEX ?
+				 KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0,
+			.eax = e->eax, .ebx = e->ebx, .ecx = e->ecx, .edx = e->edx,
+		};
+	}
+	int r = vcpu_ioctl(v, KVM_SET_CPUID2, c, "KVM_SET_CPUID2");
+	free(c);
+	return r;
+}
+
+static int kvm_get_regs(struct accel_vcpu *v, struct x86_regs *r)
+{
+	return vcpu_ioctl(v, KVM_GET_REGS, r, "KVM_GET_REGS");
+}
+
+static int kvm_set_regs(struct accel_vcpu *v, const struct x86_regs *r)
+{
+	return vcpu_ioctl(v, KVM_SET_REGS, (void *)r, "KVM_SET_REGS");
+}
+
+static int kvm_get_sregs(struct accel_vcpu *v, struct x86_sregs *s)
+{
+	return vcpu_ioctl(v, KVM_GET_SREGS, s, "KVM_GET_SREGS");
+}
+
+static int kvm_set_sregs(struct accel_vcpu *v, const struct x86_sregs *s)
+{
+	return vcpu_ioctl(v, KVM_SET_SREGS, (void *)s, "KVM_SET_SREGS");
+}
+
+static const struct { uint32_t kvm; enum mp_state mp; } mp_map[] = {
+	{ KVM_MP_STATE_UNINITIALIZED, MP_STATE_UNINITIALIZED },
+	{ KVM_MP_STATE_INIT_RECEIVED, MP_STATE_INIT_RECEIVED },
+	{ KVM_MP_STATE_SIPI_RECEIVED, MP_STATE_SIPI_RECEIVED },
+	{ KVM_MP_STATE_RUNNABLE, MP_STATE_RUNNABLE },
+	{ KVM_MP_STATE_HALTED, MP_STATE_HALTED },
+};
+
+static int kvm_get_mp_state(struct accel_vcpu *v, enum mp_state *s)
+{
+	struct kvm_mp_state st;
+
+	if (vcpu_ioctl(v, KVM_GET_MP_STATE, &st, "KVM_GET_MP_STATE") < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(mp_map) / sizeof(mp_map[0]); i++) {
+		if (mp_map[i].kvm == st.mp_state) {
+			*s = mp_map[i].mp;
+			return 0;
+		}
+	}
+	log_error("vCPU %u: KVM_GET_MP_STATE returned unknown state %u", v->id, st.mp_state);
+	errno = EPROTO;
+	return -1;
+}
+
+static int kvm_set_mp_state(struct accel_vcpu *v, enum mp_state s)
+{
+	for (size_t i = 0; i < sizeof(mp_map) / sizeof(mp_map[0]); i++) {
+		if (mp_map[i].mp == s) {
+			struct kvm_mp_state st = { .mp_state = mp_map[i].kvm };
+			return vcpu_ioctl(v, KVM_SET_MP_STATE, &st, "KVM_SET_MP_STATE");
+		}
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+static int kvm_inject(struct accel_vcpu *v, uint8_t vector, bool soft_int)
+{
+	struct kvm_vcpu_events ev;
+
+	if (vcpu_ioctl(v, KVM_GET_VCPU_EVENTS, &ev, "KVM_GET_VCPU_EVENTS") < 0)
+		return -1;
+	if (soft_int) {
+		ev.interrupt.injected = 1;
+		ev.interrupt.nr = vector;
+		ev.interrupt.soft = 1;
+	} else {
+		ev.exception.injected = 1;
+		ev.exception.nr = vector;
+		ev.exception.has_error_code = 0;
+	}
+	ev.flags = 0; /* leave NMI-pending, SIPI vector and shadow state alone */
+	return vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
+}
+
+static int kvm_translate(struct accel_vcpu *v, uint64_t gva, uint64_t *gpa)
+{
+	struct kvm_translation t = { .linear_address = gva };
+
+	if (vcpu_ioctl(v, KVM_TRANSLATE, &t, "KVM_TRANSLATE") < 0)
+		return -1;
+	if (!t.valid) {
+		errno = EFAULT;
+		return -1;
+	}
+	*gpa = t.physical_address;
+	return 0;
+}
+
+static void fill_exit(struct accel_vcpu *v, struct accel_exit *e)
+{
+	struct kvm_run *r = v->run;
+
+	memset(e, 0, sizeof(*e));
+	switch (r->exit_reason) {
+	case KVM_EXIT_IO:
+		e->kind = ACCEL_EXIT_IO;
+		e->io.port = r->io.port;
+		e->io.size = r->io.size;
+		e->io.out = r->io.direction == KVM_EXIT_IO_OUT;
+		e->io.count = r->io.count;
+		e->io.data = (uint8_t *)r + r->io.data_offset;
+		break;
+	case KVM_EXIT_MMIO:
+		e->kind = ACCEL_EXIT_MMIO;
+		e->mmio.addr = r->mmio.phys_addr;
+		e->mmio.len = r->mmio.len;
+		e->mmio.write = r->mmio.is_write;
+		e->mmio.data = r->mmio.data;
+		break;
+	case KVM_EXIT_HLT:
+		e->kind = ACCEL_EXIT_HLT;
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		e->kind = ACCEL_EXIT_SHUTDOWN;
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		e->kind = ACCEL_EXIT_SYSTEM_EVENT;
+		e->system_event.type = r->system_event.type;
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		e->kind = ACCEL_EXIT_INTERNAL;
+		e->internal.suberror = r->internal.suberror;
+		e->internal.ndata = r->internal.ndata;
+		if (e->internal.ndata > ACCEL_INTERNAL_MAX_DATA)
+			e->internal.ndata = ACCEL_INTERNAL_MAX_DATA;
+		memcpy(e->internal.data, r->internal.data, e->internal.ndata * sizeof(uint64_t));
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		e->kind = ACCEL_EXIT_FAIL_ENTRY;
+		e->other.reason = r->exit_reason;
+		e->other.detail = r->fail_entry.hardware_entry_failure_reason;
+		break;
+	case KVM_EXIT_INTR:
+		e->kind = ACCEL_EXIT_INTERRUPTED;
+		break;
+	default:
+		e->kind = ACCEL_EXIT_OTHER;
+		e->other.reason = r->exit_reason;
+		break;
+	}
+}
+
+static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
+{
+	for (;;) {
+		if (ioctl(v->fd, KVM_RUN, 0) == 0) {
+			fill_exit(v, e);
+			return 0;
+		}
+		if (errno == EINTR) {
+			/* Clear before the caller looks for requests, so a kick that arrives
+			 * after this point makes the next KVM_RUN return at once. */
+			v->run->immediate_exit = 0;
+			memset(e, 0, sizeof(*e));
+			e->kind = ACCEL_EXIT_INTERRUPTED;
+			return 0;
+		}
+		/* Seen on PVM: an AP woken from UNINITIALIZED returns EAGAIN; run again. */
+		if (errno == EAGAIN)
+			continue;
+		int err = errno;
+		log_error("vCPU %u: KVM_RUN: %s", v->id, strerror(err));
+		errno = err;
+		return -1;
+	}
+}
+
+static const struct accel_ops kvm_ops = {
+	.name = "kvm",
+	.limits = kvm_limits,
+	.create_vm = kvm_create_vm,
+	.supported_cpuid = kvm_supported_cpuid,
+	.create_vcpu = kvm_create_vcpu,
+	.destroy = kvm_destroy,
+	.thread_init = kvm_thread_init,
+	.set_cpuid = kvm_set_cpuid,
+	.get_regs = kvm_get_regs,
+	.set_regs = kvm_set_regs,
+	.get_sregs = kvm_get_sregs,
+	.set_sregs = kvm_set_sregs,
+	.run = kvm_run,
+	.get_mp_state = kvm_get_mp_state,
+	.set_mp_state = kvm_set_mp_state,
+	.inject = kvm_inject,
+	.translate = kvm_translate,
+	.kick = kvm_kick,
+	.destroy_vcpu = kvm_destroy_vcpu,
+};
+
+struct accel *accel_kvm_open(bool *missing, char *err, size_t errlen)
+{
+	struct kvm *k = calloc(1, sizeof(*k));
+
+	*missing = false;
+	if (!k) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	k->base.ops = &kvm_ops;
+	/* KVM's APIC bus runs at 1 GHz: APIC_BUS_CYCLE_NS = 1 (arch/x86/kvm/lapic.h). */
+	k->base.lapic_timer_hz = 1000000000ull;
+	k->vm_fd = -1;
+	k->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (k->sys_fd < 0) {
+		int e = errno;
+		*missing = true;
+		snprintf(err, errlen, "cannot open /dev/kvm: %s (%s)", strerror(e),
+			 e == ENOENT ? "this machine has no KVM; load kvm_intel or kvm_amd, or run "
+				       "on a host with virtualization" :
+			 e == EACCES ? "add yourself to the 'kvm' group or run as root" :
+				       "check that KVM is available");
+		free(k);
+		return NULL;
+	}
+	int version = ioctl(k->sys_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		*missing = true;
+		snprintf(err, errlen, "/dev/kvm speaks API version %d, mpvmm needs %d", version,
+			 KVM_API_VERSION);
+		kvm_destroy(&k->base);
+		return NULL;
+	}
+	k->run_size = ioctl(k->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (k->run_size <= 0 || !check_cap(k, KVM_CAP_IMMEDIATE_EXIT) ||
+	    install_kick_handler() < 0) {
+		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE / KVM_CAP_IMMEDIATE_EXIT: %s",
+			 strerror(errno));
+		kvm_destroy(&k->base);
+		return NULL;
+	}
+	return &k->base;
+}

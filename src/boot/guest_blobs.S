@@ -1,0 +1,13 @@
+/*
+ * guest_blobs.S - the built-in guest images, included byte for byte into the mpvmm binary
+ * so that `mpvmm` needs no file at run time.  SELFTEST_BIN is the path of the flat binary
+ * that guest/meson.build produces.
+ */
+	.section .rodata
+	.balign 4096
+	.globl selftest_image, selftest_image_end
+selftest_image:
+	.incbin SELFTEST_BIN
+selftest_image_end:
+
+	.section .note.GNU-stack,"",@progbits

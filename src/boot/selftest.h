@@ -1,0 +1,34 @@
+/*
+ * selftest.h - loader of the built-in SMP self-test guest (guest/selftest/): places the
+ * embedded image, its boot information, the boot GDT and page tables in guest memory and
+ * gives the BSP's 64-bit entry state.  Knows nothing of KVM or of vCPU threads.
+ */
+#ifndef MPVMM_BOOT_SELFTEST_H
+#define MPVMM_BOOT_SELFTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest_mem.h"
+#include "x86/regs.h"
+
+struct selftest_options {
+	uint32_t ncpus;
+	bool step;
+	bool x2apic;
+	uint32_t ap_timeout_ms;
+	uint64_t lapic_timer_hz;
+};
+
+/* Size of the embedded image in bytes. */
+size_t selftest_image_size(void);
+
+/*
+ * Load the guest.  regs and sregs come in as the BSP's current state and leave as its entry
+ * state.  Returns 0, or -1 with a reason in err.
+ */
+int selftest_load(struct guest_mem *m, const struct selftest_options *o, struct x86_regs *regs,
+		  struct x86_sregs *sregs, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,257 @@
+/*
+ * config.c - command-line options of `mpvmm run` -> struct vm_config.
+ *
+ * Syntax and ranges that do not depend on the host are checked here, with one clear line
+ * per error; host limits (KVM's vCPU maximum) are vm.c's business.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_defaults(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->topo = (struct topology){ .cpus = CONFIG_DEFAULT_CPUS, .sockets = 1,
+				       .cores = CONFIG_DEFAULT_CPUS, .threads = 1 };
+	cfg->mem_size = CONFIG_DEFAULT_MEMORY;
+	cfg->ap_timeout_ms = CONFIG_DEFAULT_AP_TIMEOUT_MS;
+	cfg->debug_exit_port = CONFIG_DEFAULT_DEBUG_EXIT_PORT;
+}
+
+int config_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int size_shift(const char *suffix, unsigned *shift)
+{
+	static const struct { char c; unsigned shift; } units[] = {
+		{ 'k', 10 }, { 'm', 20 }, { 'g', 30 }, { 't', 40 },
+	};
+
+	if (!*suffix) {
+		*shift = 20; /* bare number: MiB, like QEMU's -m */
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (tolower((unsigned char)suffix[0]) != units[i].c)
+			continue;
+		if (suffix[1] && !((suffix[1] == 'b' || suffix[1] == 'B') && !suffix[2]))
+			return -1;
+		*shift = units[i].shift;
+		return 0;
+	}
+	if ((suffix[0] == 'b' || suffix[0] == 'B') && !suffix[1]) {
+		*shift = 0;
+		return 0;
+	}
+	return -1;
+}
+
+int config_parse_size(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	char *end;
+	unsigned shift;
+
+	if (!s || !isdigit((unsigned char)s[0])) {
+		snprintf(err, errlen, "size '%s' is not a number (examples: 256M, 1G, 512)",
+			 s ? s : "");
+		return -1;
+	}
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || size_shift(end, &shift) < 0) {
+		snprintf(err, errlen, "size '%s' is not understood (use a number with K, M, G or "
+			 "T; a bare number means MiB)", s);
+		return -1;
+	}
+	if (v > (UINT64_MAX >> shift)) {
+		snprintf(err, errlen, "size '%s' is too large", s);
+		return -1;
+	}
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+enum {
+	OPT_CPUS = 'c',
+	OPT_MEMORY = 'm',
+	OPT_HELP = 'h',
+	OPT_BOOT_CPU = 256,
+	OPT_STEP,
+	OPT_X2APIC,
+	OPT_QUIET,
+	OPT_AP_TIMEOUT,
+	OPT_DEBUG_EXIT,
+	OPT_VERSION,
+};
+
+static const struct option run_options[] = {
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "boot-cpu", required_argument, NULL, OPT_BOOT_CPU },
+	{ "selftest-step", no_argument, NULL, OPT_STEP },
+	{ "x2apic", no_argument, NULL, OPT_X2APIC },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "ap-timeout", required_argument, NULL, OPT_AP_TIMEOUT },
+	{ "debug-exit", required_argument, NULL, OPT_DEBUG_EXIT },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+void config_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mpvmm [run] [options]        boot the built-in SMP self-test guest\n"
+		"\n"
+		"  -c, --cpus N[,sockets=S][,cores=C][,threads=T]\n"
+		"                         vCPUs and their topology, as QEMU's -smp (default 4);\n"
+		"                         APIC IDs are packed thread|core|socket, each field a\n"
+		"                         power of two wide\n"
+		"  -m, --memory SIZE      guest RAM, K/M/G/T suffix, bare number = MiB (default 256M)\n"
+		"      --boot-cpu K       vCPU K is the bootstrap processor (default 0)\n"
+		"      --x2apic           use x2APIC mode even when every APIC ID is below 255\n"
+		"      --selftest-step    stop after each INIT/SIPI step and print the AP's MP state\n"
+		"      --ap-timeout MS    how long the guest's BSP waits for its APs (default %u)\n"
+		"      --debug-exit PORT  I/O port of the debug exit device (default 0x%x);\n"
+		"                         a write of V ends mpvmm with status (V << 1) | 1\n"
+		"      --quiet            print only guest output, warnings and errors\n"
+		"  -h, --help             this text\n"
+		"      --version          print the version\n"
+		"\n"
+		"Exit status: the guest's (0 = self-test PASS, 1 = FAIL), 2 bad usage or input,\n"
+		"3 no usable /dev/kvm, 4 guest triple fault, 5 VMM or KVM error, 130 interrupted.\n",
+		CONFIG_DEFAULT_AP_TIMEOUT_MS, CONFIG_DEFAULT_DEBUG_EXIT_PORT);
+}
+
+static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err, size_t errlen)
+{
+	uint64_t v;
+	char why[200];
+
+	switch (opt) {
+	case OPT_CPUS:
+		if (topology_parse(arg, &cfg->topo, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "--cpus %s: %s", arg, why);
+			return -1;
+		}
+		if (cfg->topo.cpus > CONFIG_MAX_CPUS) {
+			snprintf(err, errlen, "--cpus %s: at most %u vCPUs are possible on x86 KVM",
+				 arg, CONFIG_MAX_CPUS);
+			return -1;
+		}
+		return 0;
+	case OPT_MEMORY:
+		if (config_parse_size(arg, &cfg->mem_size, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "--memory: %s", why);
+			return -1;
+		}
+		if (cfg->mem_size < CONFIG_MIN_MEMORY || cfg->mem_size > CONFIG_MAX_MEMORY ||
+		    cfg->mem_size % 4096) {
+			snprintf(err, errlen, "--memory %s: must be a multiple of 4K between %lluM "
+				 "and %lluG", arg, CONFIG_MIN_MEMORY >> 20, CONFIG_MAX_MEMORY >> 30);
+			return -1;
+		}
+		return 0;
+	case OPT_BOOT_CPU:
+		if (config_parse_uint(arg, CONFIG_MAX_CPUS - 1, &v) < 0) {
+			snprintf(err, errlen, "--boot-cpu '%s' is not a vCPU index", arg);
+			return -1;
+		}
+		cfg->boot_cpu = (uint32_t)v;
+		return 0;
+	case OPT_AP_TIMEOUT:
+		if (config_parse_uint(arg, 3600u * 1000u, &v) < 0 || v == 0) {
+			snprintf(err, errlen, "--ap-timeout '%s' is not a number of milliseconds "
+				 "(1..3600000)", arg);
+			return -1;
+		}
+		cfg->ap_timeout_ms = (uint32_t)v;
+		return 0;
+	case OPT_DEBUG_EXIT:
+		if (config_parse_uint(arg, 0xffff, &v) < 0) {
+			snprintf(err, errlen, "--debug-exit '%s' is not an I/O port (0..0xffff)", arg);
+			return -1;
+		}
+		cfg->debug_exit_port = (uint16_t)v;
+		return 0;
+	case OPT_STEP:
+		cfg->selftest_step = true;
+		return 0;
+	case OPT_X2APIC:
+		cfg->x2apic = true;
+		return 0;
+	case OPT_QUIET:
+		cfg->quiet = true;
+		return 0;
+	}
+	snprintf(err, errlen, "internal error: option %d not handled", opt);
+	return -1;
+}
+
+enum config_result config_parse_run(int argc, char *const argv[], struct vm_config *cfg,
+				    char *err, size_t errlen)
+{
+	/* getopt wants argv[0] to be a program name; give it one and scan the rest. */
+	char **args = calloc((size_t)argc + 2, sizeof(char *));
+	enum config_result result = CONFIG_OK;
+
+	if (!args) {
+		snprintf(err, errlen, "out of memory");
+		return CONFIG_ERROR;
+	}
+	args[0] = (char *)"mpvmm run";
+	for (int i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+
+	optind = 0; /* full re-initialisation (GNU), so the parser can run more than once */
+	opterr = 0;
+	int opt;
+	while ((opt = getopt_long(argc + 1, args, ":c:m:h", run_options, NULL)) != -1) {
+		if (opt == OPT_HELP) {
+			result = CONFIG_HELP;
+			break;
+		}
+		if (opt == OPT_VERSION) {
+			result = CONFIG_VERSION;
+			break;
+		}
+		if (opt == '?' || opt == ':') {
+			const char *what = args[optind - 1];
+			snprintf(err, errlen, opt == '?' ? "unknown option '%s' (see --help)"
+				 : "option '%s' needs a value", what);
+			result = CONFIG_ERROR;
+			break;
+		}
+		if (parse_one(opt, optarg, cfg, err, errlen) < 0) {
+			result = CONFIG_ERROR;
+			break;
+		}
+	}
+	if (result == CONFIG_OK && optind < argc + 1) {
+		snprintf(err, errlen, "unexpected argument '%s' (see --help)", args[optind]);
+		result = CONFIG_ERROR;
+	}
+	if (result == CONFIG_OK && cfg->boot_cpu >= cfg->topo.cpus) {
+		snprintf(err, errlen, "--boot-cpu %u is out of range (%u vCPUs: 0..%u)",
+			 cfg->boot_cpu, cfg->topo.cpus, cfg->topo.cpus - 1);
+		result = CONFIG_ERROR;
+	}
+	free(args);
+	return result;
+}

@@ -1,0 +1,63 @@
+/*
+ * config.h - what the user asked for: the command line of `mpvmm run`, turned into a
+ * struct vm_config.  Knows nothing of KVM; limits that depend on the host (KVM's maximum
+ * vCPU count) are checked later by vm.c.
+ */
+#ifndef MPVMM_CONFIG_H
+#define MPVMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#include "x86/topology.h"
+
+/* x86 KVM has never allowed more than 4096 vCPUs (KVM_MAX_VCPUS with CONFIG_MAXSMP). */
+#define CONFIG_MAX_CPUS 4096u
+#define CONFIG_DEFAULT_CPUS 4u
+#define CONFIG_DEFAULT_MEMORY (256ull << 20)
+#define CONFIG_MIN_MEMORY (8ull << 20)
+#define CONFIG_MAX_MEMORY (1ull << 40)
+#define CONFIG_DEFAULT_DEBUG_EXIT_PORT 0xf4u
+#define CONFIG_DEFAULT_AP_TIMEOUT_MS 10000u
+
+struct vm_config {
+	struct topology topo;
+	uint32_t boot_cpu;
+	uint64_t mem_size;
+	bool selftest_step;    /* --selftest-step */
+	bool x2apic;           /* --x2apic: x2APIC mode even when every APIC ID fits xAPIC */
+	bool quiet;            /* --quiet: no informational lines, only the guest and errors */
+	uint32_t ap_timeout_ms;
+	uint16_t debug_exit_port;
+};
+
+enum config_result {
+	CONFIG_OK = 0,
+	CONFIG_HELP = 1,    /* --help: usage printed, exit 0 */
+	CONFIG_VERSION = 2, /* --version */
+	CONFIG_ERROR = -1,  /* reason in err */
+};
+
+void config_defaults(struct vm_config *cfg);
+
+/*
+ * Parse the options of `mpvmm run` (argv[0] is the first option, not the program name).
+ * Every error is one line in err naming the option and the bad value.
+ */
+enum config_result config_parse_run(int argc, char *const argv[], struct vm_config *cfg,
+				    char *err, size_t errlen);
+
+/*
+ * Parse a size: a number with an optional K, M, G or T suffix (binary units, case
+ * insensitive, optional trailing B as in "256MB"); a bare number means MiB, as in QEMU's -m.
+ */
+int config_parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
+
+/* Parse an unsigned decimal or 0x-prefixed number no larger than max. */
+int config_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * debug_exit.h - QEMU's isa-debug-exit device: a guest write of V to the port ends mpvmm
+ * with exit status (V << 1) | 1, so test kernels written for QEMU report results unchanged.
+ */
+#ifndef MPVMM_DEV_DEBUG_EXIT_H
+#define MPVMM_DEV_DEBUG_EXIT_H
+
+#include <stdint.h>
+
+#include "dev/bus.h"
+#include "vm_control.h"
+
+/* The status the device asks for when the guest writes `value` (low 8 bits of it matter). */
+int debug_exit_status(uint32_t value);
+
+struct debug_exit;
+
+struct debug_exit *debug_exit_create(struct bus *pio, uint16_t port,
+				     const struct vm_control *ctl);
+void debug_exit_destroy(struct debug_exit *d);
+
+#endif

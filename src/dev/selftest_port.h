@@ -1,0 +1,25 @@
+/*
+ * selftest_port.h - the I/O ports through which the built-in self-test guest reports to
+ * the VMM (include/mpvmm/selftest_abi.h): each INIT/SIPI step it takes, each AP reporting
+ * in, and the final verdict.  It turns them into MP-state trace events and, in step mode,
+ * reads and prints the target AP's MP state at every step.
+ */
+#ifndef MPVMM_DEV_SELFTEST_PORT_H
+#define MPVMM_DEV_SELFTEST_PORT_H
+
+#include <stdbool.h>
+
+#include "dev/bus.h"
+#include "mp/mp.h"
+#include "vm_control.h"
+
+struct selftest_port;
+
+struct selftest_port *selftest_port_create(struct bus *pio, struct mp *mp,
+					   const struct vm_control *ctl, bool step_mode);
+void selftest_port_destroy(struct selftest_port *p);
+
+/* Name of a step (enum selftest_step), e.g. "after-init". */
+const char *selftest_step_name(unsigned step);
+
+#endif

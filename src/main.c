@@ -1,0 +1,109 @@
+/*
+ * main.c - the mpvmm command: `mpvmm [run] [options]`.  Parses the command line into a
+ * vm_config, turns SIGINT/SIGTERM into an orderly stop (with the MP-state table), and
+ * returns the VM's exit status.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "vm.h"
+
+#define MPVMM_VERSION "0.1.0"
+
+struct signal_thread {
+	pthread_t thread;
+	sigset_t set;
+	struct vm *vm;
+};
+
+static void *signal_main(void *arg)
+{
+	struct signal_thread *st = arg;
+	int sig;
+
+	while (sigwait(&st->set, &sig) == 0) {
+		if (sig == SIGINT || sig == SIGTERM) {
+			vm_stop(st->vm, VM_STATUS_INTERRUPTED,
+				sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Block the signals every thread created from now on inherits: SIGINT/SIGTERM are taken by
+ * one thread with sigwait, and SIGUSR1 (vCPU kicks) only by vCPU threads, which unblock it.
+ */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigset_t all = *set;
+	sigaddset(&all, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
+static int cmd_run(int argc, char *const argv[])
+{
+	struct vm_config cfg;
+	char err[512];
+	int status;
+
+	config_defaults(&cfg);
+	switch (config_parse_run(argc, argv, &cfg, err, sizeof(err))) {
+	case CONFIG_HELP:
+		config_usage(stdout);
+		return 0;
+	case CONFIG_VERSION:
+		printf("mpvmm %s\n", MPVMM_VERSION);
+		return 0;
+	case CONFIG_ERROR:
+		log_error("%s", err);
+		return VM_STATUS_USAGE;
+	case CONFIG_OK:
+		break;
+	}
+	log_set_quiet(cfg.quiet);
+
+	struct signal_thread st = { .vm = NULL };
+	block_signals(&st.set);
+	struct vm *vm = vm_create(&cfg, &status);
+	if (!vm)
+		return status;
+	if (vm_load_selftest(vm) < 0) {
+		vm_destroy(vm);
+		return VM_STATUS_VMM_ERROR;
+	}
+	st.vm = vm;
+	if (pthread_create(&st.thread, NULL, signal_main, &st) != 0) {
+		log_error("cannot start the signal thread");
+		vm_destroy(vm);
+		return VM_STATUS_VMM_ERROR;
+	}
+	status = vm_run(vm);
+	if (!cfg.quiet)
+		vm_report(vm);
+	pthread_cancel(st.thread);
+	pthread_join(st.thread, NULL);
+	vm_destroy(vm);
+	return status;
+}
+
+int main(int argc, char *argv[])
+{
+	if (argc >= 2 && !strcmp(argv[1], "run"))
+		return cmd_run(argc - 2, argv + 2);
+	if (argc >= 2 && (!strcmp(argv[1], "help")))
+		return cmd_run(1, (char *[]){ (char *)"--help", NULL });
+	if (argc >= 2 && argv[1][0] != '-') {
+		log_error("unknown command '%s' (commands: run; see mpvmm --help)", argv[1]);
+		return VM_STATUS_USAGE;
+	}
+	/* No command: `mpvmm [options]` is `mpvmm run [options]`. */
+	return cmd_run(argc - 1, argv + 1);
+}

@@ -1,0 +1,246 @@
+/*
+ * mp.c - see mp.h.  The generic half of MP-state handling: names, the per-vCPU "last known
+ * state" used to record only real changes, inference of the transitions a backend cannot
+ * see, and marshalling of backend calls onto the vCPU's thread.
+ */
+#include "mp/mp.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <time.h>
+
+#define TRACE_EVENTS_PER_CPU 256
+#define STATE_UNKNOWN 0xff
+
+struct mp {
+	uint32_t ncpus;
+	const struct mp_backend *be;
+	mp_exec_fn exec;
+	void *exec_ctx;
+	uint64_t t0_ns;
+	struct trace *trace;
+	struct mp_cpu *cpus;
+	_Atomic uint8_t *last;      /* last recorded state per vCPU, or STATE_UNKNOWN */
+	_Atomic uint8_t *exited;    /* first exit seen per vCPU                       */
+};
+
+static const char *const state_names[MP_STATE_COUNT] = {
+	[MP_STATE_UNINITIALIZED] = "UNINITIALIZED",
+	[MP_STATE_INIT_RECEIVED] = "INIT_RECEIVED",
+	[MP_STATE_SIPI_RECEIVED] = "SIPI_RECEIVED",
+	[MP_STATE_RUNNABLE] = "RUNNABLE",
+	[MP_STATE_HALTED] = "HALTED",
+};
+
+const char *mp_state_name(enum mp_state s)
+{
+	return (unsigned)s < MP_STATE_COUNT ? state_names[s] : "UNKNOWN";
+}
+
+int mp_state_parse(const char *name, enum mp_state *out)
+{
+	for (unsigned i = 0; name && i < MP_STATE_COUNT; i++) {
+		if (!strcasecmp(name, state_names[i])) {
+			*out = (enum mp_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+uint64_t mp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct mp *mp_create(uint32_t ncpus, const struct mp_cpu *cpus, const struct mp_backend *be,
+		     mp_exec_fn exec, void *exec_ctx, uint64_t t0_ns)
+{
+	struct mp *mp = calloc(1, sizeof(*mp));
+
+	if (!mp)
+		return NULL;
+	mp->ncpus = ncpus;
+	mp->be = be;
+	mp->exec = exec;
+	mp->exec_ctx = exec_ctx;
+	mp->t0_ns = t0_ns;
+	mp->cpus = calloc(ncpus, sizeof(*mp->cpus));
+	mp->last = calloc(ncpus, sizeof(*mp->last));
+	mp->exited = calloc(ncpus, sizeof(*mp->exited));
+	mp->trace = trace_create(ncpus, TRACE_EVENTS_PER_CPU);
+	if (!mp->cpus || !mp->last || !mp->exited || !mp->trace) {
+		mp_destroy(mp);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < ncpus; i++) {
+		mp->cpus[i] = cpus[i];
+		atomic_init(&mp->last[i], STATE_UNKNOWN);
+		atomic_init(&mp->exited[i], 0);
+	}
+	return mp;
+}
+
+void mp_destroy(struct mp *mp)
+{
+	if (!mp)
+		return;
+	trace_destroy(mp->trace);
+	free(mp->cpus);
+	free((void *)mp->last);
+	free((void *)mp->exited);
+	free(mp);
+}
+
+uint32_t mp_ncpus(const struct mp *mp)
+{
+	return mp->ncpus;
+}
+
+const struct mp_cpu *mp_cpu(const struct mp *mp, uint32_t cpu)
+{
+	return cpu < mp->ncpus ? &mp->cpus[cpu] : NULL;
+}
+
+long mp_cpu_by_apic_id(const struct mp *mp, uint32_t apic_id)
+{
+	/* APIC IDs grow with the index (topology packing), so bisect. */
+	uint32_t lo = 0, hi = mp->ncpus;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (mp->cpus[mid].apic_id < apic_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < mp->ncpus && mp->cpus[lo].apic_id == apic_id ? (long)lo : -1;
+}
+
+const char *mp_backend_name(const struct mp *mp)
+{
+	return mp->be->name;
+}
+
+struct trace *mp_trace(struct mp *mp)
+{
+	return mp->trace;
+}
+
+static uint64_t since_start(const struct mp *mp)
+{
+	uint64_t now = mp_now_ns();
+
+	return now > mp->t0_ns ? now - mp->t0_ns : 0;
+}
+
+void mp_observe(struct mp *mp, uint32_t cpu, enum mp_state s, enum trace_source src)
+{
+	if (cpu >= mp->ncpus || (unsigned)s >= MP_STATE_COUNT)
+		return;
+	if (atomic_exchange(&mp->last[cpu], (uint8_t)s) == (uint8_t)s)
+		return; /* not a change */
+	struct trace_event ev = {
+		.t_ns = since_start(mp), .cpu = cpu, .from = TRACE_NO_CPU,
+		.kind = TRACE_STATE, .source = (uint8_t)src, .state = (uint8_t)s,
+	};
+	trace_record(mp->trace, &ev);
+}
+
+/*
+ * A backend that does not see transitions (KVM's in-kernel APIC) still lets us deduce them
+ * from the IPIs the guest reports: INIT always moves an AP to INIT_RECEIVED (SDM Vol. 3A
+ * 8.4.1), and KVM turns a SIPI received in INIT_RECEIVED into RUNNABLE at once
+ * (kvm_apic_accept_events), so SIPI_RECEIVED is never visible there.
+ */
+static void infer_from_ipi(struct mp *mp, enum trace_kind kind, uint32_t to)
+{
+	if (mp->be->exact || mp->cpus[to].bsp)
+		return;
+	uint8_t last = atomic_load(&mp->last[to]);
+	if (kind == TRACE_INIT)
+		mp_observe(mp, to, MP_STATE_INIT_RECEIVED, TRACE_INFERRED);
+	else if (kind == TRACE_SIPI && last == MP_STATE_INIT_RECEIVED)
+		mp_observe(mp, to, MP_STATE_RUNNABLE, TRACE_INFERRED);
+}
+
+void mp_note_ipi(struct mp *mp, enum trace_kind kind, uint32_t from, uint32_t to, uint8_t vector,
+		 enum trace_source src)
+{
+	if (to >= mp->ncpus)
+		return;
+	struct trace_event ev = {
+		.t_ns = since_start(mp), .cpu = to, .from = from,
+		.kind = (uint8_t)kind, .source = (uint8_t)src, .vector = vector,
+	};
+	trace_record(mp->trace, &ev);
+	infer_from_ipi(mp, kind, to);
+}
+
+void mp_note_first_exit(struct mp *mp, uint32_t cpu)
+{
+	if (cpu >= mp->ncpus || atomic_exchange(&mp->exited[cpu], 1))
+		return;
+	struct trace_event ev = {
+		.t_ns = since_start(mp), .cpu = cpu, .from = TRACE_NO_CPU,
+		.kind = TRACE_FIRST_EXIT, .source = TRACE_EXACT,
+	};
+	trace_record(mp->trace, &ev);
+	/* It is executing guest code, so it is RUNNABLE, whatever we believed before. */
+	mp_observe(mp, cpu, MP_STATE_RUNNABLE, TRACE_EXACT);
+}
+
+struct mp_call {
+	struct mp *mp;
+	uint32_t cpu;
+	enum mp_state state;
+	int ret;
+	int err;
+	bool set;
+};
+
+static void mp_call_on_thread(void *arg)
+{
+	struct mp_call *c = arg;
+	void *ctx = c->mp->cpus[c->cpu].backend_ctx;
+
+	errno = 0;
+	c->ret = c->set ? c->mp->be->set(ctx, c->state) : c->mp->be->get(ctx, &c->state);
+	c->err = errno;
+	if (c->ret == 0)
+		mp_observe(c->mp, c->cpu, c->state, TRACE_EXACT);
+}
+
+static int mp_call(struct mp *mp, struct mp_call *c)
+{
+	if (c->cpu >= mp->ncpus) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (mp->exec(mp->exec_ctx, c->cpu, mp_call_on_thread, c) < 0)
+		return -1;
+	errno = c->err;
+	return c->ret;
+}
+
+int mp_get(struct mp *mp, uint32_t cpu, enum mp_state *out)
+{
+	struct mp_call c = { .mp = mp, .cpu = cpu };
+
+	if (mp_call(mp, &c) < 0)
+		return -1;
+	*out = c.state;
+	return 0;
+}
+
+int mp_set(struct mp *mp, uint32_t cpu, enum mp_state s)
+{
+	struct mp_call c = { .mp = mp, .cpu = cpu, .state = s, .set = true };
+
+	return mp_call(mp, &c);
+}

@@ -1,0 +1,87 @@
+/*
+ * mp.h - the one interface to every vCPU's multiprocessor (MP) state.
+ *
+ * Callers (devices, the report, later the control API) read and change a vCPU's MP state
+ * and note the INIT / SIPI / IPI traffic they see only through these functions, whatever
+ * keeps the state: KVM's in-kernel local APIC (mp_kernel.c) or, later, the VMM itself.
+ * Each change mpvmm observes is recorded with a monotonic timestamp in the trace.
+ *
+ * This module knows neither KVM nor threads: a backend supplies get/set, and the VM
+ * supplies `exec`, which runs a function on a given vCPU's own thread (KVM holds the vCPU
+ * mutex for the whole of KVM_RUN, so vCPU ioctls must be issued from that thread).
+ */
+#ifndef MPVMM_MP_H
+#define MPVMM_MP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mp/trace.h"
+
+/* The x86 MP states of the KVM API (Documentation/virt/kvm/api.rst, KVM_GET_MP_STATE). */
+enum mp_state {
+	MP_STATE_UNINITIALIZED = 0, /* an AP waiting for INIT                      */
+	MP_STATE_INIT_RECEIVED,     /* INIT latched: waiting for a SIPI             */
+	MP_STATE_SIPI_RECEIVED,     /* SIPI latched: about to start at vector << 12 */
+	MP_STATE_RUNNABLE,
+	MP_STATE_HALTED,            /* HLT: waiting for an interrupt, NMI, INIT, SIPI */
+	MP_STATE_COUNT,
+};
+
+const char *mp_state_name(enum mp_state s);
+/* Accepts the names above, case-insensitively; returns 0 or -1. */
+int mp_state_parse(const char *name, enum mp_state *out);
+
+struct mp_backend {
+	const char *name;
+	/* Observes transitions by itself (true for a VMM-kept state machine, false for KVM). */
+	bool exact;
+	/* Both run on the vCPU's own thread; ctx is the per-vCPU pointer given to mp_create. */
+	int (*get)(void *ctx, enum mp_state *out);
+	int (*set)(void *ctx, enum mp_state s);
+};
+
+/* Run fn(arg) on vCPU `cpu`'s thread and wait for it; returns 0, or -1 if it cannot. */
+typedef int (*mp_exec_fn)(void *exec_ctx, uint32_t cpu, void (*fn)(void *arg), void *arg);
+
+struct mp_cpu {
+	uint32_t apic_id;
+	bool bsp;
+	void *backend_ctx;
+};
+
+struct mp;
+
+struct mp *mp_create(uint32_t ncpus, const struct mp_cpu *cpus, const struct mp_backend *be,
+		     mp_exec_fn exec, void *exec_ctx, uint64_t t0_ns);
+void mp_destroy(struct mp *mp);
+
+uint32_t mp_ncpus(const struct mp *mp);
+const struct mp_cpu *mp_cpu(const struct mp *mp, uint32_t cpu);
+/* vCPU index with this APIC ID, or -1. */
+long mp_cpu_by_apic_id(const struct mp *mp, uint32_t apic_id);
+const char *mp_backend_name(const struct mp *mp);
+
+/*
+ * Read (and record) vCPU `cpu`'s MP state.  From any thread; from the vCPU's own thread it
+ * calls the backend directly.  Returns 0 or -1 (errno set).
+ */
+int mp_get(struct mp *mp, uint32_t cpu, enum mp_state *out);
+/* Change vCPU `cpu`'s MP state (recorded as exact).  Returns 0 or -1 (errno set). */
+int mp_set(struct mp *mp, uint32_t cpu, enum mp_state s);
+
+/* Record an observation of cpu's state made elsewhere (e.g. the vCPU exited: RUNNABLE). */
+void mp_observe(struct mp *mp, uint32_t cpu, enum mp_state s, enum trace_source src);
+
+/* Record an INIT / SIPI / fixed IPI from `from` to `to` (vector for SIPI and fixed IPIs). */
+void mp_note_ipi(struct mp *mp, enum trace_kind kind, uint32_t from, uint32_t to, uint8_t vector,
+		 enum trace_source src);
+
+/* The vCPU left the accelerator for the first time (KVM: its first exit to userspace). */
+void mp_note_first_exit(struct mp *mp, uint32_t cpu);
+
+struct trace *mp_trace(struct mp *mp);
+uint64_t mp_now_ns(void);
+
+#endif

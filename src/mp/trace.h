@@ -1,0 +1,50 @@
+/*
+ * trace.h - a timestamped record, per vCPU, of MP-state changes and of the INIT / SIPI /
+ * IPI traffic mpvmm sees.  A fixed-size ring per vCPU: when it is full the oldest events
+ * are dropped and counted.  Knows nothing of how events are observed.
+ */
+#ifndef MPVMM_MP_TRACE_H
+#define MPVMM_MP_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum trace_kind {
+	TRACE_STATE = 0,  /* the vCPU's MP state became `state`                 */
+	TRACE_INIT,       /* INIT from `from`                                   */
+	TRACE_SIPI,       /* STARTUP IPI from `from` with `vector`              */
+	TRACE_IPI,        /* fixed IPI from `from` with `vector`                */
+	TRACE_FIRST_EXIT, /* first exit from the accelerator to the VMM         */
+};
+
+/* How mpvmm knows: it read or made the change itself, the guest said so, or it deduced it. */
+enum trace_source {
+	TRACE_EXACT = 0,
+	TRACE_GUEST,
+	TRACE_INFERRED,
+};
+
+#define TRACE_NO_CPU UINT32_MAX
+
+struct trace_event {
+	uint64_t t_ns;  /* since VM start */
+	uint32_t cpu;   /* the vCPU the event is about (the target of an IPI) */
+	uint32_t from;  /* sender of an IPI, or TRACE_NO_CPU */
+	uint8_t kind;   /* enum trace_kind   */
+	uint8_t source; /* enum trace_source */
+	uint8_t state;  /* enum mp_state, for TRACE_STATE */
+	uint8_t vector;
+};
+
+struct trace;
+
+struct trace *trace_create(uint32_t ncpus, size_t per_cpu);
+void trace_destroy(struct trace *t);
+void trace_record(struct trace *t, const struct trace_event *ev);
+/* Copy cpu's events, oldest first, into out (up to max); returns how many. */
+size_t trace_copy(struct trace *t, uint32_t cpu, struct trace_event *out, size_t max);
+uint64_t trace_dropped(struct trace *t, uint32_t cpu);
+const char *trace_kind_name(enum trace_kind k);
+const char *trace_source_name(enum trace_source s);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * vcpu.c - see vcpu.h.  The loop: serve requests, run, count the exit, hand it to whoever
+ * owns it (buses for I/O and MMIO, the VM for shutdown and errors), until the VM stops.
+ */
+#include "vcpu.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+/* The vCPU whose thread this is (NULL on other threads). */
+static __thread struct vcpu *current_vcpu;
+
+int vcpu_init(struct vcpu *v, uint32_t index, uint32_t apic_id, bool bsp,
+	      struct accel_vcpu *av, const struct vcpu_env *env)
+{
+	memset(v, 0, sizeof(*v));
+	v->index = index;
+	v->apic_id = apic_id;
+	v->bsp = bsp;
+	v->av = av;
+	v->env = env;
+	atomic_init(&v->running, false);
+	atomic_init(&v->req_pending, false);
+	for (unsigned i = 0; i < ACCEL_EXIT_KINDS; i++)
+		atomic_init(&v->exits[i], 0);
+	for (unsigned i = 0; i < INSN_KINDS; i++)
+		atomic_init(&v->carried[i], 0);
+	if (pthread_mutex_init(&v->call_lock, NULL) || pthread_mutex_init(&v->lock, NULL) ||
+	    pthread_cond_init(&v->cond, NULL))
+		return -1;
+	return 0;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->env && v->av)
+		v->env->ops->destroy_vcpu(v->av);
+	v->av = NULL;
+	pthread_cond_destroy(&v->cond);
+	pthread_mutex_destroy(&v->lock);
+	pthread_mutex_destroy(&v->call_lock);
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	v->env->ops->kick(v->av);
+}
+
+static void serve_request(struct vcpu *v)
+{
+	if (!atomic_exchange(&v->req_pending, false))
+		return;
+	pthread_mutex_lock(&v->lock);
+	void (*fn)(void *) = v->req_fn;
+	void *arg = v->req_arg;
+	pthread_mutex_unlock(&v->lock);
+
+	fn(arg);
+
+	pthread_mutex_lock(&v->lock);
+	v->req_done = true;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+}
+
+int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg)
+{
+	if (current_vcpu == v) {
+		fn(arg);
+		return 0;
+	}
+	pthread_mutex_lock(&v->call_lock);
+	pthread_mutex_lock(&v->lock);
+	if (v->exited || !atomic_load(&v->running)) {
+		pthread_mutex_unlock(&v->lock);
+		pthread_mutex_unlock(&v->call_lock);
+		errno = ESRCH;
+		return -1;
+	}
+	v->req_fn = fn;
+	v->req_arg = arg;
+	v->req_done = false;
+	atomic_store(&v->req_pending, true);
+	pthread_mutex_unlock(&v->lock);
+
+	vcpu_kick(v);
+
+	pthread_mutex_lock(&v->lock);
+	while (!v->req_done && !v->exited)
+		pthread_cond_wait(&v->cond, &v->lock);
+	bool done = v->req_done;
+	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&v->call_lock);
+	if (!done)
+		errno = ESRCH;
+	return done ? 0 : -1;
+}
+
+static void stop_vm(struct vcpu *v, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void stop_vm(struct vcpu *v, int status, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	vm_control_stop(&v->env->ctl, status, why);
+}
+
+static void dump_state(struct vcpu *v)
+{
+	struct x86_regs r;
+	struct x86_sregs s;
+	const struct accel_ops *ops = v->env->ops;
+
+	if (ops->get_regs(v->av, &r) < 0 || ops->get_sregs(v->av, &s) < 0)
+		return;
+	log_error("vCPU %u: rip=%016llx rflags=%08llx rsp=%016llx rbp=%016llx", v->index,
+		  (unsigned long long)r.rip, (unsigned long long)r.rflags,
+		  (unsigned long long)r.rsp, (unsigned long long)r.rbp);
+	log_error("vCPU %u: rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx", v->index,
+		  (unsigned long long)r.rax, (unsigned long long)r.rbx,
+		  (unsigned long long)r.rcx, (unsigned long long)r.rdx);
+	log_error("vCPU %u: rsi=%016llx rdi=%016llx r8=%016llx r9=%016llx", v->index,
+		  (unsigned long long)r.rsi, (unsigned long long)r.rdi,
+		  (unsigned long long)r.r8, (unsigned long long)r.r9);
+	log_error("vCPU %u: cs=%04x(base %llx l=%u db=%u) ss=%04x cr0=%08llx cr3=%08llx "
+		  "cr4=%08llx efer=%llx", v->index, s.cs.selector,
+		  (unsigned long long)s.cs.base, s.cs.l, s.cs.db, s.ss.selector,
+		  (unsigned long long)s.cr0, (unsigned long long)s.cr3,
+		  (unsigned long long)s.cr4, (unsigned long long)s.efer);
+}
+
+static void handle_io(struct vcpu *v, const struct accel_exit *e)
+{
+	for (uint32_t i = 0; i < e->io.count; i++) {
+		struct bus_access a = {
+			.cpu = v->index, .addr = e->io.port, .size = e->io.size,
+			.write = e->io.out, .data = e->io.data + (size_t)i * e->io.size,
+		};
+		bus_dispatch(v->env->pio, &a);
+	}
+}
+
+static void handle_mmio(struct vcpu *v, const struct accel_exit *e)
+{
+	struct bus_access a = {
+		.cpu = v->index, .addr = e->mmio.addr, .size = e->mmio.len,
+		.write = e->mmio.write, .data = e->mmio.data,
+	};
+	bus_dispatch(v->env->mmio, &a);
+}
+
+/* Copy up to n instruction bytes at the guest's CS:RIP, one page at a time. */
+static size_t fetch_insn(struct vcpu *v, uint64_t linear, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		uint64_t gpa;
+		if (v->env->ops->translate(v->av, linear + got, &gpa) < 0)
+			break;
+		size_t in_page = 4096 - ((linear + got) & 4095);
+		size_t chunk = n - got < in_page ? n - got : in_page;
+		const uint8_t *src = guest_mem_ptr(v->env->mem, gpa, chunk);
+		if (!src)
+			break;
+		memcpy(buf + got, src, chunk);
+		got += chunk;
+	}
+	return got;
+}
+
+/* KVM's emulation-failure exit: data[0] flags, then insn_size and 15 bytes (api.rst). */
+#define EMULATION_FLAG_INSN_BYTES 1ull
+
+static size_t insn_bytes(struct vcpu *v, const struct accel_exit *e, const struct x86_regs *r,
+			 const struct x86_sregs *s, uint8_t *buf)
+{
+	if (e->internal.ndata >= 3 && (e->internal.data[0] & EMULATION_FLAG_INSN_BYTES)) {
+		uint8_t raw[16];
+		memcpy(raw, &e->internal.data[1], sizeof(raw));
+		size_t n = raw[0] <= INSN_MAX_LEN ? raw[0] : INSN_MAX_LEN;
+		if (n) {
+			memcpy(buf, raw + 1, n);
+			return n;
+		}
+	}
+	return fetch_insn(v, s->cs.base + r->rip, buf, INSN_MAX_LEN);
+}
+
+/*
+ * Some KVMs (PVM, or KVM emulating for lack of unrestricted guest) cannot emulate the
+ * software-interrupt family.  Their architectural effect is an event: advance RIP past
+ * the instruction and inject the event, which is what the CPU would have done.
+ */
+static bool carry_instruction(struct vcpu *v, const struct accel_exit *e)
+{
+	const struct accel_ops *ops = v->env->ops;
+	struct x86_regs r;
+	struct x86_sregs s;
+	uint8_t bytes[INSN_MAX_LEN];
+	struct insn in;
+
+	if (e->internal.suberror != ACCEL_INTERNAL_EMULATION)
+		return false;
+	if (ops->get_regs(v->av, &r) < 0 || ops->get_sregs(v->av, &s) < 0)
+		return false;
+	size_t n = insn_bytes(v, e, &r, &s, bytes);
+	if (insn_decode(bytes, n, s.cs.l, &in) < 0) {
+		char hex[3 * INSN_MAX_LEN + 1] = "";
+		for (size_t i = 0; i < n; i++)
+			snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", bytes[i]);
+		log_error("vCPU %u: the host's KVM cannot emulate the instruction at rip=%llx "
+			  "(bytes %s) and mpvmm does not carry it", v->index,
+			  (unsigned long long)r.rip, n ? hex : "unreadable");
+		return false;
+	}
+	r.rip += in.len;
+	if (ops->set_regs(v->av, &r) < 0 || ops->inject(v->av, in.vector, in.soft_int) < 0)
+		return false;
+	atomic_fetch_add_explicit(&v->carried[in.kind], 1, memory_order_relaxed);
+	return true;
+}
+
+static void handle_exit(struct vcpu *v, const struct accel_exit *e)
+{
+	switch (e->kind) {
+	case ACCEL_EXIT_IO:
+		handle_io(v, e);
+		break;
+	case ACCEL_EXIT_MMIO:
+		handle_mmio(v, e);
+		break;
+	case ACCEL_EXIT_HLT:
+	case ACCEL_EXIT_INTERRUPTED:
+		break; /* HLT only reaches us without an in-kernel irqchip */
+	case ACCEL_EXIT_SHUTDOWN:
+		dump_state(v);
+		stop_vm(v, VCPU_STATUS_TRIPLE_FAULT, "vCPU %u (APIC ID %u): triple fault",
+			v->index, v->apic_id);
+		break;
+	case ACCEL_EXIT_SYSTEM_EVENT:
+		stop_vm(v, 0, "vCPU %u: guest asked for system event %u", v->index,
+			e->system_event.type);
+		break;
+	case ACCEL_EXIT_INTERNAL:
+		if (carry_instruction(v, e))
+			break;
+		dump_state(v);
+		stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: KVM internal error, suberror %u",
+			v->index, e->internal.suberror);
+		break;
+	default:
+		dump_state(v);
+		stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: unexpected exit '%s' (reason %u, "
+			"detail 0x%llx)", v->index, accel_exit_name(e->kind), e->other.reason,
+			(unsigned long long)e->other.detail);
+		break;
+	}
+}
+
+static void record_own_state(struct vcpu *v)
+{
+	enum mp_state s;
+
+	if (mp_get(v->env->mp, v->index, &s) < 0)
+		log_warn("vCPU %u: cannot read its MP state: %s", v->index, strerror(errno));
+}
+
+static void finish(struct vcpu *v)
+{
+	serve_request(v);
+	pthread_mutex_lock(&v->lock);
+	v->exited = true;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	const struct accel_ops *ops = v->env->ops;
+	struct accel_exit e;
+
+	current_vcpu = v;
+	if (ops->thread_init(v->av) < 0) {
+		stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot set up its thread", v->index);
+		finish(v);
+		return NULL;
+	}
+	record_own_state(v);
+	while (!atomic_load(v->env->stopping)) {
+		serve_request(v);
+		if (ops->run(v->av, &e) < 0) {
+			stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot run: %s", v->index,
+				strerror(errno));
+			break;
+		}
+		atomic_fetch_add_explicit(&v->exits[e.kind], 1, memory_order_relaxed);
+		if (e.kind != ACCEL_EXIT_INTERRUPTED)
+			mp_note_first_exit(v->env->mp, v->index);
+		handle_exit(v, &e);
+	}
+	record_own_state(v);
+	finish(v);
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	/* Mark running first: the thread may be asked for work as soon as it exists. */
+	atomic_store(&v->running, true);
+	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	if (r) {
+		atomic_store(&v->running, false);
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+void vcpu_join(struct vcpu *v)
+{
+	if (atomic_load(&v->running)) {
+		pthread_join(v->thread, NULL);
+		atomic_store(&v->running, false);
+	}
+}

@@ -1,0 +1,75 @@
+/*
+ * vcpu.h - one virtual CPU: its thread, its run loop, the dispatch of its exits to the
+ * devices, and a mailbox through which other threads run work on it (vCPU ioctls must be
+ * issued by the vCPU's own thread while it may be inside KVM_RUN).
+ *
+ * A vCPU knows the accelerator, the buses, the MP interface and guest memory through
+ * struct vcpu_env, never the VM that owns it.
+ */
+#ifndef MPVMM_VCPU_H
+#define MPVMM_VCPU_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "accel/accel.h"
+#include "dev/bus.h"
+#include "guest_mem.h"
+#include "mp/mp.h"
+#include "vm_control.h"
+#include "x86/insn.h"
+
+struct vcpu_env {
+	const struct accel_ops *ops;
+	struct bus *pio;
+	struct bus *mmio;
+	struct mp *mp;
+	struct guest_mem *mem;
+	struct vm_control ctl;
+	_Atomic bool *stopping;
+};
+
+/* Exit statuses the vCPU loop asks for (see config_usage). */
+#define VCPU_STATUS_TRIPLE_FAULT 4
+#define VCPU_STATUS_VMM_ERROR 5
+
+struct vcpu {
+	uint32_t index;
+	uint32_t apic_id;
+	bool bsp;
+	struct accel_vcpu *av;
+	const struct vcpu_env *env;
+
+	pthread_t thread;
+	_Atomic bool running; /* the thread exists and serves requests */
+
+	/* Mailbox: one request at a time (call_lock), served between two runs. */
+	pthread_mutex_t call_lock;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	_Atomic bool req_pending;
+	void (*req_fn)(void *arg);
+	void *req_arg;
+	bool req_done;
+	bool exited;
+
+	_Atomic uint64_t exits[ACCEL_EXIT_KINDS];
+	_Atomic uint64_t carried[INSN_KINDS]; /* instructions the VMM performed for the guest */
+};
+
+int vcpu_init(struct vcpu *v, uint32_t index, uint32_t apic_id, bool bsp,
+	      struct accel_vcpu *av, const struct vcpu_env *env);
+void vcpu_destroy(struct vcpu *v);
+
+int vcpu_start(struct vcpu *v);
+void vcpu_join(struct vcpu *v);
+
+/* Run fn(arg) on v's thread and wait for it.  Returns 0, or -1 (ESRCH) once v has ended. */
+int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg);
+
+/* Make v leave the guest soon (to notice a request or the VM stopping). */
+void vcpu_kick(struct vcpu *v);
+
+#endif

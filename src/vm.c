@@ -1,0 +1,381 @@
+/*
+ * vm.c - see vm.h.  The only place that knows how the parts are wired together; each part
+ * knows only the small interface it is given.
+ */
+#include "vm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "accel/accel.h"
+#include "boot/selftest.h"
+#include "dev/bus.h"
+#include "dev/debug_exit.h"
+#include "dev/selftest_port.h"
+#include "dev/serial.h"
+#include "guest_mem.h"
+#include "log.h"
+#include "mp/mp.h"
+#include "report.h"
+#include "vcpu.h"
+#include "x86/acpi.h"
+#include "x86/cpuid.h"
+#include "x86/mptable.h"
+#include "x86/platform.h"
+#include "x86/platform_check.h"
+
+struct vm {
+	struct vm_config cfg;
+	struct accel *accel;
+	struct guest_mem mem;
+	struct platform plat;
+	struct cpuid_table **cpuid; /* per vCPU */
+	struct bus *pio, *mmio;
+	struct serial *serial;
+	struct debug_exit *debug_exit;
+	struct selftest_port *selftest;
+	struct mp *mp;
+	struct mp_kernel_ctx *mp_ctx;
+	struct vcpu *vcpus;
+	uint32_t nvcpus; /* created so far */
+	struct vcpu_env env;
+	uint64_t t0_ns;
+
+	_Atomic bool stopping;
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	bool stopped;
+	int status;
+	char why[256];
+};
+
+#define ERRLEN 512
+
+static void vm_stop_cb(void *vm, int status, const char *why)
+{
+	vm_stop(vm, status, why);
+}
+
+void vm_stop(struct vm *vm, int status, const char *why)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	bool first = !vm->stopped;
+	if (first) {
+		vm->stopped = true;
+		vm->status = status;
+		snprintf(vm->why, sizeof(vm->why), "%s", why);
+		atomic_store(&vm->stopping, true);
+		pthread_cond_broadcast(&vm->stop_cond);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (!first)
+		return;
+	for (uint32_t i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
+static int exec_on_vcpu(void *ctx, uint32_t cpu, void (*fn)(void *), void *arg)
+{
+	struct vm *vm = ctx;
+
+	if (cpu >= vm->nvcpus) {
+		errno = EINVAL;
+		return -1;
+	}
+	return vcpu_call(&vm->vcpus[cpu], fn, arg);
+}
+
+static int check_limits(struct vm *vm)
+{
+	uint32_t max_vcpus, max_id;
+	const struct topology *t = &vm->cfg.topo;
+	uint32_t top_id = topology_max_apic_id(t);
+
+	vm->accel->ops->limits(vm->accel, &max_vcpus, &max_id);
+	if (t->cpus > max_vcpus) {
+		log_error("--cpus %u: this KVM allows at most %u vCPUs (KVM_CAP_MAX_VCPUS)",
+			  t->cpus, max_vcpus);
+		return -1;
+	}
+	if (top_id >= max_id) {
+		log_error("--cpus %u: the topology needs APIC ID %u but this KVM allows vCPU ids "
+			  "below %u only (KVM_CAP_MAX_VCPU_ID)", t->cpus, top_id, max_id);
+		return -1;
+	}
+	return 0;
+}
+
+static int build_cpuid(struct vm *vm, char *err)
+{
+	struct cpuid_table *supported = vm->accel->ops->supported_cpuid(vm->accel, err, ERRLEN);
+	uint32_t n = vm->plat.topo.cpus;
+
+	if (!supported)
+		return -1;
+	vm->cpuid = calloc(n, sizeof(*vm->cpuid));
+	for (uint32_t i = 0; vm->cpuid && i < n; i++) {
+		size_t cap = supported->n + CPUID_EXTRA_ENTRIES;
+		vm->cpuid[i] = calloc(1, sizeof(struct cpuid_table) + cap * sizeof(struct cpuid_entry));
+		if (!vm->cpuid[i] || cpuid_for_vcpu(&vm->plat, i, supported, vm->cpuid[i]) < 0) {
+			snprintf(err, ERRLEN, "cannot build CPUID for vCPU %u", i);
+			free(supported);
+			return -1;
+		}
+	}
+	free(supported);
+	if (!vm->cpuid) {
+		snprintf(err, ERRLEN, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int build_firmware(struct vm *vm, char *err)
+{
+	uint8_t *low = vm->mem.host;
+	size_t low_size = guest_mem_low_size(&vm->mem);
+
+	if (mptable_build(&vm->plat, low, low_size, MPTABLE_ADDR, MPTABLE_MAX, err, ERRLEN) < 0 ||
+	    acpi_build(&vm->plat, low, low_size, ACPI_ADDR, ACPI_MAX, err, ERRLEN) < 0)
+		return -1;
+	/* The one check that every description of the processors agrees, before any runs. */
+	if (platform_check(&vm->plat, low, low_size, (const struct cpuid_table *const *)vm->cpuid,
+			   err, ERRLEN) < 0) {
+		char why[ERRLEN - 64];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, ERRLEN, "refusing to start: firmware tables and CPUID disagree: %s",
+			 why);
+		return -1;
+	}
+	return 0;
+}
+
+static int create_devices(struct vm *vm)
+{
+	struct vm_control ctl = { .stop = vm_stop_cb, .vm = vm };
+
+	vm->pio = bus_create("I/O port");
+	vm->mmio = bus_create("MMIO");
+	if (!vm->pio || !vm->mmio)
+		return -1;
+	vm->serial = serial_create(vm->pio, SERIAL_COM1_BASE, STDOUT_FILENO);
+	vm->debug_exit = debug_exit_create(vm->pio, vm->cfg.debug_exit_port, &ctl);
+	vm->selftest = selftest_port_create(vm->pio, vm->mp, &ctl, vm->cfg.selftest_step);
+	if (!vm->serial || !vm->debug_exit || !vm->selftest)
+		return -1;
+	vm->env = (struct vcpu_env){
+		.ops = vm->accel->ops, .pio = vm->pio, .mmio = vm->mmio, .mp = vm->mp,
+		.mem = &vm->mem, .ctl = ctl, .stopping = &vm->stopping,
+	};
+	return 0;
+}
+
+static int create_mp(struct vm *vm)
+{
+	uint32_t n = vm->plat.topo.cpus;
+	struct mp_cpu *cpus = calloc(n, sizeof(*cpus));
+
+	vm->mp_ctx = calloc(n, sizeof(*vm->mp_ctx));
+	if (!cpus || !vm->mp_ctx) {
+		free(cpus);
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		vm->mp_ctx[i] = (struct mp_kernel_ctx){ .ops = vm->accel->ops };
+		cpus[i] = (struct mp_cpu){ .apic_id = vm->plat.cpus[i].apic_id,
+					   .bsp = vm->plat.cpus[i].bsp,
+					   .backend_ctx = &vm->mp_ctx[i] };
+	}
+	vm->mp = mp_create(n, cpus, &mp_kernel_backend, exec_on_vcpu, vm, vm->t0_ns);
+	free(cpus);
+	return vm->mp ? 0 : -1;
+}
+
+static int create_vcpus(struct vm *vm, char *err)
+{
+	uint32_t n = vm->plat.topo.cpus;
+
+	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		snprintf(err, ERRLEN, "out of memory");
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct cpu_desc *d = &vm->plat.cpus[i];
+		struct accel_vcpu *av;
+		if (vm->accel->ops->create_vcpu(vm->accel, d->apic_id, &av, err, ERRLEN) < 0)
+			return -1;
+		if (vcpu_init(&vm->vcpus[i], i, d->apic_id, d->bsp, av, &vm->env) < 0) {
+			vm->accel->ops->destroy_vcpu(av);
+			snprintf(err, ERRLEN, "cannot initialise vCPU %u", i);
+			return -1;
+		}
+		vm->nvcpus = i + 1;
+		vm->mp_ctx[i].vcpu = av;
+		if (vm->accel->ops->set_cpuid(av, vm->cpuid[i]) < 0) {
+			snprintf(err, ERRLEN, "cannot set vCPU %u's CPUID", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int vm_build(struct vm *vm, int *status)
+{
+	char err[ERRLEN] = "";
+	bool missing;
+
+	*status = VM_STATUS_VMM_ERROR;
+	vm->accel = accel_kvm_open(&missing, err, sizeof(err));
+	if (!vm->accel) {
+		log_error("%s", err);
+		*status = missing ? VM_STATUS_NO_KVM : VM_STATUS_VMM_ERROR;
+		return -1;
+	}
+	if (check_limits(vm) < 0) {
+		*status = VM_STATUS_USAGE;
+		return -1;
+	}
+	if (platform_init(&vm->plat, &vm->cfg.topo, vm->cfg.boot_cpu, vm->cfg.x2apic, err,
+			  sizeof(err)) < 0) {
+		log_error("%s", err);
+		*status = VM_STATUS_USAGE;
+		return -1;
+	}
+	struct accel_vm_params params = {
+		.mem = &vm->mem,
+		.boot_vcpu_id = vm->plat.cpus[vm->cfg.boot_cpu].apic_id,
+		.x2apic = vm->plat.x2apic,
+	};
+	if (guest_mem_init(&vm->mem, vm->cfg.mem_size, err, sizeof(err)) < 0 ||
+	    vm->accel->ops->create_vm(vm->accel, &params, err, sizeof(err)) < 0 ||
+	    build_cpuid(vm, err) < 0 || build_firmware(vm, err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (create_mp(vm) < 0 || create_devices(vm) < 0) {
+		log_error("cannot create the MP interface or devices (out of memory?)");
+		return -1;
+	}
+	if (create_vcpus(vm, err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+struct vm *vm_create(const struct vm_config *cfg, int *status)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm) {
+		log_error("out of memory");
+		*status = VM_STATUS_VMM_ERROR;
+		return NULL;
+	}
+	vm->cfg = *cfg;
+	vm->t0_ns = mp_now_ns();
+	atomic_init(&vm->stopping, false);
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_cond_init(&vm->stop_cond, NULL);
+	if (vm_build(vm, status) < 0) {
+		vm_destroy(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+int vm_load_selftest(struct vm *vm)
+{
+	char err[ERRLEN];
+	struct vcpu *bsp = &vm->vcpus[vm->cfg.boot_cpu];
+	const struct accel_ops *ops = vm->accel->ops;
+	struct x86_regs regs;
+	struct x86_sregs sregs;
+	struct selftest_options o = {
+		.ncpus = vm->plat.topo.cpus,
+		.step = vm->cfg.selftest_step,
+		.x2apic = vm->plat.x2apic,
+		.ap_timeout_ms = vm->cfg.ap_timeout_ms,
+		.lapic_timer_hz = vm->accel->lapic_timer_hz,
+	};
+
+	/* Before any vCPU thread exists, so these ioctls cannot race with KVM_RUN. */
+	if (ops->get_regs(bsp->av, &regs) < 0 || ops->get_sregs(bsp->av, &sregs) < 0)
+		return -1;
+	if (selftest_load(&vm->mem, &o, &regs, &sregs, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return ops->set_sregs(bsp->av, &sregs) < 0 || ops->set_regs(bsp->av, &regs) < 0 ? -1 : 0;
+}
+
+int vm_run(struct vm *vm)
+{
+	log_info("%u vCPUs (BSP: vCPU %u, APIC ID %u), %llu MiB, %s APIC mode, accelerator %s",
+		 vm->plat.topo.cpus, vm->cfg.boot_cpu, vm->plat.cpus[vm->cfg.boot_cpu].apic_id,
+		 (unsigned long long)(vm->cfg.mem_size >> 20), vm->plat.x2apic ? "x2APIC" : "xAPIC",
+		 vm->accel->ops->name);
+	for (uint32_t i = 0; i < vm->nvcpus; i++) {
+		if (vcpu_start(&vm->vcpus[i]) < 0) {
+			char why[64];
+			snprintf(why, sizeof(why), "cannot start vCPU %u's thread", i);
+			vm_stop(vm, VM_STATUS_VMM_ERROR, why);
+			break;
+		}
+	}
+	pthread_mutex_lock(&vm->stop_lock);
+	while (!vm->stopped)
+		pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
+	pthread_mutex_unlock(&vm->stop_lock);
+	for (uint32_t i = 0; i < vm->nvcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	serial_flush(vm->serial);
+
+	pthread_mutex_lock(&vm->stop_lock);
+	int status = vm->status;
+	if (status == 0)
+		log_info("stopped: %s", vm->why);
+	else
+		log_error("stopped: %s (exit status %d)", vm->why, status);
+	pthread_mutex_unlock(&vm->stop_lock);
+	return status;
+}
+
+void vm_report(struct vm *vm)
+{
+	report_print(stderr, vm->mp, vm->vcpus, vm->nvcpus);
+	report_memory(stderr, guest_mem_resident(&vm->mem));
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	for (uint32_t i = 0; i < vm->nvcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	selftest_port_destroy(vm->selftest);
+	debug_exit_destroy(vm->debug_exit);
+	serial_destroy(vm->serial);
+	bus_destroy(vm->pio);
+	bus_destroy(vm->mmio);
+	mp_destroy(vm->mp);
+	free(vm->mp_ctx);
+	if (vm->cpuid)
+		for (uint32_t i = 0; i < vm->plat.topo.cpus; i++)
+			free(vm->cpuid[i]);
+	free(vm->cpuid);
+	platform_free(&vm->plat);
+	if (vm->accel)
+		vm->accel->ops->destroy(vm->accel);
+	guest_mem_free(&vm->mem);
+	pthread_cond_destroy(&vm->stop_cond);
+	pthread_mutex_destroy(&vm->stop_lock);
+	free(vm);
+}

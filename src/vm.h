@@ -1,0 +1,34 @@
+/*
+ * vm.h - a virtual machine's lifecycle: from a vm_config to running vCPU threads and back.
+ *
+ * Creates, in order: the accelerator VM (memory, in-kernel irqchip, BSP choice), the
+ * platform description and everything derived from it (CPUID per vCPU, MP table, ACPI),
+ * the consistency check, devices, the MP-state interface, the vCPUs; then loads the guest,
+ * runs it, and stops it on the first request (guest verdict, fault, signal).
+ */
+#ifndef MPVMM_VM_H
+#define MPVMM_VM_H
+
+#include "config.h"
+
+/* Exit statuses of mpvmm beyond the guest's own (see config_usage). */
+#define VM_STATUS_USAGE 2
+#define VM_STATUS_NO_KVM 3
+#define VM_STATUS_VMM_ERROR 5
+#define VM_STATUS_INTERRUPTED 130
+
+struct vm;
+
+/* Returns the VM, or NULL with the exit status to use in *status (a reason was logged). */
+struct vm *vm_create(const struct vm_config *cfg, int *status);
+/* Load the built-in self-test guest.  Returns 0, or -1 (logged). */
+int vm_load_selftest(struct vm *vm);
+/* Run until the VM stops; returns the exit status. */
+int vm_run(struct vm *vm);
+/* Ask the VM to stop (any thread, also from a signal-handling thread). */
+void vm_stop(struct vm *vm, int status, const char *why);
+/* Print the per-vCPU MP-state table (after vm_run). */
+void vm_report(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+#endif

@@ -1,0 +1,123 @@
+# Guest tests: the built-in SMP self-test guest on KVM.  Skipped (counted) without KVM.
+# shellcheck shell=bash
+
+kvm_or_skip() {
+	if [ -n "$KVM_REASON" ]; then
+		skip "$1" "$KVM_REASON"
+		return 1
+	fi
+	return 0
+}
+
+# run_guest NAME ARGS...: runs mpvmm; stdout in $TMP/NAME.out, stderr in $TMP/NAME.err.
+run_guest() {
+	local name=$1
+	shift
+	timeout -k 10 "$TIMEOUT" "$MPVMM" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
+}
+
+show_output() {
+	echo "---- stdout"; tail -n 20 "$TMP/$1.out"
+	echo "---- stderr"; tail -n 30 "$TMP/$1.err"
+}
+
+# expect_pass NAME CPUS BSP ARGS...: exit 0 and exactly one PASS line naming CPUS and BSP.
+expect_pass() {
+	local name=$1 cpus=$2 bsp=$3
+	shift 3
+	kvm_or_skip "kvm/$name" || return 0
+	run_guest "$name" "$@"
+	local status=$?
+	local want="selftest: PASS cpus=$cpus bsp=$bsp"
+	local results
+	results=$(grep -c '^selftest: \(PASS\|FAIL\)' "$TMP/$name.out")
+	if [ "$status" -ne 0 ]; then
+		fail "kvm/$name" "exit status $status"
+		show_output "$name"
+	elif [ "$results" -ne 1 ] || ! grep -qx "$want" "$TMP/$name.out"; then
+		fail "kvm/$name" "want exactly one line '$want'"
+		show_output "$name"
+	else
+		pass "kvm/$name"
+	fi
+}
+
+# The MP-state table: one row per vCPU, the BSP marked on the right row, APs HALTED at the end.
+check_table() {
+	local name=table
+	kvm_or_skip "kvm/$name" || return 0
+	run_guest "$name" --cpus 4 --boot-cpu 2
+	local rows bsp_row halted
+	rows=$(grep -cE '^ +[0-9]+ +[0-9]+ +(yes|no) ' "$TMP/$name.err")
+	bsp_row=$(grep -E '^ +[0-9]+ +[0-9]+ +yes ' "$TMP/$name.err" | awk '{print $1}')
+	halted=$(grep -E '^ +[0-9]+ +[0-9]+ +no ' "$TMP/$name.err" | grep -c 'UNINITIALIZED@.*RUNNABLE.*HALTED@')
+	if [ "$rows" -ne 4 ] || [ "$bsp_row" != 2 ] || [ "$halted" -ne 3 ]; then
+		fail "kvm/$name" "rows=$rows bsp_row=$bsp_row aps_halted=$halted"
+		show_output "$name"
+	else
+		pass "kvm/$name"
+	fi
+}
+
+# Step mode: each AP goes UNINITIALIZED -> INIT_RECEIVED -> RUNNABLE -> HALTED, as KVM
+# reports it at each step the BSP takes (SIPI_RECEIVED is not visible with an in-kernel APIC).
+check_step_mode() {
+	local name=$1 cpus=$2 bsp=$3
+	shift 3
+	kvm_or_skip "kvm/$name" || return 0
+	run_guest "$name" --cpus "$cpus" --boot-cpu "$bsp" --selftest-step --quiet "$@"
+	local status=$? want got cpu bad=""
+	for cpu in $(seq 0 $((cpus - 1))); do
+		[ "$cpu" = "$bsp" ] && continue
+		want="before-init UNINITIALIZED after-init INIT_RECEIVED after-sipi1 RUNNABLE after-sipi2 RUNNABLE ap-halted HALTED"
+		got=$(grep -E "^mpvmm: step: cpu=$cpu " "$TMP/$name.err" | awk '{print $5, $6}' | tr '\n' ' ' | sed 's/ $//')
+		[ "$got" = "$want" ] || bad="$bad cpu$cpu=[$got]"
+	done
+	if grep -qE "^mpvmm: step: cpu=$bsp " "$TMP/$name.err"; then
+		bad="$bad bsp-was-stepped"
+	fi
+	if [ "$status" -ne 0 ] || [ -n "$bad" ]; then
+		fail "kvm/$name" "exit $status;$bad"
+		show_output "$name"
+	else
+		pass "kvm/$name"
+	fi
+}
+
+# More vCPUs than KVM allows: one clear line, exit status 2.
+check_kvm_limit() {
+	kvm_or_skip "kvm/cpus-over-kvm-limit" || return 0
+	run_guest over-limit --cpus 4000
+	local status=$?
+	if [ "$status" -eq 2 ] && grep -q "KVM_CAP_MAX_VCPU" "$TMP/over-limit.err"; then
+		pass "kvm/cpus-over-kvm-limit"
+	else
+		fail "kvm/cpus-over-kvm-limit" "exit $status: $(head -c 300 "$TMP/over-limit.err")"
+	fi
+}
+
+run_kvm_tests() {
+	local n
+	for n in 1 2 4 16 64; do
+		expect_pass "selftest-$n" "$n" 0 --cpus "$n" --quiet
+	done
+	expect_pass boot-cpu-first 5 0 --cpus 5 --boot-cpu 0 --quiet
+	expect_pass boot-cpu-middle 5 2 --cpus 5 --boot-cpu 2 --quiet
+	expect_pass boot-cpu-last 5 4 --cpus 5 --boot-cpu 4 --quiet
+	expect_pass topology-12 12 0 --cpus 12,sockets=2,cores=3,threads=2 --quiet
+	expect_pass topology-12-bsp-last 12 11 --cpus 12,sockets=2,cores=3,threads=2 --boot-cpu 11 --quiet
+	expect_pass x2apic-forced 4 1 --cpus 4 --boot-cpu 1 --x2apic --quiet
+	expect_pass default-run 4 0 --quiet
+	check_table
+	check_step_mode step-4 4 0
+	check_step_mode step-bsp-last 3 2
+	check_kvm_limit
+}
+
+run_kvm_slow_tests() {
+	expect_pass selftest-255 255 0 --cpus 255 --quiet
+	expect_pass selftest-256 256 0 --cpus 256 --quiet
+	expect_pass selftest-256-bsp-last 256 255 --cpus 256 --boot-cpu 255 --quiet
+	check_step_mode step-x2apic 3 1 --x2apic
+	expect_pass selftest-1024 1024 0 --cpus 1024 --quiet
+}

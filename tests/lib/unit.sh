@@ -1,0 +1,25 @@
+# Unit tests: every cmocka binary the build made, each test case counted from its TAP output.
+# shellcheck shell=bash
+
+run_unit_tests() {
+	local exe name out status
+	for exe in "$BUILD"/test_*; do
+		[ -f "$exe" ] && [ -x "$exe" ] || continue
+		name=$(basename "$exe")
+		out="$TMP/$name.tap"
+		CMOCKA_MESSAGE_OUTPUT=TAP "$exe" >"$out" 2>&1
+		status=$?
+		local ok notok
+		ok=$(grep -c '^ok ' "$out")
+		notok=$(grep -c '^not ok ' "$out")
+		PASSED=$((PASSED + ok))
+		if [ "$notok" -gt 0 ] || [ "$status" -ne 0 ] || [ "$ok" -eq 0 ]; then
+			FAILED=$((FAILED + (notok > 0 ? notok : 1)))
+			FAILURES="$FAILURES\n  unit/$name"
+			echo "FAIL unit/$name ($ok ok, $notok not ok, exit $status)"
+			grep -v '^ok ' "$out" | head -40
+		else
+			echo "PASS unit/$name ($ok cases)"
+		fi
+	done
+}

@@ -1,0 +1,58 @@
+#!/bin/bash
+# The mpvmm test suite: unit tests (cmocka, no KVM), command-line checks (no KVM), and
+# guest tests that boot the built-in self-test guest on KVM.  A test that needs /dev/kvm
+# where it cannot be opened is counted as SKIPPED, with the reason, never as passed.
+#
+#   tests/run.sh [--slow] BUILDDIR
+#
+# Ends with the line "N passed, N failed, N skipped"; exits non-zero if anything failed.
+set -u
+
+SLOW=0
+if [ "${1:-}" = "--slow" ]; then
+	SLOW=1
+	shift
+fi
+BUILD=${1:-build}
+MPVMM=$BUILD/mpvmm
+HERE=$(cd "$(dirname "$0")" && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+FAILURES=""
+
+pass() { PASSED=$((PASSED + 1)); echo "PASS $1"; }
+fail() { FAILED=$((FAILED + 1)); FAILURES="$FAILURES\n  $1"; echo "FAIL $1${2:+: $2}"; }
+skip() { SKIPPED=$((SKIPPED + 1)); echo "SKIP $1: $2"; }
+
+# --- KVM availability, decided once ------------------------------------------------------
+KVM_REASON=""
+if [ ! -e /dev/kvm ]; then
+	KVM_REASON="no /dev/kvm on this machine"
+elif ! (exec 3<>/dev/kvm) 2>/dev/null; then
+	KVM_REASON="/dev/kvm cannot be opened read-write by $(id -un)"
+fi
+if [ -n "$KVM_REASON" ]; then
+	echo "NOTE: guest tests will be SKIPPED: $KVM_REASON"
+fi
+# A host whose KVM emulates guest code (PVM) is slow; time limits scale with it.
+TIMEOUT=120
+[ -d /sys/module/kvm_pvm ] && TIMEOUT=600
+
+. "$HERE/lib/unit.sh"
+. "$HERE/lib/cli.sh"
+. "$HERE/lib/kvm.sh"
+
+run_unit_tests
+run_cli_tests
+run_kvm_tests
+[ "$SLOW" = 1 ] && run_kvm_slow_tests
+
+if [ "$FAILED" -gt 0 ]; then
+	printf "failed:%b\n" "$FAILURES"
+fi
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,149 @@
+/*
+ * test_config.c - command-line parsing of `mpvmm run`: sizes, options, and the one-line
+ * errors for bad input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static void test_sizes(void **state)
+{
+	static const struct { const char *s; uint64_t v; } ok[] = {
+		{ "256M", 256ull << 20 }, { "1G", 1ull << 30 }, { "512", 512ull << 20 },
+		{ "4k", 4096 }, { "2GB", 2ull << 30 }, { "1T", 1ull << 40 }, { "100b", 100 },
+		{ "64m", 64ull << 20 },
+	};
+	static const char *const bad[] = { "", "abc", "12Q", "1MM", "-1", "M", "1 G",
+					   "99999999999999999999G", "17179869184G" };
+	char err[200];
+	uint64_t v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(config_parse_size(ok[i].s, &v, err, sizeof(err)), 0);
+		assert_int_equal(v, ok[i].v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_equal(config_parse_size(bad[i], &v, err, sizeof(err)), -1);
+		assert_true(strlen(err) > 0);
+		assert_null(strchr(err, '\n'));
+	}
+}
+
+static enum config_result parse(struct vm_config *cfg, char *err, size_t errlen, ...)
+{
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+
+	va_start(ap, errlen);
+	for (const char *a; (a = va_arg(ap, const char *)) && argc < 15;)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	config_defaults(cfg);
+	return config_parse_run(argc, argv, cfg, err, errlen);
+}
+
+static void test_defaults(void **state)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, err, sizeof(err), NULL), CONFIG_OK);
+	assert_int_equal(cfg.topo.cpus, 4);
+	assert_int_equal(cfg.boot_cpu, 0);
+	assert_int_equal(cfg.mem_size, 256ull << 20);
+	assert_false(cfg.selftest_step);
+	assert_int_equal(cfg.debug_exit_port, 0xf4);
+}
+
+static void test_options(void **state)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--cpus", "8,sockets=2,cores=2,threads=2",
+			       "--boot-cpu", "7", "-m", "1G", "--selftest-step", "--x2apic",
+			       "--debug-exit", "0x501", "--ap-timeout", "250", NULL), CONFIG_OK);
+	assert_int_equal(cfg.topo.cpus, 8);
+	assert_int_equal(cfg.topo.sockets, 2);
+	assert_int_equal(cfg.topo.cores, 2);
+	assert_int_equal(cfg.topo.threads, 2);
+	assert_int_equal(cfg.boot_cpu, 7);
+	assert_int_equal(cfg.mem_size, 1ull << 30);
+	assert_true(cfg.selftest_step);
+	assert_true(cfg.x2apic);
+	assert_int_equal(cfg.debug_exit_port, 0x501);
+	assert_int_equal(cfg.ap_timeout_ms, 250);
+	/* The parser can run again (getopt state is reset). */
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--cpus=2", NULL), CONFIG_OK);
+	assert_int_equal(cfg.topo.cpus, 2);
+}
+
+static void expect_error(const char *want, ...)
+{
+	struct vm_config cfg;
+	char err[256] = "";
+	char *argv[8];
+	int argc = 0;
+	va_list ap;
+
+	va_start(ap, want);
+	for (const char *a; (a = va_arg(ap, const char *)) && argc < 7;)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	config_defaults(&cfg);
+	assert_int_equal(config_parse_run(argc, argv, &cfg, err, sizeof(err)), CONFIG_ERROR);
+	if (!strstr(err, want))
+		fail_msg("error '%s' does not mention '%s'", err, want);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	expect_error("--cpus 0", "--cpus", "0", NULL);
+	expect_error("at most 4096", "--cpus", "5000", NULL);
+	expect_error("out of range", "--cpus", "4", "--boot-cpu", "4", NULL);
+	expect_error("out of range", "--boot-cpu", "9", NULL);
+	expect_error("--memory", "--memory", "3M", NULL);
+	expect_error("--memory", "--memory", "12Q", NULL);
+	expect_error("unknown option '--nope'", "--nope", NULL);
+	expect_error("needs a value", "--memory", NULL);
+	expect_error("unexpected argument 'x'", "x", NULL);
+	expect_error("--debug-exit", "--debug-exit", "0x10000", NULL);
+	expect_error("--ap-timeout", "--ap-timeout", "0", NULL);
+}
+
+static void test_help_and_version(void **state)
+{
+	struct vm_config cfg;
+	char err[64];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--help", NULL), CONFIG_HELP);
+	assert_int_equal(parse(&cfg, err, sizeof(err), "-h", NULL), CONFIG_HELP);
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--version", NULL), CONFIG_VERSION);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_help_and_version),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
