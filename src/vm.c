@@ -221,6 +221,9 @@ static int create_vcpus(struct vm *vm, char *err)
 			snprintf(err, ERRLEN, "cannot set vCPU %u's CPUID", i);
 			return -1;
 		}
+		/* The accelerator keeps its own copy; ours was needed for the check only. */
+		free(vm->cpuid[i]);
+		vm->cpuid[i] = NULL;
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ struct accel_vcpu {
 	uint32_t id;
 	struct kvm_run *run;
 	pthread_t thread;
-	bool bound;
+	_Atomic bool bound; /* thread is valid: set once by the vCPU's thread */
 };
 
 static __thread struct kvm_run *tls_run;
@@ -293,7 +294,7 @@ static int kvm_thread_init(struct accel_vcpu *v)
 
 	tls_run = v->run;
 	v->thread = pthread_self();
-	v->bound = true;
+	atomic_store_explicit(&v->bound, true, memory_order_release);
 	sigemptyset(&set);
 	sigaddset(&set, KVM_KICK_SIGNAL);
 	return pthread_sigmask(SIG_UNBLOCK, &set, NULL) ? -1 : 0;
@@ -301,7 +302,8 @@ static int kvm_thread_init(struct accel_vcpu *v)
 
 static void kvm_kick(struct accel_vcpu *v)
 {
-	if (v->bound)
+	/* Not yet bound: the thread has not entered its loop, where it looks for requests. */
+	if (atomic_load_explicit(&v->bound, memory_order_acquire))
 		pthread_kill(v->thread, KVM_KICK_SIGNAL);
 }
 

@@ -17,6 +17,7 @@ struct trace_ring {
 struct trace {
 	uint32_t ncpus;
 	size_t per_cpu;
+	struct trace_event *events; /* all rings, one allocation: pages never written cost nothing */
 	struct trace_ring rings[];
 };
 
@@ -28,14 +29,14 @@ struct trace *trace_create(uint32_t ncpus, size_t per_cpu)
 		return NULL;
 	t->ncpus = ncpus;
 	t->per_cpu = per_cpu;
+	t->events = calloc((size_t)ncpus * per_cpu, sizeof(struct trace_event));
+	if (!t->events) {
+		free(t);
+		return NULL;
+	}
 	for (uint32_t i = 0; i < ncpus; i++) {
-		t->rings[i].ev = calloc(per_cpu, sizeof(struct trace_event));
+		t->rings[i].ev = t->events + (size_t)i * per_cpu;
 		pthread_mutex_init(&t->rings[i].lock, NULL);
-		if (!t->rings[i].ev) {
-			t->ncpus = i + 1;
-			trace_destroy(t);
-			return NULL;
-		}
 	}
 	return t;
 }
@@ -44,10 +45,9 @@ void trace_destroy(struct trace *t)
 {
 	if (!t)
 		return;
-	for (uint32_t i = 0; i < t->ncpus; i++) {
+	for (uint32_t i = 0; i < t->ncpus; i++)
 		pthread_mutex_destroy(&t->rings[i].lock);
-		free(t->rings[i].ev);
-	}
+	free(t->events);
 	free(t);
 }
 
