@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include "boot/guests.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +23,7 @@ void config_defaults(struct vm_config *cfg)
 	cfg->mem_size = CONFIG_DEFAULT_MEMORY;
 	cfg->ap_timeout_ms = CONFIG_DEFAULT_AP_TIMEOUT_MS;
 	cfg->debug_exit_port = CONFIG_DEFAULT_DEBUG_EXIT_PORT;
+	snprintf(cfg->guest, sizeof(cfg->guest), "selftest");
 }
 
 int config_parse_uint(const char *s, uint64_t max, uint64_t *out)
@@ -98,6 +101,7 @@ enum {
 	OPT_AP_TIMEOUT,
 	OPT_DEBUG_EXIT,
 	OPT_VERSION,
+	OPT_GUEST,
 };
 
 static const struct option run_options[] = {
@@ -109,6 +113,7 @@ static const struct option run_options[] = {
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "ap-timeout", required_argument, NULL, OPT_AP_TIMEOUT },
 	{ "debug-exit", required_argument, NULL, OPT_DEBUG_EXIT },
+	{ "guest", required_argument, NULL, OPT_GUEST },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -130,6 +135,7 @@ void config_usage(FILE *out)
 		"      --ap-timeout MS    how long the guest's BSP waits for its APs (default %u)\n"
 		"      --debug-exit PORT  I/O port of the debug exit device (default 0x%x);\n"
 		"                         a write of V ends mpvmm with status (V << 1) | 1\n"
+		"      --guest NAME       run a built-in guest (default selftest; see below)\n"
 		"      --quiet            print only guest output, warnings and errors\n"
 		"  -h, --help             this text\n"
 		"      --version          print the version\n"
@@ -137,6 +143,9 @@ void config_usage(FILE *out)
 		"Exit status: the guest's (0 = self-test PASS, 1 = FAIL), 2 bad usage or input,\n"
 		"3 no usable /dev/kvm, 4 guest triple fault, 5 VMM or KVM error, 130 interrupted.\n",
 		CONFIG_DEFAULT_AP_TIMEOUT_MS, CONFIG_DEFAULT_DEBUG_EXIT_PORT);
+	fprintf(out, "\nBuilt-in guests:\n");
+	for (size_t i = 0; embedded_guest_at(i); i++)
+		fprintf(out, "  %-10s %s\n", embedded_guest_at(i)->name, embedded_guest_at(i)->what);
 }
 
 static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err, size_t errlen)
@@ -189,6 +198,13 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 			return -1;
 		}
 		cfg->debug_exit_port = (uint16_t)v;
+		return 0;
+	case OPT_GUEST:
+		if (!embedded_guest_find(arg)) {
+			snprintf(err, errlen, "--guest '%s': no such built-in guest (see --help)", arg);
+			return -1;
+		}
+		snprintf(cfg->guest, sizeof(cfg->guest), "%s", arg);
 		return 0;
 	case OPT_STEP:
 		cfg->selftest_step = true;

@@ -31,6 +31,7 @@ struct vm_config {
 	bool quiet;            /* --quiet: no informational lines, only the guest and errors */
 	uint32_t ap_timeout_ms;
 	uint16_t debug_exit_port;
+	char guest[32];        /* --guest: name of a built-in guest */
 };
 
 enum config_result {

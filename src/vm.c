@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "accel/accel.h"
+#include "boot/guests.h"
 #include "boot/selftest.h"
 #include "dev/bus.h"
 #include "dev/debug_exit.h"
@@ -296,6 +297,7 @@ struct vm *vm_create(const struct vm_config *cfg, int *status)
 int vm_load_selftest(struct vm *vm)
 {
 	char err[ERRLEN];
+	const struct embedded_guest *g = embedded_guest_find(vm->cfg.guest);
 	struct vcpu *bsp = &vm->vcpus[vm->cfg.boot_cpu];
 	const struct accel_ops *ops = vm->accel->ops;
 	struct x86_regs regs;
@@ -308,10 +310,14 @@ int vm_load_selftest(struct vm *vm)
 		.lapic_timer_hz = vm->accel->lapic_timer_hz,
 	};
 
+	if (!g) {
+		log_error("no built-in guest named '%s'", vm->cfg.guest);
+		return -1;
+	}
 	/* Before any vCPU thread exists, so these ioctls cannot race with KVM_RUN. */
 	if (ops->get_regs(bsp->av, &regs) < 0 || ops->get_sregs(bsp->av, &sregs) < 0)
 		return -1;
-	if (selftest_load(&vm->mem, &o, &regs, &sregs, err, sizeof(err)) < 0) {
+	if (selftest_load(&vm->mem, &o, g->image, g->size, &regs, &sregs, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;
 	}

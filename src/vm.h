@@ -21,7 +21,7 @@ struct vm;
 
 /* Returns the VM, or NULL with the exit status to use in *status (a reason was logged). */
 struct vm *vm_create(const struct vm_config *cfg, int *status);
-/* Load the built-in self-test guest.  Returns 0, or -1 (logged). */
+/* Load the built-in guest cfg->guest (default: the self-test).  Returns 0, or -1 (logged). */
 int vm_load_selftest(struct vm *vm);
 /* Run until the VM stops; returns the exit status. */
 int vm_run(struct vm *vm);

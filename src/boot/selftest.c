@@ -11,14 +11,6 @@
 #include "mpvmm/selftest_abi.h"
 #include "x86/longmode.h"
 
-extern const uint8_t selftest_image[];
-extern const uint8_t selftest_image_end[];
-
-size_t selftest_image_size(void)
-{
-	return (size_t)(selftest_image_end - selftest_image);
-}
-
 static int write_bootinfo(struct guest_mem *m, const struct selftest_options *o, char *err,
 			  size_t errlen)
 {
@@ -40,20 +32,20 @@ static int write_bootinfo(struct guest_mem *m, const struct selftest_options *o,
 	return 0;
 }
 
-int selftest_load(struct guest_mem *m, const struct selftest_options *o, struct x86_regs *regs,
-		  struct x86_sregs *sregs, char *err, size_t errlen)
+int selftest_load(struct guest_mem *m, const struct selftest_options *o, const uint8_t *image,
+		  size_t size, struct x86_regs *regs, struct x86_sregs *sregs, char *err,
+		  size_t errlen)
 {
-	size_t size = selftest_image_size();
 	void *dst = guest_mem_ptr(m, SELFTEST_IMAGE_ADDR, size);
 	const struct longmode_layout layout = { .gdt = SELFTEST_GDT_ADDR,
 						.pml4 = SELFTEST_PML4_ADDR };
 
 	if (!dst) {
-		snprintf(err, errlen, "the self-test image (%zu bytes at 0x%x) does not fit in "
+		snprintf(err, errlen, "the guest image (%zu bytes at 0x%x) does not fit in "
 			 "guest RAM", size, SELFTEST_IMAGE_ADDR);
 		return -1;
 	}
-	memcpy(dst, selftest_image, size);
+	memcpy(dst, image, size);
 	if (write_bootinfo(m, o, err, errlen) < 0 ||
 	    longmode_setup(m, &layout, sregs, err, errlen) < 0)
 		return -1;

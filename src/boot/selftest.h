@@ -1,6 +1,6 @@
 /*
- * selftest.h - loader of the built-in SMP self-test guest (guest/selftest/): places the
- * embedded image, its boot information, the boot GDT and page tables in guest memory and
+ * selftest.h - loader of the built-in test guests (guest/selftest/ and the others in
+ * boot/guests.h): places the embedded image, its boot information, the boot GDT and page tables in guest memory and
  * gives the BSP's 64-bit entry state.  Knows nothing of KVM or of vCPU threads.
  */
 #ifndef MPVMM_BOOT_SELFTEST_H
@@ -21,14 +21,13 @@ struct selftest_options {
 	uint64_t lapic_timer_hz;
 };
 
-/* Size of the embedded image in bytes. */
-size_t selftest_image_size(void);
-
 /*
- * Load the guest.  regs and sregs come in as the BSP's current state and leave as its entry
- * state.  Returns 0, or -1 with a reason in err.
+ * Load an embedded test guest (boot/guests.h) with the self-test boot contract.  regs and
+ * sregs come in as the BSP's current state and leave as its entry state.  Returns 0, or -1
+ * with a reason in err.
  */
-int selftest_load(struct guest_mem *m, const struct selftest_options *o, struct x86_regs *regs,
-		  struct x86_sregs *sregs, char *err, size_t errlen);
+int selftest_load(struct guest_mem *m, const struct selftest_options *o, const uint8_t *image,
+		  size_t size, struct x86_regs *regs, struct x86_sregs *sregs, char *err,
+		  size_t errlen);
 
 #endif
