@@ -96,12 +96,16 @@ enum {
 	OPT_HELP = 'h',
 	OPT_BOOT_CPU = 256,
 	OPT_STEP,
+	OPT_HOLD,
 	OPT_X2APIC,
 	OPT_QUIET,
 	OPT_AP_TIMEOUT,
 	OPT_DEBUG_EXIT,
 	OPT_VERSION,
 	OPT_GUEST,
+	OPT_API,
+	OPT_TRACE,
+	OPT_TIMELINE,
 };
 
 static const struct option run_options[] = {
@@ -109,11 +113,15 @@ static const struct option run_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "boot-cpu", required_argument, NULL, OPT_BOOT_CPU },
 	{ "selftest-step", no_argument, NULL, OPT_STEP },
+	{ "selftest-hold", no_argument, NULL, OPT_HOLD },
 	{ "x2apic", no_argument, NULL, OPT_X2APIC },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "ap-timeout", required_argument, NULL, OPT_AP_TIMEOUT },
 	{ "debug-exit", required_argument, NULL, OPT_DEBUG_EXIT },
 	{ "guest", required_argument, NULL, OPT_GUEST },
+	{ "api", required_argument, NULL, OPT_API },
+	{ "trace", required_argument, NULL, OPT_TRACE },
+	{ "timeline", required_argument, NULL, OPT_TIMELINE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -132,10 +140,15 @@ void config_usage(FILE *out)
 		"      --boot-cpu K       vCPU K is the bootstrap processor (default 0)\n"
 		"      --x2apic           use x2APIC mode even when every APIC ID is below 255\n"
 		"      --selftest-step    stop after each INIT/SIPI step and print the AP's MP state\n"
+		"      --selftest-hold    keep the VM running after PASS; report APs restarted\n"
+		"                         from outside (Ctrl-C ends it)\n"
 		"      --ap-timeout MS    how long the guest's BSP waits for its APs (default %u)\n"
 		"      --debug-exit PORT  I/O port of the debug exit device (default 0x%x);\n"
 		"                         a write of V ends mpvmm with status (V << 1) | 1\n"
 		"      --guest NAME       run a built-in guest (default selftest; see below)\n"
+		"      --api PATH         serve the control API on this UNIX socket (mpvmm ctl PATH)\n"
+		"      --trace FILE       write the MP-state trace at exit (Chrome trace JSON)\n"
+		"      --timeline FILE    draw the MP-state timeline at exit (SVG)\n"
 		"      --quiet            print only guest output, warnings and errors\n"
 		"  -h, --help             this text\n"
 		"      --version          print the version\n"
@@ -206,8 +219,21 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 		}
 		snprintf(cfg->guest, sizeof(cfg->guest), "%s", arg);
 		return 0;
+	case OPT_API:
+	case OPT_TRACE:
+	case OPT_TIMELINE:
+		if (!*arg) {
+			snprintf(err, errlen, "option needs a file name");
+			return -1;
+		}
+		*(opt == OPT_API ? &cfg->api_socket : opt == OPT_TRACE ? &cfg->trace_file :
+		  &cfg->timeline_file) = arg;
+		return 0;
 	case OPT_STEP:
 		cfg->selftest_step = true;
+		return 0;
+	case OPT_HOLD:
+		cfg->selftest_hold = true;
 		return 0;
 	case OPT_X2APIC:
 		cfg->x2apic = true;

@@ -27,11 +27,15 @@ struct vm_config {
 	uint32_t boot_cpu;
 	uint64_t mem_size;
 	bool selftest_step;    /* --selftest-step */
+	bool selftest_hold;    /* --selftest-hold: keep running after the verdict */
 	bool x2apic;           /* --x2apic: x2APIC mode even when every APIC ID fits xAPIC */
 	bool quiet;            /* --quiet: no informational lines, only the guest and errors */
 	uint32_t ap_timeout_ms;
 	uint16_t debug_exit_port;
 	char guest[32];        /* --guest: name of a built-in guest */
+	const char *api_socket;    /* --api PATH: control API on this UNIX socket, or NULL */
+	const char *trace_file;    /* --trace FILE: Chrome trace of the MP events, at exit */
+	const char *timeline_file; /* --timeline FILE: SVG timeline of the bring-up, at exit */
 };
 
 enum config_result {

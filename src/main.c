@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "log.h"
 #include "vm.h"
 
@@ -75,7 +76,7 @@ static int cmd_run(int argc, char *const argv[])
 	struct vm *vm = vm_create(&cfg, &status);
 	if (!vm)
 		return status;
-	if (vm_load_selftest(vm) < 0) {
+	if (vm_load_selftest(vm) < 0 || vm_start_api(vm) < 0) {
 		vm_destroy(vm);
 		return VM_STATUS_VMM_ERROR;
 	}
@@ -88,6 +89,8 @@ static int cmd_run(int argc, char *const argv[])
 	status = vm_run(vm);
 	if (!cfg.quiet)
 		vm_report(vm);
+	if (vm_write_trace_files(vm) < 0 && status == 0)
+		status = VM_STATUS_VMM_ERROR;
 	pthread_cancel(st.thread);
 	pthread_join(st.thread, NULL);
 	vm_destroy(vm);
@@ -96,6 +99,8 @@ static int cmd_run(int argc, char *const argv[])
 
 int main(int argc, char *argv[])
 {
+	if (argc >= 2 && !strcmp(argv[1], "ctl"))
+		return ctl_main(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
 	if (argc >= 2 && (!strcmp(argv[1], "help")))

@@ -4,12 +4,14 @@
  */
 #include "vcpu.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
+#include "x86/emulate.h"
 
 /* The vCPU whose thread this is (NULL on other threads). */
 static __thread struct vcpu *current_vcpu;
@@ -50,6 +52,59 @@ void vcpu_kick(struct vcpu *v)
 	v->env->ops->kick(v->av);
 }
 
+int vcpu_gate_init(struct vcpu_gate *g)
+{
+	g->closed = false;
+	g->parked = 0;
+	if (pthread_mutex_init(&g->lock, NULL))
+		return -1;
+	if (pthread_cond_init(&g->cond, NULL)) {
+		pthread_mutex_destroy(&g->lock);
+		return -1;
+	}
+	return 0;
+}
+
+void vcpu_gate_destroy(struct vcpu_gate *g)
+{
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+}
+
+void vcpu_gate_poke(struct vcpu_gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static bool gate_closed(struct vcpu *v)
+{
+	struct vcpu_gate *g = v->env->gate;
+
+	pthread_mutex_lock(&g->lock);
+	bool closed = g->closed;
+	pthread_mutex_unlock(&g->lock);
+	return closed;
+}
+
+/*
+ * Wait at the closed gate.  Leave it (to serve a request, or for good) when the gate opens,
+ * the VM stops, or someone asks this vCPU for work; the caller's loop decides what next.
+ */
+static void park(struct vcpu *v)
+{
+	struct vcpu_gate *g = v->env->gate;
+
+	pthread_mutex_lock(&g->lock);
+	g->parked++;
+	pthread_cond_broadcast(&g->cond);
+	while (g->closed && !atomic_load(v->env->stopping) && !atomic_load(&v->req_pending))
+		pthread_cond_wait(&g->cond, &g->lock);
+	g->parked--;
+	pthread_mutex_unlock(&g->lock);
+}
+
 static void serve_request(struct vcpu *v)
 {
 	if (!atomic_exchange(&v->req_pending, false))
@@ -88,6 +143,7 @@ int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg)
 	pthread_mutex_unlock(&v->lock);
 
 	vcpu_kick(v);
+	vcpu_gate_poke(v->env->gate); /* in case it is parked rather than running */
 
 	pthread_mutex_lock(&v->lock);
 	while (!v->req_done && !v->exited)
@@ -197,34 +253,181 @@ static size_t insn_bytes(struct vcpu *v, const struct accel_exit *e, const struc
 }
 
 /*
- * Some KVMs (PVM, or KVM emulating for lack of unrestricted guest) cannot emulate the
- * software-interrupt family.  Their architectural effect is an event: advance RIP past
- * the instruction and inject the event, which is what the CPU would have done.
+ * Guest memory for the emulator (x86/emulate.h): a linear range of at most 16 bytes, through
+ * the vCPU's paging, as up to two host pieces (it may cross one page boundary).  Every page
+ * is translated before any byte is touched, so a fault leaves memory unchanged.
+ */
+static int map_linear(struct vcpu *v, uint64_t linear, size_t n, uint8_t *host[2],
+		      size_t len[2], uint64_t *fault)
+{
+	size_t first = 4096 - (linear & 4095);
+
+	len[0] = n < first ? n : first;
+	len[1] = n - len[0];
+	for (int i = 0; i < 2 && len[i]; i++) {
+		uint64_t lin = linear + (i ? len[0] : 0), gpa;
+		if (v->env->ops->translate(v->av, lin, &gpa) < 0) {
+			*fault = lin;
+			return EMU_MEM_FAULT;
+		}
+		host[i] = guest_mem_ptr(v->env->mem, gpa, len[i]);
+		if (!host[i])
+			return EMU_MEM_UNSUPPORTED; /* MMIO: not carried */
+	}
+	return EMU_MEM_OK;
+}
+
+static int emu_read(void *ctx, uint64_t linear, void *buf, size_t n, uint64_t *fault)
+{
+	uint8_t *host[2] = { NULL, NULL };
+	size_t len[2];
+	int r = map_linear(ctx, linear, n, host, len, fault);
+
+	if (r == EMU_MEM_OK) {
+		memcpy(buf, host[0], len[0]);
+		if (len[1])
+			memcpy((uint8_t *)buf + len[0], host[1], len[1]);
+	}
+	return r;
+}
+
+static int emu_write(void *ctx, uint64_t linear, const void *buf, size_t n, uint64_t *fault)
+{
+	uint8_t *host[2] = { NULL, NULL };
+	size_t len[2];
+	int r = map_linear(ctx, linear, n, host, len, fault);
+
+	if (r == EMU_MEM_OK) {
+		memcpy(host[0], buf, len[0]);
+		if (len[1])
+			memcpy(host[1], (const uint8_t *)buf + len[0], len[1]);
+	}
+	return r;
+}
+
+/*
+ * CMPXCHG16B is performed, not hidden: CPUID.CX16 can be cleared on some hosts (PVM honours
+ * it) but not all, and guests may require it.  An aligned 16-byte operand never crosses a
+ * page, so it is one host location, and a host LOCK CMPXCHG16B there is atomic against every
+ * other vCPU's locked access to the same RAM, whether the CPU or KVM's emulator does it.
+ */
+static int emu_cmpxchg16(void *ctx, uint64_t linear, uint64_t old[2], const uint64_t new_[2],
+			 bool *swapped, uint64_t *fault)
+{
+	uint8_t *host[2] = { NULL, NULL };
+	size_t len[2];
+	int r = map_linear(ctx, linear, 16, host, len, fault);
+
+	if (r == EMU_MEM_OK && (len[1] || ((uintptr_t)host[0] & 15)))
+		return EMU_MEM_UNSUPPORTED; /* the emulator checked alignment: cannot happen */
+	if (r == EMU_MEM_OK)
+		emu_host_cmpxchg16(host[0], old, new_, swapped);
+	return r;
+}
+
+#define FEATURES_KNOWN (1u << 31)
+
+/*
+ * The CPUID features that decide what a carried instruction does.  Instructions reach mpvmm
+ * only where the host's KVM cannot emulate them (PVM), and there leaf 1 ECX (POPCNT) and
+ * leaf 7 (SMAP, BMI1) are the host's whatever mpvmm's table says: the host's CPUID is what
+ * the guest sees.
+ */
+static uint32_t carried_features(void)
+{
+	static _Atomic uint32_t known; /* features | FEATURES_KNOWN: CPUID is slow in a VM */
+	unsigned a, b, c, d;
+	uint32_t f = atomic_load_explicit(&known, memory_order_relaxed);
+
+	if (f & FEATURES_KNOWN)
+		return f & ~FEATURES_KNOWN;
+	f = 0;
+	if (__get_cpuid_count(1, 0, &a, &b, &c, &d)) {
+		f |= (c & (1u << 23) ? EMU_FEAT_POPCNT : 0) | (c & (1u << 13) ? EMU_FEAT_CX16 : 0);
+		f |= d & (1u << 25) ? EMU_FEAT_SSE : 0;
+	}
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		f |= (b & (1u << 3) ? EMU_FEAT_BMI1 : 0) | (b & (1u << 20) ? EMU_FEAT_SMAP : 0);
+	if (__get_cpuid_count(0x80000001u, 0, &a, &b, &c, &d))
+		f |= c & (1u << 5) ? EMU_FEAT_LZCNT : 0;
+	atomic_store_explicit(&known, f | FEATURES_KNOWN, memory_order_relaxed);
+	return f;
+}
+
+/* Code size from CR0.PE, CS.L (with EFER.LMA) and CS.D (SDM Vol. 3A, 5.2.1). */
+static enum insn_mode code_mode(const struct x86_sregs *s)
+{
+	if (!(s->cr0 & X86_CR0_PE))
+		return INSN_MODE_16;
+	if (s->cs.l && (s->efer & X86_EFER_LMA))
+		return INSN_MODE_64;
+	return s->cs.db ? INSN_MODE_32 : INSN_MODE_16;
+}
+
+static void report_uncarried(struct vcpu *v, uint64_t rip, const uint8_t *bytes, size_t n,
+			     const struct insn *in)
+{
+	char hex[3 * INSN_MAX_LEN + 1] = "unreadable", name[96] = "undecodable";
+
+	if (in)
+		n = in->len; /* the instruction, not what follows it */
+	for (size_t i = 0, at = 0; i < n; i++)
+		at += (size_t)snprintf(hex + at, sizeof(hex) - at, i ? " %02x" : "%02x", bytes[i]);
+	if (in)
+		insn_format(in, name, sizeof(name));
+	log_error("vCPU %u: the host's KVM cannot emulate the instruction at rip=%llx "
+		  "(bytes %s: %s) and mpvmm does not carry it", v->index, (unsigned long long)rip,
+		  hex, name);
+}
+
+/* Put back what the emulator changed, then the event it raised (if any). */
+static int write_back(struct vcpu *v, const struct emu_cpu *c, const struct emu_event *ev)
+{
+	const struct accel_ops *ops = v->env->ops;
+
+	if (ops->set_regs(v->av, &c->regs) < 0)
+		return -1;
+	if (c->sregs_dirty && ops->set_sregs(v->av, &c->sregs) < 0)
+		return -1;
+	if (c->fpu_dirty && ops->set_fpu(v->av, &c->fpu) < 0)
+		return -1;
+	if (!ev->pending)
+		return 0;
+	if (ev->has_error_code)
+		return ops->inject_error(v->av, ev->vector, ev->error_code);
+	return ops->inject(v->av, ev->vector, ev->soft_int);
+}
+
+/*
+ * Some KVMs (PVM, or KVM emulating for lack of unrestricted guest) cannot emulate some
+ * instructions.  mpvmm performs the ones x86/emulate.c knows on the vCPU's registers and
+ * memory and delivers what they raise, exactly as the CPU would have; any other is reported
+ * (bytes and name) and ends the run.
  */
 static bool carry_instruction(struct vcpu *v, const struct accel_exit *e)
 {
 	const struct accel_ops *ops = v->env->ops;
-	struct x86_regs r;
-	struct x86_sregs s;
+	struct emu_cpu c = { .mxcsr_mask = X86_MXCSR_DEFAULT_MASK };
+	const struct emu_mem mem = { .ctx = v, .read = emu_read, .write = emu_write,
+				     .cmpxchg16 = emu_cmpxchg16 };
 	uint8_t bytes[INSN_MAX_LEN];
 	struct insn in;
+	struct emu_event ev;
 
 	if (e->internal.suberror != ACCEL_INTERNAL_EMULATION)
 		return false;
-	if (ops->get_regs(v->av, &r) < 0 || ops->get_sregs(v->av, &s) < 0)
+	if (ops->get_regs(v->av, &c.regs) < 0 || ops->get_sregs(v->av, &c.sregs) < 0)
 		return false;
-	size_t n = insn_bytes(v, e, &r, &s, bytes);
-	if (insn_decode(bytes, n, s.cs.l, &in) < 0) {
-		char hex[3 * INSN_MAX_LEN + 1] = "";
-		for (size_t i = 0; i < n; i++)
-			snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", bytes[i]);
-		log_error("vCPU %u: the host's KVM cannot emulate the instruction at rip=%llx "
-			  "(bytes %s) and mpvmm does not carry it", v->index,
-			  (unsigned long long)r.rip, n ? hex : "unreadable");
+	size_t n = insn_bytes(v, e, &c.regs, &c.sregs, bytes);
+	bool decoded = insn_decode_mode(bytes, n, code_mode(&c.sregs), &in) == 0;
+	c.features = carried_features();
+	if (!decoded || in.kind >= INSN_KINDS ||
+	    (emu_needs_fpu(&in) && ops->get_fpu(v->av, &c.fpu) < 0) ||
+	    emulate(&in, &c, &mem, &ev) != EMU_DONE) {
+		report_uncarried(v, c.regs.rip, bytes, n, decoded ? &in : NULL);
 		return false;
 	}
-	r.rip += in.len;
-	if (ops->set_regs(v->av, &r) < 0 || ops->inject(v->av, in.vector, in.soft_int) < 0)
+	if (write_back(v, &c, &ev) < 0)
 		return false;
 	atomic_fetch_add_explicit(&v->carried[in.kind], 1, memory_order_relaxed);
 	return true;
@@ -299,6 +502,10 @@ static void *vcpu_thread(void *arg)
 	record_own_state(v);
 	while (!atomic_load(v->env->stopping)) {
 		serve_request(v);
+		if (gate_closed(v)) {
+			park(v);
+			continue;
+		}
 		if (ops->run(v->av, &e) < 0) {
 			stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot run: %s", v->index,
 				strerror(errno));

@@ -21,6 +21,22 @@
 #include "vm_control.h"
 #include "x86/insn.h"
 
+/*
+ * The gate every vCPU passes before entering the guest: closed, vCPUs park on it (out of
+ * KVM_RUN, still serving requests) until it opens again.  Owned by the VM.
+ */
+struct vcpu_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool closed;
+	uint32_t parked; /* vCPUs waiting at the closed gate */
+};
+
+int vcpu_gate_init(struct vcpu_gate *g);
+void vcpu_gate_destroy(struct vcpu_gate *g);
+/* Wake every parked vCPU to look again (the VM stopping, a request arriving). */
+void vcpu_gate_poke(struct vcpu_gate *g);
+
 struct vcpu_env {
 	const struct accel_ops *ops;
 	struct bus *pio;
@@ -29,6 +45,7 @@ struct vcpu_env {
 	struct guest_mem *mem;
 	struct vm_control ctl;
 	_Atomic bool *stopping;
+	struct vcpu_gate *gate;
 };
 
 /* Exit statuses the vCPU loop asks for (see config_usage). */

@@ -3,6 +3,7 @@
  * knows only the small interface it is given.
  */
 #include "vm.h"
+#include "vm_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include "guest_mem.h"
 #include "log.h"
 #include "mp/mp.h"
+#include "mp/trace_export.h"
 #include "report.h"
 #include "vcpu.h"
 #include "x86/acpi.h"
@@ -30,30 +32,6 @@
 #include "x86/platform.h"
 #include "x86/platform_check.h"
 
-struct vm {
-	struct vm_config cfg;
-	struct accel *accel;
-	struct guest_mem mem;
-	struct platform plat;
-	struct cpuid_table **cpuid; /* per vCPU */
-	struct bus *pio, *mmio;
-	struct serial *serial;
-	struct debug_exit *debug_exit;
-	struct selftest_port *selftest;
-	struct mp *mp;
-	struct mp_kernel_ctx *mp_ctx;
-	struct vcpu *vcpus;
-	uint32_t nvcpus; /* created so far */
-	struct vcpu_env env;
-	uint64_t t0_ns;
-
-	_Atomic bool stopping;
-	pthread_mutex_t stop_lock;
-	pthread_cond_t stop_cond;
-	bool stopped;
-	int status;
-	char why[256];
-};
 
 #define ERRLEN 512
 
@@ -78,6 +56,52 @@ void vm_stop(struct vm *vm, int status, const char *why)
 		return;
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	vcpu_gate_poke(&vm->gate);
+}
+
+static uint32_t running_vcpus(struct vm *vm)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < vm->nvcpus; i++)
+		n += atomic_load(&vm->vcpus[i].running);
+	return n;
+}
+
+int vm_pause(struct vm *vm)
+{
+	struct vcpu_gate *g = &vm->gate;
+
+	pthread_mutex_lock(&g->lock);
+	g->closed = true;
+	pthread_mutex_unlock(&g->lock);
+	/* Kick everyone first, then wait for everyone: the waits overlap. */
+	for (uint32_t i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&g->lock);
+	while (g->parked < running_vcpus(vm) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	return atomic_load(&vm->stopping) ? -1 : 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	struct vcpu_gate *g = &vm->gate;
+
+	pthread_mutex_lock(&g->lock);
+	g->closed = false;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	return atomic_load(&vm->stopping) ? -1 : 0;
+}
+
+bool vm_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->gate.lock);
+	bool closed = vm->gate.closed;
+	pthread_mutex_unlock(&vm->gate.lock);
+	return closed;
 }
 
 static int exec_on_vcpu(void *ctx, uint32_t cpu, void (*fn)(void *), void *arg)
@@ -156,22 +180,47 @@ static int build_firmware(struct vm *vm, char *err)
 	return 0;
 }
 
+static void irq_line_cb(void *ctx, unsigned gsi, bool level)
+{
+	struct vm *vm = ctx;
+
+	vm->accel->ops->irq_line(vm->accel, gsi, level);
+}
+
+/* The PC platform every guest finds: COM1, i8042, RTC, an empty PCI bus, ACPI PM, fw_cfg. */
+static int create_platform_devices(struct vm *vm, const struct vm_control *ctl)
+{
+	uint16_t ncpus = (uint16_t)vm->plat.topo.cpus;
+
+	vm->irq = (struct irq_line){ .set = irq_line_cb, .ctx = vm };
+	vm->serial = serial_create(vm->pio, SERIAL_COM1_BASE, STDOUT_FILENO);
+	if (!vm->serial)
+		return -1;
+	serial_connect_irq(vm->serial, &vm->irq, SERIAL_COM1_GSI);
+	vm->i8042 = i8042_create(vm->pio, ctl, &vm->irq);
+	vm->rtc = rtc_create(vm->pio);
+	vm->pci = pci_none_create(vm->pio, ctl);
+	vm->acpi_pm = acpi_pm_create(vm->pio, ctl, &vm->irq);
+	vm->fw_cfg = fw_cfg_create(vm->pio, vm->cfg.mem_size, ncpus, ncpus);
+	return vm->i8042 && vm->rtc && vm->pci && vm->acpi_pm && vm->fw_cfg ? 0 : -1;
+}
+
 static int create_devices(struct vm *vm)
 {
 	struct vm_control ctl = { .stop = vm_stop_cb, .vm = vm };
 
 	vm->pio = bus_create("I/O port");
 	vm->mmio = bus_create("MMIO");
-	if (!vm->pio || !vm->mmio)
+	if (!vm->pio || !vm->mmio || create_platform_devices(vm, &ctl) < 0)
 		return -1;
-	vm->serial = serial_create(vm->pio, SERIAL_COM1_BASE, STDOUT_FILENO);
 	vm->debug_exit = debug_exit_create(vm->pio, vm->cfg.debug_exit_port, &ctl);
-	vm->selftest = selftest_port_create(vm->pio, vm->mp, &ctl, vm->cfg.selftest_step);
-	if (!vm->serial || !vm->debug_exit || !vm->selftest)
+	vm->selftest = selftest_port_create(vm->pio, vm->mp, &ctl, vm->cfg.selftest_step,
+					    vm->cfg.selftest_hold);
+	if (!vm->debug_exit || !vm->selftest)
 		return -1;
 	vm->env = (struct vcpu_env){
 		.ops = vm->accel->ops, .pio = vm->pio, .mmio = vm->mmio, .mp = vm->mp,
-		.mem = &vm->mem, .ctl = ctl, .stopping = &vm->stopping,
+		.mem = &vm->mem, .ctl = ctl, .stopping = &vm->stopping, .gate = &vm->gate,
 	};
 	return 0;
 }
@@ -285,6 +334,7 @@ struct vm *vm_create(const struct vm_config *cfg, int *status)
 	vm->cfg = *cfg;
 	vm->t0_ns = mp_now_ns();
 	atomic_init(&vm->stopping, false);
+	vcpu_gate_init(&vm->gate);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
 	if (vm_build(vm, status) < 0) {
@@ -305,6 +355,7 @@ int vm_load_selftest(struct vm *vm)
 	struct selftest_options o = {
 		.ncpus = vm->plat.topo.cpus,
 		.step = vm->cfg.selftest_step,
+		.hold = vm->cfg.selftest_hold,
 		.x2apic = vm->plat.x2apic,
 		.ap_timeout_ms = vm->cfg.ap_timeout_ms,
 		.lapic_timer_hz = vm->accel->lapic_timer_hz,
@@ -356,6 +407,59 @@ int vm_run(struct vm *vm)
 	return status;
 }
 
+int vm_start_api(struct vm *vm)
+{
+	char err[ERRLEN];
+
+	if (!vm->cfg.api_socket)
+		return 0;
+	vm_api_ops(vm, &vm->api_ops);
+	vm->api = api_start(vm->cfg.api_socket, &vm->api_ops, err, sizeof(err));
+	if (!vm->api) {
+		log_error("--api %s: %s", vm->cfg.api_socket, err);
+		return -1;
+	}
+	log_info("control API on %s", vm->cfg.api_socket);
+	return 0;
+}
+
+/* Write with `fn` into path.tmp, then rename: a reader never sees a half-written file. */
+static int write_atomically(const char *path, struct mp *mp, enum trace_format f)
+{
+	char tmp[4096];
+	uint64_t end = mp_now_ns();
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *out = fopen(tmp, "w");
+	if (!out) {
+		log_error("cannot write %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	int r = trace_export(mp, f, end, out);
+	if (fflush(out) != 0 || fsync(fileno(out)) != 0)
+		r = -1;
+	if (fclose(out) != 0)
+		r = -1;
+	if (r < 0 || rename(tmp, path) < 0) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int vm_write_trace_files(struct vm *vm)
+{
+	int r = 0;
+
+	if (vm->cfg.trace_file && write_atomically(vm->cfg.trace_file, vm->mp, TRACE_FORMAT_CHROME) < 0)
+		r = -1;
+	if (vm->cfg.timeline_file &&
+	    write_atomically(vm->cfg.timeline_file, vm->mp, TRACE_FORMAT_SVG) < 0)
+		r = -1;
+	return r;
+}
+
 void vm_report(struct vm *vm)
 {
 	report_print(stderr, vm->mp, vm->vcpus, vm->nvcpus);
@@ -366,11 +470,20 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	if (vm->api)
+		api_stop(vm->api);
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	selftest_port_destroy(vm->selftest);
 	debug_exit_destroy(vm->debug_exit);
+	if (vm->console)
+		console_destroy(vm->console);
+	fw_cfg_destroy(vm->fw_cfg);
+	acpi_pm_destroy(vm->acpi_pm);
+	pci_none_destroy(vm->pci);
+	rtc_destroy(vm->rtc);
+	i8042_destroy(vm->i8042);
 	serial_destroy(vm->serial);
 	bus_destroy(vm->pio);
 	bus_destroy(vm->mmio);
@@ -386,5 +499,6 @@ void vm_destroy(struct vm *vm)
 	guest_mem_free(&vm->mem);
 	pthread_cond_destroy(&vm->stop_cond);
 	pthread_mutex_destroy(&vm->stop_lock);
+	vcpu_gate_destroy(&vm->gate);
 	free(vm);
 }

@@ -9,6 +9,8 @@
 #ifndef MPVMM_VM_H
 #define MPVMM_VM_H
 
+#include <stdbool.h>
+
 #include "config.h"
 
 /* Exit statuses of mpvmm beyond the guest's own (see config_usage). */
@@ -27,6 +29,20 @@ int vm_load_selftest(struct vm *vm);
 int vm_run(struct vm *vm);
 /* Ask the VM to stop (any thread, also from a signal-handling thread). */
 void vm_stop(struct vm *vm, int status, const char *why);
+/*
+ * Take every vCPU out of the guest and park it (kick all first, then wait for all), or let
+ * them run again.  Parked vCPUs still serve MP-state reads and writes.  Return 0, or -1
+ * when the VM is stopping.
+ */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_paused(struct vm *vm);
+
+/* Serve the control API on cfg->api_socket (if set).  Returns 0, or -1 (logged). */
+int vm_start_api(struct vm *vm);
+/* Write cfg->trace_file / cfg->timeline_file (if set), atomically.  Returns 0 or -1. */
+int vm_write_trace_files(struct vm *vm);
+
 /* Print the per-vCPU MP-state table (after vm_run). */
 void vm_report(struct vm *vm);
 void vm_destroy(struct vm *vm);

@@ -1,19 +1,37 @@
 /*
  * vm_control.h - the little that a device may ask of the VM as a whole: to stop, with the
- * process exit status and a reason.  Devices get this instead of the VM, so they cannot
- * reach into vCPUs or the VM's internals.
+ * process exit status and a reason, or to reset the machine (the guest pulsed the reset
+ * line).  Devices get this instead of the VM, so they cannot reach into vCPUs or the VM's
+ * internals.
  */
 #ifndef MPVMM_VM_CONTROL_H
 #define MPVMM_VM_CONTROL_H
 
+#include <stdio.h>
+
 struct vm_control {
 	void (*stop)(void *vm, int status, const char *why);
+	/* Optional: the guest asked for a system reset.  NULL: a reset stops with status 0. */
+	void (*reset)(void *vm, const char *why);
 	void *vm;
 };
 
 static inline void vm_control_stop(const struct vm_control *c, int status, const char *why)
 {
 	c->stop(c->vm, status, why);
+}
+
+/* What the VM decides (restart or exit) is its business; without a hook, reset = stop 0. */
+static inline void vm_control_reset(const struct vm_control *c, const char *why)
+{
+	char msg[160];
+
+	if (c->reset) {
+		c->reset(c->vm, why);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "guest reset: %s", why);
+	c->stop(c->vm, 0, msg);
 }
 
 #endif

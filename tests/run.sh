@@ -45,10 +45,12 @@ TIMEOUT=120
 . "$HERE/lib/unit.sh"
 . "$HERE/lib/cli.sh"
 . "$HERE/lib/kvm.sh"
+. "$HERE/lib/insn.sh"
 
 run_unit_tests
 run_cli_tests
 run_kvm_tests
+run_insn_tests
 [ "$SLOW" = 1 ] && run_kvm_slow_tests
 
 if [ "$FAILED" -gt 0 ]; then

@@ -17,7 +17,10 @@ static __attribute__((noreturn)) void report(int idx, uint32_t apic_id, uint32_t
 	/* The VMM timestamps this AP's bring-up at this exit. */
 	outl(SELFTEST_PORT_AP, err);
 
-	if (idx < 0) {
+	if (idx >= 0 && __atomic_load_n(&g.holding, __ATOMIC_ACQUIRE)) {
+		/* Restarted from outside after the verdict: the BSP prints it. */
+		__atomic_fetch_add(&g.slots[idx].again, 1, __ATOMIC_RELEASE);
+	} else if (idx < 0) {
 		uint32_t none = 0;
 		__atomic_fetch_add(&g.strays, 1, __ATOMIC_RELAXED);
 		__atomic_compare_exchange_n(&g.stray_apic_id, &none, apic_id + 1, false,

@@ -68,6 +68,7 @@ void bsp_main(const struct selftest_bootinfo *bi)
 	check_bootinfo(bi);
 	g.bi = bi;
 	__atomic_store_n(&g.step, (bi->flags & SELFTEST_FLAG_STEP) != 0, __ATOMIC_RELAXED);
+	g.hold = (bi->flags & SELFTEST_FLAG_HOLD) != 0;
 
 	acpi_read_processors(bi->mem_size);
 	if (g.ncpus != bi->ncpus)

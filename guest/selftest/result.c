@@ -10,6 +10,7 @@
 #include "arch.h"
 #include "lapic.h"
 #include "lib.h"
+#include "state.h"
 
 static void vfail_line(const char *fmt, va_list ap)
 {
@@ -52,8 +53,36 @@ void fail(enum selftest_fail code, const char *fmt, ...)
 	fail_end(code);
 }
 
+/*
+ * Hold mode: wait (HLT, woken by the report IPI) for APs that report again after being
+ * restarted from outside, and say so for each.  Never returns.
+ */
+static __attribute__((noreturn)) void hold(void)
+{
+	static uint32_t seen[SELFTEST_MAX_CPUS];
+
+	__atomic_store_n(&g.holding, 1, __ATOMIC_RELEASE);
+	for (;;) {
+		cli();
+		for (uint32_t i = 1; i < g.ncpus; i++) {
+			uint32_t again = __atomic_load_n(&g.slots[i].again, __ATOMIC_ACQUIRE);
+			if (again != seen[i]) {
+				seen[i] = again;
+				printk("selftest: apic=%u reported again\n", g.cpus[i].apic_id);
+			}
+		}
+		sti_hlt();
+	}
+}
+
 void pass(uint32_t ncpus, uint32_t bsp_uid)
 {
 	printk("selftest: PASS cpus=%u bsp=%u\n", ncpus, bsp_uid);
-	finish(0);
+	if (!g.hold)
+		finish(0);
+	cli();
+	if (__atomic_load_n(&lapic_timer_on, __ATOMIC_RELAXED))
+		lapic_timer_stop();
+	outl(SELFTEST_PORT_RESULT, 0);
+	hold();
 }

@@ -62,8 +62,14 @@ static void trampoline_install(uint32_t want)
 
 static void announce(uint32_t apic_id, enum selftest_step step)
 {
-	outl(SELFTEST_PORT_ARG, apic_id);
-	outl(SELFTEST_PORT_STEP, (uint32_t)step);
+	outl(SELFTEST_PORT_STEP, SELFTEST_STEP_VALUE(step, apic_id));
+}
+
+/* The steps that only step mode announces (each costs a VM exit). */
+static void announce_step_only(uint32_t apic_id, enum selftest_step step)
+{
+	if (__atomic_load_n(&g.step, __ATOMIC_RELAXED))
+		announce(apic_id, step);
 }
 
 /*
@@ -77,7 +83,10 @@ static void start_ap(uint32_t apic_id)
 {
 	const uint32_t sipi = ICR_DM_STARTUP | ICR_LEVEL_ASSERT | SELFTEST_SIPI_VECTOR; /* 0x4608 */
 
-	announce(apic_id, SELFTEST_STEP_BEFORE_INIT);
+	if (__atomic_load_n(&g.step, __ATOMIC_RELAXED))
+		announce(apic_id, SELFTEST_STEP_BEFORE_INIT);
+	else
+		announce(apic_id, SELFTEST_STEP_SENDING);
 	if (__atomic_load_n(&lapic_x2apic, __ATOMIC_RELAXED)) {
 		/* x2APIC has no INIT level de-assert (SDM 10.12.9). */
 		lapic_send_ipi(apic_id, ICR_DM_INIT | ICR_LEVEL_ASSERT); /* 0x4500 */
@@ -85,11 +94,11 @@ static void start_ap(uint32_t apic_id)
 		lapic_send_ipi(apic_id, ICR_DM_INIT | ICR_LEVEL_ASSERT | ICR_TRIGGER_LEVEL); /* 0xc500 */
 		lapic_send_ipi(apic_id, ICR_DM_INIT | ICR_TRIGGER_LEVEL);                    /* 0x8500 */
 	}
-	announce(apic_id, SELFTEST_STEP_AFTER_INIT);
+	announce_step_only(apic_id, SELFTEST_STEP_AFTER_INIT);
 	lapic_send_ipi(apic_id, sipi);
-	announce(apic_id, SELFTEST_STEP_AFTER_SIPI1);
+	announce_step_only(apic_id, SELFTEST_STEP_AFTER_SIPI1);
 	lapic_send_ipi(apic_id, sipi);
-	announce(apic_id, SELFTEST_STEP_AFTER_SIPI2);
+	announce_step_only(apic_id, SELFTEST_STEP_AFTER_SIPI2);
 }
 
 /*
@@ -216,8 +225,6 @@ void smp_boot_aps(void)
 			start_ap(g.cpus[i].apic_id);
 		if (!wait_reported(naps, timeout))
 			fail_timeout(naps);
-		for (uint32_t i = 1; i <= naps; i++)
-			announce(g.cpus[i].apic_id, SELFTEST_STEP_AP_HALTED);
 	}
 	check_reports();
 }

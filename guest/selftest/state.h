@@ -36,11 +36,14 @@ struct ap_slot {
 	uint32_t status;   /* atomic: enum selftest_ap_err, stored before `reported`          */
 	uint32_t release;  /* atomic: step mode, set by the BSP to let the AP run its checks  */
 	uint32_t duplicate;/* atomic: another AP with the same APIC ID reported here          */
+	uint32_t again;    /* atomic: hold mode, reports after the verdict (restarted AP)     */
 };
 
 struct selftest_state {
 	const struct selftest_bootinfo *bi;
 	bool step;
+	bool hold;                            /* SELFTEST_FLAG_HOLD                      */
+	uint32_t holding;                     /* atomic: the verdict is out; reports count as "again" */
 	uint32_t bsp_apic_id;
 	uint32_t ncpus;                       /* enabled MADT processors, BSP first */
 	struct cpu cpus[SELFTEST_MAX_CPUS];

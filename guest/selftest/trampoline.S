@@ -68,11 +68,20 @@ tramp64:
 	movw	%ax, %ss
 	movw	%ax, %fs
 	movw	%ax, %gs
-	/* A stack of our own: index = stack_next++, top = base + (index + 1) * AP_STACK_SIZE. */
+	/*
+	 * A stack of our own: index = stack_next++ modulo stack_count, top = base + (index + 1)
+	 * * AP_STACK_SIZE.  The first stack_count APs get distinct stacks; only an AP restarted
+	 * from outside (hold mode) wraps around, onto the stack of an AP that halted for good
+	 * with interrupts off and never touches it again.
+	 */
 	movl	$1, %eax
 	lock xaddl %eax, DATA(TD_STACK_NEXT)
-	cmpl	DATA(TD_STACK_COUNT), %eax
-	jae	1f				/* no stack left: halt (the BSP reports it missing) */
+	movl	DATA(TD_STACK_COUNT), %ecx
+	testl	%ecx, %ecx
+	jz	1f				/* no stacks at all: halt (the BSP reports it) */
+	xorl	%edx, %edx
+	divl	%ecx
+	movl	%edx, %eax
 	incl	%eax				/* zero-extends into %rax */
 	shlq	$12, %rax			/* AP_STACK_SIZE */
 	addq	DATA(TD_STACK_BASE), %rax

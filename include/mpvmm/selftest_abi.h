@@ -30,6 +30,11 @@
 
 #define SELFTEST_FLAG_STEP      (1u << 0) /* stop after each protocol step (see below)     */
 #define SELFTEST_FLAG_X2APIC    (1u << 1) /* use x2APIC mode even if every ID is < 255      */
+/*
+ * After the verdict, keep running: the BSP waits for APs restarted from outside (INIT and
+ * SIPI sent by the VMM) and prints "selftest: apic=<id> reported again" for each report.
+ */
+#define SELFTEST_FLAG_HOLD      (1u << 2)
 
 /* Most processors the guest can bring up (its per-CPU tables and AP stacks are this big). */
 #define SELFTEST_MAX_CPUS       1024u
@@ -50,14 +55,17 @@ struct selftest_bootinfo {
 
 /* ---- I/O ports (all 32-bit OUTs unless said otherwise). ---- */
 /*
- * Announce a step of the INIT-SIPI-SIPI sequence: first write the target's APIC ID to
- * SELFTEST_PORT_ARG, then the step code to SELFTEST_PORT_STEP.  The BSP announces every
- * step, in every mode; in step mode (SELFTEST_FLAG_STEP) it also waits for the AP to be
- * in a settled state before announcing the next, and the VMM reads and prints the target
- * AP's MP state at each step.
+ * Announce a step of the INIT-SIPI-SIPI sequence with one 32-bit OUT to SELFTEST_PORT_STEP:
+ * SELFTEST_STEP_VALUE(step, target APIC ID) — one VM exit per announcement, since exits
+ * dominate bring-up time on a KVM that emulates.  Normal mode: one SENDING announcement per
+ * AP, right before its INIT, SIPI, SIPI (the VMM records the three at that time).  Step mode
+ * (SELFTEST_FLAG_STEP): BEFORE_INIT, AFTER_INIT, AFTER_SIPI1, AFTER_SIPI2 and AP_HALTED, one
+ * AP at a time, and the VMM reads and prints the target AP's MP state at each step.
  */
 #define SELFTEST_PORT_STEP      0x0ff0u
-#define SELFTEST_PORT_ARG       0x0ff4u
+#define SELFTEST_STEP_VALUE(step, apic_id) (((uint32_t)(step) << 24) | ((apic_id) & 0xffffffu))
+#define SELFTEST_STEP_OF(value)    ((value) >> 24)
+#define SELFTEST_APIC_ID_OF(value) ((value) & 0xffffffu)
 /* An AP reports in: value is 0 for success or a SELFTEST_AP_ERR_* code. */
 #define SELFTEST_PORT_AP        0x0ff8u
 /* The BSP ends the test: value 0 = PASS, anything else = FAIL (a SELFTEST_FAIL_* code). */
@@ -70,6 +78,7 @@ enum selftest_step {
 	SELFTEST_STEP_AFTER_SIPI1 = 3, /* first STARTUP IPI sent                              */
 	SELFTEST_STEP_AFTER_SIPI2 = 4, /* second STARTUP IPI sent                             */
 	SELFTEST_STEP_AP_HALTED   = 5, /* the target reported in and is about to halt forever */
+	SELFTEST_STEP_SENDING     = 6, /* normal mode: about to send INIT, SIPI, SIPI           */
 };
 
 enum selftest_ap_err {

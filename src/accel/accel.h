@@ -17,6 +17,7 @@
 #include "guest_mem.h"
 #include "mp/mp.h"
 #include "x86/cpuid.h"
+#include "x86/fpu.h"
 #include "x86/regs.h"
 
 enum accel_exit_kind {
@@ -71,6 +72,12 @@ const char *accel_exit_name(enum accel_exit_kind k);
 struct accel;
 struct accel_vcpu;
 
+enum accel_ipi {
+	ACCEL_IPI_FIXED = 0,
+	ACCEL_IPI_INIT,
+	ACCEL_IPI_STARTUP,
+};
+
 struct accel_vm_params {
 	struct guest_mem *mem;
 	uint32_t boot_vcpu_id; /* vcpu id (= APIC ID) of the BSP                  */
@@ -88,6 +95,14 @@ struct accel_ops {
 	int (*create_vcpu)(struct accel *a, uint32_t vcpu_id, struct accel_vcpu **out, char *err,
 			   size_t errlen);
 	void (*destroy)(struct accel *a);
+	/* Any thread: drive an input of the in-kernel interrupt controllers (PIC + IOAPIC). */
+	int (*irq_line)(struct accel *a, unsigned gsi, bool level);
+	/*
+	 * Any thread: deliver INIT, STARTUP (with vector) or a fixed interrupt to the local
+	 * APIC with this ID, through the platform's APIC bus, as another CPU's IPI would.
+	 */
+	int (*send_ipi)(struct accel *a, uint32_t dest_apic_id, enum accel_ipi kind,
+			uint8_t vector);
 
 	/* vCPU scope.  thread_init binds the vCPU to the calling thread (for kick). */
 	int (*thread_init)(struct accel_vcpu *v);
@@ -102,6 +117,11 @@ struct accel_ops {
 	int (*set_mp_state)(struct accel_vcpu *v, enum mp_state s);
 	/* Deliver an exception (#BP, #DB...) or a software interrupt (INT n) on next entry. */
 	int (*inject)(struct accel_vcpu *v, uint8_t vector, bool soft_int);
+	/* Deliver an exception that pushes an error code (#GP, #PF...) on next entry. */
+	int (*inject_error)(struct accel_vcpu *v, uint8_t vector, uint32_t error_code);
+	/* x87/SSE control and status (FCW, FSW, abridged FTW, MXCSR); set keeps the rest. */
+	int (*get_fpu)(struct accel_vcpu *v, struct x86_fpu *f);
+	int (*set_fpu)(struct accel_vcpu *v, const struct x86_fpu *f);
 	/* Guest virtual -> guest physical through the vCPU's current paging. */
 	int (*translate)(struct accel_vcpu *v, uint64_t gva, uint64_t *gpa);
 	/* Any thread: make the vCPU leave run() soon with ACCEL_EXIT_INTERRUPTED. */

@@ -197,6 +197,47 @@ static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char 
 	return 0;
 }
 
+static int kvm_irq_line(struct accel *a, unsigned gsi, bool level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (ioctl(to_kvm(a)->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
+		int e = errno;
+		log_error("KVM_IRQ_LINE(%u, %d): %s", gsi, level, strerror(e));
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * An MSI is a message on the APIC bus like an IPI, and its delivery-mode field takes INIT
+ * and StartUp as the ICR's does (Intel SDM Vol. 3A, 10.11.1-10.11.2: address bits 19:12
+ * destination ID, data bits 10:8 delivery mode, 7:0 vector).  KVM_SIGNAL_MSI therefore
+ * makes the in-kernel local APIC latch a real INIT (the vCPU is reset) or SIPI.  With
+ * KVM_CAP_X2APIC_API's 32-bit IDs, bits 31:8 of the ID go in address_hi (api.rst).
+ */
+static int kvm_send_ipi(struct accel *a, uint32_t dest, enum accel_ipi kind, uint8_t vector)
+{
+	static const uint32_t mode[] = { [ACCEL_IPI_FIXED] = 0, [ACCEL_IPI_INIT] = 5,
+					 [ACCEL_IPI_STARTUP] = 6 };
+	struct kvm_msi msi = {
+		.address_lo = 0xfee00000u | ((dest & 0xffu) << 12),
+		.address_hi = dest & 0xffffff00u,
+		.data = (mode[kind] << 8) | (kind == ACCEL_IPI_INIT ? 0 : vector) | (1u << 14),
+	};
+
+	if (ioctl(to_kvm(a)->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
+		int e = errno;
+		log_error("KVM_SIGNAL_MSI(%s to APIC ID %u): %s",
+			  kind == ACCEL_IPI_INIT ? "INIT" : kind == ACCEL_IPI_STARTUP ? "SIPI" : "fixed",
+			  dest, strerror(e));
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_t errlen)
 {
 	struct kvm *k = to_kvm(a);
@@ -415,6 +456,67 @@ static int kvm_inject(struct accel_vcpu *v, uint8_t vector, bool soft_int)
 	return vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
 }
 
+static int kvm_inject_error(struct accel_vcpu *v, uint8_t vector, uint32_t error_code)
+{
+	struct kvm_vcpu_events ev;
+
+	if (vcpu_ioctl(v, KVM_GET_VCPU_EVENTS, &ev, "KVM_GET_VCPU_EVENTS") < 0)
+		return -1;
+	ev.exception.injected = 1;
+	ev.exception.nr = vector;
+	ev.exception.has_error_code = 1;
+	ev.exception.error_code = error_code;
+	ev.flags = 0;
+	return vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
+}
+
+/*
+ * The x87/SSE state through KVM_GET/SET_XSAVE, whose first 512 bytes are the FXSAVE image
+ * (Intel SDM Vol. 1, 10.5.1, Table 10-2: FCW at 0, FSW at 2, abridged FTW at 4, MXCSR at
+ * 24).  Not KVM_GET/SET_FPU: on a PVM host it reads MXCSR as 0 and sets none.
+ */
+#define FXSAVE_FCW 0
+#define FXSAVE_FSW 2
+#define FXSAVE_FTW 4
+#define FXSAVE_MXCSR 24
+#define XSAVE_HEADER 512 /* XSTATE_BV, the components the image holds */
+#define XSTATE_X87 (1ull << 0)
+#define XSTATE_SSE (1ull << 1)
+
+static int kvm_get_fpu(struct accel_vcpu *v, struct x86_fpu *f)
+{
+	struct kvm_xsave x;
+	const uint8_t *b = (const uint8_t *)x.region;
+
+	if (vcpu_ioctl(v, KVM_GET_XSAVE, &x, "KVM_GET_XSAVE") < 0)
+		return -1;
+	memcpy(&f->fcw, b + FXSAVE_FCW, 2);
+	memcpy(&f->fsw, b + FXSAVE_FSW, 2);
+	f->ftw = b[FXSAVE_FTW];
+	memcpy(&f->mxcsr, b + FXSAVE_MXCSR, 4);
+	return 0;
+}
+
+static int kvm_set_fpu(struct accel_vcpu *v, const struct x86_fpu *f)
+{
+	struct kvm_xsave x;
+	uint8_t *b = (uint8_t *)x.region;
+
+	if (vcpu_ioctl(v, KVM_GET_XSAVE, &x, "KVM_GET_XSAVE") < 0)
+		return -1;
+	memcpy(b + FXSAVE_FCW, &f->fcw, 2);
+	memcpy(b + FXSAVE_FSW, &f->fsw, 2);
+	b[FXSAVE_FTW] = f->ftw;
+	memcpy(b + FXSAVE_MXCSR, &f->mxcsr, 4);
+	/* Components in their init state are not loaded from the image: mark x87 and SSE
+	 * present in XSTATE_BV (SDM Vol. 1, 13.4.2), whose other bits stay as read. */
+	uint64_t bv;
+	memcpy(&bv, b + XSAVE_HEADER, 8);
+	bv |= XSTATE_X87 | XSTATE_SSE;
+	memcpy(b + XSAVE_HEADER, &bv, 8);
+	return vcpu_ioctl(v, KVM_SET_XSAVE, &x, "KVM_SET_XSAVE");
+}
+
 static int kvm_translate(struct accel_vcpu *v, uint64_t gva, uint64_t *gpa)
 {
 	struct kvm_translation t = { .linear_address = gva };
@@ -515,6 +617,8 @@ static const struct accel_ops kvm_ops = {
 	.supported_cpuid = kvm_supported_cpuid,
 	.create_vcpu = kvm_create_vcpu,
 	.destroy = kvm_destroy,
+	.irq_line = kvm_irq_line,
+	.send_ipi = kvm_send_ipi,
 	.thread_init = kvm_thread_init,
 	.set_cpuid = kvm_set_cpuid,
 	.get_regs = kvm_get_regs,
@@ -525,6 +629,9 @@ static const struct accel_ops kvm_ops = {
 	.get_mp_state = kvm_get_mp_state,
 	.set_mp_state = kvm_set_mp_state,
 	.inject = kvm_inject,
+	.inject_error = kvm_inject_error,
+	.get_fpu = kvm_get_fpu,
+	.set_fpu = kvm_set_fpu,
 	.translate = kvm_translate,
 	.kick = kvm_kick,
 	.destroy_vcpu = kvm_destroy_vcpu,

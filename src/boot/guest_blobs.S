@@ -10,4 +10,16 @@ selftest_image:
 	.incbin SELFTEST_BIN
 selftest_image_end:
 
+	.balign 4096
+	.globl insn_image, insn_image_end
+insn_image:
+	.incbin INSN_BIN
+insn_image_end:
+
+	.balign 4096
+	.globl insn_unsupported_image, insn_unsupported_image_end
+insn_unsupported_image:
+	.incbin INSN_UNSUPPORTED_BIN
+insn_unsupported_image_end:
+
 	.section .note.GNU-stack,"",@progbits

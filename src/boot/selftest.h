@@ -16,6 +16,7 @@
 struct selftest_options {
 	uint32_t ncpus;
 	bool step;
+	bool hold;
 	bool x2apic;
 	uint32_t ap_timeout_ms;
 	uint64_t lapic_timer_hz;

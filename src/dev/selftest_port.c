@@ -22,7 +22,7 @@ struct selftest_port {
 	struct mp *mp;
 	struct vm_control ctl;
 	bool step_mode;
-	_Atomic uint32_t arg;
+	bool hold;
 };
 
 const char *selftest_step_name(unsigned step)
@@ -33,6 +33,7 @@ const char *selftest_step_name(unsigned step)
 		[SELFTEST_STEP_AFTER_SIPI1] = "after-sipi1",
 		[SELFTEST_STEP_AFTER_SIPI2] = "after-sipi2",
 		[SELFTEST_STEP_AP_HALTED] = "ap-halted",
+		[SELFTEST_STEP_SENDING] = "sending",
 	};
 
 	return step < sizeof(names) / sizeof(names[0]) && names[step] ? names[step] : "unknown";
@@ -55,6 +56,12 @@ static void note_step(struct selftest_port *p, uint32_t from, uint32_t to, unsig
 		break;
 	case SELFTEST_STEP_AFTER_SIPI1:
 	case SELFTEST_STEP_AFTER_SIPI2:
+		mp_note_ipi(p->mp, TRACE_SIPI, from, to, SELFTEST_SIPI_VECTOR, TRACE_GUEST);
+		break;
+	case SELFTEST_STEP_SENDING:
+		/* Announced just before the ICR writes: the times are those of the sends. */
+		mp_note_ipi(p->mp, TRACE_INIT, from, to, 0, TRACE_GUEST);
+		mp_note_ipi(p->mp, TRACE_SIPI, from, to, SELFTEST_SIPI_VECTOR, TRACE_GUEST);
 		mp_note_ipi(p->mp, TRACE_SIPI, from, to, SELFTEST_SIPI_VECTOR, TRACE_GUEST);
 		break;
 	default:
@@ -90,8 +97,8 @@ static int read_settled(struct selftest_port *p, uint32_t cpu, unsigned step, en
 
 static void on_step(struct selftest_port *p, const struct bus_access *a)
 {
-	unsigned step = value_of(a);
-	uint32_t apic_id = atomic_load(&p->arg);
+	unsigned step = SELFTEST_STEP_OF(value_of(a));
+	uint32_t apic_id = SELFTEST_APIC_ID_OF(value_of(a));
 	long cpu = mp_cpu_by_apic_id(p->mp, apic_id);
 	enum mp_state s;
 
@@ -115,6 +122,10 @@ static void on_result(struct selftest_port *p, uint32_t code)
 {
 	char why[64];
 
+	if (code == 0 && p->hold) {
+		log_info("self-test passed; the VM keeps running (--selftest-hold)");
+		return;
+	}
 	if (code == 0) {
 		vm_control_stop(&p->ctl, 0, "self-test passed");
 		return;
@@ -134,9 +145,6 @@ static void selftest_io(void *ctx, const struct bus_access *a)
 		return;
 	}
 	switch (port) {
-	case SELFTEST_PORT_ARG:
-		atomic_store(&p->arg, value_of(a));
-		break;
 	case SELFTEST_PORT_STEP:
 		on_step(p, a);
 		break;
@@ -153,7 +161,7 @@ static void selftest_io(void *ctx, const struct bus_access *a)
 }
 
 struct selftest_port *selftest_port_create(struct bus *pio, struct mp *mp,
-					   const struct vm_control *ctl, bool step_mode)
+					   const struct vm_control *ctl, bool step_mode, bool hold)
 {
 	struct selftest_port *p = calloc(1, sizeof(*p));
 
@@ -162,7 +170,7 @@ struct selftest_port *selftest_port_create(struct bus *pio, struct mp *mp,
 	p->mp = mp;
 	p->ctl = *ctl;
 	p->step_mode = step_mode;
-	atomic_init(&p->arg, 0);
+	p->hold = hold;
 	/* Claim the whole 16-byte block so stray accesses do not fall through to "all ones". */
 	if (bus_register(pio, SELFTEST_PORT_STEP, 16, selftest_io, p, "selftest") < 0) {
 		free(p);

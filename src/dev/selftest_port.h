@@ -15,8 +15,9 @@
 
 struct selftest_port;
 
+/* hold: a passing verdict leaves the VM running (SELFTEST_FLAG_HOLD). */
 struct selftest_port *selftest_port_create(struct bus *pio, struct mp *mp,
-					   const struct vm_control *ctl, bool step_mode);
+					   const struct vm_control *ctl, bool step_mode, bool hold);
 void selftest_port_destroy(struct selftest_port *p);
 
 /* Name of a step (enum selftest_step), e.g. "after-init". */

@@ -1,20 +1,48 @@
 /*
- * serial.h - a 16550A-compatible UART (COM1) whose transmitter writes to a host fd.
- * Registers per the National Semiconductor PC16550D data sheet.  Output only for now: the
- * receiver is always empty and no interrupt is raised.
+ * serial.h - a 16550A UART (COM1) per the National Semiconductor PC16550D data sheet.
+ *
+ * The transmitter writes to a host fd: line by line when the fd is a file or pipe, byte by
+ * byte when it is a terminal.  The receiver is the 16-byte FIFO of the data sheet, fed by
+ * serial_receive() from any thread (the host console's reader).  The interrupt output is
+ * driven through an irq_line and gated by MCR.OUT2, as the PC wires it.
+ *
+ * The UART knows neither where its input comes from (console.c) nor where its interrupt
+ * line goes (the VM's irq_line).
  */
 #ifndef MPVMM_DEV_SERIAL_H
 #define MPVMM_DEV_SERIAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dev/bus.h"
+#include "dev/irq.h"
 
 #define SERIAL_COM1_BASE 0x3f8
+#define SERIAL_COM1_GSI  4 /* ISA IRQ 4 */
+#define SERIAL_FIFO_LEN  16
 
 struct serial;
 
+/* Registers 8 ports at base; the interrupt goes nowhere until serial_connect_irq. */
 struct serial *serial_create(struct bus *pio, uint16_t base, int out_fd);
+
+/* Drive `gsi` through `irq` (copied) from now on.  Call before any vCPU runs. */
+void serial_connect_irq(struct serial *s, const struct irq_line *irq, unsigned gsi);
+
+/*
+ * Bytes arriving on the serial line.  Takes as many as the receiver has room for (none in
+ * loopback mode, where the line is disconnected) and returns that count; it never overruns.
+ * After a short count, the notify function is called once there is room again.
+ */
+size_t serial_receive(struct serial *s, const uint8_t *buf, size_t n);
+
+/*
+ * Called with the UART's lock held, from whichever thread made room in the receiver (a
+ * vCPU's); it must only wake someone up.  fn NULL: no notification.
+ */
+void serial_set_rx_notify(struct serial *s, void (*fn)(void *ctx), void *ctx);
+
 /* Write out whatever the guest sent that is still buffered (no newline yet). */
 void serial_flush(struct serial *s);
 void serial_destroy(struct serial *s);

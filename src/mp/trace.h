@@ -2,6 +2,10 @@
  * trace.h - a timestamped record, per vCPU, of MP-state changes and of the INIT / SIPI /
  * IPI traffic mpvmm sees.  A fixed-size ring per vCPU: when it is full the oldest events
  * are dropped and counted.  Knows nothing of how events are observed.
+ *
+ * Recording never takes a lock and never waits: events about a vCPU come from its own
+ * thread and from the threads that send it IPIs, all at once.  Readers copy a consistent
+ * snapshot at any time; an event still being written is simply not in it yet.
  */
 #ifndef MPVMM_MP_TRACE_H
 #define MPVMM_MP_TRACE_H
@@ -15,6 +19,7 @@ enum trace_kind {
 	TRACE_SIPI,       /* STARTUP IPI from `from` with `vector`              */
 	TRACE_IPI,        /* fixed IPI from `from` with `vector`                */
 	TRACE_FIRST_EXIT, /* first exit from the accelerator to the VMM         */
+	TRACE_KINDS,
 };
 
 /* How mpvmm knows: it read or made the change itself, the guest said so, or it deduced it. */
@@ -22,6 +27,7 @@ enum trace_source {
 	TRACE_EXACT = 0,
 	TRACE_GUEST,
 	TRACE_INFERRED,
+	TRACE_SOURCES,
 };
 
 #define TRACE_NO_CPU UINT32_MAX
@@ -40,10 +46,17 @@ struct trace;
 
 struct trace *trace_create(uint32_t ncpus, size_t per_cpu);
 void trace_destroy(struct trace *t);
+uint32_t trace_ncpus(const struct trace *t);
+/* Events kept per vCPU: the most trace_copy can return. */
+size_t trace_capacity(const struct trace *t);
+/* Any thread, lock-free; an event about a vCPU that does not exist is ignored. */
 void trace_record(struct trace *t, const struct trace_event *ev);
 /* Copy cpu's events, oldest first, into out (up to max); returns how many. */
 size_t trace_copy(struct trace *t, uint32_t cpu, struct trace_event *out, size_t max);
+/* Events lost for cpu since creation or the last trace_clear (overwritten or contended). */
 uint64_t trace_dropped(struct trace *t, uint32_t cpu);
+/* Forget every event recorded so far (those still being recorded are forgotten too). */
+void trace_clear(struct trace *t);
 const char *trace_kind_name(enum trace_kind k);
 const char *trace_source_name(enum trace_source s);
 

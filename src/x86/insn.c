@@ -1,61 +1,774 @@
 /*
- * insn.c - see insn.h.  Opcodes from the Intel SDM Vol. 2A: prefixes (2.1.1), REX (2.2.1),
- * INT n / INTO / INT3 / INT1 ("INT n/INTO/INT3/INT1 - Call to Interrupt Procedure").
+ * insn.c - see insn.h.  Encodings from the Intel SDM Vol. 2A: prefixes (2.1.1), REX (2.2.1),
+ * ModRM/SIB (2.1.5, Tables 2-1 to 2-3), RIP-relative addressing (2.2.1.6), VEX (2.3.5),
+ * the opcode maps (Vol. 2D, Appendix A, Tables A-2 to A-6) and the instruction pages of the
+ * carried instructions.  Knows nothing of registers' values, memory or KVM.
  */
 #include "x86/insn.h"
 
-static bool is_legacy_prefix(uint8_t b)
+#include <stdarg.h>
+#include <stdio.h>
+
+/* A cursor over the instruction bytes that never reads past n or past 15 bytes. */
+struct cursor {
+	const uint8_t *b;
+	size_t n;
+	size_t i;
+};
+
+static int next_byte(struct cursor *c, uint8_t *out)
+{
+	if (c->i >= c->n || c->i >= INSN_MAX_LEN)
+		return -1;
+	*out = c->b[c->i++];
+	return 0;
+}
+
+static int peek_byte(const struct cursor *c, size_t ahead, uint8_t *out)
+{
+	if (c->i + ahead >= c->n || c->i + ahead >= INSN_MAX_LEN)
+		return -1;
+	*out = c->b[c->i + ahead];
+	return 0;
+}
+
+/* Little-endian immediate or displacement of `size` bytes. */
+static int next_le(struct cursor *c, unsigned size, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (unsigned k = 0; k < size; k++) {
+		uint8_t b;
+		if (next_byte(c, &b) < 0)
+			return -1;
+		v |= (uint64_t)b << (8 * k);
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- Prefixes ------------------------------------------------------------------------- */
+
+static int seg_prefix(uint8_t b)
 {
 	switch (b) {
-	case 0xf0: case 0xf2: case 0xf3:                     /* LOCK, REPNE, REP    */
-	case 0x2e: case 0x36: case 0x3e: case 0x26:          /* segment overrides   */
-	case 0x64: case 0x65:
-	case 0x66: case 0x67:                                /* operand/address size */
+	case 0x26: return INSN_SEG_ES;
+	case 0x2e: return INSN_SEG_CS;
+	case 0x36: return INSN_SEG_SS;
+	case 0x3e: return INSN_SEG_DS;
+	case 0x64: return INSN_SEG_FS;
+	case 0x65: return INSN_SEG_GS;
+	default: return INSN_SEG_NONE;
+	}
+}
+
+static bool take_legacy_prefix(struct insn *in, uint8_t b)
+{
+	int seg = seg_prefix(b);
+
+	if (seg != INSN_SEG_NONE)
+		in->seg = (int8_t)seg;
+	else if (b == 0xf0)
+		in->lock = true;
+	else if (b == 0xf2 || b == 0xf3)
+		in->rep = b;
+	else if (b == 0x66)
+		in->opsize_prefix = true;
+	else if (b == 0x67)
+		in->addrsize_prefix = true;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Legacy prefixes in any order, then in 64-bit mode a REX prefix.  A REX followed by another
+ * prefix is ignored (SDM Vol. 2A, 2.2.1: REX must immediately precede the opcode).
+ */
+static int read_prefixes(struct cursor *c, struct insn *in)
+{
+	uint8_t b;
+
+	for (;;) {
+		if (peek_byte(c, 0, &b) < 0)
+			return -1;
+		if (in->mode == INSN_MODE_64 && (b & 0xf0) == 0x40) {
+			in->rex = b;
+			c->i++;
+			continue;
+		}
+		if (!take_legacy_prefix(in, b))
+			return 0;
+		in->rex = 0;
+		c->i++;
+	}
+}
+
+#define REX_W(in) (((in)->rex >> 3) & 1)
+#define REX_R(in) (((in)->rex >> 2) & 1)
+#define REX_X(in) (((in)->rex >> 1) & 1)
+#define REX_B(in) ((in)->rex & 1)
+
+static void set_sizes(struct insn *in)
+{
+	switch (in->mode) {
+	case INSN_MODE_64:
+		in->opsize = REX_W(in) ? 8 : in->opsize_prefix ? 2 : 4;
+		in->addrsize = in->addrsize_prefix ? 4 : 8;
+		break;
+	case INSN_MODE_32:
+		in->opsize = in->opsize_prefix ? 2 : 4;
+		in->addrsize = in->addrsize_prefix ? 2 : 4;
+		break;
+	case INSN_MODE_16:
+		in->opsize = in->opsize_prefix ? 4 : 2;
+		in->addrsize = in->addrsize_prefix ? 4 : 2;
+		break;
+	}
+}
+
+/* ---- ModRM, SIB, displacement ---------------------------------------------------------- */
+
+/* 16-bit addressing (SDM Vol. 2A, Table 2-1): rm -> base, index. */
+static const int8_t rm16_base[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };        /* BX BX BP BP SI DI BP BX */
+static const int8_t rm16_index[8] = { 6, 7, 6, 7, -1, -1, -1, -1 };   /* SI DI SI DI -  -  -  - */
+
+static int read_modrm16(struct insn *in, uint8_t rm)
+{
+	in->base = rm16_base[rm];
+	in->index = rm16_index[rm];
+	if (in->mod == 0 && rm == 6) {
+		in->base = INSN_REG_NONE;
+		in->disp_size = 2;
+	} else {
+		in->disp_size = in->mod == 1 ? 1 : in->mod == 2 ? 2 : 0;
+	}
+	return 0;
+}
+
+/* 32/64-bit addressing (SDM Vol. 2A, Tables 2-2 and 2-3). */
+static int read_modrm32(struct cursor *c, struct insn *in, uint8_t rm)
+{
+	uint8_t base = rm;
+
+	if (rm == 4) {
+		uint8_t sib;
+		if (next_byte(c, &sib) < 0)
+			return -1;
+		in->has_sib = true;
+		in->scale = (uint8_t)(1u << (sib >> 6));
+		uint8_t idx = (uint8_t)(((sib >> 3) & 7) | REX_X(in) << 3);
+		in->index = idx == 4 ? INSN_REG_NONE : (int8_t)idx; /* no index: 100b without X */
+		base = sib & 7;
+		if (base == 5 && in->mod == 0) {
+			in->base = INSN_REG_NONE;
+			in->disp_size = 4;
+			return 0;
+		}
+	} else if (rm == 5 && in->mod == 0) {
+		in->base = INSN_REG_NONE;
+		in->rip_relative = in->mode == INSN_MODE_64;
+		in->disp_size = 4;
+		return 0;
+	}
+	in->base = (int8_t)(base | REX_B(in) << 3);
+	in->disp_size = in->mod == 1 ? 1 : in->mod == 2 ? 4 : 0;
+	return 0;
+}
+
+static int read_modrm(struct cursor *c, struct insn *in)
+{
+	uint8_t m;
+
+	if (next_byte(c, &m) < 0)
+		return -1;
+	in->has_modrm = true;
+	in->mod = m >> 6;
+	in->reg = (uint8_t)(((m >> 3) & 7) | REX_R(in) << 3);
+	in->rm = (uint8_t)((m & 7) | REX_B(in) << 3);
+	in->scale = 1;
+	if (in->mod == 3)
+		return 0;
+	int r = in->addrsize == 2 ? read_modrm16(in, m & 7) : read_modrm32(c, in, m & 7);
+	if (r < 0)
+		return -1;
+	uint64_t d;
+	if (next_le(c, in->disp_size, &d) < 0)
+		return -1;
+	in->disp = in->disp_size == 1 ? (int8_t)d : in->disp_size == 2 ? (int16_t)d : (int32_t)d;
+	return 0;
+}
+
+/* ---- Opcode maps ----------------------------------------------------------------------- */
+
+enum imm { IMM_NONE, IMM_B, IMM_W, IMM_Z, IMM_V, IMM_ENTER, IMM_MOFFS, IMM_FAR, IMM_REL_Z,
+	   IMM_INVALID };
+
+/* One-byte map, 64-bit mode: opcodes that do not exist there (SDM Vol. 2D, Table A-2 "i64"). */
+static bool invalid_in_64(uint8_t op)
+{
+	switch (op) {
+	case 0x06: case 0x07: case 0x0e: case 0x16: case 0x17: case 0x1e: case 0x1f:
+	case 0x27: case 0x2f: case 0x37: case 0x3f: case 0x60: case 0x61: case 0x62:
+	case 0x82: case 0x9a: case 0xce: case 0xd4: case 0xd5: case 0xd6: case 0xea:
 		return true;
 	default:
 		return false;
 	}
 }
 
-static bool is_rex(uint8_t b, bool long_mode)
+static bool one_byte_has_modrm(uint8_t op)
 {
-	return long_mode && (b & 0xf0) == 0x40;
+	if (op < 0x40)
+		return (op & 7) < 4;
+	switch (op) {
+	case 0x62: case 0x63: case 0x69: case 0x6b: case 0xc0: case 0xc1: case 0xc4: case 0xc5:
+	case 0xc6: case 0xc7: case 0xf6: case 0xf7: case 0xfe: case 0xff:
+		return true;
+	default:
+		return (op >= 0x80 && op <= 0x8f) || (op >= 0xd0 && op <= 0xd3) ||
+		       (op >= 0xd8 && op <= 0xdf);
+	}
+}
+
+static enum imm one_byte_imm(uint8_t op, uint8_t reg)
+{
+	if (op < 0x40 && (op & 7) == 4)
+		return IMM_B;
+	if (op < 0x40 && (op & 7) == 5)
+		return IMM_Z;
+	if ((op >= 0x70 && op <= 0x7f) || (op >= 0xb0 && op <= 0xb7) || (op >= 0xe0 && op <= 0xe7))
+		return IMM_B;
+	if (op >= 0xb8 && op <= 0xbf)
+		return IMM_V;
+	if (op >= 0xa0 && op <= 0xa3)
+		return IMM_MOFFS;
+	switch (op) {
+	case 0x6a: case 0x6b: case 0x80: case 0x82: case 0x83: case 0xa8: case 0xc0: case 0xc1:
+	case 0xc6: case 0xcd: case 0xd4: case 0xd5: case 0xeb:
+		return IMM_B;
+	case 0x68: case 0x69: case 0x81: case 0xa9: case 0xc7:
+		return IMM_Z;
+	case 0xc2: case 0xca:
+		return IMM_W;
+	case 0xc8:
+		return IMM_ENTER;
+	case 0x9a: case 0xea:
+		return IMM_FAR;
+	case 0xe8: case 0xe9:
+		return IMM_REL_Z;
+	case 0xf6:
+		return reg < 2 ? IMM_B : IMM_NONE; /* TEST Eb, Ib is /0 (and /1) */
+	case 0xf7:
+		return reg < 2 ? IMM_Z : IMM_NONE;
+	default:
+		return IMM_NONE;
+	}
+}
+
+/* 0F map (SDM Vol. 2D, Table A-3): opcodes without ModRM, and unknown/undefined ones. */
+static bool map0f_no_modrm(uint8_t op)
+{
+	switch (op) {
+	case 0x05: case 0x06: case 0x07: case 0x08: case 0x09: case 0x0b: case 0x0e:
+	case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35: case 0x37:
+	case 0x77: case 0xa0: case 0xa1: case 0xa2: case 0xa8: case 0xa9: case 0xaa:
+		return true;
+	default:
+		return (op >= 0x80 && op <= 0x8f) || (op >= 0xc8 && op <= 0xcf);
+	}
+}
+
+static bool map0f_invalid(uint8_t op)
+{
+	switch (op) {
+	case 0x04: case 0x0a: case 0x0c: case 0x0f: case 0x24: case 0x25: case 0x26: case 0x27:
+	case 0x36: case 0x39: case 0x3b: case 0x3c: case 0x3d: case 0x3e: case 0x3f:
+	case 0x7a: case 0x7b: case 0xa6: case 0xa7:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static enum imm map0f_imm(uint8_t op)
+{
+	if (op >= 0x80 && op <= 0x8f)
+		return IMM_REL_Z;
+	switch (op) {
+	case 0x70: case 0x71: case 0x72: case 0x73: case 0xa4: case 0xac: case 0xba:
+	case 0xc2: case 0xc4: case 0xc5: case 0xc6:
+		return IMM_B;
+	default:
+		return IMM_NONE;
+	}
+}
+
+static unsigned imm_bytes(const struct insn *in, enum imm t)
+{
+	switch (t) {
+	case IMM_B: return 1;
+	case IMM_W: return 2;
+	case IMM_ENTER: return 3;
+	case IMM_Z: return in->opsize == 2 ? 2 : 4;
+	case IMM_V: return in->opsize;
+	case IMM_MOFFS: return in->addrsize;
+	case IMM_FAR: return (in->opsize == 2 ? 2u : 4u) + 2u;
+	/* Near branches: rel32 in 64-bit mode whatever 66 says (Intel behaviour). */
+	case IMM_REL_Z: return in->mode == INSN_MODE_64 || in->opsize != 2 ? 4 : 2;
+	default: return 0;
+	}
+}
+
+static int read_imm(struct cursor *c, struct insn *in, enum imm t)
+{
+	if (t == IMM_INVALID)
+		return -1;
+	in->imm_size = (uint8_t)imm_bytes(in, t);
+	return next_le(c, in->imm_size, &in->imm);
+}
+
+/* ---- VEX (SDM Vol. 2A, 2.3.5, Figure 2-9) ---------------------------------------------- */
+
+/* C4/C5 is VEX in 64-bit mode, elsewhere only if the next byte has its top two bits set. */
+static bool is_vex(const struct cursor *c, const struct insn *in, uint8_t op)
+{
+	uint8_t next;
+
+	if (op != 0xc4 && op != 0xc5)
+		return false;
+	if (in->mode == INSN_MODE_64)
+		return true;
+	return peek_byte(c, 0, &next) == 0 && (next & 0xc0) == 0xc0;
+}
+
+static int read_vex(struct cursor *c, struct insn *in, uint8_t op)
+{
+	uint8_t p0, p1 = 0;
+
+	/* VEX after 66, F2, F3, LOCK or REX is #UD (SDM Vol. 2A, 2.3.2). */
+	if (in->opsize_prefix || in->rep || in->lock || in->rex)
+		return -1;
+	if (next_byte(c, &p0) < 0 || (op == 0xc4 && next_byte(c, &p1) < 0))
+		return -1;
+	in->vex = true;
+	uint8_t r_inv = p0 >> 7, pp = (op == 0xc4 ? p1 : p0) & 3;
+	in->rex = (uint8_t)(0x40 | (!r_inv) << 2);
+	in->map = INSN_MAP_0F;
+	if (op == 0xc4) {
+		in->rex |= (uint8_t)((!((p0 >> 6) & 1)) << 1 | (!((p0 >> 5) & 1)) | (p1 >> 7) << 3);
+		unsigned m = p0 & 0x1f;
+		if (m < 1 || m > 3)
+			return -1;
+		in->map = (enum insn_map)m;
+	}
+	in->opsize_prefix = pp == 1;
+	in->rep = pp == 2 ? 0xf3 : pp == 3 ? 0xf2 : 0;
+	set_sizes(in);
+	if (next_byte(c, &in->opcode) < 0)
+		return -1;
+	if (!(in->map == INSN_MAP_0F && in->opcode == 0x77) && read_modrm(c, in) < 0)
+		return -1;
+	enum imm t = in->map == INSN_MAP_0F3A ? IMM_B :
+		     in->map == INSN_MAP_0F ? map0f_imm(in->opcode) : IMM_NONE;
+	if (in->map == INSN_MAP_0F && in->opcode >= 0x80 && in->opcode <= 0x8f)
+		return -1; /* no VEX Jcc */
+	return read_imm(c, in, t);
+}
+
+/* ---- Legacy opcode and operands -------------------------------------------------------- */
+
+static int read_escape(struct cursor *c, struct insn *in)
+{
+	if (next_byte(c, &in->opcode) < 0)
+		return -1;
+	if (in->opcode == 0x38 || in->opcode == 0x3a) {
+		in->map = in->opcode == 0x38 ? INSN_MAP_0F38 : INSN_MAP_0F3A;
+		if (next_byte(c, &in->opcode) < 0 || read_modrm(c, in) < 0)
+			return -1;
+		return read_imm(c, in, in->map == INSN_MAP_0F3A ? IMM_B : IMM_NONE);
+	}
+	in->map = INSN_MAP_0F;
+	if (map0f_invalid(in->opcode))
+		return -1;
+	if (!map0f_no_modrm(in->opcode) && read_modrm(c, in) < 0)
+		return -1;
+	return read_imm(c, in, map0f_imm(in->opcode));
+}
+
+static int read_one_byte(struct cursor *c, struct insn *in)
+{
+	uint8_t op = in->opcode;
+
+	if (in->mode == INSN_MODE_64 && invalid_in_64(op))
+		return -1;
+	if (in->mode != INSN_MODE_64 && op == 0x62) {
+		uint8_t next;
+		if (peek_byte(c, 0, &next) < 0 || (next & 0xc0) == 0xc0)
+			return -1; /* EVEX, not BOUND */
+	}
+	if (one_byte_has_modrm(op) && read_modrm(c, in) < 0)
+		return -1;
+	if (op == 0x8f && (in->reg & 7) != 0)
+		return -1; /* XOP */
+	return read_imm(c, in, one_byte_imm(op, in->reg & 7));
+}
+
+/* ---- Classification of the carried instructions ---------------------------------------- */
+
+static enum insn_kind classify_1b(const struct insn *in)
+{
+	switch (in->opcode) {
+	case 0xcd: return INSN_INT_N;
+	case 0xcc: return INSN_INT3;
+	case 0xf1: return INSN_INT1;
+	case 0x9b: return INSN_FWAIT;
+	case 0xdb: return in->mod == 3 && (in->reg & 7) == 4 && (in->rm & 7) == 2 ?
+			  INSN_FNCLEX : INSN_OTHER;
+	case 0xdf: return in->mod == 3 && (in->reg & 7) == 4 && (in->rm & 7) == 0 ?
+			  INSN_FNSTSW : INSN_OTHER;
+	case 0xdd: return in->mod != 3 && (in->reg & 7) == 7 ? INSN_FNSTSW : INSN_OTHER;
+	default: return INSN_OTHER;
+	}
+}
+
+static enum insn_kind classify_0f(const struct insn *in)
+{
+	bool plain = !in->opsize_prefix && !in->rep; /* no mandatory prefix */
+
+	switch (in->opcode) {
+	case 0xb8: return in->rep == 0xf3 ? INSN_POPCNT : INSN_OTHER;
+	case 0xbd: return in->rep == 0xf3 ? INSN_LZCNT : INSN_OTHER;
+	case 0xbc: return in->rep == 0xf3 ? INSN_TZCNT : INSN_OTHER;
+	case 0x77: return plain ? INSN_EMMS : INSN_OTHER;
+	case 0x01:
+		/* F2/F3 0F 01 CA/CB are other instructions (ERETS/ERETU with FRED). */
+		if (!plain || in->mod != 3 || (in->reg & 7) != 1)
+			return INSN_OTHER;
+		return (in->rm & 7) == 2 ? INSN_CLAC : (in->rm & 7) == 3 ? INSN_STAC : INSN_OTHER;
+	case 0xae:
+		if (!plain || in->mod == 3)
+			return INSN_OTHER;
+		return (in->reg & 7) == 2 ? INSN_LDMXCSR : (in->reg & 7) == 3 ? INSN_STMXCSR :
+		       INSN_OTHER;
+	case 0xc7:
+		return !in->rep && in->mod != 3 && (in->reg & 7) == 1 && REX_W(in) ?
+		       INSN_CMPXCHG16B : INSN_OTHER;
+	default:
+		return INSN_OTHER;
+	}
+}
+
+static enum insn_kind classify(const struct insn *in)
+{
+	if (in->vex)
+		return INSN_OTHER;
+	if (in->map == INSN_MAP_1B)
+		return classify_1b(in);
+	return in->map == INSN_MAP_0F ? classify_0f(in) : INSN_OTHER;
+}
+
+int insn_decode_mode(const uint8_t *bytes, size_t n, enum insn_mode mode, struct insn *out)
+{
+	struct cursor c = { .b = bytes, .n = bytes ? n : 0, .i = 0 };
+	struct insn in = { .mode = mode, .seg = INSN_SEG_NONE, .base = INSN_REG_NONE,
+			   .index = INSN_REG_NONE, .scale = 1 };
+	uint8_t op;
+
+	if (mode != INSN_MODE_16 && mode != INSN_MODE_32 && mode != INSN_MODE_64)
+		return -1;
+	if (read_prefixes(&c, &in) < 0 || next_byte(&c, &op) < 0)
+		return -1;
+	set_sizes(&in);
+	int r;
+	if (is_vex(&c, &in, op)) {
+		r = read_vex(&c, &in, op);
+	} else if (op == 0x0f) {
+		r = read_escape(&c, &in);
+	} else {
+		in.opcode = op;
+		r = read_one_byte(&c, &in);
+	}
+	if (r < 0)
+		return -1;
+	in.len = (uint8_t)c.i;
+	in.kind = classify(&in);
+	if (in.kind == INSN_INT_N) {
+		in.vector = (uint8_t)in.imm;
+		in.soft_int = true;
+	} else if (in.kind == INSN_INT3 || in.kind == INSN_INT1) {
+		in.vector = in.kind == INSN_INT3 ? 3 : 1;
+	}
+	*out = in;
+	return 0;
 }
 
 int insn_decode(const uint8_t *bytes, size_t n, bool long_mode, struct insn *out)
 {
-	size_t i = 0;
-
-	if (n > INSN_MAX_LEN)
-		n = INSN_MAX_LEN;
-	while (i < n && is_legacy_prefix(bytes[i]))
-		i++;
-	/* A REX prefix only counts right before the opcode (SDM Vol. 2A, 2.2.1). */
-	if (i < n && is_rex(bytes[i], long_mode))
-		i++;
-	if (i >= n)
-		return -1;
-	switch (bytes[i]) {
-	case 0xcd:
-		if (i + 1 >= n)
-			return -1;
-		*out = (struct insn){ .kind = INSN_INT_N, .vector = bytes[i + 1],
-				      .len = (uint8_t)(i + 2), .soft_int = true };
-		return 0;
-	case 0xcc:
-		*out = (struct insn){ .kind = INSN_INT3, .vector = 3, .len = (uint8_t)(i + 1) };
-		return 0;
-	case 0xf1:
-		*out = (struct insn){ .kind = INSN_INT1, .vector = 1, .len = (uint8_t)(i + 1) };
-		return 0;
-	default:
-		return -1;
-	}
+	return insn_decode_mode(bytes, n, long_mode ? INSN_MODE_64 : INSN_MODE_32, out);
 }
+
+static const char *const kind_names[INSN_KINDS] = {
+	"int n", "int3", "int1", "fwait", "popcnt", "lzcnt", "tzcnt", "clac", "stac", "ldmxcsr",
+	"stmxcsr", "fnclex", "fnstsw", "emms", "cmpxchg16b",
+};
 
 const char *insn_kind_name(enum insn_kind k)
 {
-	static const char *const names[INSN_KINDS] = { "int n", "int3", "int1" };
+	return (unsigned)k < INSN_KINDS ? kind_names[k] : "?";
+}
 
-	return (unsigned)k < INSN_KINDS ? names[k] : "?";
+/* ---- Names of instructions that are not carried (for reports) -------------------------- */
+
+#define ANY (-1)
+
+struct name_entry {
+	uint8_t map, opcode;
+	int8_t reg;     /* ModRM.reg (without REX.R) or ANY                           */
+	int8_t mod3;    /* 1: register form only, 0: memory form only, ANY            */
+	int8_t rm;      /* ModRM.rm of a register form (without REX.B), or ANY         */
+	int16_t prefix; /* mandatory 0x66/0xF2/0xF3, 0 = none of them, ANY            */
+	const char *name;
+};
+
+static const struct name_entry names[] = {
+	{ 0, 0x90, ANY, ANY, ANY, 0xf3, "pause" }, { 0, 0x90, ANY, ANY, ANY, ANY, "nop" },
+	{ 0, 0xf4, ANY, ANY, ANY, ANY, "hlt" }, { 0, 0xfa, ANY, ANY, ANY, ANY, "cli" },
+	{ 0, 0xfb, ANY, ANY, ANY, ANY, "sti" }, { 0, 0xcf, ANY, ANY, ANY, ANY, "iret" },
+	{ 0, 0xce, ANY, ANY, ANY, ANY, "into" }, { 0, 0xf5, ANY, ANY, ANY, ANY, "cmc" },
+	{ 0, 0xe4, ANY, ANY, ANY, ANY, "in" }, { 0, 0xe5, ANY, ANY, ANY, ANY, "in" },
+	{ 0, 0xec, ANY, ANY, ANY, ANY, "in" }, { 0, 0xed, ANY, ANY, ANY, ANY, "in" },
+	{ 0, 0xe6, ANY, ANY, ANY, ANY, "out" }, { 0, 0xe7, ANY, ANY, ANY, ANY, "out" },
+	{ 0, 0xee, ANY, ANY, ANY, ANY, "out" }, { 0, 0xef, ANY, ANY, ANY, ANY, "out" },
+	{ 0, 0xdb, 4, 1, 3, ANY, "fninit" }, { 0, 0xd9, 5, 1, 0, ANY, "fld1" },
+	{ 0, 0xd9, 5, 1, 6, ANY, "fldz" }, { 0, 0xde, 7, 1, ANY, ANY, "fdivp" },
+	{ 0, 0xd9, 5, 0, ANY, ANY, "fldcw" }, { 0, 0xd9, 7, 0, ANY, ANY, "fnstcw" },
+	{ 0, 0xd9, 6, 0, ANY, ANY, "fnstenv" }, { 0, 0xd9, 4, 0, ANY, ANY, "fldenv" },
+	{ 0, 0xdb, 0, 0, ANY, ANY, "fild" },
+	{ 1, 0x00, 0, ANY, ANY, ANY, "sldt" }, { 1, 0x00, 1, ANY, ANY, ANY, "str" },
+	{ 1, 0x00, 2, ANY, ANY, ANY, "lldt" }, { 1, 0x00, 3, ANY, ANY, ANY, "ltr" },
+	{ 1, 0x01, 0, 1, 1, ANY, "vmcall" }, { 1, 0x01, 1, 1, 0, ANY, "monitor" },
+	{ 1, 0x01, 1, 1, 1, ANY, "mwait" }, { 1, 0x01, 1, 1, 2, 0xf2, "erets" },
+	{ 1, 0x01, 1, 1, 2, 0xf3, "eretu" }, { 1, 0x01, 2, 1, 0, ANY, "xgetbv" },
+	{ 1, 0x01, 2, 1, 1, ANY, "xsetbv" }, { 1, 0x01, 3, 1, 1, ANY, "vmmcall" },
+	{ 1, 0x01, 5, 1, 6, ANY, "rdpkru" }, { 1, 0x01, 5, 1, 7, ANY, "wrpkru" },
+	{ 1, 0x01, 7, 1, 0, ANY, "swapgs" }, { 1, 0x01, 7, 1, 1, ANY, "rdtscp" },
+	{ 1, 0x01, 0, 0, ANY, ANY, "sgdt" }, { 1, 0x01, 1, 0, ANY, ANY, "sidt" },
+	{ 1, 0x01, 2, 0, ANY, ANY, "lgdt" }, { 1, 0x01, 3, 0, ANY, ANY, "lidt" },
+	{ 1, 0x01, 4, ANY, ANY, ANY, "smsw" }, { 1, 0x01, 6, ANY, ANY, ANY, "lmsw" },
+	{ 1, 0x01, 7, 0, ANY, ANY, "invlpg" },
+	{ 1, 0x05, ANY, ANY, ANY, ANY, "syscall" }, { 1, 0x06, ANY, ANY, ANY, ANY, "clts" },
+	{ 1, 0x07, ANY, ANY, ANY, ANY, "sysret" }, { 1, 0x08, ANY, ANY, ANY, ANY, "invd" },
+	{ 1, 0x09, ANY, ANY, ANY, ANY, "wbinvd" }, { 1, 0x0b, ANY, ANY, ANY, ANY, "ud2" },
+	{ 1, 0x1f, ANY, ANY, ANY, ANY, "nop" },
+	{ 1, 0x20, ANY, ANY, ANY, ANY, "mov from cr" }, { 1, 0x22, ANY, ANY, ANY, ANY, "mov to cr" },
+	{ 1, 0x21, ANY, ANY, ANY, ANY, "mov from dr" }, { 1, 0x23, ANY, ANY, ANY, ANY, "mov to dr" },
+	{ 1, 0x30, ANY, ANY, ANY, ANY, "wrmsr" }, { 1, 0x31, ANY, ANY, ANY, ANY, "rdtsc" },
+	{ 1, 0x32, ANY, ANY, ANY, ANY, "rdmsr" }, { 1, 0x33, ANY, ANY, ANY, ANY, "rdpmc" },
+	{ 1, 0x34, ANY, ANY, ANY, ANY, "sysenter" }, { 1, 0x35, ANY, ANY, ANY, ANY, "sysexit" },
+	{ 1, 0xa2, ANY, ANY, ANY, ANY, "cpuid" },
+	{ 1, 0xae, 0, 0, ANY, 0, "fxsave" }, { 1, 0xae, 1, 0, ANY, 0, "fxrstor" },
+	{ 1, 0xae, 3, 0, ANY, 0, "stmxcsr" }, { 1, 0xae, 4, 0, ANY, 0, "xsave" },
+	{ 1, 0xae, 5, 0, ANY, 0, "xrstor" }, { 1, 0xae, 6, 0, ANY, 0, "xsaveopt" },
+	{ 1, 0xae, 7, 0, ANY, 0, "clflush" }, { 1, 0xae, 5, 1, ANY, 0, "lfence" },
+	{ 1, 0xae, 6, 1, ANY, 0, "mfence" }, { 1, 0xae, 7, 1, ANY, 0, "sfence" },
+	{ 1, 0xae, 0, 1, ANY, 0xf3, "rdfsbase" }, { 1, 0xae, 1, 1, ANY, 0xf3, "rdgsbase" },
+	{ 1, 0xae, 2, 1, ANY, 0xf3, "wrfsbase" }, { 1, 0xae, 3, 1, ANY, 0xf3, "wrgsbase" },
+	{ 1, 0xb0, ANY, ANY, ANY, ANY, "cmpxchg" }, { 1, 0xb1, ANY, ANY, ANY, ANY, "cmpxchg" },
+	{ 1, 0xb9, ANY, ANY, ANY, ANY, "ud1" }, { 1, 0xff, ANY, ANY, ANY, ANY, "ud0" },
+	{ 1, 0xbc, ANY, ANY, ANY, ANY, "bsf" }, { 1, 0xbd, ANY, ANY, ANY, ANY, "bsr" },
+	{ 1, 0xc0, ANY, ANY, ANY, ANY, "xadd" }, { 1, 0xc1, ANY, ANY, ANY, ANY, "xadd" },
+	{ 1, 0xc7, 1, 0, ANY, ANY, "cmpxchg8b" }, { 1, 0xc7, 3, 0, ANY, ANY, "xrstors" },
+	{ 1, 0xc7, 4, 0, ANY, ANY, "xsavec" }, { 1, 0xc7, 5, 0, ANY, ANY, "xsaves" },
+	{ 1, 0xc7, 6, 1, ANY, 0, "rdrand" }, { 1, 0xc7, 7, 1, ANY, 0xf3, "rdpid" },
+	{ 1, 0xc7, 7, 1, ANY, 0, "rdseed" }, { 1, 0xc7, 6, 0, ANY, 0, "vmptrld" },
+	{ 2, 0xf0, ANY, ANY, ANY, 0xf2, "crc32" }, { 2, 0xf1, ANY, ANY, ANY, 0xf2, "crc32" },
+	{ 2, 0xf0, ANY, 0, ANY, ANY, "movbe" }, { 2, 0xf1, ANY, 0, ANY, ANY, "movbe" },
+};
+
+static int mandatory_prefix(const struct insn *in)
+{
+	return in->rep ? in->rep : in->opsize_prefix ? 0x66 : 0;
+}
+
+static bool name_matches(const struct name_entry *e, const struct insn *in)
+{
+	if (e->map != in->map || e->opcode != in->opcode)
+		return false;
+	if (e->prefix != ANY && e->prefix != mandatory_prefix(in))
+		return false;
+	if (!in->has_modrm)
+		return e->reg == ANY && e->mod3 == ANY;
+	if (e->reg != ANY && e->reg != (in->reg & 7))
+		return false;
+	if (e->mod3 != ANY && e->mod3 != (in->mod == 3))
+		return false;
+	return e->rm == ANY || e->rm == (in->rm & 7);
+}
+
+static const char *other_name(const struct insn *in)
+{
+	if (in->vex)
+		return NULL;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name_matches(&names[i], in))
+			return names[i].name;
+	return NULL;
+}
+
+/* ---- Formatting ------------------------------------------------------------------------ */
+
+static const char *const reg64[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+				       "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
+static const char *const reg32[16] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
+				       "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d",
+				       "r15d" };
+static const char *const reg16[16] = { "ax", "cx", "dx", "bx", "sp", "bp", "si", "di",
+				       "r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w",
+				       "r15w" };
+
+static const char *reg_name(unsigned r, unsigned size)
+{
+	r &= 15;
+	return size == 8 ? reg64[r] : size == 4 ? reg32[r] : reg16[r];
+}
+
+/* Appends to buf like snprintf, keeping *used at most len - 1. */
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	int w = vsnprintf(buf + *used, len - *used, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		*used = *used + (size_t)w < len ? *used + (size_t)w : len - 1;
+}
+
+static const char *size_word(unsigned size)
+{
+	switch (size) {
+	case 2: return "word ";
+	case 4: return "dword ";
+	case 8: return "qword ";
+	case 16: return "xmmword ";
+	default: return "";
+	}
+}
+
+static void format_mem(const struct insn *in, unsigned size, char *buf, size_t len, size_t *used)
+{
+	static const char *const segs[6] = { "es", "cs", "ss", "ds", "fs", "gs" };
+	unsigned asz = in->addrsize;
+	bool any = false;
+
+	append(buf, len, used, "%s", size_word(size));
+	if (in->seg != INSN_SEG_NONE)
+		append(buf, len, used, "%s:", segs[(unsigned)in->seg]);
+	append(buf, len, used, "[");
+	if (in->rip_relative) {
+		append(buf, len, used, "%s", asz == 4 ? "eip" : "rip");
+		any = true;
+	} else if (in->base != INSN_REG_NONE) {
+		append(buf, len, used, "%s", reg_name((unsigned)in->base, asz));
+		any = true;
+	}
+	if (in->index != INSN_REG_NONE) {
+		append(buf, len, used, "%s%s", any ? "+" : "", reg_name((unsigned)in->index, asz));
+		if (in->scale > 1)
+			append(buf, len, used, "*%u", in->scale);
+		any = true;
+	}
+	if (in->disp_size && (in->disp || !any)) {
+		long long d = in->disp;
+		if (!any)
+			append(buf, len, used, "0x%llx", (unsigned long long)(uint32_t)in->disp);
+		else
+			append(buf, len, used, "%s0x%llx", d < 0 ? "-" : "+",
+			       (unsigned long long)(d < 0 ? -d : d));
+	}
+	append(buf, len, used, "]");
+}
+
+/* "reg, r/m" of the bit-count instructions. */
+static void format_reg_rm(const struct insn *in, char *buf, size_t len, size_t *used)
+{
+	append(buf, len, used, " %s, ", reg_name(in->reg, in->opsize));
+	if (in->mod == 3)
+		append(buf, len, used, "%s", reg_name(in->rm, in->opsize));
+	else
+		format_mem(in, in->opsize, buf, len, used);
+}
+
+static void format_carried(const struct insn *in, char *buf, size_t len, size_t *used)
+{
+	switch (in->kind) {
+	case INSN_INT_N:
+		append(buf, len, used, "int 0x%x", in->vector);
+		break;
+	case INSN_POPCNT: case INSN_LZCNT: case INSN_TZCNT:
+		append(buf, len, used, "%s", kind_names[in->kind]);
+		format_reg_rm(in, buf, len, used);
+		break;
+	case INSN_FNSTSW:
+		append(buf, len, used, "fnstsw ");
+		if (in->mod == 3)
+			append(buf, len, used, "ax");
+		else
+			format_mem(in, 2, buf, len, used);
+		break;
+	case INSN_LDMXCSR: case INSN_STMXCSR:
+		append(buf, len, used, "%s ", kind_names[in->kind]);
+		format_mem(in, 4, buf, len, used);
+		break;
+	case INSN_CMPXCHG16B:
+		append(buf, len, used, "%scmpxchg16b ", in->lock ? "lock " : "");
+		format_mem(in, 16, buf, len, used);
+		break;
+	default:
+		append(buf, len, used, "%s", kind_names[in->kind]);
+		break;
+	}
+}
+
+static void format_opcode(const struct insn *in, char *buf, size_t len, size_t *used)
+{
+	static const char *const escapes[4] = { "", "0f ", "0f 38 ", "0f 3a " };
+
+	if (in->vex)
+		append(buf, len, used, "vex ");
+	else if (mandatory_prefix(in))
+		append(buf, len, used, "%02x ", mandatory_prefix(in));
+	append(buf, len, used, "%s%02x", escapes[in->map], in->opcode);
+	if (in->has_modrm)
+		append(buf, len, used, " /%u", in->reg & 7);
+	if (in->has_modrm && in->mod == 3)
+		append(buf, len, used, " (rm %u)", in->rm & 7);
+}
+
+void insn_format(const struct insn *in, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (!len)
+		return;
+	buf[0] = 0;
+	if (in->kind < INSN_KINDS) {
+		format_carried(in, buf, len, &used);
+		return;
+	}
+	const char *name = other_name(in);
+	if (name)
+		append(buf, len, &used, "%s%s", in->lock ? "lock " : "", name);
+	else
+		format_opcode(in, buf, len, &used);
+	if (in->has_modrm && in->mod != 3) {
+		append(buf, len, &used, " ");
+		format_mem(in, 0, buf, len, &used);
+	}
 }

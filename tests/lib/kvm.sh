@@ -96,6 +96,29 @@ check_kvm_limit() {
 	fi
 }
 
+# Ctrl-C: a held VM (still running after PASS) stops with status 130 and prints the table.
+check_interrupt() {
+	local name=interrupt
+	kvm_or_skip "kvm/$name" || return 0
+	timeout -k 10 "$TIMEOUT" "$MPVMM" --cpus 3 --selftest-hold >"$TMP/$name.out" \
+		2>"$TMP/$name.err" </dev/null &
+	local pid=$! i
+	for i in $(seq 1 200); do
+		grep -q '^selftest: PASS' "$TMP/$name.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	kill -INT "$pid"
+	wait "$pid"
+	local status=$? rows
+	rows=$(grep -cE '^ +[0-9]+ +[0-9]+ +(yes|no) ' "$TMP/$name.err")
+	if [ "$status" -eq 130 ] && [ "$rows" -eq 3 ] && grep -q 'interrupted (SIGINT)' "$TMP/$name.err"; then
+		pass "kvm/$name"
+	else
+		fail "kvm/$name" "exit $status, $rows table rows"
+		show_output "$name"
+	fi
+}
+
 run_kvm_tests() {
 	local n
 	for n in 1 2 4 16 64 255 256; do
@@ -112,6 +135,7 @@ run_kvm_tests() {
 	check_step_mode step-4 4 0
 	check_step_mode step-bsp-last 3 2
 	check_kvm_limit
+	check_interrupt
 }
 
 run_kvm_slow_tests() {

@@ -176,7 +176,7 @@ static void test_selftest_verdict(void **state)
 	struct mp *mp = two_cpus();
 
 	(void)state;
-	struct selftest_port *p = selftest_port_create(b, mp, &ctl, false);
+	struct selftest_port *p = selftest_port_create(b, mp, &ctl, false, false);
 	assert_non_null(p);
 	io(b, SELFTEST_PORT_RESULT, true, 4, 0, NULL);
 	assert_int_equal(r.calls, 1);
@@ -199,14 +199,13 @@ static void test_selftest_steps(void **state)
 	struct trace_event ev[16];
 
 	(void)state;
-	struct selftest_port *p = selftest_port_create(b, mp, &ctl, true);
+	struct selftest_port *p = selftest_port_create(b, mp, &ctl, true, false);
 	reads = 0;
-	io(b, SELFTEST_PORT_ARG, true, 4, 6, NULL);
-	io(b, SELFTEST_PORT_STEP, true, 4, SELFTEST_STEP_BEFORE_INIT, NULL);
+	io(b, SELFTEST_PORT_STEP, true, 4, SELFTEST_STEP_VALUE(SELFTEST_STEP_BEFORE_INIT, 6), NULL);
 	assert_int_equal(reads, 1); /* step mode reads the target's state */
 	states[1] = MP_STATE_INIT_RECEIVED;
-	io(b, SELFTEST_PORT_STEP, true, 4, SELFTEST_STEP_AFTER_INIT, NULL);
-	io(b, SELFTEST_PORT_STEP, true, 4, SELFTEST_STEP_AFTER_SIPI1, NULL);
+	io(b, SELFTEST_PORT_STEP, true, 4, SELFTEST_STEP_VALUE(SELFTEST_STEP_AFTER_INIT, 6), NULL);
+	io(b, SELFTEST_PORT_STEP, true, 4, SELFTEST_STEP_VALUE(SELFTEST_STEP_AFTER_SIPI1, 6), NULL);
 	size_t n = trace_copy(mp_trace(mp), 1, ev, 16);
 	int inits = 0, sipis = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -217,8 +216,7 @@ static void test_selftest_steps(void **state)
 	assert_int_equal(sipis, 1);
 	/* A step naming an APIC ID nobody has is refused without touching any vCPU. */
 	reads = 0;
-	io(b, SELFTEST_PORT_ARG, true, 4, 5, NULL);
-	io(b, SELFTEST_PORT_STEP, true, 4, SELFTEST_STEP_BEFORE_INIT, NULL);
+	io(b, SELFTEST_PORT_STEP, true, 4, SELFTEST_STEP_VALUE(SELFTEST_STEP_BEFORE_INIT, 5), NULL);
 	assert_int_equal(reads, 0);
 	assert_int_equal(r.calls, 0);
 	assert_string_equal(selftest_step_name(SELFTEST_STEP_AP_HALTED), "ap-halted");

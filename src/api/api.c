@@ -1,0 +1,319 @@
+/*
+ * api.c - see api.h.  The HTTP side of the control API: the UNIX socket, libmicrohttpd, and
+ * the limits that keep a client from costing the VM anything.  What a request means is
+ * routes.c's business.
+ *
+ * Threads: one libmicrohttpd thread accepts, and each connection gets a thread of its own
+ * (at most API_MAX_CONNECTIONS), so a client that sends slowly, or a request waiting for a
+ * vCPU, never holds up another.  Those threads block every signal: SIGINT/SIGTERM belong to
+ * the main program's signal thread and SIGUSR1 to the vCPUs.
+ */
+#include "api/api.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api/routes.h"
+
+/* A body sent without Content-Length is read and thrown away past the cap, up to this. */
+#define API_MAX_DISCARD (16u * API_MAX_BODY)
+
+struct api {
+	struct MHD_Daemon *mhd;
+	const struct api_ops *ops;
+	char *path;
+	dev_t dev; /* the socket file we made, so that api_stop removes only that one */
+	ino_t ino;
+};
+
+/* One request's state across libmicrohttpd's calls. */
+struct request {
+	char *body;
+	size_t len;
+	size_t discarded;
+	bool too_large;
+};
+
+/* ---- the socket --------------------------------------------------------------------- */
+
+/* Is someone accepting connections on the socket at `a`?  1 yes, 0 no, -1 cannot tell. */
+static int socket_live(const struct sockaddr_un *a)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	int r = connect(fd, (const struct sockaddr *)a, sizeof(*a));
+	int e = errno;
+	close(fd);
+	if (r == 0 || e == EAGAIN) /* EAGAIN: a listener with a full backlog */
+		return 1;
+	if (e == ECONNREFUSED)
+		return 0;
+	errno = e;
+	return -1;
+}
+
+/* The path is taken: remove it if it is a socket nobody listens on. */
+static int remove_stale(const struct sockaddr_un *a, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(a->sun_path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0; /* gone meanwhile */
+		snprintf(err, errlen, "%s: %s", a->sun_path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket; not replacing it",
+			 a->sun_path);
+		return -1;
+	}
+	switch (socket_live(a)) {
+	case 1:
+		snprintf(err, errlen, "%s: another process is serving this socket", a->sun_path);
+		return -1;
+	case 0:
+		if (unlink(a->sun_path) == 0 || errno == ENOENT)
+			return 0;
+		/* fall through */
+	default:
+		snprintf(err, errlen, "%s: cannot replace the old socket: %s", a->sun_path,
+			 strerror(errno));
+		return -1;
+	}
+}
+
+static int bind_path(int fd, const struct sockaddr_un *a, char *err, size_t errlen)
+{
+	if (bind(fd, (const struct sockaddr *)a, sizeof(*a)) == 0)
+		return 0;
+	if (errno == EADDRINUSE) {
+		if (remove_stale(a, err, errlen) < 0)
+			return -1;
+		if (bind(fd, (const struct sockaddr *)a, sizeof(*a)) == 0)
+			return 0;
+	}
+	snprintf(err, errlen, "%s: bind: %s", a->sun_path, strerror(errno));
+	return -1;
+}
+
+/*
+ * A listening socket at path, only for its owner.  The mode is set between bind and listen:
+ * before listen nobody can connect, so no client ever sees the wider mode of the umask.
+ */
+static int open_socket(struct api *api, char *err, size_t errlen)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct stat st;
+
+	if (strlen(api->path) >= sizeof(a.sun_path)) {
+		snprintf(err, errlen, "socket path too long (at most %zu bytes): %s",
+			 sizeof(a.sun_path) - 1, api->path);
+		return -1;
+	}
+	memcpy(a.sun_path, api->path, strlen(api->path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (bind_path(fd, &a, err, errlen) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (chmod(api->path, 0600) < 0 || stat(api->path, &st) < 0 || listen(fd, 64) < 0) {
+		snprintf(err, errlen, "%s: %s", api->path, strerror(errno));
+		unlink(api->path);
+		close(fd);
+		return -1;
+	}
+	api->dev = st.st_dev;
+	api->ino = st.st_ino;
+	return fd;
+}
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct api_response *r)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+
+	if (!resp) {
+		api_response_free(r);
+		return MHD_NO;
+	}
+	r->body = NULL; /* libmicrohttpd frees it */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (r->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result send_too_large(struct MHD_Connection *c)
+{
+	struct api_response r = { 0 };
+
+	api_error(&r, 413, "request body too large (at most %u bytes)",
+		  API_MAX_BODY);
+	return send_response(c, &r);
+}
+
+/* Content-Length beyond the cap?  (Garbage is left to libmicrohttpd, which refuses it.) */
+static bool declared_too_large(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+
+	if (!cl)
+		return false;
+	errno = 0;
+	unsigned long long n = strtoull(cl, &end, 10);
+	return end != cl && (errno == ERANGE || n > API_MAX_BODY);
+}
+
+/* Keep a chunk of the body, or count it as thrown away once past the cap. */
+static int take_chunk(struct request *rq, const char *data, size_t len)
+{
+	if (!rq->too_large && rq->len + len <= API_MAX_BODY) {
+		char *b = realloc(rq->body, rq->len + len);
+		if (!b)
+			return -1;
+		memcpy(b + rq->len, data, len);
+		rq->body = b;
+		rq->len += len;
+		return 0;
+	}
+	rq->too_large = true;
+	rq->discarded += len;
+	return rq->discarded > API_MAX_DISCARD ? -1 : 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct api *api = cls;
+	struct request *rq = *con_cls;
+
+	if (!rq) {
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		*con_cls = rq;
+		if (declared_too_large(c))
+			return send_too_large(c);
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (take_chunk(rq, upload_data, *upload_data_size) < 0)
+			return MHD_NO; /* out of memory, or an endless body: drop the connection */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (rq->too_large)
+		return send_too_large(c);
+
+	struct api_request req = {
+		.method = method, .path = url, .body = rq->body, .body_len = rq->len,
+		.format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
+	};
+	struct api_response resp;
+	api_route(api->ops, &req, &resp);
+	return send_response(c, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct request *rq = *con_cls;
+
+	if (rq) {
+		free(rq->body);
+		free(rq);
+		*con_cls = NULL;
+	}
+}
+
+/* ---- server ------------------------------------------------------------------------- */
+
+static struct MHD_Daemon *start_mhd(struct api *api, int fd)
+{
+	sigset_t all, old;
+
+	/* Threads inherit the signal mask of their creator: start libmicrohttpd's with none. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	struct MHD_Daemon *d = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
+		0, NULL, NULL, on_request, api,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONNECTION_TIMEOUT_S,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
+		MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return d;
+}
+
+static void remove_socket_file(const struct api *api)
+{
+	struct stat st;
+
+	if (lstat(api->path, &st) == 0 && st.st_dev == api->dev && st.st_ino == api->ino)
+		unlink(api->path);
+}
+
+struct api *api_start(const char *socket_path, const struct api_ops *ops, char *err,
+		      size_t errlen)
+{
+	struct api *api = calloc(1, sizeof(*api));
+
+	if (!api || !(api->path = strdup(socket_path))) {
+		snprintf(err, errlen, "out of memory");
+		free(api);
+		return NULL;
+	}
+	api->ops = ops;
+	int fd = open_socket(api, err, errlen);
+	if (fd < 0) {
+		free(api->path);
+		free(api);
+		return NULL;
+	}
+	api->mhd = start_mhd(api, fd);
+	if (!api->mhd) {
+		snprintf(err, errlen, "%s: cannot start the HTTP server", socket_path);
+		close(fd);
+		remove_socket_file(api);
+		free(api->path);
+		free(api);
+		return NULL;
+	}
+	return api;
+}
+
+void api_stop(struct api *api)
+{
+	if (!api)
+		return;
+	MHD_stop_daemon(api->mhd); /* closes the listening socket, joins every thread */
+	remove_socket_file(api);
+	free(api->path);
+	free(api);
+}

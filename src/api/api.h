@@ -1,0 +1,106 @@
+/*
+ * api.h - the control API: HTTP with JSON bodies on a UNIX socket, to look at a running VM
+ * (its vCPUs, their MP states, the MP trace) and to act on it (MP state, INIT, SIPI, pause,
+ * resume, shutdown).  `curl --unix-socket PATH http://localhost/vm` works.
+ *
+ * The server knows nothing of the VM's insides: the VM hands it a table of operations
+ * (struct api_ops) and the server calls them from its own threads, one per connection, so a
+ * slow or hostile client never stalls another client or a vCPU.  Every operation may block
+ * briefly (reading a vCPU's state runs on that vCPU's thread) and must be safe to call from
+ * any thread at any time between api_start and api_stop.
+ *
+ * Routes:
+ *   GET    /vm                       the VM: topology, memory, state, uptime
+ *   POST   /vm/pause | /vm/resume | /vm/shutdown
+ *   GET    /vcpus                    every vCPU (as GET /vcpus/{id})
+ *   GET    /vcpus/{id}               one vCPU: APIC ID, BSP, MP state, RIP, exits, time in state
+ *   PUT    /vcpus/{id}/mp_state      {"state": "RUNNABLE"}
+ *   POST   /vcpus/{id}/init
+ *   POST   /vcpus/{id}/sipi          {"vector": 8}
+ *   GET    /trace[?format=chrome|text|svg]
+ *   DELETE /trace
+ * Errors are {"error": "one line"} with 400, 404, 405 (and Allow), 409, 413 or 500.
+ */
+#ifndef MPVMM_API_H
+#define MPVMM_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accel/accel.h"
+#include "mp/mp.h"
+#include "x86/insn.h"
+
+/* What an operation answers; the numbers are the HTTP statuses they become. */
+enum api_status {
+	API_OK = 0,
+	API_BAD_REQUEST = 400, /* the request makes no sense (e.g. a state the backend refuses) */
+	API_NOT_FOUND = 404,
+	API_CONFLICT = 409,    /* not now: e.g. the VM is shutting down, or must be paused first */
+	API_FAILED = 500,
+};
+
+struct api_vm_info {
+	uint32_t cpus, sockets, cores, threads, boot_cpu;
+	uint64_t memory;       /* bytes */
+	const char *irqchip;   /* e.g. "in-kernel"; static strings, or NULL if unknown */
+	const char *accel;     /* e.g. "kvm" */
+	const char *guest;     /* the built-in guest's name */
+	const char *state;     /* "running" | "paused" | "shutting-down" */
+	uint64_t uptime_ns;    /* since VM start: the time base of the MP trace */
+};
+
+struct api_vcpu_info {
+	uint32_t id, apic_id;
+	bool is_bsp;
+	bool mp_state_known;
+	enum mp_state mp_state;
+	bool rip_known;
+	uint64_t rip;
+	bool sipi_vector_known;  /* the vector of the last SIPI it received */
+	uint8_t sipi_vector;
+	uint64_t exits[ACCEL_EXIT_KINDS];
+	uint64_t carried[INSN_KINDS];
+};
+
+/* Implemented by the VM; `err` (errlen bytes) gets a one-line reason when not API_OK. */
+struct api_ops {
+	void *ctx;
+	void (*vm_info)(void *ctx, struct api_vm_info *out);
+	uint32_t (*ncpus)(void *ctx);
+	/* id < ncpus is checked by the server before any of these is called. */
+	enum api_status (*vcpu_info)(void *ctx, uint32_t id, struct api_vcpu_info *out, char *err,
+				     size_t errlen);
+	enum api_status (*set_mp_state)(void *ctx, uint32_t id, enum mp_state s, char *err,
+					size_t errlen);
+	enum api_status (*send_init)(void *ctx, uint32_t id, char *err, size_t errlen);
+	enum api_status (*send_sipi)(void *ctx, uint32_t id, uint8_t vector, char *err,
+				     size_t errlen);
+	enum api_status (*pause)(void *ctx, char *err, size_t errlen);
+	enum api_status (*resume)(void *ctx, char *err, size_t errlen);
+	/* Asks the VM to stop; returns at once (the server answers before the VM is gone). */
+	enum api_status (*shutdown)(void *ctx, char *err, size_t errlen);
+	/* The MP interface, for the trace and the time in each state. */
+	struct mp *(*mp)(void *ctx);
+};
+
+/* Limits on what a client may cost. */
+#define API_MAX_BODY (64u * 1024)      /* request bodies beyond this: 413 */
+#define API_MAX_CONNECTIONS 64         /* more at once are refused       */
+#define API_CONNECTION_TIMEOUT_S 10    /* an idle connection is closed   */
+
+struct api;
+
+/*
+ * Create the socket at socket_path (mode 0600) and serve it from threads of the server's
+ * own.  A socket file left by a process that is gone is replaced; a socket someone listens
+ * on, or any other file, is an error.  `ops` must outlive the server.  NULL with a reason in
+ * err on failure.
+ */
+struct api *api_start(const char *socket_path, const struct api_ops *ops, char *err,
+		      size_t errlen);
+/* Stop serving (waits for requests in progress), close and remove the socket file. */
+void api_stop(struct api *api);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * vm_api.c - the control API's operations on a running VM (struct api_ops): what the API
+ * server may see and do, expressed with the VM's own parts.  Every vCPU access goes through
+ * the MP interface or vcpu_call, so it happens on that vCPU's thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm.h"
+#include "vm_internal.h"
+
+static struct vm *vm_of(void *ctx)
+{
+	return ctx;
+}
+
+static void api_vm_info(void *ctx, struct api_vm_info *out)
+{
+	struct vm *vm = vm_of(ctx);
+	uint64_t now = mp_now_ns();
+
+	*out = (struct api_vm_info){
+		.cpus = vm->plat.topo.cpus, .sockets = vm->plat.topo.sockets,
+		.cores = vm->plat.topo.cores, .threads = vm->plat.topo.threads,
+		.boot_cpu = vm->cfg.boot_cpu, .memory = vm->cfg.mem_size,
+		.irqchip = "kernel", .accel = vm->accel->ops->name, .guest = vm->cfg.guest,
+		.state = atomic_load(&vm->stopping) ? "shutting-down" :
+			 vm_paused(vm) ? "paused" : "running",
+		.uptime_ns = now > vm->t0_ns ? now - vm->t0_ns : 0,
+	};
+}
+
+static uint32_t api_ncpus(void *ctx)
+{
+	return vm_of(ctx)->nvcpus;
+}
+
+struct rip_read {
+	struct vcpu *v;
+	struct x86_regs regs;
+	int ret;
+};
+
+static void read_regs_on_thread(void *arg)
+{
+	struct rip_read *r = arg;
+
+	r->ret = r->v->env->ops->get_regs(r->v->av, &r->regs);
+}
+
+/* The vector of the last SIPI this vCPU was sent, from the MP trace. */
+static bool last_sipi_vector(struct vm *vm, uint32_t id, uint8_t *vector)
+{
+	enum { MAX = 256 };
+	struct trace_event *ev = malloc(MAX * sizeof(*ev));
+	bool found = false;
+
+	if (!ev)
+		return false;
+	size_t n = trace_copy(mp_trace(vm->mp), id, ev, MAX);
+	for (size_t i = n; i-- > 0 && !found;) {
+		if (ev[i].kind == TRACE_SIPI) {
+			*vector = ev[i].vector;
+			found = true;
+		}
+	}
+	free(ev);
+	return found;
+}
+
+static enum api_status api_vcpu_info(void *ctx, uint32_t id, struct api_vcpu_info *out,
+				     char *err, size_t errlen)
+{
+	struct vm *vm = vm_of(ctx);
+	struct vcpu *v = &vm->vcpus[id];
+	struct rip_read r = { .v = v };
+
+	memset(out, 0, sizeof(*out));
+	out->id = id;
+	out->apic_id = v->apic_id;
+	out->is_bsp = v->bsp;
+	out->mp_state_known = mp_get(vm->mp, id, &out->mp_state) == 0;
+	out->rip_known = vcpu_call(v, read_regs_on_thread, &r) == 0 && r.ret == 0;
+	out->rip = r.regs.rip;
+	out->sipi_vector_known = last_sipi_vector(vm, id, &out->sipi_vector);
+	for (unsigned k = 0; k < ACCEL_EXIT_KINDS; k++)
+		out->exits[k] = atomic_load(&v->exits[k]);
+	for (unsigned k = 0; k < INSN_KINDS; k++)
+		out->carried[k] = atomic_load(&v->carried[k]);
+	if (!out->mp_state_known && atomic_load(&vm->stopping)) {
+		snprintf(err, errlen, "the VM is shutting down");
+		return API_CONFLICT;
+	}
+	return API_OK;
+}
+
+static enum api_status send(struct vm *vm, uint32_t id, enum accel_ipi kind, uint8_t vector,
+			    char *err, size_t errlen)
+{
+	if (atomic_load(&vm->stopping)) {
+		snprintf(err, errlen, "the VM is shutting down");
+		return API_CONFLICT;
+	}
+	if (vm->accel->ops->send_ipi(vm->accel, vm->vcpus[id].apic_id, kind, vector) < 0) {
+		snprintf(err, errlen, "cannot deliver the %s: %s",
+			 kind == ACCEL_IPI_INIT ? "INIT" : "SIPI", strerror(errno));
+		return API_FAILED;
+	}
+	/* Sent by the VMM itself, so exact; TRACE_NO_CPU marks "from outside". */
+	mp_note_ipi(vm->mp, kind == ACCEL_IPI_INIT ? TRACE_INIT : TRACE_SIPI, TRACE_NO_CPU, id,
+		    vector, TRACE_EXACT);
+	return API_OK;
+}
+
+static enum api_status api_send_init(void *ctx, uint32_t id, char *err, size_t errlen)
+{
+	return send(vm_of(ctx), id, ACCEL_IPI_INIT, 0, err, errlen);
+}
+
+static enum api_status api_send_sipi(void *ctx, uint32_t id, uint8_t vector, char *err,
+				     size_t errlen)
+{
+	return send(vm_of(ctx), id, ACCEL_IPI_STARTUP, vector, err, errlen);
+}
+
+/*
+ * With KVM's in-kernel APIC, KVM_SET_MP_STATE(INIT_RECEIVED) alone would leave the vCPU's
+ * registers as they were (say, in long mode), and the SIPI that follows only loads CS:IP:
+ * an AP waiting for its SIPI must have been reset.  So INIT_RECEIVED is reached by a real
+ * INIT, which resets the vCPU as the SDM describes (Vol. 3A, 8.4.1 and table 9-1).
+ */
+static enum api_status api_set_mp_state(void *ctx, uint32_t id, enum mp_state s, char *err,
+					size_t errlen)
+{
+	struct vm *vm = vm_of(ctx);
+
+	if (s == MP_STATE_INIT_RECEIVED && !vm->vcpus[id].bsp)
+		return send(vm, id, ACCEL_IPI_INIT, 0, err, errlen);
+	if (s == MP_STATE_INIT_RECEIVED) {
+		snprintf(err, errlen, "an INIT restarts the BSP at the reset vector, where this VM "
+			 "has no firmware: refused");
+		return API_BAD_REQUEST;
+	}
+	if (mp_set(vm->mp, id, s) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s refused %s for vCPU %u: %s", vm->accel->ops->name,
+			 mp_state_name(s), id, strerror(e));
+		return e == EINVAL ? API_BAD_REQUEST : e == ESRCH ? API_CONFLICT : API_FAILED;
+	}
+	return API_OK;
+}
+
+static enum api_status api_pause(void *ctx, char *err, size_t errlen)
+{
+	if (vm_pause(vm_of(ctx)) < 0) {
+		snprintf(err, errlen, "the VM is shutting down");
+		return API_CONFLICT;
+	}
+	return API_OK;
+}
+
+static enum api_status api_resume(void *ctx, char *err, size_t errlen)
+{
+	if (vm_resume(vm_of(ctx)) < 0) {
+		snprintf(err, errlen, "the VM is shutting down");
+		return API_CONFLICT;
+	}
+	return API_OK;
+}
+
+static enum api_status api_shutdown(void *ctx, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	vm_stop(vm_of(ctx), 0, "shut down through the control API");
+	return API_OK;
+}
+
+static struct mp *api_mp(void *ctx)
+{
+	return vm_of(ctx)->mp;
+}
+
+void vm_api_ops(struct vm *vm, struct api_ops *ops)
+{
+	*ops = (struct api_ops){
+		.ctx = vm,
+		.vm_info = api_vm_info,
+		.ncpus = api_ncpus,
+		.vcpu_info = api_vcpu_info,
+		.set_mp_state = api_set_mp_state,
+		.send_init = api_send_init,
+		.send_sipi = api_send_sipi,
+		.pause = api_pause,
+		.resume = api_resume,
+		.shutdown = api_shutdown,
+		.mp = api_mp,
+	};
+}

@@ -1,0 +1,71 @@
+/*
+ * vm_internal.h - the VM's parts, shared only by the files that wire them together
+ * (vm.c: lifecycle; vm_api.c: the control API's operations).  Nothing else includes this:
+ * devices, vCPUs and the MP layer see only their own small interfaces.
+ */
+#ifndef MPVMM_VM_INTERNAL_H
+#define MPVMM_VM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "accel/accel.h"
+#include "api/api.h"
+#include "config.h"
+#include "dev/acpi_pm.h"
+#include "dev/bus.h"
+#include "dev/console.h"
+#include "dev/debug_exit.h"
+#include "dev/fw_cfg.h"
+#include "dev/i8042.h"
+#include "dev/pci_none.h"
+#include "dev/rtc.h"
+#include "dev/selftest_port.h"
+#include "dev/serial.h"
+#include "guest_mem.h"
+#include "mp/mp.h"
+#include "vcpu.h"
+#include "x86/cpuid.h"
+#include "x86/platform.h"
+
+struct vm {
+	struct vm_config cfg;
+	struct accel *accel;
+	struct guest_mem mem;
+	struct platform plat;
+	struct cpuid_table **cpuid; /* per vCPU */
+	struct bus *pio, *mmio;
+	struct irq_line irq;
+	struct serial *serial;
+	struct debug_exit *debug_exit;
+	struct selftest_port *selftest;
+	struct i8042 *i8042;
+	struct rtc *rtc;
+	struct pci_none *pci;
+	struct acpi_pm *acpi_pm;
+	struct fw_cfg *fw_cfg;
+	struct console *console;   /* only when the guest reads its console */
+	struct api *api;
+	struct api_ops api_ops;
+	struct mp *mp;
+	struct mp_kernel_ctx *mp_ctx;
+	struct vcpu *vcpus;
+	uint32_t nvcpus; /* created so far */
+	struct vcpu_env env;
+	uint64_t t0_ns;
+
+	_Atomic bool stopping;
+	struct vcpu_gate gate;
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	bool stopped;
+	int status;
+	char why[256];
+};
+
+/* The control API's operations on this VM (vm_api.c). */
+void vm_api_ops(struct vm *vm, struct api_ops *ops);
+
+#endif

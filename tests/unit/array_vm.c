@@ -1,0 +1,248 @@
+/*
+ * array_vm.c - see array_vm.h.  The MP backend is an array of states behind a mutex (the
+ * API calls it from several threads at once); `exec` runs the function on the caller's
+ * thread, as there are no vCPU threads.
+ */
+#include "array_vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct backend_ctx {
+	struct array_vm *vm;
+	uint32_t cpu;
+};
+
+static int be_get(void *ctx, enum mp_state *out)
+{
+	struct backend_ctx *b = ctx;
+
+	pthread_mutex_lock(&b->vm->lock);
+	*out = b->vm->cpus[b->cpu].state;
+	pthread_mutex_unlock(&b->vm->lock);
+	return 0;
+}
+
+static int be_set(void *ctx, enum mp_state s)
+{
+	struct backend_ctx *b = ctx;
+
+	pthread_mutex_lock(&b->vm->lock);
+	b->vm->cpus[b->cpu].state = s;
+	pthread_mutex_unlock(&b->vm->lock);
+	return 0;
+}
+
+static const struct mp_backend array_backend = { "array", true, be_get, be_set };
+
+static int exec_here(void *ctx, uint32_t cpu, void (*fn)(void *), void *arg)
+{
+	fn(arg);
+	return 0;
+}
+
+/* ---- the VM's side of the API ------------------------------------------------------- */
+
+static void vm_info(void *ctx, struct api_vm_info *out)
+{
+	struct array_vm *vm = ctx;
+
+	pthread_mutex_lock(&vm->lock);
+	*out = (struct api_vm_info){
+		.cpus = vm->ncpus, .sockets = 1, .cores = vm->ncpus, .threads = 1,
+		.boot_cpu = vm->boot_cpu, .memory = 256ull << 20, .irqchip = "array",
+		.accel = "none", .guest = "none", .state = vm->state,
+		.uptime_ns = mp_now_ns() - vm->t0_ns,
+	};
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static uint32_t ncpus(void *ctx)
+{
+	return ((struct array_vm *)ctx)->ncpus;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static enum api_status vcpu_info(void *ctx, uint32_t id, struct api_vcpu_info *out, char *err,
+				 size_t errlen)
+{
+	struct array_vm *vm = ctx;
+	enum mp_state s;
+
+	if (vm->delay_ms)
+		sleep_ms(vm->delay_ms);
+	if (mp_get(vm->mp, id, &s) < 0) {
+		snprintf(err, errlen, "vCPU %u: %s", id, strerror(errno));
+		return API_FAILED;
+	}
+	pthread_mutex_lock(&vm->lock);
+	const struct array_vm_cpu *c = &vm->cpus[id];
+	*out = (struct api_vcpu_info){
+		.id = id, .apic_id = mp_cpu(vm->mp, id)->apic_id, .is_bsp = id == vm->boot_cpu,
+		.mp_state_known = true, .mp_state = s, .rip_known = s == MP_STATE_RUNNABLE,
+		.rip = 0xffffffff80000000ull + id, .sipi_vector_known = c->sipi_vector >= 0,
+		.sipi_vector = (uint8_t)c->sipi_vector,
+	};
+	memcpy(out->exits, c->exits, sizeof(out->exits));
+	memcpy(out->carried, c->carried, sizeof(out->carried));
+	pthread_mutex_unlock(&vm->lock);
+	return API_OK;
+}
+
+static bool shutting_down(struct array_vm *vm, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&vm->lock);
+	bool down = !strcmp(vm->state, "shutting-down");
+	pthread_mutex_unlock(&vm->lock);
+	if (down)
+		snprintf(err, errlen, "the VM is shutting down");
+	return down;
+}
+
+static enum api_status set_mp_state(void *ctx, uint32_t id, enum mp_state s, char *err,
+				    size_t errlen)
+{
+	struct array_vm *vm = ctx;
+
+	if (shutting_down(vm, err, errlen))
+		return API_CONFLICT;
+	if (s == MP_STATE_SIPI_RECEIVED) {
+		snprintf(err, errlen, "SIPI_RECEIVED cannot be set: send a SIPI");
+		return API_BAD_REQUEST;
+	}
+	return mp_set(vm->mp, id, s) == 0 ? API_OK : API_FAILED;
+}
+
+static enum api_status send_init(void *ctx, uint32_t id, char *err, size_t errlen)
+{
+	struct array_vm *vm = ctx;
+
+	if (shutting_down(vm, err, errlen))
+		return API_CONFLICT;
+	mp_note_ipi(vm->mp, TRACE_INIT, vm->boot_cpu, id, 0, TRACE_EXACT);
+	return mp_set(vm->mp, id, MP_STATE_INIT_RECEIVED) == 0 ? API_OK : API_FAILED;
+}
+
+static enum api_status send_sipi(void *ctx, uint32_t id, uint8_t vector, char *err,
+				 size_t errlen)
+{
+	struct array_vm *vm = ctx;
+	enum mp_state s;
+
+	if (shutting_down(vm, err, errlen))
+		return API_CONFLICT;
+	if (mp_get(vm->mp, id, &s) < 0)
+		return API_FAILED;
+	if (s != MP_STATE_INIT_RECEIVED) {
+		snprintf(err, errlen, "vCPU %u is %s, not waiting for a SIPI", id, mp_state_name(s));
+		return API_CONFLICT;
+	}
+	mp_note_ipi(vm->mp, TRACE_SIPI, vm->boot_cpu, id, vector, TRACE_EXACT);
+	pthread_mutex_lock(&vm->lock);
+	vm->cpus[id].sipi_vector = vector;
+	pthread_mutex_unlock(&vm->lock);
+	return mp_set(vm->mp, id, MP_STATE_RUNNABLE) == 0 ? API_OK : API_FAILED;
+}
+
+/* Move from state `from` to `to`, or say why not. */
+static enum api_status change(struct array_vm *vm, const char *from, const char *to, char *err,
+			      size_t errlen)
+{
+	enum api_status st = API_OK;
+
+	pthread_mutex_lock(&vm->lock);
+	if (from && strcmp(vm->state, from)) {
+		snprintf(err, errlen, "the VM is %s, not %s", vm->state, from);
+		st = API_CONFLICT;
+	} else {
+		vm->state = to;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return st;
+}
+
+static enum api_status pause_vm(void *ctx, char *err, size_t errlen)
+{
+	return change(ctx, "running", "paused", err, errlen);
+}
+
+static enum api_status resume_vm(void *ctx, char *err, size_t errlen)
+{
+	return change(ctx, "paused", "running", err, errlen);
+}
+
+static enum api_status shutdown_vm(void *ctx, char *err, size_t errlen)
+{
+	return change(ctx, NULL, "shutting-down", err, errlen);
+}
+
+static struct mp *get_mp(void *ctx)
+{
+	return ((struct array_vm *)ctx)->mp;
+}
+
+/* ---- life ----------------------------------------------------------------------------- */
+
+struct array_vm *array_vm_create(uint32_t n, uint32_t boot_cpu)
+{
+	struct array_vm *vm = calloc(1, sizeof(*vm));
+	struct mp_cpu *desc = calloc(n, sizeof(*desc));
+	struct backend_ctx *bctx = calloc(n, sizeof(*bctx));
+
+	vm->ncpus = n;
+	vm->boot_cpu = boot_cpu;
+	vm->cpus = calloc(n, sizeof(*vm->cpus));
+	vm->state = "running";
+	vm->t0_ns = mp_now_ns();
+	pthread_mutex_init(&vm->lock, NULL);
+	for (uint32_t i = 0; i < n; i++) {
+		vm->cpus[i].state = i == boot_cpu ? MP_STATE_RUNNABLE : MP_STATE_UNINITIALIZED;
+		vm->cpus[i].sipi_vector = -1;
+		vm->cpus[i].exits[ACCEL_EXIT_IO] = 10 * i + 1;
+		vm->cpus[i].carried[INSN_INT3] = i;
+		bctx[i] = (struct backend_ctx){ vm, i };
+		/* APIC IDs with gaps, as a 3-core topology packs them. */
+		desc[i] = (struct mp_cpu){ .apic_id = i / 3 * 4 + i % 3, .bsp = i == boot_cpu,
+					   .backend_ctx = &bctx[i] };
+	}
+	vm->mp = mp_create(n, desc, &array_backend, exec_here, vm, vm->t0_ns);
+	free(desc);
+	/* The backend contexts live as long as the VM: keep them with it. */
+	vm->ops = (struct api_ops){
+		.ctx = vm, .vm_info = vm_info, .ncpus = ncpus, .vcpu_info = vcpu_info,
+		.set_mp_state = set_mp_state, .send_init = send_init, .send_sipi = send_sipi,
+		.pause = pause_vm, .resume = resume_vm, .shutdown = shutdown_vm, .mp = get_mp,
+	};
+	for (uint32_t i = 0; i < n; i++)
+		mp_observe(vm->mp, i, vm->cpus[i].state, TRACE_EXACT);
+	vm->cpus_ctx = bctx;
+	return vm;
+}
+
+void array_vm_destroy(struct array_vm *vm)
+{
+	if (!vm)
+		return;
+	mp_destroy(vm->mp);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm->cpus_ctx);
+	free(vm->cpus);
+	free(vm);
+}
+
+enum mp_state array_vm_state(struct array_vm *vm, uint32_t cpu)
+{
+	enum mp_state s;
+
+	be_get(&(struct backend_ctx){ vm, cpu }, &s);
+	return s;
+}

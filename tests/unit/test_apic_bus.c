@@ -1,0 +1,420 @@
+/*
+ * test_apic_bus.c - IPI routing between modelled local APICs, driven by guest-style ICR
+ * writes: physical, broadcast, logical flat and cluster destinations in xAPIC and x2APIC
+ * form, shorthands, lowest priority, software- and hardware-disabled APICs, NMI and SMI,
+ * wake-ups of halted vCPUs, relocated APIC pages and the warnings for guest mistakes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mp/apic_bus.h"
+
+#define N 5
+#define PAGE LAPIC_DEFAULT_BASE
+
+static uint64_t clk;
+static unsigned nwarn;
+static char last_warn[256];
+static unsigned kicks[N];
+
+static uint64_t fake_now(void *ctx)
+{
+	(void)ctx;
+	return clk;
+}
+
+static void count_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	nwarn++;
+	strncpy(last_warn, msg, sizeof(last_warn) - 1);
+}
+
+static void count_kick(void *ctx, uint32_t cpu)
+{
+	(void)ctx;
+	kicks[cpu]++;
+}
+
+struct machine {
+	struct mp_user *u;
+	struct apic_bus *b;
+};
+
+static struct machine make(const uint32_t ids[N])
+{
+	struct mp_cpu cpus[N];
+	struct machine m;
+
+	for (int i = 0; i < N; i++)
+		cpus[i] = (struct mp_cpu){ .apic_id = ids[i], .bsp = i == 0 };
+	clk = 0;
+	nwarn = 0;
+	last_warn[0] = 0;
+	memset(kicks, 0, sizeof(kicks));
+	struct mp_user_config uc = {
+		.ncpus = N, .bsp = 0, .now_ns = fake_now, .warn = count_warn, .kick = count_kick,
+	};
+	m.u = mp_user_create(&uc);
+	assert_non_null(m.u);
+	struct apic_bus_config bc = {
+		.ncpus = N, .cpus = cpus, .x2apic = true, .now_ns = fake_now,
+		.warn = count_warn, .mp = m.u,
+	};
+	m.b = apic_bus_create(&bc);
+	assert_non_null(m.b);
+	return m;
+}
+
+static void destroy(struct machine *m)
+{
+	apic_bus_destroy(m->b);
+	mp_user_destroy(m->u);
+}
+
+static void mmio(struct machine *m, uint32_t cpu, uint32_t off, uint32_t v)
+{
+	assert_int_equal(apic_bus_mmio_write(m->b, cpu, PAGE + off, 4, v), LAPIC_OK);
+}
+
+static void msr(struct machine *m, uint32_t cpu, uint32_t index, uint64_t v)
+{
+	assert_int_equal(apic_bus_msr_write(m->b, cpu, index, v), LAPIC_OK);
+}
+
+static void enable_all(struct machine *m)
+{
+	for (uint32_t i = 0; i < N; i++)
+		mmio(m, i, LAPIC_SVR, 0x1ff);
+}
+
+static void all_x2apic(struct machine *m)
+{
+	for (uint32_t i = 0; i < N; i++) {
+		msr(m, i, LAPIC_MSR_APIC_BASE, PAGE | LAPIC_BASE_EN | LAPIC_BASE_EXTD);
+		msr(m, i, 0x80f, 0x1ff);
+	}
+}
+
+static void icr(struct machine *m, uint32_t from, uint8_t dest, uint32_t lo)
+{
+	mmio(m, from, LAPIC_ICR_HI, (uint32_t)dest << 24);
+	mmio(m, from, LAPIC_ICR_LO, lo);
+}
+
+/* cpu takes its highest deliverable interrupt and retires it: the vector, or -1. */
+static int take_eoi(struct machine *m, uint32_t cpu)
+{
+	int v = apic_bus_take_interrupt(m->b, cpu);
+
+	if (v < 0)
+		return v;
+	if (lapic_mode(apic_bus_lapic(m->b, cpu)) == LAPIC_MODE_X2APIC)
+		msr(m, cpu, 0x80b, 0);
+	else
+		mmio(m, cpu, LAPIC_EOI, 0);
+	return v;
+}
+
+/* Which vCPUs got `vector` (and nothing else): a bit per vCPU. */
+static unsigned got(struct machine *m, uint8_t vector)
+{
+	unsigned mask = 0;
+
+	for (uint32_t i = 0; i < N; i++) {
+		int v = take_eoi(m, i);
+		if (v < 0)
+			continue;
+		assert_int_equal(v, vector);
+		mask |= 1u << i;
+		assert_int_equal(take_eoi(m, i), -1);
+	}
+	return mask;
+}
+
+static const uint32_t small_ids[N] = { 0, 1, 2, 4, 0x21 };
+
+static void test_physical_xapic(void **state)
+{
+	struct machine m = make(small_ids);
+
+	(void)state;
+	enable_all(&m);
+	icr(&m, 0, 4, 0x40);
+	assert_int_equal(got(&m, 0x40), 1u << 3);
+	icr(&m, 2, 0x21, 0x41);
+	assert_int_equal(got(&m, 0x41), 1u << 4);
+	icr(&m, 1, 0xff, 0x42); /* physical broadcast, sender included */
+	assert_int_equal(got(&m, 0x42), 0x1f);
+	assert_int_equal(nwarn, 0);
+	icr(&m, 0, 3, 0x43); /* no APIC ID 3 */
+	assert_int_equal(got(&m, 0x43), 0);
+	assert_int_equal(nwarn, 1);
+	assert_non_null(strstr(last_warn, "physical destination 0x3"));
+	destroy(&m);
+}
+
+static void test_logical_flat(void **state)
+{
+	struct machine m = make(small_ids);
+
+	(void)state;
+	enable_all(&m);
+	for (uint32_t i = 0; i < N; i++)
+		mmio(&m, i, LAPIC_LDR, 1u << (24 + i));
+	icr(&m, 0, 0x06, LAPIC_ICR_LOGICAL | 0x50);
+	assert_int_equal(got(&m, 0x50), 0x06);
+	icr(&m, 0, 0x11, LAPIC_ICR_LOGICAL | 0x51);
+	assert_int_equal(got(&m, 0x51), 0x11);
+	icr(&m, 0, 0xff, LAPIC_ICR_LOGICAL | 0x52);
+	assert_int_equal(got(&m, 0x52), 0x1f);
+	icr(&m, 0, 0x00, LAPIC_ICR_LOGICAL | 0x53);
+	assert_int_equal(got(&m, 0x53), 0);
+	assert_int_equal(nwarn, 1);
+	destroy(&m);
+}
+
+static void test_logical_cluster(void **state)
+{
+	struct machine m = make(small_ids);
+
+	(void)state;
+	enable_all(&m);
+	/* Cluster i/2, member bit i%2: 0x01 0x02 0x11 0x12 0x21. */
+	for (uint32_t i = 0; i < N; i++) {
+		mmio(&m, i, LAPIC_DFR, 0x0fffffff);
+		mmio(&m, i, LAPIC_LDR, (((i / 2) << 4) | (1u << (i % 2))) << 24);
+	}
+	icr(&m, 0, 0x13, LAPIC_ICR_LOGICAL | 0x60);
+	assert_int_equal(got(&m, 0x60), 0x0c);
+	icr(&m, 0, 0x21, LAPIC_ICR_LOGICAL | 0x61);
+	assert_int_equal(got(&m, 0x61), 0x10);
+	icr(&m, 0, 0x02, LAPIC_ICR_LOGICAL | 0x62);
+	assert_int_equal(got(&m, 0x62), 0x02);
+	icr(&m, 0, 0x22, LAPIC_ICR_LOGICAL | 0x63); /* cluster 2 has no member 1 */
+	assert_int_equal(got(&m, 0x63), 0);
+	assert_int_equal(nwarn, 1);
+	destroy(&m);
+}
+
+static void test_x2apic_destinations(void **state)
+{
+	static const uint32_t ids[N] = { 0, 1, 0x10, 0x11, 0x121 };
+	struct machine m = make(ids);
+
+	(void)state;
+	all_x2apic(&m);
+	msr(&m, 0, 0x830, (0x121ull << 32) | 0x70);
+	assert_int_equal(got(&m, 0x70), 0x10);
+	msr(&m, 0, 0x830, (0xffffffffull << 32) | 0x71);
+	assert_int_equal(got(&m, 0x71), 0x1f);
+	/* Logical: cluster in 31:16, member mask in 15:0 (SDM 10.12.10.2). */
+	msr(&m, 4, 0x830, (0x10003ull << 32) | LAPIC_ICR_LOGICAL | 0x72);
+	assert_int_equal(got(&m, 0x72), 0x0c);
+	msr(&m, 4, 0x830, (0x00003ull << 32) | LAPIC_ICR_LOGICAL | 0x73);
+	assert_int_equal(got(&m, 0x73), 0x03);
+	msr(&m, 0, 0x830, (0x120002ull << 32) | LAPIC_ICR_LOGICAL | 0x74);
+	assert_int_equal(got(&m, 0x74), 0x10);
+	/* The self IPI register. */
+	msr(&m, 3, 0x83f, 0x75);
+	assert_int_equal(got(&m, 0x75), 0x08);
+	assert_int_equal(nwarn, 0);
+	msr(&m, 0, 0x830, (0x21ull << 32) | 0x76); /* ID 0x21 does not exist (0x121 does) */
+	assert_int_equal(got(&m, 0x76), 0);
+	assert_int_equal(nwarn, 1);
+	destroy(&m);
+}
+
+static void test_shorthands(void **state)
+{
+	struct machine m = make(small_ids);
+
+	(void)state;
+	enable_all(&m);
+	icr(&m, 2, 0x00, (LAPIC_SH_SELF << 18) | 0x80);
+	assert_int_equal(got(&m, 0x80), 0x04);
+	icr(&m, 2, 0x00, (LAPIC_SH_ALL << 18) | 0x81);
+	assert_int_equal(got(&m, 0x81), 0x1f);
+	icr(&m, 2, 0x00, (LAPIC_SH_OTHERS << 18) | 0x82);
+	assert_int_equal(got(&m, 0x82), 0x1b);
+	/* The destination field is ignored with a shorthand. */
+	icr(&m, 2, 0x04, (LAPIC_SH_SELF << 18) | 0x83);
+	assert_int_equal(got(&m, 0x83), 0x04);
+	assert_int_equal(nwarn, 0);
+	destroy(&m);
+}
+
+static void test_lowest_priority(void **state)
+{
+	static const uint8_t tpr[N] = { 0x20, 0x10, 0x10, 0x30, 0x40 };
+	struct machine m = make(small_ids);
+
+	(void)state;
+	enable_all(&m);
+	for (uint32_t i = 0; i < N; i++)
+		mmio(&m, i, LAPIC_TPR, tpr[i]);
+	/* cpu1 and cpu2 tie at 0x10: the lower APIC ID, cpu1, wins. */
+	icr(&m, 0, 0xff, (LAPIC_DM_LOWEST << 8) | 0x90);
+	assert_int_equal(apic_bus_pending(m.b, 1), 0x90);
+	assert_int_equal(apic_bus_pending(m.b, 2), -1);
+	assert_int_equal(apic_bus_take_interrupt(m.b, 1), 0x90);
+	/* cpu1 now has 0x90 in service: its arbitration priority is 0x90, cpu2 wins. */
+	icr(&m, 0, 0xff, (LAPIC_DM_LOWEST << 8) | 0x91);
+	assert_int_equal(apic_bus_pending(m.b, 2), 0x91);
+	assert_int_equal(apic_bus_pending(m.b, 1), -1);
+	assert_int_equal(apic_bus_take_interrupt(m.b, 2), 0x91);
+	/* Among a logical set only: cpu3 (0x30) and cpu4 (0x40) -> cpu3. */
+	for (uint32_t i = 0; i < N; i++)
+		mmio(&m, i, LAPIC_LDR, 1u << (24 + i));
+	icr(&m, 0, 0x18, LAPIC_ICR_LOGICAL | (LAPIC_DM_LOWEST << 8) | 0x92);
+	assert_int_equal(got(&m, 0x92), 0x08);
+	assert_int_equal(nwarn, 0);
+	destroy(&m);
+}
+
+static void test_disabled_apics(void **state)
+{
+	struct machine m = make(small_ids);
+
+	(void)state;
+	/* cpu0 software-disabled sends: delivered (SDM 10.4.7.2), with a warning. */
+	mmio(&m, 1, LAPIC_SVR, 0x1ff);
+	icr(&m, 0, 1, 0xa0);
+	assert_int_equal(got(&m, 0xa0), 0x02);
+	assert_int_equal(nwarn, 1);
+	assert_non_null(strstr(last_warn, "software-disabled"));
+	/* A software-disabled target drops fixed interrupts, with a warning... */
+	icr(&m, 1, 2, 0xa1);
+	assert_int_equal(got(&m, 0xa1), 0);
+	assert_int_equal(nwarn, 2);
+	/* ...but takes NMI (cpu0 runs) and INIT. */
+	icr(&m, 1, 0, LAPIC_DM_NMI << 8);
+	assert_true(apic_bus_take_nmi(m.b, 0));
+	assert_false(apic_bus_take_nmi(m.b, 0));
+	icr(&m, 1, 2, 0x4500);
+	assert_int_equal(mp_user_state(m.u, 2), MP_STATE_INIT_RECEIVED);
+	/* An NMI to a vCPU waiting for INIT or SIPI is dropped, with a warning. */
+	unsigned w = nwarn;
+	icr(&m, 1, 2, LAPIC_DM_NMI << 8);
+	assert_false(apic_bus_take_nmi(m.b, 2));
+	assert_int_equal(nwarn, w + 1);
+	/* A hardware-disabled APIC is off the bus: no INIT, no interrupt. */
+	msr(&m, 3, LAPIC_MSR_APIC_BASE, PAGE);
+	icr(&m, 1, 4, 0x4500);
+	assert_int_equal(mp_user_state(m.u, 3), MP_STATE_UNINITIALIZED);
+	assert_int_equal(nwarn, w + 2);
+	uint32_t v;
+	assert_int_equal(apic_bus_mmio_read(m.b, 3, PAGE + LAPIC_ID, 4, &v), LAPIC_UNCLAIMED);
+	/* SMI is not modelled: a warning, nothing delivered. */
+	icr(&m, 1, 0, LAPIC_DM_SMI << 8);
+	assert_int_equal(nwarn, w + 3);
+	assert_non_null(strstr(last_warn, "SMI"));
+	destroy(&m);
+}
+
+static void test_halt_wakeups(void **state)
+{
+	struct machine m = make(small_ids);
+
+	(void)state;
+	enable_all(&m);
+	/* A running vCPU is kicked once when an interrupt becomes deliverable. */
+	icr(&m, 1, 0, 0xb0);
+	assert_int_equal(kicks[0], 1);
+	icr(&m, 1, 0, 0xb1);
+	assert_int_equal(kicks[0], 1);
+	/* Pending and IF = 1: HLT does not halt. */
+	assert_int_equal(mp_user_halt(m.u, 0, true), MP_STATE_RUNNABLE);
+	assert_int_equal(take_eoi(&m, 0), 0xb1);
+	assert_int_equal(take_eoi(&m, 0), 0xb0);
+	/* HLT with IF = 1, woken by a fixed IPI. */
+	assert_int_equal(mp_user_halt(m.u, 0, true), MP_STATE_HALTED);
+	icr(&m, 1, 0, 0xb2);
+	assert_int_equal(mp_user_state(m.u, 0), MP_STATE_RUNNABLE);
+	assert_int_equal(got(&m, 0xb2), 1);
+	/* Masked by the TPR: not deliverable, no wake-up. */
+	mmio(&m, 0, LAPIC_TPR, 0xc0);
+	assert_int_equal(mp_user_halt(m.u, 0, true), MP_STATE_HALTED);
+	icr(&m, 1, 0, 0xb3);
+	assert_int_equal(mp_user_state(m.u, 0), MP_STATE_HALTED);
+	mmio(&m, 0, LAPIC_TPR, 0);
+	assert_int_equal(mp_user_state(m.u, 0), MP_STATE_RUNNABLE);
+	assert_int_equal(got(&m, 0xb3), 1);
+	/* HLT with IF = 0: an interrupt does not wake it, an NMI does. */
+	assert_int_equal(mp_user_halt(m.u, 0, false), MP_STATE_HALTED);
+	icr(&m, 1, 0, 0xb4);
+	assert_int_equal(mp_user_state(m.u, 0), MP_STATE_HALTED);
+	icr(&m, 1, 0, LAPIC_DM_NMI << 8);
+	assert_int_equal(mp_user_state(m.u, 0), MP_STATE_RUNNABLE);
+	assert_true(apic_bus_take_nmi(m.b, 0));
+	assert_int_equal(got(&m, 0xb4), 1);
+	/* The APIC timer wakes a halted vCPU. */
+	mmio(&m, 0, LAPIC_LVT_TIMER, 0xb5);
+	mmio(&m, 0, LAPIC_TIMER_DIVIDE, 0xb);
+	clk = 100;
+	mmio(&m, 0, LAPIC_TIMER_INITIAL, 1000);
+	assert_int_equal(apic_bus_timer_next(m.b, 0), 1100);
+	assert_int_equal(apic_bus_next_deadline(m.b), 1100);
+	assert_int_equal(mp_user_halt(m.u, 0, true), MP_STATE_HALTED);
+	assert_int_equal(apic_bus_fire_timers(m.b, 1099), 0);
+	assert_int_equal(mp_user_state(m.u, 0), MP_STATE_HALTED);
+	assert_int_equal(apic_bus_fire_timers(m.b, 1100), 1);
+	assert_int_equal(mp_user_state(m.u, 0), MP_STATE_RUNNABLE);
+	assert_int_equal(apic_bus_next_deadline(m.b), LAPIC_TIMER_NONE);
+	assert_int_equal(got(&m, 0xb5), 1);
+	assert_int_equal(nwarn, 0);
+	destroy(&m);
+}
+
+static void test_relocated_page_and_external(void **state)
+{
+	struct machine m = make(small_ids);
+	uint32_t v;
+
+	(void)state;
+	/* An interrupt message from outside the APICs (an IOAPIC or MSI). */
+	enable_all(&m);
+	struct lapic_ipi ipi = { .dest = 2, .vector = 0xc0, .mode = LAPIC_DM_FIXED,
+				 .assert = true };
+	apic_bus_deliver(m.b, APIC_BUS_EXTERNAL, &ipi);
+	assert_int_equal(got(&m, 0xc0), 0x04);
+	ipi.shorthand = LAPIC_SH_SELF; /* no sender: no one */
+	apic_bus_deliver(m.b, APIC_BUS_EXTERNAL, &ipi);
+	assert_int_equal(got(&m, 0xc0), 0);
+	/* Each APIC has its own base (IA32_APIC_BASE). */
+	msr(&m, 1, LAPIC_MSR_APIC_BASE, 0xfed00000 | LAPIC_BASE_EN);
+	assert_int_equal(apic_bus_mmio_read(m.b, 1, PAGE + LAPIC_ID, 4, &v), LAPIC_UNCLAIMED);
+	assert_int_equal(apic_bus_mmio_read(m.b, 1, 0xfed00000 + LAPIC_ID, 4, &v), LAPIC_OK);
+	assert_int_equal(v, 1u << 24);
+	assert_int_equal(apic_bus_mmio_read(m.b, 0, PAGE + LAPIC_ID, 4, &v), LAPIC_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(apic_bus_mmio_read(m.b, 0, PAGE + 0x1000, 4, &v), LAPIC_UNCLAIMED);
+	assert_int_equal(apic_bus_msr_write(m.b, 0, 0x10, 0), LAPIC_UNCLAIMED);
+	assert_int_equal(apic_bus_mmio_read(m.b, N, PAGE, 4, &v), LAPIC_UNCLAIMED);
+	/* The relocated page still works: cpu1 reads its TPR there. */
+	assert_int_equal(apic_bus_mmio_write(m.b, 1, 0xfed00000 + LAPIC_TPR, 4, 0x20), LAPIC_OK);
+	assert_int_equal(apic_bus_mmio_read(m.b, 1, 0xfed00000 + LAPIC_TPR, 4, &v), LAPIC_OK);
+	assert_int_equal(v, 0x20);
+	destroy(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_physical_xapic),
+		cmocka_unit_test(test_logical_flat),
+		cmocka_unit_test(test_logical_cluster),
+		cmocka_unit_test(test_x2apic_destinations),
+		cmocka_unit_test(test_shorthands),
+		cmocka_unit_test(test_lowest_priority),
+		cmocka_unit_test(test_disabled_apics),
+		cmocka_unit_test(test_halt_wakeups),
+		cmocka_unit_test(test_relocated_page_and_external),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
