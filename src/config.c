@@ -106,6 +106,10 @@ enum {
 	OPT_API,
 	OPT_TRACE,
 	OPT_TIMELINE,
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_ON_REBOOT,
 };
 
 static const struct option run_options[] = {
@@ -122,6 +126,10 @@ static const struct option run_options[] = {
 	{ "api", required_argument, NULL, OPT_API },
 	{ "trace", required_argument, NULL, OPT_TRACE },
 	{ "timeline", required_argument, NULL, OPT_TIMELINE },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -146,6 +154,10 @@ void config_usage(FILE *out)
 		"      --debug-exit PORT  I/O port of the debug exit device (default 0x%x);\n"
 		"                         a write of V ends mpvmm with status (V << 1) | 1\n"
 		"      --guest NAME       run a built-in guest (default selftest; see below)\n"
+		"      --kernel FILE      boot a Linux bzImage, a vmlinux ELF or a multiboot kernel\n"
+		"      --initrd FILE      initial ramdisk (Linux) or module 0 (multiboot)\n"
+		"      --cmdline STRING   kernel command line (default \"" CONFIG_DEFAULT_CMDLINE "\")\n"
+		"      --on-reboot exit|restart  what a guest reset does (default exit)\n"
 		"      --api PATH         serve the control API on this UNIX socket (mpvmm ctl PATH)\n"
 		"      --trace FILE       write the MP-state trace at exit (Chrome trace JSON)\n"
 		"      --timeline FILE    draw the MP-state timeline at exit (SVG)\n"
@@ -229,6 +241,23 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 		*(opt == OPT_API ? &cfg->api_socket : opt == OPT_TRACE ? &cfg->trace_file :
 		  &cfg->timeline_file) = arg;
 		return 0;
+	case OPT_KERNEL:
+	case OPT_INITRD:
+	case OPT_CMDLINE:
+		if (opt != OPT_CMDLINE && !*arg) {
+			snprintf(err, errlen, "option needs a file name");
+			return -1;
+		}
+		*(opt == OPT_KERNEL ? &cfg->kernel : opt == OPT_INITRD ? &cfg->initrd :
+		  &cfg->cmdline) = arg;
+		return 0;
+	case OPT_ON_REBOOT:
+		if (strcmp(arg, "exit") && strcmp(arg, "restart")) {
+			snprintf(err, errlen, "--on-reboot '%s': use exit or restart", arg);
+			return -1;
+		}
+		cfg->reboot_restart = !strcmp(arg, "restart");
+		return 0;
 	case OPT_STEP:
 		cfg->selftest_step = true;
 		return 0;
@@ -287,6 +316,10 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 	}
 	if (result == CONFIG_OK && optind < argc + 1) {
 		snprintf(err, errlen, "unexpected argument '%s' (see --help)", args[optind]);
+		result = CONFIG_ERROR;
+	}
+	if (result == CONFIG_OK && cfg->initrd && !cfg->kernel) {
+		snprintf(err, errlen, "--initrd needs --kernel");
 		result = CONFIG_ERROR;
 	}
 	if (result == CONFIG_OK && cfg->boot_cpu >= cfg->topo.cpus) {

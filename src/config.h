@@ -21,6 +21,7 @@
 #define CONFIG_MAX_MEMORY (1ull << 40)
 #define CONFIG_DEFAULT_DEBUG_EXIT_PORT 0xf4u
 #define CONFIG_DEFAULT_AP_TIMEOUT_MS 10000u
+#define CONFIG_DEFAULT_CMDLINE "console=ttyS0"
 
 struct vm_config {
 	struct topology topo;
@@ -36,6 +37,10 @@ struct vm_config {
 	const char *api_socket;    /* --api PATH: control API on this UNIX socket, or NULL */
 	const char *trace_file;    /* --trace FILE: Chrome trace of the MP events, at exit */
 	const char *timeline_file; /* --timeline FILE: SVG timeline of the bring-up, at exit */
+	const char *kernel;        /* --kernel FILE: boot this instead of a built-in guest */
+	const char *initrd;        /* --initrd FILE */
+	const char *cmdline;       /* --cmdline STRING (default CONFIG_DEFAULT_CMDLINE) */
+	bool reboot_restart;       /* --on-reboot restart (default: exit) */
 };
 
 enum config_result {

@@ -49,6 +49,41 @@ static void block_signals(sigset_t *set)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 }
 
+/* One VM from creation to teardown; returns its exit status (or VM_STATUS_RESTART). */
+static int run_once(const struct vm_config *cfg, const sigset_t *signals)
+{
+	struct signal_thread st = { .set = *signals };
+	int status;
+	struct vm *vm = vm_create(cfg, &status);
+
+	if (!vm)
+		return status;
+	if (vm_load(vm) < 0) {
+		vm_destroy(vm);
+		/* A kernel, initrd or command line that cannot be loaded is bad input. */
+		return cfg->kernel ? VM_STATUS_USAGE : VM_STATUS_VMM_ERROR;
+	}
+	if (vm_start_api(vm) < 0) {
+		vm_destroy(vm);
+		return VM_STATUS_USAGE;
+	}
+	st.vm = vm;
+	if (pthread_create(&st.thread, NULL, signal_main, &st) != 0) {
+		log_error("cannot start the signal thread");
+		vm_destroy(vm);
+		return VM_STATUS_VMM_ERROR;
+	}
+	status = vm_run(vm);
+	if (!cfg->quiet)
+		vm_report(vm);
+	if (vm_write_trace_files(vm) < 0 && status == 0)
+		status = VM_STATUS_VMM_ERROR;
+	pthread_cancel(st.thread);
+	pthread_join(st.thread, NULL);
+	vm_destroy(vm);
+	return status;
+}
+
 static int cmd_run(int argc, char *const argv[])
 {
 	struct vm_config cfg;
@@ -71,29 +106,13 @@ static int cmd_run(int argc, char *const argv[])
 	}
 	log_set_quiet(cfg.quiet);
 
-	struct signal_thread st = { .vm = NULL };
-	block_signals(&st.set);
-	struct vm *vm = vm_create(&cfg, &status);
-	if (!vm)
-		return status;
-	if (vm_load_selftest(vm) < 0 || vm_start_api(vm) < 0) {
-		vm_destroy(vm);
-		return VM_STATUS_VMM_ERROR;
-	}
-	st.vm = vm;
-	if (pthread_create(&st.thread, NULL, signal_main, &st) != 0) {
-		log_error("cannot start the signal thread");
-		vm_destroy(vm);
-		return VM_STATUS_VMM_ERROR;
-	}
-	status = vm_run(vm);
-	if (!cfg.quiet)
-		vm_report(vm);
-	if (vm_write_trace_files(vm) < 0 && status == 0)
-		status = VM_STATUS_VMM_ERROR;
-	pthread_cancel(st.thread);
-	pthread_join(st.thread, NULL);
-	vm_destroy(vm);
+	sigset_t signals;
+	block_signals(&signals);
+	do {
+		status = run_once(&cfg, &signals);
+		if (status == VM_STATUS_RESTART)
+			log_info("restarting the VM (--on-reboot restart)");
+	} while (status == VM_STATUS_RESTART);
 	return status;
 }
 

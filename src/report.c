@@ -66,7 +66,7 @@ static void format_carried(char *buf, size_t len, const struct vcpu *v)
 void report_print(FILE *out, struct mp *mp, const struct vcpu *vcpus, uint32_t n)
 {
 	struct trace_event *ev = calloc(EVENTS_MAX, sizeof(*ev));
-	char states[1024], sipi[32], carried[128];
+	char states[1024], sipi[32], carried[512];
 
 	if (!ev)
 		return;

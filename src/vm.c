@@ -40,6 +40,16 @@ static void vm_stop_cb(void *vm, int status, const char *why)
 	vm_stop(vm, status, why);
 }
 
+/* A guest reset ends this VM; with --on-reboot restart, main() builds a fresh one. */
+static void vm_reset_cb(void *opaque, const char *why)
+{
+	struct vm *vm = opaque;
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "guest reset: %s", why);
+	vm_stop(vm, vm->cfg.reboot_restart ? VM_STATUS_RESTART : 0, msg);
+}
+
 void vm_stop(struct vm *vm, int status, const char *why)
 {
 	pthread_mutex_lock(&vm->stop_lock);
@@ -135,6 +145,26 @@ static int check_limits(struct vm *vm)
 	return 0;
 }
 
+/*
+ * On a KVM that emulates guest code, Linux's workaround for AMD's FXSAVE leak (fnclex, emms,
+ * fild at the first return to user space) hits an instruction nothing can carry there; the
+ * vendor string is one of the few CPUID fields such a host lets the VMM set (leaf 0 follows
+ * the table, see docs/HOST-NOTES.md).  Never done on hardware KVM.
+ */
+static void offer_intel_vendor(struct cpuid_table *t, bool say)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->e[i].function != 0)
+			continue;
+		t->e[i].ebx = 0x756e6547; /* "Genu" */
+		t->e[i].edx = 0x49656e69; /* "ineI" */
+		t->e[i].ecx = 0x6c65746e; /* "ntel" */
+		if (say)
+			log_info("this KVM emulates guest code: offering vendor GenuineIntel in CPUID "
+				 "leaf 0 (the AMD FXSAVE-leak workaround cannot run here)");
+	}
+}
+
 static int build_cpuid(struct vm *vm, char *err)
 {
 	struct cpuid_table *supported = vm->accel->ops->supported_cpuid(vm->accel, err, ERRLEN);
@@ -151,6 +181,8 @@ static int build_cpuid(struct vm *vm, char *err)
 			free(supported);
 			return -1;
 		}
+		if (vm->accel->emulates && vm->cfg.kernel)
+			offer_intel_vendor(vm->cpuid[i], i == 0);
 	}
 	free(supported);
 	if (!vm->cpuid) {
@@ -207,7 +239,7 @@ static int create_platform_devices(struct vm *vm, const struct vm_control *ctl)
 
 static int create_devices(struct vm *vm)
 {
-	struct vm_control ctl = { .stop = vm_stop_cb, .vm = vm };
+	struct vm_control ctl = { .stop = vm_stop_cb, .reset = vm_reset_cb, .vm = vm };
 
 	vm->pio = bus_create("I/O port");
 	vm->mmio = bus_create("MMIO");
@@ -344,36 +376,6 @@ struct vm *vm_create(const struct vm_config *cfg, int *status)
 	return vm;
 }
 
-int vm_load_selftest(struct vm *vm)
-{
-	char err[ERRLEN];
-	const struct embedded_guest *g = embedded_guest_find(vm->cfg.guest);
-	struct vcpu *bsp = &vm->vcpus[vm->cfg.boot_cpu];
-	const struct accel_ops *ops = vm->accel->ops;
-	struct x86_regs regs;
-	struct x86_sregs sregs;
-	struct selftest_options o = {
-		.ncpus = vm->plat.topo.cpus,
-		.step = vm->cfg.selftest_step,
-		.hold = vm->cfg.selftest_hold,
-		.x2apic = vm->plat.x2apic,
-		.ap_timeout_ms = vm->cfg.ap_timeout_ms,
-		.lapic_timer_hz = vm->accel->lapic_timer_hz,
-	};
-
-	if (!g) {
-		log_error("no built-in guest named '%s'", vm->cfg.guest);
-		return -1;
-	}
-	/* Before any vCPU thread exists, so these ioctls cannot race with KVM_RUN. */
-	if (ops->get_regs(bsp->av, &regs) < 0 || ops->get_sregs(bsp->av, &sregs) < 0)
-		return -1;
-	if (selftest_load(&vm->mem, &o, g->image, g->size, &regs, &sregs, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		return -1;
-	}
-	return ops->set_sregs(bsp->av, &sregs) < 0 || ops->set_regs(bsp->av, &regs) < 0 ? -1 : 0;
-}
 
 int vm_run(struct vm *vm)
 {
@@ -381,6 +383,12 @@ int vm_run(struct vm *vm)
 		 vm->plat.topo.cpus, vm->cfg.boot_cpu, vm->plat.cpus[vm->cfg.boot_cpu].apic_id,
 		 (unsigned long long)(vm->cfg.mem_size >> 20), vm->plat.x2apic ? "x2APIC" : "xAPIC",
 		 vm->accel->ops->name);
+	/* A kernel gets the terminal as its console; the built-in guests read no input. */
+	if (vm->cfg.kernel) {
+		vm->console = console_create(vm->serial, STDIN_FILENO, &vm->env.ctl);
+		if (!vm->console)
+			log_warn("no console input: cannot read standard input");
+	}
 	for (uint32_t i = 0; i < vm->nvcpus; i++) {
 		if (vcpu_start(&vm->vcpus[i]) < 0) {
 			char why[64];
@@ -395,11 +403,16 @@ int vm_run(struct vm *vm)
 	pthread_mutex_unlock(&vm->stop_lock);
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	/* The terminal is the user's again before anything else is printed. */
+	if (vm->console) {
+		console_destroy(vm->console);
+		vm->console = NULL;
+	}
 	serial_flush(vm->serial);
 
 	pthread_mutex_lock(&vm->stop_lock);
 	int status = vm->status;
-	if (status == 0)
+	if (status == 0 || status == VM_STATUS_RESTART)
 		log_info("stopped: %s", vm->why);
 	else
 		log_error("stopped: %s (exit status %d)", vm->why, status);

@@ -18,6 +18,8 @@
 #define VM_STATUS_NO_KVM 3
 #define VM_STATUS_VMM_ERROR 5
 #define VM_STATUS_INTERRUPTED 130
+/* Not an exit status: the guest reset with --on-reboot restart; main() boots a new VM. */
+#define VM_STATUS_RESTART (-1)
 
 struct vm;
 
@@ -25,6 +27,10 @@ struct vm;
 struct vm *vm_create(const struct vm_config *cfg, int *status);
 /* Load the built-in guest cfg->guest (default: the self-test).  Returns 0, or -1 (logged). */
 int vm_load_selftest(struct vm *vm);
+/* Load cfg->kernel (and cfg->initrd, cfg->cmdline).  Returns 0, or -1 (logged). */
+int vm_load_kernel(struct vm *vm);
+/* The one a user asked for: --kernel, else the built-in guest.  Returns 0 or -1. */
+int vm_load(struct vm *vm);
 /* Run until the VM stops; returns the exit status. */
 int vm_run(struct vm *vm);
 /* Ask the VM to stop (any thread, also from a signal-handling thread). */

@@ -132,6 +132,8 @@ struct accel_ops {
 struct accel {
 	const struct accel_ops *ops;
 	uint64_t lapic_timer_hz; /* local APIC timer input clock the guest sees */
+	bool emulates;           /* guest code is emulated (PVM): slow, and some instructions
+				  * end KVM_RUN with an emulation failure */
 };
 
 /* Open KVM.  Returns NULL with a reason in err; *missing is set if /dev/kvm is not usable. */

@@ -649,6 +649,8 @@ struct accel *accel_kvm_open(bool *missing, char *err, size_t errlen)
 	k->base.ops = &kvm_ops;
 	/* KVM's APIC bus runs at 1 GHz: APIC_BUS_CYCLE_NS = 1 (arch/x86/kvm/lapic.h). */
 	k->base.lapic_timer_hz = 1000000000ull;
+	/* PVM, a KVM that runs inside a VM without VMX/SVM, emulates all guest kernel code. */
+	k->base.emulates = access("/sys/module/kvm_pvm", F_OK) == 0;
 	k->vm_fd = -1;
 	k->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k->sys_fd < 0) {

@@ -26,6 +26,8 @@
 
 /* A body sent without Content-Length is read and thrown away past the cap, up to this. */
 #define API_MAX_DISCARD (16u * API_MAX_BODY)
+/* How long api_stop waits for connections under way before closing them. */
+#define API_STOP_GRACE_MS 1000u
 
 struct api {
 	struct MHD_Daemon *mhd;
@@ -168,8 +170,7 @@ static enum MHD_Result send_too_large(struct MHD_Connection *c)
 {
 	struct api_response r = { 0 };
 
-	api_error(&r, 413, "request body too large (at most %u bytes)",
-		  API_MAX_BODY);
+	api_error(&r, 413, "request body too large (at most %u bytes)", API_MAX_BODY);
 	return send_response(c, &r);
 }
 
@@ -260,7 +261,8 @@ static struct MHD_Daemon *start_mhd(struct api *api, int fd)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+			MHD_USE_ITC,
 		0, NULL, NULL, on_request, api,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
@@ -308,11 +310,27 @@ struct api *api_start(const char *socket_path, const struct api_ops *ops, char *
 	return api;
 }
 
+static unsigned connections(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return i ? i->num_connections : 0;
+}
+
 void api_stop(struct api *api)
 {
 	if (!api)
 		return;
-	MHD_stop_daemon(api->mhd); /* closes the listening socket, joins every thread */
+	/*
+	 * Take no more connections, and give those under way a moment to finish: the client
+	 * that asked for the shutdown, which stops the server, is still being answered.
+	 */
+	MHD_socket fd = MHD_quiesce_daemon(api->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	for (unsigned ms = 0; ms < API_STOP_GRACE_MS && connections(api->mhd); ms += 5)
+		usleep(5000);
+	MHD_stop_daemon(api->mhd); /* closes what is left, joins every thread */
 	remove_socket_file(api);
 	free(api->path);
 	free(api);

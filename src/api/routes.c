@@ -18,7 +18,6 @@
 
 #define JSON_TYPE "application/json"
 #define ERR_LEN 256
-#define MAX_SEGMENTS 4
 
 struct route_args {
 	uint32_t id;        /* for patterns with {id} */

@@ -116,27 +116,42 @@ const char *trace_format_mime(enum trace_format f)
 
 /* ---- time in state ------------------------------------------------------------------ */
 
-static void time_in_state(const struct snapshot *s, uint32_t cpu, uint64_t out[MP_STATE_COUNT])
+/* One vCPU's events, sorted: each state lasts until the next state event, the last until end. */
+static void time_in_events(const struct trace_event *ev, size_t n, uint64_t end,
+			   uint64_t out[MP_STATE_COUNT])
 {
 	memset(out, 0, MP_STATE_COUNT * sizeof(out[0]));
-	for (size_t i = s->first[cpu]; i < s->first[cpu + 1]; i++) {
-		const struct trace_event *e = &s->ev[i];
-		if (e->kind != TRACE_STATE || e->state >= MP_STATE_COUNT)
+	for (size_t i = 0; i < n; i++) {
+		if (ev[i].kind != TRACE_STATE || ev[i].state >= MP_STATE_COUNT)
 			continue;
-		uint64_t end = state_end(s, cpu, next_state(s, cpu, i));
-		out[e->state] += end > e->t_ns ? end - e->t_ns : 0;
+		size_t j = i + 1;
+		while (j < n && ev[j].kind != TRACE_STATE)
+			j++;
+		uint64_t until = j < n ? ev[j].t_ns : end;
+		out[ev[i].state] += until > ev[i].t_ns ? until - ev[i].t_ns : 0;
 	}
 }
 
+static void time_in_state(const struct snapshot *s, uint32_t cpu, uint64_t out[MP_STATE_COUNT])
+{
+	time_in_events(s->ev + s->first[cpu], s->first[cpu + 1] - s->first[cpu], s->end_ns, out);
+}
+
+/* Only this vCPU's ring is copied: GET /vcpus asks this for every vCPU. */
 int trace_time_in_state(struct mp *mp, uint32_t cpu, uint64_t end_ns,
 			uint64_t out[MP_STATE_COUNT])
 {
-	struct snapshot s;
+	struct trace *t = mp_trace(mp);
+	struct trace_event *ev = calloc(trace_capacity(t) + 1, sizeof(*ev));
 
-	if (cpu >= mp_ncpus(mp) || snapshot_take(mp, end_ns, &s) < 0)
+	if (cpu >= mp_ncpus(mp) || !ev) {
+		free(ev);
 		return -1;
-	time_in_state(&s, cpu, out);
-	snapshot_free(&s);
+	}
+	size_t n = trace_copy(t, cpu, ev, trace_capacity(t));
+	sort_by_time(ev, n);
+	time_in_events(ev, n, n && ev[n - 1].t_ns > end_ns ? ev[n - 1].t_ns : end_ns, out);
+	free(ev);
 	return 0;
 }
 
@@ -424,36 +439,47 @@ static void svg_lane(const struct svg *g, uint32_t c)
 	svg_label(g, c);
 }
 
+static bool is_init_sipi(const struct trace_event *e)
+{
+	return e->kind == TRACE_INIT || e->kind == TRACE_SIPI;
+}
+
 static size_t svg_count_arrows(const struct snapshot *s)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->n; i++)
-		if ((s->ev[i].kind == TRACE_INIT || s->ev[i].kind == TRACE_SIPI) &&
-		    has_sender(s, &s->ev[i]))
-			n++;
+		n += is_init_sipi(&s->ev[i]);
 	return n;
+}
+
+/*
+ * From the sender's lane to the target's bar; an INIT or SIPI from outside the vCPUs (the
+ * control API) is a short arrow dropping onto the target's bar from above.
+ */
+static void svg_arrow(const struct svg *g, const struct trace_event *e)
+{
+	bool init = e->kind == TRACE_INIT, inside = has_sender(g->s, e);
+	double x = svg_x(g, e->t_ns);
+	double y1 = svg_lane_y(g, e->cpu) + g->lane / 2;
+	double y0 = inside ? svg_lane_y(g, e->from) + g->lane / 2 : y1 - g->bar / 2 - 14;
+	char from[32] = "outside";
+
+	/* Stop at the edge of the target's bar, on the side the arrow comes from. */
+	y1 += y1 > y0 ? -g->bar / 2 : g->bar / 2;
+	if (inside)
+		snprintf(from, sizeof(from), "vCPU %u", e->from);
+	fprintf(g->out, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" class=\"%s\" "
+		"marker-end=\"url(#ah-%s)\"><title>%s from %s to vCPU %u at %.6f ms</title>"
+		"</line>\n", x, y0, x, y1, init ? "init" : "sipi", init ? "init" : "sipi",
+		init ? "INIT" : "SIPI", from, e->cpu, (double)e->t_ns / 1e6);
 }
 
 static void svg_arrows(const struct svg *g)
 {
-	const struct snapshot *s = g->s;
-
-	for (size_t i = 0; i < s->n; i++) {
-		const struct trace_event *e = &s->ev[i];
-		if ((e->kind != TRACE_INIT && e->kind != TRACE_SIPI) || !has_sender(s, e))
-			continue;
-		bool init = e->kind == TRACE_INIT;
-		double x = svg_x(g, e->t_ns);
-		double y0 = svg_lane_y(g, e->from) + g->lane / 2;
-		double y1 = svg_lane_y(g, e->cpu) + g->lane / 2;
-		/* Stop at the edge of the target's bar, on the side the arrow comes from. */
-		y1 += y1 > y0 ? -g->bar / 2 : g->bar / 2;
-		fprintf(g->out, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" class=\"%s\" "
-			"marker-end=\"url(#ah-%s)\"><title>%s vCPU %u to vCPU %u at %.6f ms</title>"
-			"</line>\n", x, y0, x, y1, init ? "init" : "sipi", init ? "init" : "sipi",
-			init ? "INIT" : "SIPI", e->from, e->cpu, (double)e->t_ns / 1e6);
-	}
+	for (size_t i = 0; i < g->s->n; i++)
+		if (is_init_sipi(&g->s->ev[i]))
+			svg_arrow(g, &g->s->ev[i]);
 }
 
 /* A tick step of 1, 2 or 5 times a power of ten nanoseconds: 5 to 10 ticks on the axis. */
@@ -496,8 +522,8 @@ static void svg_header(const struct svg *g, double height)
 		"viewBox=\"0 0 %d %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
 		"<style>.title{font-size:15px;font-weight:bold} .unknown{fill:#f2f3f5} "
 		".grid{stroke:#e3e5e8;stroke-width:1} .axis{stroke:#555;stroke-width:1} "
-		".init{stroke:#c0392b;stroke-width:1.5;stroke-opacity:0.85} .sipi{stroke:#6c3483;stroke-width:1.5;stroke-opacity:0.85}"
-		"</style>\n<defs>"
+		".init{stroke:#c0392b;stroke-width:1.5;stroke-opacity:0.85} "
+		".sipi{stroke:#6c3483;stroke-width:1.5;stroke-opacity:0.85}</style>\n<defs>"
 		"<marker id=\"ah-init\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" "
 		"markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" "
 		"fill=\"#c0392b\"/></marker>"

@@ -38,8 +38,9 @@ char *trace_export_string(struct mp *mp, enum trace_format f, uint64_t end_ns, s
 
 /*
  * Nanoseconds vCPU `cpu` spent in each MP state from its first recorded state to end_ns, as
- * far as the trace tells (time before the first recorded state is in no state).  Returns 0,
- * or -1 for a vCPU that does not exist or on allocation failure.
+ * far as the trace tells (time before the first recorded state is in no state; end_ns 0 is
+ * this vCPU's last event).  Returns 0, or -1 for a vCPU that does not exist or on
+ * allocation failure.
  */
 int trace_time_in_state(struct mp *mp, uint32_t cpu, uint64_t end_ns,
 			uint64_t out[MP_STATE_COUNT]);

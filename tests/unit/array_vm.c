@@ -6,6 +6,7 @@
 #include "array_vm.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +183,10 @@ static enum api_status resume_vm(void *ctx, char *err, size_t errlen)
 
 static enum api_status shutdown_vm(void *ctx, char *err, size_t errlen)
 {
-	return change(ctx, NULL, "shutting-down", err, errlen);
+	struct array_vm *vm = ctx;
+
+	atomic_fetch_add(&vm->shutdowns, 1);
+	return change(vm, NULL, "shutting-down", err, errlen);
 }
 
 static struct mp *get_mp(void *ctx)

@@ -29,6 +29,7 @@ struct array_vm {
 	const char *state;    /* "running", "paused", "shutting-down" */
 	uint64_t t0_ns;
 	_Atomic unsigned delay_ms; /* every vcpu_info takes this long (a slow vCPU thread) */
+	_Atomic unsigned shutdowns; /* shutdown requests seen */
 	struct api_ops ops;
 	void *cpus_ctx;       /* the backend's per-vCPU contexts */
 };

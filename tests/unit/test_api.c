@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,7 +43,7 @@ struct fixture {
 	struct api *api;
 };
 
-static struct fixture *fx; /* the current test's, for the helpers */
+static struct fixture *fx; /* the current test's, for the functions below */
 
 static int setup(void **state)
 {
@@ -640,6 +641,41 @@ static void test_slow_vm_does_not_stall(void **state)
 	fx->vm->delay_ms = 0;
 }
 
+static void *shutdown_request(void *arg)
+{
+	struct reply *r = arg;
+
+	*r = http("POST", "/vm/shutdown", NULL);
+	return NULL;
+}
+
+/*
+ * The VM stops the server as soon as it is asked to shut down, as mpvmm does: the client
+ * that asked still gets its answer.
+ */
+static void test_shutdown_answer_survives_stop(void **state)
+{
+	for (int round = 0; round < 20; round++) {
+		struct reply r = { 0 };
+		pthread_t th;
+		char err[256];
+
+		fx->vm->shutdowns = 0;
+		assert_int_equal(pthread_create(&th, NULL, shutdown_request, &r), 0);
+		while (!atomic_load(&fx->vm->shutdowns))
+			usleep(100);
+		api_stop(fx->api);
+		fx->api = NULL;
+		pthread_join(th, NULL);
+		if (r.rc != CURLE_OK || r.status != 200)
+			fail_msg("round %d: %s, HTTP %ld", round, curl_easy_strerror(r.rc), r.status);
+		assert_non_null(strstr(r.body, "shutting-down"));
+		free(r.body);
+		fx->api = api_start(fx->path, &fx->vm->ops, err, sizeof(err));
+		assert_non_null(fx->api);
+	}
+}
+
 static void test_connection_limit(void **state)
 {
 	int fds[API_MAX_CONNECTIONS + 8];
@@ -711,15 +747,16 @@ static void test_restart_leaks_nothing(void **state)
 	char err[256];
 
 	api_stop(fx->api);
+	fx->api = NULL;
 	int before = count_fds();
 	for (int i = 0; i < 5; i++) {
 		fx->api = api_start(fx->path, &fx->vm->ops, err, sizeof(err));
 		assert_non_null(fx->api);
 		json_decref(expect_json("GET", "/vm", NULL, 200));
 		api_stop(fx->api);
+		fx->api = NULL;
 	}
 	assert_int_equal(count_fds(), before);
-	fx->api = NULL;
 }
 
 static void test_stale_socket_replaced(void **state)
@@ -728,6 +765,7 @@ static void test_stale_socket_replaced(void **state)
 	char err[256];
 
 	api_stop(fx->api);
+	fx->api = NULL;
 	/* What a crashed VM leaves behind: a socket file nobody listens on. */
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	strcpy(a.sun_path, fx->path);
@@ -771,32 +809,56 @@ static void test_not_a_socket(void **state)
 
 /* ---- mpvmm ctl ---------------------------------------------------------------------- */
 
-/* Run `mpvmm ctl ARGS...`; its stdout into out. */
+static char ctl_err[4096]; /* what the last ctl() printed on stderr */
+
+/* Point descriptor `target` at a new temporary file; returns the saved original. */
+static int capture(int target, const char *name, int *fd)
+{
+	char tmp[160];
+
+	snprintf(tmp, sizeof(tmp), "%s/%s", fx->dir, name);
+	*fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	unlink(tmp);
+	int saved = dup(target);
+	dup2(*fd, target);
+	return saved;
+}
+
+static void release(int target, int saved, int fd, char *out, size_t max)
+{
+	dup2(saved, target);
+	close(saved);
+	ssize_t n = pread(fd, out, max - 1, 0);
+	out[n > 0 ? n : 0] = 0;
+	close(fd);
+}
+
+/* Run `mpvmm ctl ARGS...`; its stdout into out, its stderr into ctl_err. */
 static int ctl(char *out, size_t max, ...)
 {
 	char *argv[16];
-	int argc = 0;
+	int argc = 0, ofd, efd;
 	va_list ap;
-	char tmp[160];
 
 	va_start(ap, max);
 	for (char *a; (a = va_arg(ap, char *)) && argc < 15;)
 		argv[argc++] = a;
 	va_end(ap);
 	argv[argc] = NULL;
-	snprintf(tmp, sizeof(tmp), "%s/ctl.out", fx->dir);
 	fflush(stdout);
-	int saved = dup(1), fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	dup2(fd, 1);
+	int so = capture(1, "ctl.out", &ofd), se = capture(2, "ctl.err", &efd);
 	int st = ctl_main(argc, argv);
 	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
-	ssize_t n = pread(fd, out, max - 1, 0);
-	out[n > 0 ? n : 0] = 0;
-	close(fd);
-	unlink(tmp);
+	release(1, so, ofd, out, max);
+	release(2, se, efd, ctl_err, sizeof(ctl_err));
 	return st;
+}
+
+/* One line on stderr, naming the reason. */
+static void expect_ctl_err(const char *want)
+{
+	if (!strstr(ctl_err, want) || strchr(ctl_err, '\n') != ctl_err + strlen(ctl_err) - 1)
+		fail_msg("ctl stderr '%s' is not one line with '%s'", ctl_err, want);
 }
 
 static void test_ctl(void **state)
@@ -841,13 +903,18 @@ static void test_ctl(void **state)
 
 	/* The VM refuses: 1.  Usage: 2.  Nobody there: 3. */
 	assert_int_equal(ctl(out, sizeof(out), p, "vcpu", "9", NULL), CTL_EXIT_API_ERROR);
+	expect_ctl_err("no vCPU 9: this VM has 4 (ids 0-3) (HTTP 404)");
+	assert_string_equal(out, "");
 	assert_int_equal(ctl(out, sizeof(out), p, "sipi", "1", "8", NULL), CTL_EXIT_API_ERROR);
+	expect_ctl_err("not waiting for a SIPI (HTTP 409)");
 	assert_int_equal(ctl(out, sizeof(out), p, "bogus", NULL), CTL_EXIT_USAGE);
+	expect_ctl_err("unknown command 'bogus'");
 	assert_int_equal(ctl(out, sizeof(out), p, NULL), CTL_EXIT_USAGE);
 	assert_int_equal(ctl(out, sizeof(out), NULL), CTL_EXIT_USAGE);
 	assert_int_equal(ctl(out, sizeof(out), p, "vcpu", NULL), CTL_EXIT_USAGE);
 	assert_int_equal(ctl(out, sizeof(out), p, "vcpu", "x", NULL), CTL_EXIT_USAGE);
 	assert_int_equal(ctl(out, sizeof(out), p, "set-state", "1", "NAP", NULL), CTL_EXIT_USAGE);
+	expect_ctl_err("unknown MP state 'NAP'");
 	assert_int_equal(ctl(out, sizeof(out), p, "sipi", "1", "256", NULL), CTL_EXIT_USAGE);
 	assert_int_equal(ctl(out, sizeof(out), p, "trace", "--format", "pdf", NULL),
 			 CTL_EXIT_USAGE);
@@ -855,6 +922,7 @@ static void test_ctl(void **state)
 	assert_int_equal(ctl(out, sizeof(out), p, "--frob", "vm", NULL), CTL_EXIT_USAGE);
 	assert_int_equal(ctl(out, sizeof(out), "/nonexistent/api.sock", "vm", NULL),
 			 CTL_EXIT_CONNECT);
+	expect_ctl_err("cannot talk to the VM at /nonexistent/api.sock");
 	assert_int_equal(ctl(out, sizeof(out), "--help", NULL), 0);
 	assert_non_null(strstr(out, "set-state ID STATE"));
 	assert_int_equal(ctl(out, sizeof(out), p, "shutdown", NULL), 0);
@@ -881,6 +949,7 @@ int main(void)
 		T(test_many_clients),
 		T(test_slow_client_does_not_stall),
 		T(test_slow_vm_does_not_stall),
+		T(test_shutdown_answer_survives_stop),
 		T(test_connection_limit),
 		T(test_socket_file),
 		T(test_restart_leaks_nothing),

@@ -183,9 +183,10 @@ static void test_time_in_state(void **state)
 	assert_int_equal(t[MP_STATE_HALTED], 1000);
 	assert_int_equal(trace_time_in_state(mp, 0, 10000, t), 0);
 	assert_int_equal(t[MP_STATE_RUNNABLE], 9000);
-	/* end 0: up to the last event anywhere. */
+	/* end 0: up to the vCPU's last event. */
 	assert_int_equal(trace_time_in_state(mp, 1, 0, t), 0);
 	assert_int_equal(t[MP_STATE_HALTED], 0);
+	assert_int_equal(t[MP_STATE_RUNNABLE], 4000);
 	assert_int_equal(trace_time_in_state(mp, 2, 0, t), -1);
 	mp_destroy(mp);
 }
@@ -371,15 +372,19 @@ static struct svg_check parse_svg(const char *s)
 static void test_svg_small(void **state)
 {
 	struct mp *mp = scripted(4);
-	char *s = trace_export_string(mp, TRACE_FORMAT_SVG, 10000, NULL);
 
 	(void)state;
+	/* An INIT from outside the vCPUs (the control API) has an arrow too. */
+	trace_record(mp_trace(mp), &(struct trace_event){ .t_ns = 9500, .cpu = 3,
+		     .from = TRACE_NO_CPU, .kind = TRACE_INIT });
+	char *s = trace_export_string(mp, TRACE_FORMAT_SVG, 10000, NULL);
 	assert_non_null(s);
 	struct svg_check c = parse_svg(s);
 	assert_true(c.root_svg);
 	assert_int_equal(c.lanes_labelled, 4);          /* one labelled lane per vCPU */
 	assert_int_equal(c.state_rects, 1 + 3 * 4);     /* BSP: 1 state; APs: 4 each */
-	assert_int_equal(c.arrows, 3 * 2);              /* INIT and SIPI to each AP */
+	assert_int_equal(c.arrows, 3 * 2 + 1);          /* INIT and SIPI to each AP, + outside */
+	assert_non_null(strstr(s, "INIT from outside to vCPU 3"));
 	assert_non_null(strstr(s, "INIT_RECEIVED"));    /* the legend */
 	assert_null(strstr(s, "not drawn"));
 	free(s);

@@ -1,0 +1,154 @@
+/*
+ * vm_boot.c - puts a guest into a built VM: a built-in test guest (boot/selftest.c) or a
+ * kernel file (boot/kernel.c), and the BSP's entry state from it.  Runs before any vCPU
+ * thread exists, so the register ioctls cannot race with KVM_RUN.
+ *
+ * On a host whose KVM emulates guest code (PVM), the guest is also told, here and only
+ * here, to avoid what that KVM can neither run nor let mpvmm hide or carry.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "boot/guests.h"
+#include "boot/kernel.h"
+#include "boot/selftest.h"
+#include "log.h"
+#include "vm.h"
+#include "vm_internal.h"
+#include "x86/acpi.h"
+
+#define ERRLEN 512
+
+static int apply_entry(struct vm *vm, const struct boot_entry *be)
+{
+	const struct accel_ops *ops = vm->accel->ops;
+	struct vcpu *bsp = &vm->vcpus[vm->cfg.boot_cpu];
+
+	return ops->set_sregs(bsp->av, &be->sregs) < 0 || ops->set_regs(bsp->av, &be->regs) < 0 ?
+	       -1 : 0;
+}
+
+static int current_entry(struct vm *vm, struct boot_entry *be)
+{
+	const struct accel_ops *ops = vm->accel->ops;
+	struct vcpu *bsp = &vm->vcpus[vm->cfg.boot_cpu];
+
+	memset(be, 0, sizeof(*be));
+	return ops->get_regs(bsp->av, &be->regs) < 0 || ops->get_sregs(bsp->av, &be->sregs) < 0 ?
+	       -1 : 0;
+}
+
+int vm_load_selftest(struct vm *vm)
+{
+	char err[ERRLEN];
+	const struct embedded_guest *g = embedded_guest_find(vm->cfg.guest);
+	struct boot_entry be;
+	struct selftest_options o = {
+		.ncpus = vm->plat.topo.cpus,
+		.step = vm->cfg.selftest_step,
+		.hold = vm->cfg.selftest_hold,
+		.x2apic = vm->plat.x2apic,
+		.ap_timeout_ms = vm->cfg.ap_timeout_ms,
+		.lapic_timer_hz = vm->accel->lapic_timer_hz,
+	};
+
+	if (!g) {
+		log_error("no built-in guest named '%s'", vm->cfg.guest);
+		return -1;
+	}
+	if (current_entry(vm, &be) < 0)
+		return -1;
+	if (selftest_load(&vm->mem, &o, g->image, g->size, &be.regs, &be.sregs, err,
+			  sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return apply_entry(vm, &be);
+}
+
+/*
+ * What a Linux guest must be told on a KVM that emulates guest code (measured on PVM, see
+ * docs/HOST-NOTES.md): XSAVE cannot be hidden through CPUID there and XSAVE/XRSTOR cannot
+ * be carried by mpvmm, so the kernel must not use them.
+ */
+#define EMULATING_HOST_CMDLINE "noxsave"
+
+static char *guest_cmdline(struct vm *vm, enum kernel_format f)
+{
+	const char *base = vm->cfg.cmdline ? vm->cfg.cmdline : CONFIG_DEFAULT_CMDLINE;
+	bool extra = vm->accel->emulates && f != KERNEL_FORMAT_MULTIBOOT;
+	size_t len = strlen(base) + sizeof(" " EMULATING_HOST_CMDLINE);
+	char *s = malloc(len);
+
+	if (!s)
+		return NULL;
+	snprintf(s, len, "%s%s", base, extra ? " " EMULATING_HOST_CMDLINE : "");
+	if (extra)
+		log_info("this KVM emulates guest code: adding '%s' to the kernel command line",
+			 EMULATING_HOST_CMDLINE);
+	return s;
+}
+
+static int read_inputs(struct vm *vm, uint8_t **image, size_t *image_size, uint8_t **initrd,
+		       size_t *initrd_size)
+{
+	char err[ERRLEN];
+
+	*initrd = NULL;
+	*initrd_size = 0;
+	if (kernel_read_file(vm->cfg.kernel, image, image_size, err, sizeof(err)) < 0) {
+		log_error("--kernel %s: %s", vm->cfg.kernel, err);
+		return -1;
+	}
+	if (vm->cfg.initrd &&
+	    kernel_read_file(vm->cfg.initrd, initrd, initrd_size, err, sizeof(err)) < 0) {
+		log_error("--initrd %s: %s", vm->cfg.initrd, err);
+		free(*image);
+		return -1;
+	}
+	return 0;
+}
+
+int vm_load_kernel(struct vm *vm)
+{
+	char err[ERRLEN];
+	struct boot_entry be;
+	struct kernel_info ki;
+	uint8_t *image, *initrd;
+	size_t image_size, initrd_size;
+
+	if (read_inputs(vm, &image, &image_size, &initrd, &initrd_size) < 0)
+		return -1;
+	char *cmdline = guest_cmdline(vm, kernel_detect(image, image_size));
+	struct kernel_params kp = {
+		.image = image, .image_size = image_size,
+		.initrd = initrd, .initrd_size = initrd_size, .initrd_name = vm->cfg.initrd,
+		.cmdline = cmdline,
+		/* Decompressing on the host saves the guest's decompressor, which takes tens
+		 * of minutes when every guest instruction is emulated. */
+		.decompress = vm->accel->emulates ? KERNEL_DECOMPRESS_HOST : KERNEL_DECOMPRESS_GUEST,
+		.acpi_rsdp = ACPI_ADDR,
+	};
+	int r = cmdline && current_entry(vm, &be) == 0 ? 0 : -1;
+	if (r == 0 && kernel_load(&vm->mem, &kp, &be, &ki, err, sizeof(err)) < 0) {
+		log_error("--kernel %s: %s", vm->cfg.kernel, err);
+		r = -1;
+	}
+	free(image);
+	free(initrd);
+	free(cmdline);
+	if (r < 0)
+		return -1;
+	log_info("%s: %s, entry 0x%llx, kernel 0x%llx-0x%llx%s%s", vm->cfg.kernel, be.protocol,
+		 (unsigned long long)ki.entry, (unsigned long long)ki.kernel_start,
+		 (unsigned long long)ki.kernel_end, ki.compression ? ", unpacked from " : "",
+		 ki.compression ? ki.compression : "");
+	return apply_entry(vm, &be);
+}
+
+int vm_load(struct vm *vm)
+{
+	return vm->cfg.kernel ? vm_load_kernel(vm) : vm_load_selftest(vm);
+}
