@@ -437,10 +437,10 @@ int vm_start_api(struct vm *vm)
 }
 
 /* Write with `fn` into path.tmp, then rename: a reader never sees a half-written file. */
-static int write_atomically(const char *path, struct mp *mp, enum trace_format f)
+static int write_atomically(const char *path, struct mp *mp, uint64_t t0_ns, enum trace_format f)
 {
 	char tmp[4096];
-	uint64_t end = mp_now_ns();
+	uint64_t end = mp_now_ns() - t0_ns; /* the exports count from VM start */
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *out = fopen(tmp, "w");
@@ -465,10 +465,10 @@ int vm_write_trace_files(struct vm *vm)
 {
 	int r = 0;
 
-	if (vm->cfg.trace_file && write_atomically(vm->cfg.trace_file, vm->mp, TRACE_FORMAT_CHROME) < 0)
+	if (vm->cfg.trace_file && write_atomically(vm->cfg.trace_file, vm->mp, vm->t0_ns, TRACE_FORMAT_CHROME) < 0)
 		r = -1;
 	if (vm->cfg.timeline_file &&
-	    write_atomically(vm->cfg.timeline_file, vm->mp, TRACE_FORMAT_SVG) < 0)
+	    write_atomically(vm->cfg.timeline_file, vm->mp, vm->t0_ns, TRACE_FORMAT_SVG) < 0)
 		r = -1;
 	return r;
 }

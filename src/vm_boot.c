@@ -71,9 +71,11 @@ int vm_load_selftest(struct vm *vm)
 /*
  * What a Linux guest must be told on a KVM that emulates guest code (measured on PVM, see
  * docs/HOST-NOTES.md): XSAVE cannot be hidden through CPUID there and XSAVE/XRSTOR cannot
- * be carried by mpvmm, so the kernel must not use them.
+ * be carried by mpvmm, so the kernel must not use them; in-kernel SIMD (crypto, checksums:
+ * SSE instructions such as MOVD to an XMM register) cannot run there either, and clearing
+ * SSE turns every such user off (its dependants go with it).
  */
-#define EMULATING_HOST_CMDLINE "noxsave"
+#define EMULATING_HOST_CMDLINE "noxsave clearcpuid=sse"
 
 static char *guest_cmdline(struct vm *vm, enum kernel_format f)
 {

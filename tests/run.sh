@@ -47,14 +47,27 @@ TIMEOUT=120
 . "$HERE/lib/cli.sh"
 . "$HERE/lib/kvm.sh"
 . "$HERE/lib/insn.sh"
+. "$HERE/lib/linux.sh"
+. "$HERE/lib/api.sh"
+
+# The Debian kernel + busybox guest (scripts/linux-guest.sh), cached beside the build.
+LINUX_GUEST=${LINUX_GUEST:-$BUILD/linux-guest}
+# Linux runs emulated on PVM: minutes to /init (seconds on hardware KVM).
+LINUX_TIMEOUT=60
+[ -d /sys/module/kvm_pvm ] && LINUX_TIMEOUT=1500
 
 if [ "$SLOW" = 1 ]; then
 	run_kvm_slow_tests
+	run_api_slow_tests
+	run_linux_slow_tests
 else
 	run_unit_tests
 	run_cli_tests
 	run_kvm_tests
 	run_insn_tests
+	run_api_tests
+	prepare_linux_guest
+	run_kernel_input_tests
 fi
 
 if [ "$FAILED" -gt 0 ]; then

@@ -1,0 +1,128 @@
+# The control API end to end: a real VM (the self-test guest held after PASS), a real UNIX
+# socket, the mpvmm ctl client and curl.  Needs KVM (skipped and counted without it).
+# shellcheck shell=bash
+
+# start_held_vm NAME CPUS: boots the guest with --selftest-hold --api; sets VM_PID, SOCK.
+start_held_vm() {
+	local name=$1 cpus=$2 i
+	SOCK=$TMP/$name.sock
+	"$MPVMM" --cpus "$cpus" --selftest-hold --api "$SOCK" --trace "$TMP/$name.json" \
+		--timeline "$TMP/$name.svg" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
+	VM_PID=$!
+	for i in $(seq 1 300); do
+		grep -q '^selftest: PASS' "$TMP/$name.out" 2>/dev/null && [ -S "$SOCK" ] && return 0
+		kill -0 "$VM_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_held_vm() {
+	"$MPVMM" ctl "$SOCK" shutdown >/dev/null 2>&1 || kill -INT "$VM_PID" 2>/dev/null
+	wait "$VM_PID"
+}
+
+ctl() { "$MPVMM" ctl "$SOCK" "$@"; }
+
+# mp_state_of ID: the vCPU's MP state as the API reports it.
+mp_state_of() {
+	ctl vcpu "$1" --json | sed -n 's/.*"mp_state": *"\([A-Z_]*\)".*/\1/p'
+}
+
+# wait_state ID STATE: up to 5 s for the vCPU to reach STATE.
+wait_state() {
+	local i
+	for i in $(seq 1 50); do
+		[ "$(mp_state_of "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+check_api_restart_ap() {
+	local name=api-restart
+	kvm_or_skip "api/$name" || return 0
+	if ! start_held_vm "$name" 4; then
+		fail "api/$name" "VM did not come up"; show_output "$name"; return
+	fi
+	local bad=""
+	wait_state 2 HALTED || bad="$bad ap2-not-halted-after-pass"
+	# Put AP 2 back to wait-for-SIPI through the API, then start it again with a SIPI.
+	ctl set-state 2 INIT_RECEIVED >/dev/null || bad="$bad set-state"
+	wait_state 2 INIT_RECEIVED || bad="$bad not-INIT_RECEIVED:$(mp_state_of 2)"
+	ctl sipi 2 8 >/dev/null || bad="$bad sipi"
+	local i
+	for i in $(seq 1 50); do
+		grep -q '^selftest: apic=2 reported again' "$TMP/$name.out" && break
+		sleep 0.1
+	done
+	grep -q '^selftest: apic=2 reported again' "$TMP/$name.out" || bad="$bad no-report-again"
+	wait_state 2 HALTED || bad="$bad not-halted-again"
+	# Every vCPU is RUNNABLE or HALTED, the BSP is marked, APIC IDs are listed.
+	local rows
+	rows=$(ctl vcpus | grep -cE '^ +[0-9]+ +[0-9]+ +(yes|no) +(RUNNABLE|HALTED)')
+	[ "$rows" -eq 4 ] || bad="$bad vcpus-rows=$rows"
+	# Errors: unknown state, id out of range, wrong method, bad JSON.
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X PUT \
+		-d '{"state":"SLEEPING"}' http://localhost/vcpus/1/mp_state)
+	[ "$code" = 400 ] || bad="$bad unknown-state=$code"
+	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://localhost/vcpus/99)
+	[ "$code" = 404 ] || bad="$bad bad-id=$code"
+	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X DELETE http://localhost/vm)
+	[ "$code" = 405 ] || bad="$bad wrong-method=$code"
+	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '{"vector":' \
+		http://localhost/vcpus/1/sipi)
+	[ "$code" = 400 ] || bad="$bad bad-json=$code"
+	stop_held_vm
+	local status=$?
+	[ "$status" -eq 0 ] || bad="$bad exit=$status"
+	[ ! -e "$SOCK" ] || bad="$bad socket-left-behind"
+	# The trace at exit holds the API's INIT and SIPI to vCPU 2, and parses as JSON.
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"] if isinstance(d, dict) else d
+names = [e.get("name") for e in ev if e.get("tid") == 2 and e.get("ph") == "i"]
+sys.exit(0 if names.count("INIT") >= 2 and names.count("SIPI") >= 3 else 1)' "$TMP/$name.json" ||
+		bad="$bad trace"
+	grep -q '<svg' "$TMP/$name.svg" || bad="$bad svg"
+	if [ -z "$bad" ]; then
+		pass "api/$name"
+	else
+		fail "api/$name" "$bad"; show_output "$name"
+	fi
+}
+
+# Pause and resume many times with many vCPUs: every vCPU parks each time, none is lost.
+check_api_pause_resume() {
+	local name=api-pause cpus=$1 rounds=$2
+	kvm_or_skip "api/$name-$cpus" || return 0
+	if ! start_held_vm "$name" "$cpus"; then
+		fail "api/$name-$cpus" "VM did not come up"; show_output "$name"; return
+	fi
+	local i bad="" start=$SECONDS
+	for i in $(seq 1 "$rounds"); do
+		curl -sf -X POST --unix-socket "$SOCK" http://localhost/vm/pause >/dev/null || {
+			bad="pause $i failed"; break; }
+		curl -sf -X POST --unix-socket "$SOCK" http://localhost/vm/resume >/dev/null || {
+			bad="resume $i failed"; break; }
+	done
+	[ -z "$bad" ] && [ "$(ctl vm --json | sed -n 's/.*"state": *"\([a-z-]*\)".*/\1/p')" = running ] ||
+		bad="$bad not-running"
+	stop_held_vm || bad="$bad exit-status"
+	if [ -z "$bad" ]; then
+		pass "api/$name-$cpus ($rounds rounds, $((SECONDS - start)) s)"
+	else
+		fail "api/$name-$cpus" "$bad"; show_output "$name"
+	fi
+}
+
+run_api_tests() {
+	check_api_restart_ap
+	check_api_pause_resume 64 200
+}
+
+run_api_slow_tests() {
+	check_api_pause_resume 64 1000
+}

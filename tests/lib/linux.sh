@@ -1,0 +1,109 @@
+# Kernel boot paths: bad kernel images (main tier) and a real Debian Linux guest (slow tier).
+# shellcheck shell=bash
+
+# Bad images: one clear error line (with --quiet), exit status 2, no VM.
+expect_bad_kernel() {
+	local name=$1 want=$2
+	shift 2
+	kvm_or_skip "kernel/$name" || return 0
+	run_guest "bad-$name" --quiet "$@"
+	local status=$? lines
+	lines=$(wc -l <"$TMP/bad-$name.err")
+	if [ "$status" -eq 2 ] && [ "$lines" -eq 1 ] && grep -qi -- "$want" "$TMP/bad-$name.err"; then
+		pass "kernel/$name"
+	else
+		fail "kernel/$name" "exit $status, $lines lines: $(head -c 300 "$TMP/bad-$name.err")"
+	fi
+}
+
+make_bad_images() {
+	local d=$TMP/images
+	mkdir -p "$d"
+	# A setup header without its 0x55AA / "HdrS" signatures.
+	head -c 8192 /dev/zero >"$d/zeros"
+	# A bzImage cut short: the header promises far more than the file holds.
+	if [ -f "$LINUX_GUEST/vmlinuz" ]; then
+		head -c 20000 "$LINUX_GUEST/vmlinuz" >"$d/truncated"
+	fi
+	# A well-formed ELF64 executable for another machine (e_machine 183 = AArch64): the
+	# 64-byte header (one program header at offset 64, 56 bytes each), then that header.
+	{
+		printf '\177ELF\002\001\001\000\000\000\000\000\000\000\000\000'
+		printf '\002\000\267\000\001\000\000\000'          # e_type, e_machine, e_version
+		printf '\000\000\000\001\000\000\000\000'          # e_entry 0x1000000
+		printf '\100\000\000\000\000\000\000\000'          # e_phoff 64
+		printf '\000\000\000\000\000\000\000\000\000\000\000\000' # e_shoff, e_flags
+		printf '\100\000\070\000\001\000\100\000\000\000\000\000' # sizes, counts
+		printf '\001\000\000\000\005\000\000\000'          # PT_LOAD, R+X
+		printf '\000\000\000\000\000\000\000\000'          # p_offset 0
+		printf '\000\000\000\001\000\000\000\000'          # p_vaddr 0x1000000
+		printf '\000\000\000\001\000\000\000\000'          # p_paddr 0x1000000
+		printf '\170\000\000\000\000\000\000\000'          # p_filesz 120 (the file)
+		printf '\170\000\000\000\000\000\000\000'          # p_memsz
+		printf '\000\020\000\000\000\000\000\000'          # p_align 4096
+	} >"$d/arm64.elf"
+	# A multiboot header whose checksum does not add up.
+	{ printf '\002\260\255\033\000\000\000\000\000\000\000\000'; head -c 100 /dev/zero; } >"$d/mb-bad-sum"
+	# An initrd larger than the guest's RAM.
+	head -c $((40 << 20)) /dev/zero >"$d/huge-initrd"
+}
+
+run_kernel_input_tests() {
+	make_bad_images
+	local d=$TMP/images
+	expect_bad_kernel missing-file "No such file" --kernel "$d/nonexistent"
+	expect_bad_kernel unknown-format "format" --kernel "$d/zeros"
+	expect_bad_kernel elf-other-machine "machine" --kernel "$d/arm64.elf"
+	expect_bad_kernel multiboot-bad-checksum "checksum" --kernel "$d/mb-bad-sum"
+	if [ -f "$d/truncated" ]; then
+		expect_bad_kernel truncated-bzimage "truncated" --kernel "$d/truncated"
+		expect_bad_kernel initrd-too-large "initrd" --memory 96M --kernel "$LINUX_GUEST/vmlinuz" \
+			--initrd "$d/huge-initrd"
+	else
+		skip "kernel/truncated-bzimage" "no Debian kernel at $LINUX_GUEST (scripts/linux-guest.sh)"
+		skip "kernel/initrd-too-large" "no Debian kernel at $LINUX_GUEST (scripts/linux-guest.sh)"
+	fi
+}
+
+# Options that skip work a KVM that emulates every instruction makes take minutes
+# (docs/HOST-NOTES.md); harmless on hardware.
+LINUX_CMDLINE="console=ttyS0 lpj=1000000 tsc=reliable no_timer_check \
+initcall_blacklist=ftrace_check_for_weak_functions,tracer_init_tracefs,trace_eval_init \
+cryptomgr.notests=1"
+
+# boot_linux NAME CPUS [ARGS...]: /init reports every CPU online, no firmware complaints.
+boot_linux() {
+	local name=$1 cpus=$2
+	shift 2
+	kvm_or_skip "linux/$name" || return 0
+	if [ ! -f "$LINUX_GUEST/vmlinuz" ]; then
+		skip "linux/$name" "no Debian kernel (scripts/linux-guest.sh $LINUX_GUEST failed)"
+		return 0
+	fi
+	local start=$SECONDS
+	timeout -k 10 "$LINUX_TIMEOUT" "$MPVMM" --cpus "$cpus" --memory 512M \
+		--kernel "$LINUX_GUEST/vmlinuz" --initrd "$LINUX_GUEST/initramfs.cpio.gz" \
+		--cmdline "$LINUX_CMDLINE" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
+	local status=$? want="INIT-REACHED cpus=$cpus online=0-$((cpus - 1))"
+	[ "$cpus" = 1 ] && want="INIT-REACHED cpus=1 online=0"
+	local bad
+	bad=$(grep -E '\[Firmware Bug\]|APIC id mismatch|BIOS bug' "$TMP/$name.out" | head -3)
+	if grep -qF "$want" "$TMP/$name.out" && [ -z "$bad" ] && [ "$status" -eq 0 ]; then
+		pass "linux/$name ($((SECONDS - start)) s)"
+	else
+		fail "linux/$name" "exit $status after $((SECONDS - start)) s; want '$want'; $bad"
+		show_output "$name"
+	fi
+}
+
+prepare_linux_guest() {
+	if [ ! -f "$LINUX_GUEST/vmlinuz" ]; then
+		"$HERE/../scripts/linux-guest.sh" "$LINUX_GUEST" >"$TMP/linux-guest.log" 2>&1 ||
+			tail -5 "$TMP/linux-guest.log"
+	fi
+}
+
+run_linux_slow_tests() {
+	prepare_linux_guest
+	boot_linux boot-2 2
+}
