@@ -16,6 +16,40 @@
 #include "config.h"
 #include "log.h"
 #include "mp/mp.h"
+#include "dlib.h"
+
+/*
+ * libcurl, opened when the client runs (dlib.h says why it is not linked).  The names are
+ * the library's own, minus the curl_ prefix.
+ */
+static struct {
+	__typeof__(curl_easy_init) *easy_init;
+	__typeof__(curl_easy_setopt) *easy_setopt;
+	__typeof__(curl_easy_perform) *easy_perform;
+	__typeof__(curl_easy_getinfo) *easy_getinfo;
+	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_easy_strerror) *easy_strerror;
+	__typeof__(curl_slist_append) *slist_append;
+	__typeof__(curl_slist_free_all) *slist_free_all;
+	__typeof__(curl_global_init) *global_init;
+	__typeof__(curl_global_cleanup) *global_cleanup;
+} curl;
+
+static const struct dlib_sym curl_syms[] = {
+	{ "curl_easy_init", (void **)&curl.easy_init },
+	{ "curl_easy_setopt", (void **)&curl.easy_setopt },
+	{ "curl_easy_perform", (void **)&curl.easy_perform },
+	{ "curl_easy_getinfo", (void **)&curl.easy_getinfo },
+	{ "curl_easy_cleanup", (void **)&curl.easy_cleanup },
+	{ "curl_easy_strerror", (void **)&curl.easy_strerror },
+	{ "curl_slist_append", (void **)&curl.slist_append },
+	{ "curl_slist_free_all", (void **)&curl.slist_free_all },
+	{ "curl_global_init", (void **)&curl.global_init },
+	{ "curl_global_cleanup", (void **)&curl.global_cleanup },
+};
+
+/* libcurl4 (OpenSSL or GnuTLS flavour): the soname of Debian 12's libcurl. */
+#define CURL_SONAME "libcurl.so.4"
 
 #define CTL_MAX_REPLY (512u << 20) /* a trace of thousands of vCPUs stays far below */
 
@@ -61,24 +95,24 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 static CURL *make_handle(const struct ctl *c, const char *method, const char *path,
 			 const char *body, struct reply *r, char *errbuf)
 {
-	CURL *h = curl_easy_init();
+	CURL *h = curl.easy_init();
 	char url[256];
 
 	if (!h)
 		return NULL;
 	snprintf(url, sizeof(url), "http://localhost%s", path);
-	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl.easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket);
+	curl.easy_setopt(h, CURLOPT_URL, url);
+	curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl.easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl.easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	if (body || strcmp(method, "GET")) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
+		curl.easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+		curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
 	}
 	return h;
 }
@@ -97,24 +131,24 @@ static void print_error(const struct reply *r)
 static int request(const struct ctl *c, const char *method, const char *path, const char *body,
 		   struct reply *r)
 {
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	struct curl_slist *hdr = curl.slist_append(NULL, "Content-Type: application/json");
 	char errbuf[CURL_ERROR_SIZE] = "";
 
 	*r = (struct reply){ 0 };
 	CURL *h = make_handle(c, method, path, body, r, errbuf);
 	if (!h || !hdr) {
-		curl_slist_free_all(hdr);
+		curl.slist_free_all(hdr);
 		log_error("out of memory");
 		return CTL_EXIT_CONNECT;
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	CURLcode rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hdr);
+	curl.easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	CURLcode rc = curl.easy_perform(h);
+	curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	curl.easy_cleanup(h);
+	curl.slist_free_all(hdr);
 	if (rc != CURLE_OK) {
 		log_error("cannot talk to the VM at %s: %s", c->socket,
-			  errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			  errbuf[0] ? errbuf : curl.easy_strerror(rc));
 		return CTL_EXIT_CONNECT;
 	}
 	if (r->status < 200 || r->status > 299) {
@@ -488,6 +522,7 @@ static int run(struct ctl *c, int argc, char **argv)
 	char **words = calloc((size_t)argc + 1, sizeof(*words));
 	int n = words ? parse_args(argc, argv, c, words) : -1;
 	int st = CTL_EXIT_USAGE;
+	char errbuf[256];
 
 	if (n == 0)
 		log_error("no command (see mpvmm ctl --help)");
@@ -500,10 +535,14 @@ static int run(struct ctl *c, int argc, char **argv)
 		log_error("usage: mpvmm ctl SOCKET %s %s", cmd->name, cmd->usage);
 	} else if ((c->format || c->output) && cmd->run != cmd_trace) {
 		log_error("--format and -o belong to the trace command");
+	} else if (dlib_load(CURL_SONAME, curl_syms, sizeof(curl_syms) / sizeof(curl_syms[0]),
+			     errbuf, sizeof(errbuf)) < 0) {
+		log_error("%s", errbuf);
+		st = CTL_EXIT_CONNECT;
 	} else {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
+		curl.global_init(CURL_GLOBAL_DEFAULT);
 		st = cmd->run(c, words + 1);
-		curl_global_cleanup();
+		curl.global_cleanup();
 	}
 out:
 	free(words);

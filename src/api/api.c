@@ -23,6 +23,38 @@
 #include <unistd.h>
 
 #include "api/routes.h"
+#include "dlib.h"
+
+/*
+ * libmicrohttpd, opened when the first server starts (dlib.h says why it is not linked).
+ * The names are the library's own, minus the MHD_ prefix.
+ */
+static struct {
+	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_add_response_header) *add_response_header;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_destroy_response) *destroy_response;
+	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_get_daemon_info) *get_daemon_info;
+	__typeof__(MHD_quiesce_daemon) *quiesce_daemon;
+	__typeof__(MHD_stop_daemon) *stop_daemon;
+} mhd;
+
+static const struct dlib_sym mhd_syms[] = {
+	{ "MHD_create_response_from_buffer", (void **)&mhd.create_response_from_buffer },
+	{ "MHD_add_response_header", (void **)&mhd.add_response_header },
+	{ "MHD_queue_response", (void **)&mhd.queue_response },
+	{ "MHD_destroy_response", (void **)&mhd.destroy_response },
+	{ "MHD_lookup_connection_value", (void **)&mhd.lookup_connection_value },
+	{ "MHD_start_daemon", (void **)&mhd.start_daemon },
+	{ "MHD_get_daemon_info", (void **)&mhd.get_daemon_info },
+	{ "MHD_quiesce_daemon", (void **)&mhd.quiesce_daemon },
+	{ "MHD_stop_daemon", (void **)&mhd.stop_daemon },
+};
+
+/* libmicrohttpd12 is Debian 12's package of the 0.9.x ABI. */
+#define MHD_SONAME "libmicrohttpd.so.12"
 
 /* A body sent without Content-Length is read and thrown away past the cap, up to this. */
 #define API_MAX_DISCARD (16u * API_MAX_BODY)
@@ -150,19 +182,19 @@ static int open_socket(struct api *api, char *err, size_t errlen)
 static enum MHD_Result send_response(struct MHD_Connection *c, struct api_response *r)
 {
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+		mhd.create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
 
 	if (!resp) {
 		api_response_free(r);
 		return MHD_NO;
 	}
 	r->body = NULL; /* libmicrohttpd frees it */
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	mhd.add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (r->allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
-	MHD_destroy_response(resp);
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	enum MHD_Result ret = mhd.queue_response(c, r->status, resp);
+	mhd.destroy_response(resp);
 	return ret;
 }
 
@@ -177,7 +209,7 @@ static enum MHD_Result send_too_large(struct MHD_Connection *c)
 /* Content-Length beyond the cap?  (Garbage is left to libmicrohttpd, which refuses it.) */
 static bool declared_too_large(struct MHD_Connection *c)
 {
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	const char *cl = mhd.lookup_connection_value(c, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
 	char *end;
 
@@ -232,7 +264,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	struct api_request req = {
 		.method = method, .path = url, .body = rq->body, .body_len = rq->len,
-		.format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
+		.format = mhd.lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
 	};
 	struct api_response resp;
 	api_route(api->ops, &req, &resp);
@@ -260,7 +292,7 @@ static struct MHD_Daemon *start_mhd(struct api *api, int fd)
 	/* Threads inherit the signal mask of their creator: start libmicrohttpd's with none. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	struct MHD_Daemon *d = MHD_start_daemon(
+	struct MHD_Daemon *d = mhd.start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			MHD_USE_ITC,
 		0, NULL, NULL, on_request, api,
@@ -284,6 +316,9 @@ static void remove_socket_file(const struct api *api)
 struct api *api_start(const char *socket_path, const struct api_ops *ops, char *err,
 		      size_t errlen)
 {
+	if (dlib_load(MHD_SONAME, mhd_syms, sizeof(mhd_syms) / sizeof(mhd_syms[0]), err,
+		      errlen) < 0)
+		return NULL;
 	struct api *api = calloc(1, sizeof(*api));
 
 	if (!api || !(api->path = strdup(socket_path))) {
@@ -312,7 +347,7 @@ struct api *api_start(const char *socket_path, const struct api_ops *ops, char *
 
 static unsigned connections(struct MHD_Daemon *d)
 {
-	const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	const union MHD_DaemonInfo *i = mhd.get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 
 	return i ? i->num_connections : 0;
 }
@@ -325,12 +360,12 @@ void api_stop(struct api *api)
 	 * Take no more connections, and give those under way a moment to finish: the client
 	 * that asked for the shutdown, which stops the server, is still being answered.
 	 */
-	MHD_socket fd = MHD_quiesce_daemon(api->mhd);
+	MHD_socket fd = mhd.quiesce_daemon(api->mhd);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
 	for (unsigned ms = 0; ms < API_STOP_GRACE_MS && connections(api->mhd); ms += 5)
 		usleep(5000);
-	MHD_stop_daemon(api->mhd); /* closes what is left, joins every thread */
+	mhd.stop_daemon(api->mhd); /* closes what is left, joins every thread */
 	remove_socket_file(api);
 	free(api->path);
 	free(api);

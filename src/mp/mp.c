@@ -12,7 +12,7 @@
 #include <time.h>
 
 /* Bring-up takes under ten events per vCPU; the ring keeps the latest when more come. */
-#define TRACE_EVENTS_PER_CPU 128
+#define TRACE_EVENTS_PER_CPU 64
 #define STATE_UNKNOWN 0xff
 
 struct mp {
