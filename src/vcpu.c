@@ -56,9 +56,15 @@ int vcpu_gate_init(struct vcpu_gate *g)
 {
 	g->closed = false;
 	g->parked = 0;
+	g->want = 0;
 	if (pthread_mutex_init(&g->lock, NULL))
 		return -1;
 	if (pthread_cond_init(&g->cond, NULL)) {
+		pthread_mutex_destroy(&g->lock);
+		return -1;
+	}
+	if (pthread_cond_init(&g->all_parked, NULL)) {
+		pthread_cond_destroy(&g->cond);
 		pthread_mutex_destroy(&g->lock);
 		return -1;
 	}
@@ -67,6 +73,7 @@ int vcpu_gate_init(struct vcpu_gate *g)
 
 void vcpu_gate_destroy(struct vcpu_gate *g)
 {
+	pthread_cond_destroy(&g->all_parked);
 	pthread_cond_destroy(&g->cond);
 	pthread_mutex_destroy(&g->lock);
 }
@@ -75,6 +82,7 @@ void vcpu_gate_poke(struct vcpu_gate *g)
 {
 	pthread_mutex_lock(&g->lock);
 	pthread_cond_broadcast(&g->cond);
+	pthread_cond_broadcast(&g->all_parked);
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -97,8 +105,9 @@ static void park(struct vcpu *v)
 	struct vcpu_gate *g = v->env->gate;
 
 	pthread_mutex_lock(&g->lock);
-	g->parked++;
-	pthread_cond_broadcast(&g->cond);
+	/* Only the last to arrive wakes the pauser: one wake-up, not one per vCPU. */
+	if (++g->parked >= g->want)
+		pthread_cond_signal(&g->all_parked);
 	while (g->closed && !atomic_load(v->env->stopping) && !atomic_load(&v->req_pending))
 		pthread_cond_wait(&g->cond, &g->lock);
 	g->parked--;

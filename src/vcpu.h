@@ -27,9 +27,11 @@
  */
 struct vcpu_gate {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;       /* parked vCPUs wait here for the gate to open   */
+	pthread_cond_t all_parked; /* the pauser waits here, woken once, by the last */
 	bool closed;
 	uint32_t parked; /* vCPUs waiting at the closed gate */
+	uint32_t want;   /* how many the pauser waits for */
 };
 
 int vcpu_gate_init(struct vcpu_gate *g);

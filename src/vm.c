@@ -84,13 +84,14 @@ int vm_pause(struct vm *vm)
 
 	pthread_mutex_lock(&g->lock);
 	g->closed = true;
+	g->want = running_vcpus(vm);
 	pthread_mutex_unlock(&g->lock);
 	/* Kick everyone first, then wait for everyone: the waits overlap. */
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	pthread_mutex_lock(&g->lock);
-	while (g->parked < running_vcpus(vm) && !atomic_load(&vm->stopping))
-		pthread_cond_wait(&g->cond, &g->lock);
+	while (g->parked < g->want && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&g->all_parked, &g->lock);
 	pthread_mutex_unlock(&g->lock);
 	return atomic_load(&vm->stopping) ? -1 : 0;
 }
