@@ -7,7 +7,7 @@ set -eu
 
 PKGS="gcc libc6-dev binutils make meson ninja-build pkg-config libcmocka-dev
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev liblzma-dev libzstd-dev
-	libexpat1-dev curl"
+	libexpat1-dev curl libunicorn-dev"
 if [ "${1:-}" = "--bench" ]; then
 	PKGS="$PKGS qemu-system-x86"
 fi

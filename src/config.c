@@ -110,6 +110,8 @@ enum {
 	OPT_INITRD,
 	OPT_CMDLINE,
 	OPT_ON_REBOOT,
+	OPT_ACCEL,
+	OPT_SEED,
 };
 
 static const struct option run_options[] = {
@@ -130,6 +132,8 @@ static const struct option run_options[] = {
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+	{ "accel", required_argument, NULL, OPT_ACCEL },
+	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -158,6 +162,13 @@ void config_usage(FILE *out)
 		"      --initrd FILE      initial ramdisk (Linux) or module 0 (multiboot)\n"
 		"      --cmdline STRING   kernel command line (default \"" CONFIG_DEFAULT_CMDLINE "\")\n"
 		"      --on-reboot exit|restart  what a guest reset does (default exit)\n"
+		"      --accel kvm|soft|auto  what runs the vCPUs (default auto: KVM when /dev/kvm\n"
+		"                         opens, else soft).  soft is a software CPU (Unicorn) on\n"
+		"                         which mpvmm keeps every vCPU's MP state; it runs only\n"
+		"                         identity-mapped guests (no --kernel), in xAPIC mode, with\n"
+		"                         at most %u vCPUs; a guest exception ends the run (status 4)\n"
+		"      --seed S           soft: the order and length of the vCPUs' turns follow S,\n"
+		"                         and trace time counts instructions: same S, same run\n"
 		"      --api PATH         serve the control API on this UNIX socket (mpvmm ctl PATH)\n"
 		"      --trace FILE       write the MP-state trace at exit (Chrome trace JSON)\n"
 		"      --timeline FILE    draw the MP-state timeline at exit (SVG)\n"
@@ -166,8 +177,9 @@ void config_usage(FILE *out)
 		"      --version          print the version\n"
 		"\n"
 		"Exit status: the guest's (0 = self-test PASS, 1 = FAIL), 2 bad usage or input,\n"
-		"3 no usable /dev/kvm, 4 guest triple fault, 5 VMM or KVM error, 130 interrupted.\n",
-		CONFIG_DEFAULT_AP_TIMEOUT_MS, CONFIG_DEFAULT_DEBUG_EXIT_PORT);
+		"3 no usable /dev/kvm, 4 guest triple fault (soft: any guest exception), 5 VMM or\n"
+		"KVM error, 130 interrupted.\n",
+		CONFIG_DEFAULT_AP_TIMEOUT_MS, CONFIG_DEFAULT_DEBUG_EXIT_PORT, CONFIG_SOFT_MAX_CPUS);
 	fprintf(out, "\nBuilt-in guests:\n");
 	for (size_t i = 0; embedded_guest_at(i); i++)
 		fprintf(out, "  %-10s %s\n", embedded_guest_at(i)->name, embedded_guest_at(i)->what);
@@ -258,6 +270,22 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 		}
 		cfg->reboot_restart = !strcmp(arg, "restart");
 		return 0;
+	case OPT_ACCEL:
+		if (strcmp(arg, "kvm") && strcmp(arg, "soft") && strcmp(arg, "auto")) {
+			snprintf(err, errlen, "--accel '%s': use kvm, soft or auto", arg);
+			return -1;
+		}
+		cfg->accel = !strcmp(arg, "kvm") ? CONFIG_ACCEL_KVM :
+			     !strcmp(arg, "soft") ? CONFIG_ACCEL_SOFT : CONFIG_ACCEL_AUTO;
+		return 0;
+	case OPT_SEED:
+		if (config_parse_uint(arg, UINT64_MAX, &v) < 0) {
+			snprintf(err, errlen, "--seed '%s' is not a number", arg);
+			return -1;
+		}
+		cfg->seeded = true;
+		cfg->seed = v;
+		return 0;
 	case OPT_STEP:
 		cfg->selftest_step = true;
 		return 0;
@@ -327,6 +355,32 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 			 cfg->boot_cpu, cfg->topo.cpus, cfg->topo.cpus - 1);
 		result = CONFIG_ERROR;
 	}
+	if (result == CONFIG_OK && config_check_soft(cfg, cfg->accel == CONFIG_ACCEL_SOFT, err,
+						     errlen) < 0)
+		result = CONFIG_ERROR;
 	free(args);
 	return result;
+}
+
+int config_check_soft(const struct vm_config *cfg, bool soft, char *err, size_t errlen)
+{
+	if (!soft)
+		return 0;
+	if (cfg->kernel) {
+		snprintf(err, errlen, "--kernel needs --accel kvm: the software CPU runs only "
+			 "identity-mapped guests (paging does not translate in Unicorn 2.0.1)");
+		return -1;
+	}
+	if (cfg->topo.cpus > CONFIG_SOFT_MAX_CPUS) {
+		snprintf(err, errlen, "--cpus %u: the software CPU allows at most %u vCPUs (xAPIC "
+			 "IDs only: it cannot trap RDMSR/WRMSR, so it has no x2APIC)",
+			 cfg->topo.cpus, CONFIG_SOFT_MAX_CPUS);
+		return -1;
+	}
+	if (cfg->x2apic) {
+		snprintf(err, errlen, "--x2apic: the software CPU has no x2APIC (it cannot trap "
+			 "RDMSR/WRMSR)");
+		return -1;
+	}
+	return 0;
 }

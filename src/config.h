@@ -23,6 +23,16 @@
 #define CONFIG_DEFAULT_AP_TIMEOUT_MS 10000u
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0"
 
+/* --accel: what runs the vCPUs. */
+enum config_accel {
+	CONFIG_ACCEL_AUTO = 0, /* KVM when /dev/kvm opens, else the software CPU */
+	CONFIG_ACCEL_KVM,
+	CONFIG_ACCEL_SOFT,
+};
+
+/* The software CPU has no x2APIC (Unicorn cannot trap RDMSR/WRMSR): xAPIC IDs 0-254 only. */
+#define CONFIG_SOFT_MAX_CPUS 255u
+
 struct vm_config {
 	struct topology topo;
 	uint32_t boot_cpu;
@@ -41,6 +51,9 @@ struct vm_config {
 	const char *initrd;        /* --initrd FILE */
 	const char *cmdline;       /* --cmdline STRING (default CONFIG_DEFAULT_CMDLINE) */
 	bool reboot_restart;       /* --on-reboot restart (default: exit) */
+	enum config_accel accel;   /* --accel kvm|soft|auto (default auto) */
+	bool seeded;               /* --seed S given: the software CPU's turns follow S */
+	uint64_t seed;
 };
 
 enum config_result {
@@ -69,5 +82,8 @@ int config_parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
 int config_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 void config_usage(FILE *out);
+
+/* What the software CPU cannot run (when `soft`): one line in err, -1.  0 otherwise. */
+int config_check_soft(const struct vm_config *cfg, bool soft, char *err, size_t errlen);
 
 #endif

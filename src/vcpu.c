@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "vcpu_user.h"
 #include "x86/emulate.h"
 
 /* The vCPU whose thread this is (NULL on other threads). */
@@ -50,6 +51,8 @@ void vcpu_destroy(struct vcpu *v)
 void vcpu_kick(struct vcpu *v)
 {
 	v->env->ops->kick(v->av);
+	if (v->env->user)
+		vcpu_user_kick(v); /* it may be waiting to become runnable */
 }
 
 int vcpu_gate_init(struct vcpu_gate *g)
@@ -463,6 +466,13 @@ static void handle_exit(struct vcpu *v, const struct accel_exit *e)
 		stop_vm(v, 0, "vCPU %u: guest asked for system event %u", v->index,
 			e->system_event.type);
 		break;
+	case ACCEL_EXIT_EXCEPTION:
+		dump_state(v);
+		stop_vm(v, VCPU_STATUS_GUEST_FAULT, "vCPU %u (APIC ID %u): guest exception %d "
+			"(%s) at rip=%llx; the software CPU does not deliver exceptions through the "
+			"guest's IDT", v->index, v->apic_id, e->exception.vector, e->exception.what,
+			(unsigned long long)e->exception.rip);
+		break;
 	case ACCEL_EXIT_INTERNAL:
 		if (carry_instruction(v, e))
 			break;
@@ -477,6 +487,14 @@ static void handle_exit(struct vcpu *v, const struct accel_exit *e)
 			(unsigned long long)e->other.detail);
 		break;
 	}
+}
+
+void vcpu_exit(struct vcpu *v, const struct accel_exit *e)
+{
+	atomic_fetch_add_explicit(&v->exits[e->kind], 1, memory_order_relaxed);
+	if (e->kind != ACCEL_EXIT_INTERRUPTED)
+		mp_note_first_exit(v->env->mp, v->index);
+	handle_exit(v, e);
 }
 
 static void record_own_state(struct vcpu *v)
@@ -503,7 +521,7 @@ static void *vcpu_thread(void *arg)
 	struct accel_exit e;
 
 	current_vcpu = v;
-	if (ops->thread_init(v->av) < 0) {
+	if (ops->thread_init(v->av) < 0 || (v->env->user && vcpu_user_thread_init(v) < 0)) {
 		stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot set up its thread", v->index);
 		finish(v);
 		return NULL;
@@ -515,16 +533,19 @@ static void *vcpu_thread(void *arg)
 			park(v);
 			continue;
 		}
+		if (v->env->user) {
+			vcpu_user_run(v);
+			continue;
+		}
 		if (ops->run(v->av, &e) < 0) {
 			stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot run: %s", v->index,
 				strerror(errno));
 			break;
 		}
-		atomic_fetch_add_explicit(&v->exits[e.kind], 1, memory_order_relaxed);
-		if (e.kind != ACCEL_EXIT_INTERRUPTED)
-			mp_note_first_exit(v->env->mp, v->index);
-		handle_exit(v, &e);
+		vcpu_exit(v, &e);
 	}
+	if (v->env->user)
+		vcpu_user_thread_exit(v);
 	record_own_state(v);
 	finish(v);
 	return NULL;

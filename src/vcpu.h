@@ -48,10 +48,13 @@ struct vcpu_env {
 	struct vm_control ctl;
 	_Atomic bool *stopping;
 	struct vcpu_gate *gate;
+	/* Non-NULL when mpvmm keeps MP state and APICs (accel.user_mp): see vcpu_user.h. */
+	struct vcpu_user *user;
 };
 
 /* Exit statuses the vCPU loop asks for (see config_usage). */
 #define VCPU_STATUS_TRIPLE_FAULT 4
+#define VCPU_STATUS_GUEST_FAULT 4 /* an exception the software CPU cannot deliver */
 #define VCPU_STATUS_VMM_ERROR 5
 
 struct vcpu {
@@ -90,5 +93,8 @@ int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg);
 
 /* Make v leave the guest soon (to notice a request or the VM stopping). */
 void vcpu_kick(struct vcpu *v);
+
+/* On v's thread: count an exit and hand it to whoever owns it (vcpu_user.c uses it too). */
+void vcpu_exit(struct vcpu *v, const struct accel_exit *e);
 
 #endif

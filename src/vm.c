@@ -22,10 +22,14 @@
 #include "dev/serial.h"
 #include "guest_mem.h"
 #include "log.h"
+#include "mp/apic_bus.h"
 #include "mp/mp.h"
+#include "mp/mp_user.h"
 #include "mp/trace_export.h"
+#include "mpvmm/selftest_abi.h"
 #include "report.h"
 #include "vcpu.h"
+#include "vcpu_user.h"
 #include "x86/acpi.h"
 #include "x86/cpuid.h"
 #include "x86/mptable.h"
@@ -64,6 +68,8 @@ void vm_stop(struct vm *vm, int status, const char *why)
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (!first)
 		return;
+	if (vm->user.mp)
+		mp_user_stop(vm->user.mp);
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	vcpu_gate_poke(&vm->gate);
@@ -133,6 +139,12 @@ static int check_limits(struct vm *vm)
 	uint32_t top_id = topology_max_apic_id(t);
 
 	vm->accel->ops->limits(vm->accel, &max_vcpus, &max_id);
+	if (vm->accel->user_mp && (t->cpus > max_vcpus || top_id >= max_id)) {
+		log_error("--cpus %u: the software CPU allows %u vCPUs with APIC IDs below %u "
+			  "(xAPIC only: it cannot trap RDMSR/WRMSR, so it has no x2APIC); this "
+			  "topology needs APIC ID %u", t->cpus, max_vcpus, max_id, top_id);
+		return -1;
+	}
 	if (t->cpus > max_vcpus) {
 		log_error("--cpus %u: this KVM allows at most %u vCPUs (KVM_CAP_MAX_VCPUS)",
 			  t->cpus, max_vcpus);
@@ -166,6 +178,24 @@ static void offer_intel_vendor(struct cpuid_table *t, bool say)
 	}
 }
 
+/*
+ * Where RDMSR cannot be trapped (the software CPU), IA32_APIC_BASE reads 0 in the guest; the
+ * value the APIC model holds is offered in mpvmm's CPUID leaf SELFTEST_CPUID_APIC_BASE (EAX
+ * low half, EDX high half), which the self-test reads when its boot information says so.
+ * It is the reset value (SDM 10.4.4): the guest cannot change it without WRMSR.
+ */
+static void offer_apic_base(struct cpuid_table *t, const struct cpu_desc *c)
+{
+	uint64_t base = LAPIC_DEFAULT_BASE | LAPIC_BASE_EN | (c->bsp ? LAPIC_BASE_BSP : 0);
+
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->e[i].function != SELFTEST_CPUID_APIC_BASE)
+			continue;
+		t->e[i].eax = (uint32_t)base;
+		t->e[i].edx = (uint32_t)(base >> 32);
+	}
+}
+
 static int build_cpuid(struct vm *vm, char *err)
 {
 	struct cpuid_table *supported = vm->accel->ops->supported_cpuid(vm->accel, err, ERRLEN);
@@ -184,6 +214,8 @@ static int build_cpuid(struct vm *vm, char *err)
 		}
 		if (vm->accel->emulates && vm->cfg.kernel)
 			offer_intel_vendor(vm->cpuid[i], i == 0);
+		if (vm->accel->no_msr_exits)
+			offer_apic_base(vm->cpuid[i], &vm->plat.cpus[i]);
 	}
 	free(supported);
 	if (!vm->cpuid) {
@@ -238,6 +270,24 @@ static int create_platform_devices(struct vm *vm, const struct vm_control *ctl)
 	return vm->i8042 && vm->rtc && vm->pci && vm->acpi_pm && vm->fw_cfg ? 0 : -1;
 }
 
+/* The local APIC page: each vCPU's access goes to its own APIC (apic_bus). */
+static void lapic_mmio(void *ctx, const struct bus_access *a)
+{
+	struct vm *vm = ctx;
+	uint32_t v = 0;
+
+	if (a->write) {
+		for (uint32_t i = 0; i < a->size && i < 4; i++)
+			v |= (uint32_t)a->data[i] << (8 * i);
+		apic_bus_mmio_write(vm->user.apics, a->cpu, a->addr, a->size, v);
+		return;
+	}
+	if (apic_bus_mmio_read(vm->user.apics, a->cpu, a->addr, a->size, &v) != LAPIC_OK)
+		v = UINT32_MAX;
+	for (uint32_t i = 0; i < a->size; i++)
+		a->data[i] = i < 4 ? (uint8_t)(v >> (8 * i)) : 0xff;
+}
+
 static int create_devices(struct vm *vm)
 {
 	struct vm_control ctl = { .stop = vm_stop_cb, .reset = vm_reset_cb, .vm = vm };
@@ -254,12 +304,83 @@ static int create_devices(struct vm *vm)
 	vm->env = (struct vcpu_env){
 		.ops = vm->accel->ops, .pio = vm->pio, .mmio = vm->mmio, .mp = vm->mp,
 		.mem = &vm->mem, .ctl = ctl, .stopping = &vm->stopping, .gate = &vm->gate,
+		.user = vm->accel->user_mp ? &vm->user : NULL,
 	};
+	if (vm->accel->user_mp &&
+	    bus_register(vm->mmio, LAPIC_DEFAULT_BASE, 0x1000, lapic_mmio, vm, "local APIC") < 0)
+		return -1;
+	return 0;
+}
+
+static uint64_t guest_clock(void *ctx)
+{
+	struct accel *a = ctx;
+
+	return a->ops->now_ns(a);
+}
+
+static void user_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	log_warn("%s", msg);
+}
+
+/* mp_user: cpu's MP state changed or an interrupt came: make it leave run() to look. */
+static void user_kick(void *ctx, uint32_t cpu)
+{
+	struct vm *vm = ctx;
+
+	if (cpu < vm->nvcpus)
+		vm->accel->ops->kick(vm->vcpus[cpu].av);
+}
+
+/*
+ * No in-kernel APIC: mpvmm's MP state machine (mp_user) and APIC bus, on the guest's clock.
+ * With --seed the trace runs on that clock too (instructions retired), so that the same seed
+ * gives the same trace.
+ */
+static int create_user_mp(struct vm *vm)
+{
+	uint32_t n = vm->plat.topo.cpus;
+	const struct mp_user_config uc = {
+		.ncpus = n, .bsp = vm->cfg.boot_cpu, .now_ns = guest_clock, .clock_ctx = vm->accel,
+		.warn = user_warn, .kick = user_kick, .kick_ctx = vm,
+	};
+	struct mp_cpu *cpus = calloc(n, sizeof(*cpus));
+
+	vm->user.mp = mp_user_create(&uc);
+	if (!cpus || !vm->user.mp) {
+		free(cpus);
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		cpus[i] = (struct mp_cpu){ .apic_id = vm->plat.cpus[i].apic_id,
+					   .bsp = vm->plat.cpus[i].bsp,
+					   .backend_ctx = mp_user_backend_ctx(vm->user.mp, i) };
+	vm->mp = mp_create(n, cpus, &mp_user_backend, exec_on_vcpu, vm, vm->t0_ns);
+	const struct apic_bus_config bc = {
+		.ncpus = n, .cpus = cpus, .bus_hz = vm->accel->lapic_timer_hz,
+		.now_ns = guest_clock, .clock_ctx = vm->accel, .warn = user_warn,
+		.mp = vm->user.mp,
+	};
+	vm->user.apics = vm->mp ? apic_bus_create(&bc) : NULL;
+	free(cpus);
+	if (!vm->user.apics)
+		return -1;
+	if (vm->cfg.seeded)
+		mp_set_clock(vm->mp, guest_clock, vm->accel);
+	mp_user_attach(vm->user.mp, vm->mp);
+	struct accel_machine m;
+	vcpu_user_machine(&vm->user, &m);
+	vm->accel->ops->set_machine(vm->accel, &m);
 	return 0;
 }
 
 static int create_mp(struct vm *vm)
 {
+	if (vm->accel->user_mp)
+		return create_user_mp(vm);
+
 	uint32_t n = vm->plat.topo.cpus;
 	struct mp_cpu *cpus = calloc(n, sizeof(*cpus));
 
@@ -311,18 +432,51 @@ static int create_vcpus(struct vm *vm, char *err)
 	return 0;
 }
 
-static int vm_build(struct vm *vm, int *status)
+/*
+ * --accel: KVM, the software CPU, or (auto) KVM when /dev/kvm opens and the software CPU
+ * otherwise, said in one line.  What the software CPU cannot run is refused (status 2).
+ */
+static int open_accel(struct vm *vm, int *status)
 {
-	char err[ERRLEN] = "";
-	bool missing;
+	char err[ERRLEN] = "", why[ERRLEN] = "";
+	bool missing = false;
+	enum config_accel want = vm->cfg.accel;
 
-	*status = VM_STATUS_VMM_ERROR;
-	vm->accel = accel_kvm_open(&missing, err, sizeof(err));
-	if (!vm->accel) {
+	if (want != CONFIG_ACCEL_SOFT)
+		vm->accel = accel_kvm_open(&missing, err, sizeof(err));
+	if (want == CONFIG_ACCEL_AUTO && vm->accel)
+		log_info("accelerator: kvm (--accel auto: /dev/kvm opened)");
+	if (!vm->accel && (want == CONFIG_ACCEL_KVM || !missing)) {
 		log_error("%s", err);
 		*status = missing ? VM_STATUS_NO_KVM : VM_STATUS_VMM_ERROR;
 		return -1;
 	}
+	if (vm->accel && vm->cfg.seeded)
+		log_warn("--seed orders the software CPU's turns; KVM ignores it");
+	if (vm->accel)
+		return 0;
+	if (want == CONFIG_ACCEL_AUTO)
+		log_info("accelerator: soft (--accel auto: %s)", err);
+	if (config_check_soft(&vm->cfg, true, why, sizeof(why)) < 0) {
+		log_error("%s", why);
+		*status = VM_STATUS_USAGE;
+		return -1;
+	}
+	vm->accel = accel_soft_open(vm->cfg.seeded, vm->cfg.seed, err, sizeof(err));
+	if (!vm->accel) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int vm_build(struct vm *vm, int *status)
+{
+	char err[ERRLEN] = "";
+
+	*status = VM_STATUS_VMM_ERROR;
+	if (open_accel(vm, status) < 0)
+		return -1;
 	if (check_limits(vm) < 0) {
 		*status = VM_STATUS_USAGE;
 		return -1;
@@ -438,10 +592,10 @@ int vm_start_api(struct vm *vm)
 }
 
 /* Write with `fn` into path.tmp, then rename: a reader never sees a half-written file. */
-static int write_atomically(const char *path, struct mp *mp, uint64_t t0_ns, enum trace_format f)
+static int write_atomically(const char *path, struct mp *mp, enum trace_format f)
 {
 	char tmp[4096];
-	uint64_t end = mp_now_ns() - t0_ns; /* the exports count from VM start */
+	uint64_t end = mp_trace_now(mp); /* the exports count from VM start */
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *out = fopen(tmp, "w");
@@ -466,10 +620,10 @@ int vm_write_trace_files(struct vm *vm)
 {
 	int r = 0;
 
-	if (vm->cfg.trace_file && write_atomically(vm->cfg.trace_file, vm->mp, vm->t0_ns, TRACE_FORMAT_CHROME) < 0)
+	if (vm->cfg.trace_file && write_atomically(vm->cfg.trace_file, vm->mp, TRACE_FORMAT_CHROME) < 0)
 		r = -1;
 	if (vm->cfg.timeline_file &&
-	    write_atomically(vm->cfg.timeline_file, vm->mp, vm->t0_ns, TRACE_FORMAT_SVG) < 0)
+	    write_atomically(vm->cfg.timeline_file, vm->mp, TRACE_FORMAT_SVG) < 0)
 		r = -1;
 	return r;
 }
@@ -502,6 +656,8 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(vm->pio);
 	bus_destroy(vm->mmio);
 	mp_destroy(vm->mp);
+	apic_bus_destroy(vm->user.apics);
+	mp_user_destroy(vm->user.mp);
 	free(vm->mp_ctx);
 	if (vm->cpuid)
 		for (uint32_t i = 0; i < vm->plat.topo.cpus; i++)

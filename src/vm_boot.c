@@ -50,6 +50,7 @@ int vm_load_selftest(struct vm *vm)
 		.step = vm->cfg.selftest_step,
 		.hold = vm->cfg.selftest_hold,
 		.x2apic = vm->plat.x2apic,
+		.apic_base_cpuid = vm->accel->no_msr_exits,
 		.ap_timeout_ms = vm->cfg.ap_timeout_ms,
 		.lapic_timer_hz = vm->accel->lapic_timer_hz,
 	};

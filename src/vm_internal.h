@@ -27,6 +27,7 @@
 #include "guest_mem.h"
 #include "mp/mp.h"
 #include "vcpu.h"
+#include "vcpu_user.h"
 #include "x86/cpuid.h"
 #include "x86/platform.h"
 
@@ -51,6 +52,7 @@ struct vm {
 	struct api_ops api_ops;
 	struct mp *mp;
 	struct mp_kernel_ctx *mp_ctx;
+	struct vcpu_user user;     /* accel->user_mp: MP state and APICs kept by mpvmm */
 	struct vcpu *vcpus;
 	uint32_t nvcpus; /* created so far */
 	struct vcpu_env env;

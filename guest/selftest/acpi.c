@@ -136,8 +136,10 @@ static void add_processor(uint32_t apic_id, uint32_t uid)
 		fail(SELFTEST_FAIL_ACPI, "acpi: madt lists apic id %u twice", apic_id);
 }
 
-void acpi_read_processors(uint64_t mem_size)
+/* The MADT's enabled processors: counted, and appended to g.cpus if `add`. */
+static uint32_t madt_processors(uint64_t mem_size, bool add)
 {
+	uint32_t n = 0;
 	const struct rsdp *r = rsdp_find();
 	if (!r)
 		fail(SELFTEST_FAIL_ACPI, "acpi: no rsdp in the ebda or 0xe0000-0xfffff");
@@ -171,10 +173,24 @@ void acpi_read_processors(uint64_t mem_size)
 			continue;
 		}
 		/* OSPM does not start a processor whose Enabled flag is clear (5.2.12.2). */
-		if (flags & MADT_CPU_ENABLED)
-			add_processor(apic_id, uid);
+		if (flags & MADT_CPU_ENABLED) {
+			n++;
+			if (add)
+				add_processor(apic_id, uid);
+		}
 		off += elen;
 	}
-	if (g.ncpus == 0)
+	if (n == 0)
 		fail(SELFTEST_FAIL_ACPI, "acpi: madt lists no enabled processor");
+	return n;
+}
+
+void acpi_read_processors(uint64_t mem_size)
+{
+	madt_processors(mem_size, true);
+}
+
+uint32_t acpi_count_processors(uint64_t mem_size)
+{
+	return madt_processors(mem_size, false);
 }

@@ -10,4 +10,7 @@
 /* Fills g.cpus / g.ncpus; on any error prints a FAIL line and ends the test. */
 void acpi_read_processors(uint64_t mem_size);
 
+/* The number of enabled processors in the MADT, g.cpus untouched; FAIL as above on error. */
+uint32_t acpi_count_processors(uint64_t mem_size);
+
 #endif

@@ -2,11 +2,13 @@
  * cpu.c - processor identity from CPUID (Intel SDM Vol. 2A, CPUID: leaf 1 EBX[31:24]
  * "initial APIC ID"; leaf 0xB / 0x1F "extended topology", EDX = x2APIC ID of this logical
  * processor at every sub-leaf; SDM Vol. 3A, 8.9.4 for the level shifts) and from
- * IA32_APIC_BASE (SDM Vol. 3A, 10.4.4: bit 8 is set on the BSP only).
+ * IA32_APIC_BASE (SDM Vol. 3A, 10.4.4: bit 8 is set on the BSP only), or its copy in
+ * mpvmm's CPUID leaf when the boot information says RDMSR cannot read it.
  */
 #include "cpu.h"
 
 #include "arch.h"
+#include "state.h"
 
 #define TOPO_MAX_LEVELS 8u /* SMT, core, module, tile, die, ... */
 
@@ -52,13 +54,21 @@ enum selftest_ap_err cpu_check_identity(uint32_t lapic_id, bool bsp)
 
 	if (cpuid_apic_id() != lapic_id)
 		return SELFTEST_AP_ERR_CPUID_ID;
-	if (!!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_BSP) != bsp)
+	if (!!(apic_base() & APIC_BASE_BSP) != bsp)
 		return SELFTEST_AP_ERR_BSP_FLAG;
 	if (topo_leaf_valid(max_leaf, 0xb) && !topo_leaf_consistent(0xb, lapic_id))
 		return SELFTEST_AP_ERR_TOPOLOGY;
 	if (topo_leaf_valid(max_leaf, 0x1f) && !topo_leaf_consistent(0x1f, lapic_id))
 		return SELFTEST_AP_ERR_TOPOLOGY;
 	return SELFTEST_AP_OK;
+}
+
+uint64_t apic_base(void)
+{
+	if (!__atomic_load_n(&g.apic_base_cpuid, __ATOMIC_RELAXED))
+		return rdmsr(MSR_IA32_APIC_BASE);
+	struct cpuid_regs r = cpuid(SELFTEST_CPUID_APIC_BASE, 0);
+	return ((uint64_t)r.edx << 32) | r.eax;
 }
 
 const char *ap_err_name(uint32_t err)

@@ -20,6 +20,12 @@ uint32_t cpuid_apic_id(void);
  */
 enum selftest_ap_err cpu_check_identity(uint32_t lapic_id, bool bsp);
 
+/*
+ * IA32_APIC_BASE: RDMSR, or where the boot information says RDMSR reads 0 (mpvmm's
+ * software CPU), mpvmm's CPUID leaf SELFTEST_CPUID_APIC_BASE.
+ */
+uint64_t apic_base(void);
+
 const char *ap_err_name(uint32_t err);
 
 #endif

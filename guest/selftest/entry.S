@@ -47,7 +47,7 @@ _start:
  */
 	.section .data
 	.balign 16
-	.globl	gdt, gdt_end
+	.globl	gdt, gdt_end, gdt_ptr		/* gdt_ptr: multiboot.S loads it too */
 gdt:
 	.quad	0				/* null */
 	.quad	0x00af9b000000ffff		/* GDT_CODE64: P, DPL 0, code r/x, L = 1, D = 0 */
@@ -63,6 +63,7 @@ gdt_ptr:
 
 	.section .bss
 	.balign 16
+	.globl	bsp_stack_top			/* multiboot.S runs on this stack too */
 bsp_stack:
 	.skip	16384
 bsp_stack_top:

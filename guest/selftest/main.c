@@ -69,6 +69,8 @@ void bsp_main(const struct selftest_bootinfo *bi)
 	g.bi = bi;
 	__atomic_store_n(&g.step, (bi->flags & SELFTEST_FLAG_STEP) != 0, __ATOMIC_RELAXED);
 	g.hold = (bi->flags & SELFTEST_FLAG_HOLD) != 0;
+	__atomic_store_n(&g.apic_base_cpuid, (bi->flags & SELFTEST_FLAG_APIC_BASE_CPUID) != 0,
+			 __ATOMIC_RELAXED);
 
 	acpi_read_processors(bi->mem_size);
 	if (g.ncpus != bi->ncpus)
@@ -83,7 +85,7 @@ void bsp_main(const struct selftest_bootinfo *bi)
 	mptable_check(!x2apic, bi->mem_size);
 
 	/* The BSP's APIC: globally enabled since reset (SDM 10.4.3), now in the test's mode. */
-	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_EN))
+	if (!(apic_base() & APIC_BASE_EN))
 		fail(SELFTEST_FAIL_BSP, "bsp: ia32_apic_base global enable is clear");
 	__atomic_store_n(&lapic_x2apic, x2apic, __ATOMIC_RELAXED);
 	/*

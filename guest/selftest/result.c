@@ -10,6 +10,7 @@
 #include "arch.h"
 #include "lapic.h"
 #include "lib.h"
+#include "multiboot.h"
 #include "state.h"
 
 static void vfail_line(const char *fmt, va_list ap)
@@ -34,6 +35,11 @@ static __attribute__((noreturn)) void finish(uint32_t code)
 	if (__atomic_load_n(&lapic_timer_on, __ATOMIC_RELAXED) &&
 	    (rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_BSP))
 		lapic_timer_stop();
+	/*
+	 * A multiboot start may also want it on the debug-exit port, which must come first:
+	 * a VMM with both ports stops at the first one written.
+	 */
+	multiboot_report(code);
 	outl(SELFTEST_PORT_RESULT, code);
 	halt_forever();
 }

@@ -35,6 +35,15 @@
  * SIPI sent by the VMM) and prints "selftest: apic=<id> reported again" for each report.
  */
 #define SELFTEST_FLAG_HOLD      (1u << 2)
+/*
+ * RDMSR of IA32_APIC_BASE reads 0 on this CPU (mpvmm's software CPU cannot trap it): take
+ * the register's value (BSP flag, global enable, base; Intel SDM Vol. 3A, 10.4.4) from CPUID
+ * leaf SELFTEST_CPUID_APIC_BASE instead, which answers for the CPU executing it: EAX bits
+ * 31:0, EDX bits 63:32.  Leaf 0x40000000 then reads EAX >= that leaf and the signature
+ * "mpvmmsoftcpu" in EBX, ECX, EDX.  Never set on KVM.
+ */
+#define SELFTEST_FLAG_APIC_BASE_CPUID (1u << 3)
+#define SELFTEST_CPUID_APIC_BASE 0x40000001u
 
 /* Most processors the guest can bring up (its per-CPU tables and AP stacks are this big). */
 #define SELFTEST_MAX_CPUS       1024u

@@ -30,6 +30,7 @@ enum accel_exit_kind {
 	ACCEL_EXIT_FAIL_ENTRY,
 	ACCEL_EXIT_INTERRUPTED,   /* kicked: left the guest to serve a request            */
 	ACCEL_EXIT_OTHER,
+	ACCEL_EXIT_EXCEPTION,     /* a guest exception the accelerator cannot deliver (soft)  */
 	ACCEL_EXIT_KINDS,
 };
 
@@ -64,6 +65,11 @@ struct accel_exit {
 			uint32_t reason;
 			uint64_t detail;
 		} other;
+		struct {
+			int vector;         /* 0-31, or -1 for a memory error (what says which) */
+			uint64_t rip;       /* where it happened                               */
+			const char *what;   /* a static description                            */
+		} exception;
 	};
 };
 
@@ -82,6 +88,37 @@ struct accel_vm_params {
 	struct guest_mem *mem;
 	uint32_t boot_vcpu_id; /* vcpu id (= APIC ID) of the BSP                  */
 	bool x2apic;           /* 32-bit APIC IDs in x2APIC mode                  */
+};
+
+/*
+ * What an accelerator without an in-kernel local APIC calls back on the vCPU's thread while
+ * run() is in progress (accel_ops.set_hooks).  `enter` comes once the vCPU may execute (the
+ * software CPU: once it holds the engine), right before guest code: it loads a latched start
+ * and injects interrupts; returning false leaves run() with ACCEL_EXIT_INTERRUPTED.  `exit`
+ * receives the exits that must complete inside run() (the software CPU: an IN needs its value
+ * before the next instruction): port I/O and MMIO, which run() then does not return.
+ */
+struct accel_vcpu_hooks {
+	bool (*enter)(void *ctx);
+	void (*exit)(void *ctx, const struct accel_exit *e);
+	void *ctx;
+};
+
+/*
+ * The machine as a scheduler of vCPUs needs it (accel_ops.set_machine): which vCPU (by
+ * creation index) can run, and the timers on the accelerator's clock.
+ */
+#define ACCEL_NO_EVENT UINT64_MAX
+enum accel_runnable {
+	ACCEL_BLOCKED = 0,  /* waits for INIT, a SIPI or an interrupt */
+	ACCEL_RUNNABLE,
+	ACCEL_STARTING,     /* a start (SIPI) is latched: it is taken at the vCPU's next turn */
+};
+struct accel_machine {
+	enum accel_runnable (*runnable)(void *ctx, uint32_t index);
+	uint64_t (*next_event)(void *ctx);            /* earliest timer, or ACCEL_NO_EVENT */
+	void (*advance)(void *ctx, uint64_t now_ns);  /* time is now: fire what is due     */
+	void *ctx;
 };
 
 struct accel_ops {
@@ -127,6 +164,21 @@ struct accel_ops {
 	/* Any thread: make the vCPU leave run() soon with ACCEL_EXIT_INTERRUPTED. */
 	void (*kick)(struct accel_vcpu *v);
 	void (*destroy_vcpu)(struct accel_vcpu *v);
+
+	/*
+	 * For accelerators without an in-kernel local APIC (accel.user_mp); NULL otherwise.
+	 * set_machine: VM scope, before vCPU threads start.  now_ns: the guest's clock (any
+	 * thread).  interrupt_window: IF is set and no interrupt shadow (STI, MOV SS) is in
+	 * force; if not and `request`, run() returns as soon as it may open.  interrupt: deliver
+	 * an external interrupt (or an NMI, vector 2) now, through the guest's IDT.  idle: the
+	 * vCPU will not run until its MP state changes: let the others have the CPU.
+	 */
+	void (*set_machine)(struct accel *a, const struct accel_machine *m);
+	uint64_t (*now_ns)(struct accel *a);
+	int (*set_hooks)(struct accel_vcpu *v, const struct accel_vcpu_hooks *h);
+	bool (*interrupt_window)(struct accel_vcpu *v, bool request);
+	int (*interrupt)(struct accel_vcpu *v, uint8_t vector, bool nmi);
+	void (*idle)(struct accel_vcpu *v);
 };
 
 struct accel {
@@ -134,10 +186,21 @@ struct accel {
 	uint64_t lapic_timer_hz; /* local APIC timer input clock the guest sees */
 	bool emulates;           /* guest code is emulated (PVM): slow, and some instructions
 				  * end KVM_RUN with an emulation failure */
+	bool user_mp;            /* no in-kernel local APIC: mpvmm keeps MP state and APICs */
+	bool identity_only;      /* paging does not translate: identity-mapped guests only  */
+	bool no_msr_exits;       /* RDMSR/WRMSR cannot be trapped: no x2APIC, and
+				  * IA32_APIC_BASE reads 0 in the guest                   */
+	uint32_t max_xapic_cpus; /* user_mp: at most this many vCPUs (xAPIC IDs)           */
 };
 
 /* Open KVM.  Returns NULL with a reason in err; *missing is set if /dev/kvm is not usable. */
 struct accel *accel_kvm_open(bool *missing, char *err, size_t errlen);
+
+/*
+ * Open the software CPU (Unicorn).  With `seeded`, the order of turns and their lengths are a
+ * function of `seed`, and the guest clock counts instructions; otherwise round robin.
+ */
+struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errlen);
 
 /* The MP backend over an accelerator that keeps MP state itself (KVM's in-kernel LAPIC). */
 extern const struct mp_backend mp_kernel_backend;

@@ -25,6 +25,8 @@ struct mp {
 	struct mp_cpu *cpus;
 	_Atomic uint8_t *last;      /* last recorded state per vCPU, or STATE_UNKNOWN */
 	_Atomic uint8_t *exited;    /* first exit seen per vCPU                       */
+	uint64_t (*clock)(void *ctx); /* NULL: mp_now_ns() - t0_ns                     */
+	void *clock_ctx;
 };
 
 static const char *const state_names[MP_STATE_COUNT] = {
@@ -133,11 +135,24 @@ struct trace *mp_trace(struct mp *mp)
 	return mp->trace;
 }
 
+void mp_set_clock(struct mp *mp, uint64_t (*now_ns)(void *ctx), void *ctx)
+{
+	mp->clock = now_ns;
+	mp->clock_ctx = ctx;
+}
+
 static uint64_t since_start(const struct mp *mp)
 {
+	if (mp->clock)
+		return mp->clock(mp->clock_ctx);
 	uint64_t now = mp_now_ns();
 
 	return now > mp->t0_ns ? now - mp->t0_ns : 0;
+}
+
+uint64_t mp_trace_now(const struct mp *mp)
+{
+	return since_start(mp);
 }
 
 void mp_observe(struct mp *mp, uint32_t cpu, enum mp_state s, enum trace_source src)

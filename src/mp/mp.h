@@ -83,5 +83,13 @@ void mp_note_first_exit(struct mp *mp, uint32_t cpu);
 
 struct trace *mp_trace(struct mp *mp);
 uint64_t mp_now_ns(void);
+/*
+ * The trace's clock.  By default the host's monotonic clock, counted from t0_ns; a clock set
+ * here (before any vCPU runs) is used as it is: a software CPU's guest time, so that a
+ * deterministic run gives a deterministic trace.
+ */
+void mp_set_clock(struct mp *mp, uint64_t (*now_ns)(void *ctx), void *ctx);
+/* Now, on the trace's clock. */
+uint64_t mp_trace_now(const struct mp *mp);
 
 #endif

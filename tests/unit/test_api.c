@@ -168,6 +168,16 @@ static struct reply http_ex(const char *method, const char *path, const char *bo
 	if (body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
+		/*
+		 * A body the server refuses by its Content-Length is answered before it is
+		 * read, and the connection closed: without "Expect: 100-continue" the client
+		 * may still be sending and see a reset instead of the 413.  Real clients
+		 * (curl itself, above 1 MiB) ask first; so does this one for oversized bodies.
+		 */
+		if (body_len > API_MAX_BODY) {
+			hdr = curl_slist_append(hdr, "Expect: 100-continue");
+			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+		}
 	} else if (chunked) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
