@@ -420,7 +420,8 @@ static int create_vcpus(struct vm *vm, char *err)
 			return -1;
 		}
 		vm->nvcpus = i + 1;
-		vm->mp_ctx[i].vcpu = av;
+		if (vm->mp_ctx)
+			vm->mp_ctx[i].vcpu = av;
 		if (vm->accel->ops->set_cpuid(av, vm->cpuid[i]) < 0) {
 			snprintf(err, ERRLEN, "cannot set vCPU %u's CPUID", i);
 			return -1;
@@ -446,7 +447,7 @@ static int open_accel(struct vm *vm, int *status)
 		vm->accel = accel_kvm_open(&missing, err, sizeof(err));
 	if (want == CONFIG_ACCEL_AUTO && vm->accel)
 		log_info("accelerator: kvm (--accel auto: /dev/kvm opened)");
-	if (!vm->accel && (want == CONFIG_ACCEL_KVM || !missing)) {
+	if (!vm->accel && want != CONFIG_ACCEL_SOFT && (want == CONFIG_ACCEL_KVM || !missing)) {
 		log_error("%s", err);
 		*status = missing ? VM_STATUS_NO_KVM : VM_STATUS_VMM_ERROR;
 		return -1;

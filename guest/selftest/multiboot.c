@@ -4,8 +4,9 @@
  *
  * No VMM leaves a struct selftest_bootinfo, so one is built here: no flags (x2APIC mode is
  * still chosen when the MADT has an APIC ID >= 255), ncpus = the MADT's enabled processors
- * (nothing to cross-check them with), mem_size from mem_upper (3.3), the 1 GHz APIC timer
- * clock of KVM and QEMU, and a 10 s AP timeout.  Everything after that is the same test.
+ * (nothing to cross-check them with), mem_size from mem_upper and the memory map (3.3;
+ * see adjacent_end), the 1 GHz APIC timer clock of KVM and QEMU, and a 10 s AP timeout.
+ * Everything after that is the same test.
  */
 #include "multiboot.h"
 
@@ -21,8 +22,15 @@
 #define MBI_FLAGS        0u
 #define MBI_MEM_UPPER    8u  /* KiB of RAM from 1 MiB up to the first hole */
 #define MBI_CMDLINE      16u /* physical address of a NUL-terminated string */
+#define MBI_MMAP_LENGTH  44u /* bytes of memory map */
+#define MBI_MMAP_ADDR    48u
 #define MBI_FLAG_MEMORY  (1u << 0)
 #define MBI_FLAG_CMDLINE (1u << 2)
+#define MBI_FLAG_MMAP    (1u << 6)
+/* A memory map entry: u32 size (not counting itself), u64 base_addr, u64 length, u32 type. */
+#define MMAP_MIN_SIZE    20u
+#define MMAP_MAX_ENTRIES 128u
+#define FOUR_GIB         0x100000000ull
 
 #define MB_LAPIC_TIMER_HZ 1000000000ull /* KVM's and QEMU's APIC timer: 1 GHz, divide by 1 */
 #define MB_AP_TIMEOUT_MS  10000u
@@ -94,6 +102,35 @@ static void parse_cmdline(const char *s)
 	}
 }
 
+/*
+ * The end of memory from 0: `end` (mem_upper's first hole), carried on over the memory
+ * map's ranges that begin right there, whatever their type, below 4 GiB.  Firmware keeps
+ * its ACPI tables in such a range at the top of RAM (SeaBIOS: the last 128 KiB, "reserved"),
+ * and the checks of acpi.c and mptable.c bound every table address by mem_size.
+ */
+static uint64_t adjacent_end(uint64_t end, uint32_t addr, uint32_t length)
+{
+	for (uint32_t pass = 0; pass < MMAP_MAX_ENTRIES && end < FOUR_GIB; pass++) {
+		uint64_t next = end;
+		for (uint32_t off = 0; off + 4 + MMAP_MIN_SIZE <= length;) {
+			const volatile uint32_t *e = phys((uint64_t)addr + off);
+			uint64_t base = e[1] | (uint64_t)e[2] << 32;
+			uint64_t len = e[3] | (uint64_t)e[4] << 32;
+			if (base <= end && len > end - base) {
+				uint64_t top = len > FOUR_GIB - base ? FOUR_GIB : base + len;
+				next = top > next ? top : next;
+			}
+			if (e[0] < MMAP_MIN_SIZE)
+				break;
+			off += e[0] + 4;
+		}
+		if (next == end)
+			break;
+		end = next;
+	}
+	return end;
+}
+
 void multiboot_main(uint32_t magic, uint32_t info)
 {
 	if (magic != MB_BOOTLOADER_MAGIC)
@@ -102,13 +139,18 @@ void multiboot_main(uint32_t magic, uint32_t info)
 	const volatile uint32_t *mbi = phys(info);
 	uint32_t flags = mbi[MBI_FLAGS / 4];
 
-	/* First: the information may lie where the AP stacks go (QEMU puts it after .bss). */
+	/*
+	 * Read it all before writing anything: a loader may have put it where the trampoline
+	 * or the AP stacks go (QEMU's is at 0x9000, next to SELFTEST_TRAMPOLINE).
+	 */
 	if (flags & MBI_FLAG_CMDLINE)
 		parse_cmdline(phys(mbi[MBI_CMDLINE / 4]));
 	if (!(flags & MBI_FLAG_MEMORY))
 		fail(SELFTEST_FAIL_BOOTINFO, "multiboot: no memory information (flags 0x%x)",
 		     flags);
 	uint64_t mem_size = (1024 + (uint64_t)mbi[MBI_MEM_UPPER / 4]) * 1024;
+	if (flags & MBI_FLAG_MMAP)
+		mem_size = adjacent_end(mem_size, mbi[MBI_MMAP_ADDR / 4], mbi[MBI_MMAP_LENGTH / 4]);
 
 	bootinfo = (struct selftest_bootinfo){
 		.magic = SELFTEST_BOOTINFO_MAGIC,

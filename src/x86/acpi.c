@@ -388,14 +388,11 @@ static uint8_t *put_cpu(uint8_t *cur, const struct cpu_desc *c)
 	return put(cur, &e, sizeof(e));
 }
 
-/* The BSP first (5.2.12.12 and every OS since: the first entry is the boot processor),
- * then the others in index order. */
+/* In firmware-table order: the BSP first (platform_table_cpu). */
 static uint8_t *put_cpus(uint8_t *cur, const struct platform *p)
 {
-	cur = put_cpu(cur, &p->cpus[p->boot_cpu]);
-	for (uint32_t i = 0; i < p->topo.cpus; i++)
-		if (i != p->boot_cpu)
-			cur = put_cpu(cur, &p->cpus[i]);
+	for (uint32_t pos = 0; pos < p->topo.cpus; pos++)
+		cur = put_cpu(cur, &p->cpus[platform_table_cpu(p, pos)]);
 	return cur;
 }
 

@@ -45,6 +45,17 @@ int platform_init(struct platform *p, const struct topology *t, uint32_t boot_cp
 		  bool force_x2apic, char *err, size_t errlen);
 void platform_free(struct platform *p);
 
+/*
+ * The vCPU index of the pos-th processor in firmware-table order: the BSP first, then the
+ * others in index order (ACPI 6.4 5.2.12.12; the MP table follows the same order).
+ */
+static inline uint32_t platform_table_cpu(const struct platform *p, uint32_t pos)
+{
+	if (pos == 0)
+		return p->boot_cpu;
+	return pos <= p->boot_cpu ? pos - 1 : pos;
+}
+
 /* The MP table can describe the processors (every APIC ID < 255 and no x2APIC forcing). */
 bool platform_has_mptable(const struct platform *p);
 

@@ -15,6 +15,7 @@
 
 #include "dev/acpi_pm.h"
 #include "dev/bus.h"
+#include "bus_io.h"
 #include "log.h"
 #include "x86/acpi.h"
 
@@ -42,18 +43,6 @@ static void rec_irq(void *ctx, unsigned gsi, bool level)
 	assert_true(level != r->sci);
 	r->sci = level;
 	r->sci_calls++;
-}
-
-static uint32_t io(struct bus *b, uint16_t port, bool write, uint32_t size, uint32_t value)
-{
-	uint8_t data[4];
-	uint32_t v = 0;
-
-	memcpy(data, &value, sizeof(data));
-	struct bus_access a = { .addr = port, .size = size, .write = write, .data = data };
-	bus_dispatch(b, &a);
-	memcpy(&v, data, size);
-	return v;
 }
 
 #define SLP(typ) (ACPI_PM1_CNT_SLP_EN | (typ) << ACPI_PM1_CNT_SLP_TYP_SHIFT)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "dev/bus.h"
+#include "bus_io.h"
 #include "dev/i8042.h"
 
 struct record {
@@ -48,18 +49,6 @@ static void rec_irq(void *ctx, unsigned gsi, bool level)
 	assert_true(level != r->level[gsi]); /* driven on changes only */
 	r->level[gsi] = level;
 	r->edges[gsi] += level;
-}
-
-static uint32_t io(struct bus *b, uint16_t port, bool write, uint32_t size, uint32_t value)
-{
-	uint8_t data[4];
-	uint32_t v = 0;
-
-	memcpy(data, &value, sizeof(data));
-	struct bus_access a = { .addr = port, .size = size, .write = write, .data = data };
-	bus_dispatch(b, &a);
-	memcpy(&v, data, size);
-	return v;
 }
 
 static void cmd(struct bus *b, uint8_t c)

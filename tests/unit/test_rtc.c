@@ -15,19 +15,8 @@
 #include <cmocka.h>
 
 #include "dev/bus.h"
+#include "bus_io.h"
 #include "dev/rtc.h"
-
-static uint32_t io(struct bus *b, uint16_t port, bool write, uint32_t size, uint32_t value)
-{
-	uint8_t data[4];
-	uint32_t v = 0;
-
-	memcpy(data, &value, sizeof(data));
-	struct bus_access a = { .addr = port, .size = size, .write = write, .data = data };
-	bus_dispatch(b, &a);
-	memcpy(&v, data, size);
-	return v;
-}
 
 static uint8_t cmos_read(struct bus *b, uint8_t index)
 {

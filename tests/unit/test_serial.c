@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "dev/bus.h"
+#include "bus_io.h"
 #include "dev/console.h"
 #include "dev/serial.h"
 
@@ -94,19 +95,6 @@ static int stop_calls(struct stop_record *r)
 	int n = r->calls;
 	pthread_mutex_unlock(&r->lock);
 	return n;
-}
-
-static uint32_t io(struct bus *b, uint16_t port, bool write, uint32_t size, uint32_t value)
-{
-	uint8_t data[4];
-	uint32_t v = 0;
-
-	memcpy(data, &value, sizeof(data));
-	struct bus_access a = { .cpu = 0, .addr = port, .size = size, .write = write,
-				.data = data };
-	bus_dispatch(b, &a);
-	memcpy(&v, data, size);
-	return v;
 }
 
 static void out(struct bus *b, unsigned reg, uint8_t v)
