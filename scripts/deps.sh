@@ -1,16 +1,14 @@
 #!/bin/sh
 # Install the Debian packages mpvmm needs to build and test, if any is missing.
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
-#   scripts/deps.sh           build and test dependencies
-#   scripts/deps.sh --bench   also what the benchmarks compare against (QEMU)
+#   scripts/deps.sh           build and test dependencies, QEMU included: `make test` also
+#                             boots the self-test guest, as a multiboot kernel, on QEMU
+#   scripts/deps.sh --bench   the same (the benchmarks compare against QEMU)
 set -eu
 
 PKGS="gcc libc6-dev binutils make meson ninja-build pkg-config libcmocka-dev
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev liblzma-dev libzstd-dev
-	libexpat1-dev curl libunicorn-dev"
-if [ "${1:-}" = "--bench" ]; then
-	PKGS="$PKGS qemu-system-x86"
-fi
+	libexpat1-dev curl libunicorn-dev qemu-system-x86"
 
 missing=""
 for p in $PKGS; do

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The mpvmm test suite: unit tests (cmocka, no KVM), command-line checks (no KVM), and
-# guest tests that boot the built-in self-test guest on KVM.  A test that needs /dev/kvm
-# where it cannot be opened is counted as SKIPPED, with the reason, never as passed.
+# guest tests that boot the built-in self-test guest on KVM (and, as a multiboot kernel,
+# on QEMU).  A test that needs /dev/kvm where it cannot be opened, or QEMU where it is not
+# installed, is counted as SKIPPED, with the reason, never as passed.
 #
 #   tests/run.sh BUILDDIR           the main tier (make test)
 #   tests/run.sh --slow BUILDDIR    only the slow tier (make test-slow)
@@ -46,6 +47,7 @@ TIMEOUT=120
 . "$HERE/lib/unit.sh"
 . "$HERE/lib/cli.sh"
 . "$HERE/lib/kvm.sh"
+. "$HERE/lib/multiboot.sh"
 . "$HERE/lib/insn.sh"
 . "$HERE/lib/linux.sh"
 . "$HERE/lib/api.sh"
@@ -64,6 +66,7 @@ else
 	run_unit_tests
 	run_cli_tests
 	run_kvm_tests
+	run_multiboot_tests
 	run_insn_tests
 	run_api_tests
 	prepare_linux_guest

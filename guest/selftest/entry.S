@@ -3,7 +3,8 @@
  *
  * Entered in 64-bit mode with the VMM's GDT, CR3 = identity map, IF = 0, RDI = boot info,
  * RSP undefined: take a stack, zero .bss, switch to our own GDT (which also has the 32-bit
- * descriptors the AP trampoline needs), and call bsp_main(bootinfo).
+ * descriptors the AP trampoline needs), and call bsp_main(bootinfo).  A multiboot loader
+ * enters at multiboot_entry (multiboot.S) instead, which uses this GDT and stack too.
  */
 #include "gdt.h"
 

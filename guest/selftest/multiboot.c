@@ -6,7 +6,13 @@
  * still chosen when the MADT has an APIC ID >= 255), ncpus = the MADT's enabled processors
  * (nothing to cross-check them with), mem_size from mem_upper and the memory map (3.3;
  * see adjacent_end), the 1 GHz APIC timer clock of KVM and QEMU, and a 10 s AP timeout.
- * Everything after that is the same test.
+ *
+ * Firmware also leaves the legacy interrupt controllers running: SeaBIOS keeps the PIT
+ * ticking on IRQ 0 of the 8259A, whose output reaches the BSP as vector 8 (the BIOS's
+ * base) through LINT0 in virtual wire mode (MP Specification 1.4, 3.6.2.2), and the test
+ * would take it for a double fault the first time it waits with interrupts on.  Both 8259As
+ * are masked first, as an OS taking over from firmware does.  Everything after that is the
+ * same test.
  */
 #include "multiboot.h"
 
@@ -32,6 +38,10 @@
 #define MMAP_MAX_ENTRIES 128u
 #define FOUR_GIB         0x100000000ull
 
+/* 8259A interrupt mask registers: OCW1 written to the data ports (8259A data sheet). */
+#define PIC_MASTER_DATA  0x21u
+#define PIC_SLAVE_DATA   0xa1u
+
 #define MB_LAPIC_TIMER_HZ 1000000000ull /* KVM's and QEMU's APIC timer: 1 GHz, divide by 1 */
 #define MB_AP_TIMEOUT_MS  10000u
 #define CMDLINE_MAX       4096u         /* scan no further for the terminating NUL */
@@ -42,8 +52,14 @@
 __attribute__((noreturn)) void bsp_main(const struct selftest_bootinfo *bi); /* main.c */
 
 static struct selftest_bootinfo bootinfo;
+static bool started;        /* multiboot_main() ran: .bss is zeroed by either entry */
 static bool exit_wanted;    /* the command line has `exit=N`       */
 static uint32_t exit_value; /* N: written on PASS (1 is written on FAIL) */
+
+bool multiboot_started(void)
+{
+	return started;
+}
 
 void multiboot_report(uint32_t code)
 {
@@ -133,6 +149,7 @@ static uint64_t adjacent_end(uint64_t end, uint32_t addr, uint32_t length)
 
 void multiboot_main(uint32_t magic, uint32_t info)
 {
+	started = true;
 	if (magic != MB_BOOTLOADER_MAGIC)
 		fail(SELFTEST_FAIL_BOOTINFO, "multiboot: eax 0x%x at entry, want 0x%x", magic,
 		     MB_BOOTLOADER_MAGIC);
@@ -151,6 +168,9 @@ void multiboot_main(uint32_t magic, uint32_t info)
 	uint64_t mem_size = (1024 + (uint64_t)mbi[MBI_MEM_UPPER / 4]) * 1024;
 	if (flags & MBI_FLAG_MMAP)
 		mem_size = adjacent_end(mem_size, mbi[MBI_MMAP_ADDR / 4], mbi[MBI_MMAP_LENGTH / 4]);
+
+	outb(PIC_SLAVE_DATA, 0xff);
+	outb(PIC_MASTER_DATA, 0xff);
 
 	bootinfo = (struct selftest_bootinfo){
 		.magic = SELFTEST_BOOTINFO_MAGIC,

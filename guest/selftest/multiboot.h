@@ -29,6 +29,7 @@
 #define MB_DEBUG_EXIT_PORT  0xf4
 
 #ifndef __ASSEMBLER__
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -36,6 +37,9 @@
  * boot information and run the test (bsp_main).  magic and info are EAX and EBX at entry.
  */
 __attribute__((noreturn)) void multiboot_main(uint32_t magic, uint32_t info);
+
+/* True when the guest was started through multiboot_entry (by a loader, on any firmware). */
+bool multiboot_started(void);
 
 /*
  * The verdict (0 = PASS, else a SELFTEST_FAIL_* code), on the debug-exit port if the

@@ -67,9 +67,9 @@ run_kernel_input_tests() {
 
 # Options that skip work a KVM that emulates every instruction makes take minutes
 # (docs/HOST-NOTES.md); harmless on hardware.
-LINUX_CMDLINE="console=ttyS0 lpj=1000000 tsc=reliable no_timer_check \
-initcall_blacklist=ftrace_check_for_weak_functions,tracer_init_tracefs,trace_eval_init \
-cryptomgr.notests=1"
+LINUX_CMDLINE="console=ttyS0 lpj=1000000 tsc=reliable no_timer_check rodata=off \
+initcall_blacklist=ftrace_check_for_weak_functions,tracer_init_tracefs,trace_eval_init,\
+cubictcp_register cryptomgr.notests=1"
 
 # boot_linux NAME CPUS [ARGS...]: /init reports every CPU online, no firmware complaints.
 boot_linux() {
