@@ -134,6 +134,19 @@ static void serve_request(struct vcpu *v)
 	pthread_mutex_unlock(&v->lock);
 }
 
+struct vcpu *vcpu_current(void)
+{
+	return current_vcpu;
+}
+
+void vcpu_park_here(struct vcpu *v)
+{
+	while (gate_closed(v) && !atomic_load(v->env->stopping)) {
+		park(v);
+		serve_request(v);
+	}
+}
+
 int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg)
 {
 	if (current_vcpu == v) {

@@ -91,6 +91,15 @@ void vcpu_join(struct vcpu *v);
 /* Run fn(arg) on v's thread and wait for it.  Returns 0, or -1 (ESRCH) once v has ended. */
 int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg);
 
+/*
+ * From v's own thread, inside an exit: count v as parked at the (closed) gate and wait there,
+ * still serving requests, until the gate opens or the VM stops.
+ */
+void vcpu_park_here(struct vcpu *v);
+
+/* The vCPU whose thread is calling, or NULL on any other thread. */
+struct vcpu *vcpu_current(void);
+
 /* Make v leave the guest soon (to notice a request or the VM stopping). */
 void vcpu_kick(struct vcpu *v);
 

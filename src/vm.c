@@ -44,6 +44,22 @@ static void vm_stop_cb(void *vm, int status, const char *why)
 	vm_stop(vm, status, why);
 }
 
+/*
+ * Pause the VM from inside vCPU `cpu`'s exit (the self-test's step mode with --api): the
+ * other vCPUs park as for a pause, this one parks where it is, and all wait for a resume.
+ * Without the API nobody could resume, so it is a no-op then.
+ */
+static void vm_hold_cb(void *opaque, uint32_t cpu, const char *why)
+{
+	struct vm *vm = opaque;
+
+	if (!vm->api || cpu >= vm->nvcpus)
+		return;
+	log_info("paused at %s: resume with POST /vm/resume", why);
+	if (vm_pause(vm) == 0)
+		vcpu_park_here(&vm->vcpus[cpu]);
+}
+
 /* A guest reset ends this VM; with --on-reboot restart, main() builds a fresh one. */
 static void vm_reset_cb(void *opaque, const char *why)
 {
@@ -90,7 +106,8 @@ int vm_pause(struct vm *vm)
 
 	pthread_mutex_lock(&g->lock);
 	g->closed = true;
-	g->want = running_vcpus(vm);
+	/* Called from a vCPU's own exit (vm_hold_cb), that vCPU cannot park before we return. */
+	g->want = running_vcpus(vm) - (vcpu_current() ? 1 : 0);
 	pthread_mutex_unlock(&g->lock);
 	/* Kick everyone first, then wait for everyone: the waits overlap. */
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
@@ -290,7 +307,8 @@ static void lapic_mmio(void *ctx, const struct bus_access *a)
 
 static int create_devices(struct vm *vm)
 {
-	struct vm_control ctl = { .stop = vm_stop_cb, .reset = vm_reset_cb, .vm = vm };
+	struct vm_control ctl = { .stop = vm_stop_cb, .reset = vm_reset_cb, .hold = vm_hold_cb,
+				  .vm = vm };
 
 	vm->pio = bus_create("I/O port");
 	vm->mmio = bus_create("MMIO");

@@ -7,14 +7,28 @@
 #ifndef MPVMM_VM_CONTROL_H
 #define MPVMM_VM_CONTROL_H
 
+#include <stdint.h>
+
 #include <stdio.h>
 
 struct vm_control {
 	void (*stop)(void *vm, int status, const char *why);
 	/* Optional: the guest asked for a system reset.  NULL: a reset stops with status 0. */
 	void (*reset)(void *vm, const char *why);
+	/*
+	 * Optional: pause the whole VM from inside an exit of vCPU `cpu` and return only when
+	 * it is resumed (e.g. through the control API).  NULL, or no way to resume: returns at
+	 * once.
+	 */
+	void (*hold)(void *vm, uint32_t cpu, const char *why);
 	void *vm;
 };
+
+static inline void vm_control_hold(const struct vm_control *c, uint32_t cpu, const char *why)
+{
+	if (c->hold)
+		c->hold(c->vm, cpu, why);
+}
 
 static inline void vm_control_stop(const struct vm_control *c, int status, const char *why)
 {

@@ -373,6 +373,9 @@ static void deliver(struct accel_vcpu *v, const struct accel_exit *e)
  * Before every instruction: count it, and stop before it when the slice is over.  A stop
  * from a code hook happens before the instruction executes; RIP then reads the linear
  * address (CS.base + IP), corrected in run_slice.  The INIT stub is not guest code.
+ * A kick does not cut a slice short: when a kick lands depends on host threads, and a
+ * slice is short anyway (at most SLICE_SEEDED_MIN + SLICE_SEEDED_SPAN + POST_MMIO_MAX
+ * instructions); it is seen when the slice ends.
  */
 static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 {
@@ -383,8 +386,7 @@ static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 	if (addr - PRIV_BASE < PRIV_SIZE)
 		return;
 	uint64_t limit = v->budget + (v->mmio_written ? POST_MMIO_MAX : 0);
-	if (v->io_stop || v->executed >= limit ||
-	    atomic_load_explicit(&v->kicked, memory_order_relaxed)) {
+	if (v->io_stop || v->executed >= limit) {
 		v->stopped = true;
 		v->stop_addr = addr;
 		uc_emu_stop(uc);
@@ -553,7 +555,6 @@ static void run_slice(struct accel_vcpu *v, struct accel_exit *e)
 	}
 	save(v);
 	atomic_fetch_add(&s->now, v->executed);
-	atomic_store(&v->kicked, false);
 	classify(v, err, e);
 }
 
@@ -710,7 +711,8 @@ static void emit_stub(uint8_t *buf, uint32_t at, const struct x86_regs *r, uint1
  * Load a real-mode start (a SIPI's vector << 8 : 0, table 9-1) the only way a 64-bit engine
  * can: from the engine's pristine 64-bit state, with paging on (long mode is left only on a
  * real CR0.PG 1 -> 0 change), run the INIT stub.  The guest may have rewritten the code at
- * the start address (the BSP copies the trampoline): the translation cache is flushed.
+ * the start address (the BSP copies the trampoline), and an engine keeps running its old
+ * translation of rewritten code even after uc_mem_write: those translations are dropped.
  */
 static void load_start(struct accel_vcpu *v, const struct x86_regs *r)
 {
@@ -731,7 +733,12 @@ static void load_start(struct accel_vcpu *v, const struct x86_regs *r)
 	set_reg(s, UC_X86_REG_CS, SEL_CODE64);
 	set_reg(s, UC_X86_REG_RFLAGS, X86_RFLAGS_RESERVED1);
 	set_reg(s, UC_X86_REG_RIP, at);
-	uc_ctl_flush_tlb(s->uc); /* UC_CTL_TB_FLUSH: the translation blocks */
+	/* Translations of the stub and of the real-mode segment it enters are dropped.  Not
+	 * UC_CTL_TB_FLUSH: in 2.0.1 that touched ~1 GiB (the whole code buffer) and took up to
+	 * 2 s (measured here with 2 vCPUs). */
+	uint64_t start = (uint64_t)v->start_cs << 4;
+	uc_ctl_remove_cache(s->uc, start, start + 0x10000);
+	uc_ctl_remove_cache(s->uc, at, at + STUB_SIZE);
 	save(v);
 	v->start_armed = false;
 }

@@ -116,6 +116,9 @@ static void on_step(struct selftest_port *p, const struct bus_access *a)
 	}
 	log_print("step: cpu=%ld apic=%u %s %s", cpu, apic_id, selftest_step_name(step),
 		  mp_state_name(s));
+	char why[96];
+	snprintf(why, sizeof(why), "step %s of vCPU %ld", selftest_step_name(step), cpu);
+	vm_control_hold(&p->ctl, a->cpu, why);
 }
 
 static void on_result(struct selftest_port *p, uint32_t code)

@@ -118,7 +118,50 @@ check_api_pause_resume() {
 	fi
 }
 
+# Step mode with the API: the VM pauses at every step; at each, GET /vcpus/{id} must show the
+# state the step expects for the AP, and every other AP must be as the protocol left it.
+check_api_step_mode() {
+	local name=api-step cpus=3 i
+	kvm_or_skip "api/$name" || return 0
+	SOCK=$TMP/$name.sock
+	"$MPVMM" --cpus $cpus --selftest-step --api "$SOCK" >"$TMP/$name.out" 2>"$TMP/$name.err" \
+		</dev/null &
+	VM_PID=$!
+	local -A want=([before-init]=UNINITIALIZED [after-init]=INIT_RECEIVED
+		       [after-sipi1]=RUNNABLE [after-sipi2]=RUNNABLE [ap-halted]=HALTED)
+	local seen=0 bad="" steps=0
+	for i in $(seq 1 400); do
+		if grep -q '^selftest: PASS' "$TMP/$name.out"; then
+			break
+		fi
+		local paused
+		paused=$(grep -c '^mpvmm: paused at step' "$TMP/$name.err")
+		if [ "$paused" -gt "$seen" ]; then
+			seen=$paused
+			local line cpu step got others
+			line=$(grep '^mpvmm: step:' "$TMP/$name.err" | tail -1)
+			cpu=$(echo "$line" | sed -n 's/.*cpu=\([0-9]*\) .*/\1/p')
+			step=$(echo "$line" | awk '{print $5}')
+			got=$(mp_state_of "$cpu")
+			[ "$got" = "${want[$step]}" ] || bad="$bad cpu$cpu:$step:$got"
+			# The VM is paused: GET /vm says so.
+			ctl vm --json | grep -q '"state": *"paused"' || bad="$bad not-paused@$step"
+			steps=$((steps + 1))
+			ctl resume >/dev/null || bad="$bad resume"
+		fi
+		sleep 0.05
+	done
+	stop_held_vm >/dev/null 2>&1
+	[ "$steps" -eq $(((cpus - 1) * 5)) ] || bad="$bad steps=$steps"
+	if [ -z "$bad" ]; then
+		pass "api/$name ($steps pauses)"
+	else
+		fail "api/$name" "$bad"; show_output "$name"
+	fi
+}
+
 run_api_tests() {
+	check_api_step_mode
 	check_api_restart_ap
 	check_api_pause_resume 64 200
 }
