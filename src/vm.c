@@ -55,9 +55,10 @@ static void vm_hold_cb(void *opaque, uint32_t cpu, const char *why)
 
 	if (!vm->api || cpu >= vm->nvcpus)
 		return;
+	if (vm_pause(vm) < 0)
+		return;
 	log_info("paused at %s: resume with POST /vm/resume", why);
-	if (vm_pause(vm) == 0)
-		vcpu_park_here(&vm->vcpus[cpu]);
+	vcpu_park_here(&vm->vcpus[cpu]);
 }
 
 /* A guest reset ends this VM; with --on-reboot restart, main() builds a fresh one. */
@@ -113,7 +114,8 @@ int vm_pause(struct vm *vm)
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	pthread_mutex_lock(&g->lock);
-	while (g->parked < g->want && !atomic_load(&vm->stopping))
+	/* A resume that comes first (g->closed cleared) ends the wait too. */
+	while (g->closed && g->parked < g->want && !atomic_load(&vm->stopping))
 		pthread_cond_wait(&g->all_parked, &g->lock);
 	pthread_mutex_unlock(&g->lock);
 	return atomic_load(&vm->stopping) ? -1 : 0;
@@ -126,6 +128,7 @@ int vm_resume(struct vm *vm)
 	pthread_mutex_lock(&g->lock);
 	g->closed = false;
 	pthread_cond_broadcast(&g->cond);
+	pthread_cond_broadcast(&g->all_parked); /* a pause still waiting gives up */
 	pthread_mutex_unlock(&g->lock);
 	return atomic_load(&vm->stopping) ? -1 : 0;
 }
