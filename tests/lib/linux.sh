@@ -104,6 +104,14 @@ prepare_linux_guest() {
 }
 
 run_linux_slow_tests() {
+	# Under PVM every guest instruction is emulated: the Debian kernel needs 15-25 minutes
+	# to reach /init and has been seen to stall in a cross-CPU call (docs/HOST-NOTES.md).
+	# There the boot runs only when asked for; on hardware KVM it always runs.
+	if [ -d /sys/module/kvm_pvm ] && [ "${MPVMM_LINUX_TESTS:-0}" != 1 ]; then
+		skip "linux/boot-2" "this KVM (PVM) emulates every guest instruction: a Linux boot takes \
+15-25 min and is not yet reliable here; MPVMM_LINUX_TESTS=1 runs it"
+		return 0
+	fi
 	prepare_linux_guest
 	boot_linux boot-2 2
 }
