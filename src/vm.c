@@ -124,13 +124,15 @@ int vm_pause(struct vm *vm)
 int vm_resume(struct vm *vm)
 {
 	struct vcpu_gate *g = &vm->gate;
+	/* Read before opening: once open, the guest may finish and stop the VM at once. */
+	bool stopping = atomic_load(&vm->stopping);
 
 	pthread_mutex_lock(&g->lock);
 	g->closed = false;
 	pthread_cond_broadcast(&g->cond);
 	pthread_cond_broadcast(&g->all_parked); /* a pause still waiting gives up */
 	pthread_mutex_unlock(&g->lock);
-	return atomic_load(&vm->stopping) ? -1 : 0;
+	return stopping ? -1 : 0;
 }
 
 bool vm_paused(struct vm *vm)

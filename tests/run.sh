@@ -47,6 +47,7 @@ TIMEOUT=120
 . "$HERE/lib/unit.sh"
 . "$HERE/lib/cli.sh"
 . "$HERE/lib/kvm.sh"
+. "$HERE/lib/soft.sh"
 . "$HERE/lib/multiboot.sh"
 . "$HERE/lib/insn.sh"
 . "$HERE/lib/linux.sh"
@@ -60,12 +61,14 @@ LINUX_TIMEOUT=60
 
 if [ "$SLOW" = 1 ]; then
 	run_kvm_slow_tests
+	run_soft_slow_tests
 	run_api_slow_tests
 	run_linux_slow_tests
 else
 	run_unit_tests
 	run_cli_tests
 	run_kvm_tests
+	run_soft_tests
 	run_multiboot_tests
 	run_insn_tests
 	run_api_tests

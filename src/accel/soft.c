@@ -1,6 +1,6 @@
 /*
- * soft.c - the software CPU: every vCPU is emulated by Unicorn 2.0.1 (libunicorn-dev); the
- * only file that calls the Unicorn API.  It has no local APIC and keeps no MP state: the
+ * soft.c - the software CPU: every vCPU is emulated by Unicorn 2.0.1 (Debian's libunicorn2,
+ * opened on first use; headers from libunicorn-dev); the only file that calls Unicorn.  It has no local APIC and keeps no MP state: the
  * vCPU loop (vcpu_user.c) and mp_user/apic_bus do, and tell this file which vCPU can run
  * (struct accel_machine).  The facts about Unicorn cited below were measured on 2.0.1 with
  * small probe guests; each is restated where it is used.
@@ -44,7 +44,51 @@
 #include <string.h>
 #include <unicorn/unicorn.h>
 
+#include "dlib.h"
 #include "log.h"
+
+/*
+ * libunicorn, opened when the software CPU is chosen (dlib.h says why it is not linked: here
+ * loading it would cost every KVM run ~5.5 MiB of resident memory, measured with --cpus 1).
+ * The names are the library's own, minus the uc_ prefix.
+ */
+static struct {
+	__typeof__(uc_open) *open;
+	__typeof__(uc_close) *close;
+	__typeof__(uc_reg_read) *reg_read;
+	__typeof__(uc_reg_write) *reg_write;
+	__typeof__(uc_emu_start) *emu_start;
+	__typeof__(uc_emu_stop) *emu_stop;
+	__typeof__(uc_hook_add) *hook_add;
+	__typeof__(uc_mem_map_ptr) *mem_map_ptr;
+	__typeof__(uc_mmio_map) *mmio_map;
+	__typeof__(uc_context_alloc) *context_alloc;
+	__typeof__(uc_context_save) *context_save;
+	__typeof__(uc_context_restore) *context_restore;
+	__typeof__(uc_context_free) *context_free;
+	__typeof__(uc_strerror) *strerror;
+	__typeof__(uc_ctl) *ctl;
+} lib;
+
+static const struct dlib_sym lib_syms[] = {
+	{ "uc_open", (void **)&lib.open },
+	{ "uc_close", (void **)&lib.close },
+	{ "uc_reg_read", (void **)&lib.reg_read },
+	{ "uc_reg_write", (void **)&lib.reg_write },
+	{ "uc_emu_start", (void **)&lib.emu_start },
+	{ "uc_emu_stop", (void **)&lib.emu_stop },
+	{ "uc_hook_add", (void **)&lib.hook_add },
+	{ "uc_mem_map_ptr", (void **)&lib.mem_map_ptr },
+	{ "uc_mmio_map", (void **)&lib.mmio_map },
+	{ "uc_context_alloc", (void **)&lib.context_alloc },
+	{ "uc_context_save", (void **)&lib.context_save },
+	{ "uc_context_restore", (void **)&lib.context_restore },
+	{ "uc_context_free", (void **)&lib.context_free },
+	{ "uc_strerror", (void **)&lib.strerror },
+	{ "uc_ctl", (void **)&lib.ctl },
+};
+
+#define UNICORN_SONAME "libunicorn.so.2" /* Debian 12's libunicorn2 */
 
 /* A private 64 KiB in the MMIO hole, mapped in the engine only: INIT stubs, GDT, page tables. */
 #define PRIV_BASE 0xfeff0000ull
@@ -69,6 +113,7 @@
 #define SLICE_SEEDED_SPAN 40000u
 #define POST_MMIO_MAX 1000000u
 #define NO_TURN (-1L)
+#define IDLE_JUMPS_MAX 64u
 
 #define RFLAGS_TF (1ull << 8)
 #define RFLAGS_NT (1ull << 14)
@@ -139,20 +184,20 @@ static uint64_t reg(struct soft *s, int id)
 {
 	uint64_t v = 0;
 
-	uc_reg_read(s->uc, id, &v);
+	lib.reg_read(s->uc, id, &v);
 	return v;
 }
 
 static void set_reg(struct soft *s, int id, uint64_t v)
 {
-	uc_reg_write(s->uc, id, &v);
+	lib.reg_write(s->uc, id, &v);
 }
 
 static uint64_t msr(struct soft *s, uint32_t id)
 {
 	uc_x86_msr m = { .rid = id };
 
-	uc_reg_read(s->uc, UC_X86_REG_MSR, &m);
+	lib.reg_read(s->uc, UC_X86_REG_MSR, &m);
 	return m.value;
 }
 
@@ -164,7 +209,7 @@ static bool descriptor(struct soft *s, uint16_t sel, struct x86_segment *seg)
 
 	memset(seg, 0, sizeof(*seg));
 	seg->selector = sel;
-	uc_reg_read(s->uc, UC_X86_REG_GDTR, &gdtr);
+	lib.reg_read(s->uc, UC_X86_REG_GDTR, &gdtr);
 	const uint8_t *p = (sel & 4) || (sel | 7u) > gdtr.limit ? NULL : phys(s, gdtr.base + (sel & ~7u), 8);
 	if (!p)
 		return false;
@@ -234,14 +279,14 @@ static void load(struct accel_vcpu *v)
 	struct soft *s = v->s;
 
 	if (s->loaded != v) {
-		uc_context_restore(s->uc, v->ctx);
+		lib.context_restore(s->uc, v->ctx);
 		s->loaded = v;
 	}
 }
 
 static void save(struct accel_vcpu *v)
 {
-	uc_context_save(v->s->uc, v->ctx);
+	lib.context_save(v->s->uc, v->ctx);
 }
 
 static uint64_t rng_next(struct soft *s)
@@ -282,11 +327,13 @@ static long choose(struct soft *s, uint32_t after)
 /*
  * Called by the holder, without s->lock (the machine takes the APIC and MP locks, whose kick
  * callbacks take s->lock).  Fires due timers; if nobody can run, lets the clock jump to the
- * next timer.
+ * next timer, a bounded number of times: a periodic timer whose interrupt wakes nobody
+ * (every vCPU halted with IF = 0) would go on forever.  Then nobody holds the turn until a
+ * vCPU becomes runnable from outside (the control API).
  */
 static long pick(struct soft *s, uint32_t after)
 {
-	for (;;) {
+	for (unsigned jumps = 0; jumps <= IDLE_JUMPS_MAX; jumps++) {
 		uint64_t now = atomic_load(&s->now);
 		s->m.advance(s->m.ctx, now);
 		long next = choose(s, after);
@@ -298,6 +345,7 @@ static long pick(struct soft *s, uint32_t after)
 		if (t > now)
 			atomic_store(&s->now, t);
 	}
+	return NO_TURN;
 }
 
 static void hand_over(struct soft *s, long next)
@@ -389,7 +437,7 @@ static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 	if (v->io_stop || v->executed >= limit) {
 		v->stopped = true;
 		v->stop_addr = addr;
-		uc_emu_stop(uc);
+		lib.emu_stop(uc);
 		return;
 	}
 	v->executed++;
@@ -487,7 +535,7 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *ud)
 {
 	(void)ud;
 	tls_running->exc_vector = (int)intno;
-	uc_emu_stop(uc);
+	lib.emu_stop(uc);
 }
 
 static bool on_invalid(uc_engine *uc, void *ud)
@@ -524,7 +572,7 @@ static void classify(struct accel_vcpu *v, uc_err err, struct accel_exit *e)
 		e->exception.vector = v->exc_vector >= 0 ? v->exc_vector :
 				      err == UC_ERR_INSN_INVALID ? 6 : -1;
 		e->exception.rip = rip;
-		e->exception.what = uc_strerror(err);
+		e->exception.what = lib.strerror(err);
 		return;
 	}
 	if (v->stopped) {
@@ -545,7 +593,7 @@ static void run_slice(struct accel_vcpu *v, struct accel_exit *e)
 	v->mmio_written = v->io_stop = v->stopped = false;
 	v->exc_vector = -1;
 	tls_running = v;
-	uc_err err = uc_emu_start(s->uc, reg(s, UC_X86_REG_RIP), UINT64_MAX, 0, 0);
+	uc_err err = lib.emu_start(s->uc, reg(s, UC_X86_REG_RIP), UINT64_MAX, 0, 0);
 	tls_running = NULL;
 	/* A code-hook stop leaves RIP = CS.base + IP (measured in real mode): make it IP. */
 	if (v->stopped && err == UC_ERR_OK) {
@@ -722,14 +770,14 @@ static void load_start(struct accel_vcpu *v, const struct x86_regs *r)
 	uc_x86_mmr idtr = { .base = 0, .limit = 0xffff };
 
 	emit_stub(s->priv + (at - PRIV_BASE), at, r, v->start_cs);
-	uc_context_restore(s->uc, s->pristine);
+	lib.context_restore(s->uc, s->pristine);
 	s->loaded = v;
 	write_regs(v, r);
 	set_reg(s, UC_X86_REG_CR4, X86_CR4_PAE);
 	set_reg(s, UC_X86_REG_CR3, PRIV_BASE + PRIV_PML4);
 	set_reg(s, UC_X86_REG_CR0, X86_CR0_PE | X86_CR0_ET | X86_CR0_PG);
-	uc_reg_write(s->uc, UC_X86_REG_GDTR, &gdtr);
-	uc_reg_write(s->uc, UC_X86_REG_IDTR, &idtr);
+	lib.reg_write(s->uc, UC_X86_REG_GDTR, &gdtr);
+	lib.reg_write(s->uc, UC_X86_REG_IDTR, &idtr);
 	set_reg(s, UC_X86_REG_CS, SEL_CODE64);
 	set_reg(s, UC_X86_REG_RFLAGS, X86_RFLAGS_RESERVED1);
 	set_reg(s, UC_X86_REG_RIP, at);
@@ -737,8 +785,9 @@ static void load_start(struct accel_vcpu *v, const struct x86_regs *r)
 	 * UC_CTL_TB_FLUSH: in 2.0.1 that touched ~1 GiB (the whole code buffer) and took up to
 	 * 2 s (measured here with 2 vCPUs). */
 	uint64_t start = (uint64_t)v->start_cs << 4;
-	uc_ctl_remove_cache(s->uc, start, start + 0x10000);
-	uc_ctl_remove_cache(s->uc, at, at + STUB_SIZE);
+	lib.ctl(s->uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2), start, start + 0x10000);
+	lib.ctl(s->uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2), (uint64_t)at,
+		(uint64_t)at + STUB_SIZE);
 	save(v);
 	v->start_armed = false;
 }
@@ -778,8 +827,8 @@ static int soft_get_sregs(struct accel_vcpu *v, struct x86_sregs *s)
 	load(v);
 	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
 		segment(sf, segs[i].id, (struct x86_segment *)((uint8_t *)s + segs[i].off));
-	uc_reg_read(sf->uc, UC_X86_REG_GDTR, &gdtr);
-	uc_reg_read(sf->uc, UC_X86_REG_IDTR, &idtr);
+	lib.reg_read(sf->uc, UC_X86_REG_GDTR, &gdtr);
+	lib.reg_read(sf->uc, UC_X86_REG_IDTR, &idtr);
 	s->gdt = (struct x86_dtable){ .base = gdtr.base, .limit = (uint16_t)gdtr.limit };
 	s->idt = (struct x86_dtable){ .base = idtr.base, .limit = (uint16_t)idtr.limit };
 	s->cr0 = reg(sf, UC_X86_REG_CR0);
@@ -813,10 +862,10 @@ static int soft_set_sregs(struct accel_vcpu *v, const struct x86_sregs *s)
 	load(v);
 	set_reg(sf, UC_X86_REG_CR4, s->cr4);
 	set_reg(sf, UC_X86_REG_CR3, s->cr3);
-	uc_reg_write(sf->uc, UC_X86_REG_MSR, &efer);
+	lib.reg_write(sf->uc, UC_X86_REG_MSR, &efer);
 	set_reg(sf, UC_X86_REG_CR0, s->cr0);
-	uc_reg_write(sf->uc, UC_X86_REG_GDTR, &gdtr);
-	uc_reg_write(sf->uc, UC_X86_REG_IDTR, &idtr);
+	lib.reg_write(sf->uc, UC_X86_REG_GDTR, &gdtr);
+	lib.reg_write(sf->uc, UC_X86_REG_IDTR, &idtr);
 	set_reg(sf, UC_X86_REG_CS, s->cs.selector);
 	set_reg(sf, UC_X86_REG_DS, s->ds.selector);
 	set_reg(sf, UC_X86_REG_ES, s->es.selector);
@@ -859,7 +908,7 @@ static int deliver_vector(struct accel_vcpu *v, uint8_t vector)
 	uc_x86_mmr idtr = { 0 };
 	uint8_t gate[16];
 
-	uc_reg_read(s->uc, UC_X86_REG_IDTR, &idtr);
+	lib.reg_read(s->uc, UC_X86_REG_IDTR, &idtr);
 	const uint8_t *g = (uint32_t)vector * 16 + 15 <= idtr.limit ?
 			   phys(s, idtr.base + (uint64_t)vector * 16, 16) : NULL;
 	if (!(msr(s, MSR_EFER) & X86_EFER_LMA) || !g || !(g[5] & 0x80)) {
@@ -964,9 +1013,9 @@ static int soft_limits(struct accel *a, uint32_t *max_vcpus, uint32_t *max_vcpu_
 	return 0;
 }
 
-static int uc_fail(char *err, size_t errlen, const char *what, uc_err e)
+static int engine_fail(char *err, size_t errlen, const char *what, uc_err e)
 {
-	snprintf(err, errlen, "%s: %s", what, uc_strerror(e));
+	snprintf(err, errlen, "%s: %s", what, lib.strerror(e));
 	return -1;
 }
 
@@ -995,53 +1044,53 @@ static int map_memory(struct soft *s, struct guest_mem *m, char *err, size_t err
 	uc_err r;
 
 	for (unsigned i = 0; i < m->nregions; i++) {
-		r = uc_mem_map_ptr(s->uc, m->regions[i].gpa, m->regions[i].size, UC_PROT_ALL,
+		r = lib.mem_map_ptr(s->uc, m->regions[i].gpa, m->regions[i].size, UC_PROT_ALL,
 				   m->regions[i].hva);
 		if (r != UC_ERR_OK)
-			return uc_fail(err, errlen, "uc_mem_map_ptr(guest RAM)", r);
+			return engine_fail(err, errlen, "lib.mem_map_ptr(guest RAM)", r);
 		if (m->regions[i].gpa < PRIV_BASE)
 			low_end = m->regions[i].gpa + m->regions[i].size;
 	}
-	r = uc_mem_map_ptr(s->uc, PRIV_BASE, PRIV_SIZE, UC_PROT_ALL, s->priv);
+	r = lib.mem_map_ptr(s->uc, PRIV_BASE, PRIV_SIZE, UC_PROT_ALL, s->priv);
 	if (r != UC_ERR_OK)
-		return uc_fail(err, errlen, "uc_mem_map_ptr(private page)", r);
+		return engine_fail(err, errlen, "lib.mem_map_ptr(private page)", r);
 	s->hole[0] = (struct mmio_region){ s, low_end };
 	s->hole[1] = (struct mmio_region){ s, PRIV_BASE + PRIV_SIZE };
-	r = uc_mmio_map(s->uc, low_end, PRIV_BASE - low_end, on_mmio_read, &s->hole[0],
+	r = lib.mmio_map(s->uc, low_end, PRIV_BASE - low_end, on_mmio_read, &s->hole[0],
 			on_mmio_write, &s->hole[0]);
 	if (r == UC_ERR_OK)
-		r = uc_mmio_map(s->uc, PRIV_BASE + PRIV_SIZE, HOLE_END - PRIV_BASE - PRIV_SIZE,
+		r = lib.mmio_map(s->uc, PRIV_BASE + PRIV_SIZE, HOLE_END - PRIV_BASE - PRIV_SIZE,
 				on_mmio_read, &s->hole[1], on_mmio_write, &s->hole[1]);
-	return r == UC_ERR_OK ? 0 : uc_fail(err, errlen, "uc_mmio_map(MMIO hole)", r);
+	return r == UC_ERR_OK ? 0 : engine_fail(err, errlen, "lib.mmio_map(MMIO hole)", r);
 }
 
 static int add_hooks(struct soft *s, char *err, size_t errlen)
 {
 	uc_hook h;
-	uc_err r = uc_hook_add(s->uc, &h, UC_HOOK_CODE, (void *)on_code, s, 1, 0);
+	uc_err r = lib.hook_add(s->uc, &h, UC_HOOK_CODE, (void *)on_code, s, 1, 0);
 
 	if (r == UC_ERR_OK)
-		r = uc_hook_add(s->uc, &h, UC_HOOK_INSN, (void *)on_in, s, 1, 0, UC_X86_INS_IN);
+		r = lib.hook_add(s->uc, &h, UC_HOOK_INSN, (void *)on_in, s, 1, 0, UC_X86_INS_IN);
 	if (r == UC_ERR_OK)
-		r = uc_hook_add(s->uc, &h, UC_HOOK_INSN, (void *)on_out, s, 1, 0, UC_X86_INS_OUT);
+		r = lib.hook_add(s->uc, &h, UC_HOOK_INSN, (void *)on_out, s, 1, 0, UC_X86_INS_OUT);
 	if (r == UC_ERR_OK)
-		r = uc_hook_add(s->uc, &h, UC_HOOK_INSN, (void *)on_cpuid, s, 1, 0,
+		r = lib.hook_add(s->uc, &h, UC_HOOK_INSN, (void *)on_cpuid, s, 1, 0,
 				UC_X86_INS_CPUID);
 	if (r == UC_ERR_OK)
-		r = uc_hook_add(s->uc, &h, UC_HOOK_INTR, (void *)on_intr, s, 1, 0);
+		r = lib.hook_add(s->uc, &h, UC_HOOK_INTR, (void *)on_intr, s, 1, 0);
 	if (r == UC_ERR_OK)
-		r = uc_hook_add(s->uc, &h, UC_HOOK_INSN_INVALID, (void *)on_invalid, s, 1, 0);
-	return r == UC_ERR_OK ? 0 : uc_fail(err, errlen, "uc_hook_add", r);
+		r = lib.hook_add(s->uc, &h, UC_HOOK_INSN_INVALID, (void *)on_invalid, s, 1, 0);
+	return r == UC_ERR_OK ? 0 : engine_fail(err, errlen, "uc_hook_add", r);
 }
 
 static int soft_create_vm(struct accel *a, const struct accel_vm_params *p, char *err,
 			  size_t errlen)
 {
 	struct soft *s = to_soft(a);
-	uc_err r = uc_open(UC_ARCH_X86, UC_MODE_64, &s->uc);
+	uc_err r = lib.open(UC_ARCH_X86, UC_MODE_64, &s->uc);
 
 	if (r != UC_ERR_OK)
-		return uc_fail(err, errlen, "uc_open(x86, 64-bit)", r);
+		return engine_fail(err, errlen, "lib.open(x86, 64-bit)", r);
 	if (p->x2apic) {
 		snprintf(err, errlen, "the software CPU has no x2APIC mode");
 		return -1;
@@ -1055,10 +1104,10 @@ static int soft_create_vm(struct accel *a, const struct accel_vm_params *p, char
 	build_private(s);
 	if (map_memory(s, p->mem, err, errlen) < 0 || add_hooks(s, err, errlen) < 0)
 		return -1;
-	r = uc_context_alloc(s->uc, &s->pristine);
+	r = lib.context_alloc(s->uc, &s->pristine);
 	if (r == UC_ERR_OK)
-		r = uc_context_save(s->uc, s->pristine);
-	return r == UC_ERR_OK ? 0 : uc_fail(err, errlen, "uc_context_save", r);
+		r = lib.context_save(s->uc, s->pristine);
+	return r == UC_ERR_OK ? 0 : engine_fail(err, errlen, "uc_context_save", r);
 }
 
 static int soft_create_vcpu(struct accel *a, uint32_t id, struct accel_vcpu **out, char *err,
@@ -1080,13 +1129,13 @@ static int soft_create_vcpu(struct accel *a, uint32_t id, struct accel_vcpu **ou
 	v->id = id;
 	atomic_init(&v->kicked, false);
 	pthread_cond_init(&v->cond, NULL);
-	uc_err r = uc_context_alloc(s->uc, &v->ctx);
+	uc_err r = lib.context_alloc(s->uc, &v->ctx);
 	if (r == UC_ERR_OK) /* every vCPU starts as the engine was opened */
-		r = uc_context_save(s->uc, v->ctx);
+		r = lib.context_save(s->uc, v->ctx);
 	if (r != UC_ERR_OK) {
 		pthread_cond_destroy(&v->cond);
 		free(v);
-		return uc_fail(err, errlen, "uc_context_alloc", r);
+		return engine_fail(err, errlen, "uc_context_alloc", r);
 	}
 	s->vcpus[s->nvcpus++] = v;
 	*out = v;
@@ -1100,7 +1149,7 @@ static void soft_destroy_vcpu(struct accel_vcpu *v)
 	if (v->s->loaded == v)
 		v->s->loaded = NULL;
 	v->s->vcpus[v->index] = NULL;
-	uc_context_free(v->ctx);
+	lib.context_free(v->ctx);
 	pthread_cond_destroy(&v->cond);
 	free(v->cpuid);
 	free(v);
@@ -1113,9 +1162,9 @@ static void soft_destroy(struct accel *a)
 	if (!s)
 		return;
 	if (s->pristine)
-		uc_context_free(s->pristine);
+		lib.context_free(s->pristine);
 	if (s->uc)
-		uc_close(s->uc);
+		lib.close(s->uc);
 	free(s->priv);
 	free(s->vcpus);
 	pthread_mutex_destroy(&s->lock);
@@ -1255,8 +1304,16 @@ static const struct accel_ops soft_ops = {
 
 struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errlen)
 {
-	struct soft *s = calloc(1, sizeof(*s));
+	char why[256];
+	struct soft *s;
 
+	if (dlib_load(UNICORN_SONAME, lib_syms, sizeof(lib_syms) / sizeof(lib_syms[0]), why,
+		      sizeof(why)) < 0) {
+		snprintf(err, errlen, "the software CPU needs Unicorn 2 (Debian: libunicorn2): %s",
+			 why);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;

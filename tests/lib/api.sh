@@ -147,7 +147,7 @@ check_api_step_mode() {
 			# The VM is paused: GET /vm says so.
 			ctl vm --json | grep -q '"state": *"paused"' || bad="$bad not-paused@$step"
 			steps=$((steps + 1))
-			ctl resume >/dev/null || bad="$bad resume"
+			ctl resume >"$TMP/resume.out" 2>&1 || bad="$bad resume($(cat "$TMP/resume.out"))"
 		fi
 		sleep 0.05
 	done

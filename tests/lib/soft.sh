@@ -1,0 +1,90 @@
+# Guest tests on the software CPU (--accel soft, Unicorn): the self-test cases of kvm.sh run
+# again with GUEST_ACCEL=soft, then what only the software CPU has: its refusals, and seeded
+# runs that must repeat byte for byte.  None needs /dev/kvm.
+# shellcheck shell=bash
+
+# soft_refuses NAME WANT ARGS...: exit status 2 and an error line containing WANT.
+soft_refuses() {
+	local name=$1 want=$2
+	shift 2
+	timeout -k 10 "$TIMEOUT" "$MPVMM" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
+	local status=$?
+	if [ "$status" -eq 2 ] && grep -q "error: .*$want" "$TMP/$name.err"; then
+		pass "soft/$name"
+	else
+		fail "soft/$name" "exit $status: $(head -c 300 "$TMP/$name.err")"
+	fi
+}
+
+# A seeded run's trace without its timestamps: the order of the MP events.
+trace_order() {
+	sed -e 's/"ts":[0-9.]*//g' -e 's/"end_ns":[0-9]*//g' "$1"
+}
+
+# Same seed twice: byte-identical trace files.  Two seeds: different interleavings (the
+# traces differ even with every timestamp removed).
+check_seeds() {
+	local name=seed i s
+	for s in 1 2; do
+		for i in a b; do
+			if ! run_guest "$name-$s$i" --accel soft --cpus 8 --seed "$s" --quiet \
+				--trace "$TMP/$name-$s$i.json"; then
+				fail "soft/seed-same" "seed $s run $i: exit $?"
+				show_output "$name-$s$i"
+				return
+			fi
+		done
+	done
+	if cmp -s "$TMP/$name-1a.json" "$TMP/$name-1b.json" &&
+	   cmp -s "$TMP/$name-2a.json" "$TMP/$name-2b.json"; then
+		pass "soft/seed-same"
+	else
+		fail "soft/seed-same" "the same seed gave different traces"
+	fi
+	if ! cmp -s <(trace_order "$TMP/$name-1a.json") <(trace_order "$TMP/$name-2a.json"); then
+		pass "soft/seed-different"
+	else
+		fail "soft/seed-different" "seeds 1 and 2 gave the same order of events"
+	fi
+}
+
+# --accel auto: KVM where /dev/kvm opens, the software CPU elsewhere, said in one line.
+check_auto() {
+	local name=auto want="accelerator: kvm (--accel auto: /dev/kvm opened)"
+	[ -n "$KVM_REASON" ] && want="accelerator: soft (--accel auto: "
+	timeout -k 10 "$TIMEOUT" "$MPVMM" --accel auto --cpus 2 >"$TMP/$name.out" \
+		2>"$TMP/$name.err" </dev/null
+	local status=$?
+	if [ "$status" -eq 0 ] && grep -qF "mpvmm: $want" "$TMP/$name.err"; then
+		pass "soft/$name"
+	else
+		fail "soft/$name" "exit $status, want a line '$want'"
+		show_output "$name"
+	fi
+}
+
+run_soft_tests() {
+	local GUEST_ACCEL=soft n
+	for n in 1 2 4 16 64; do
+		expect_pass "selftest-$n" "$n" 0 --cpus "$n" --quiet
+	done
+	expect_pass boot-cpu-first 5 0 --cpus 5 --boot-cpu 0 --quiet
+	expect_pass boot-cpu-middle 5 2 --cpus 5 --boot-cpu 2 --quiet
+	expect_pass boot-cpu-last 5 4 --cpus 5 --boot-cpu 4 --quiet
+	expect_pass topology-12 12 0 --cpus 12,sockets=2,cores=3,threads=2 --quiet
+	check_table
+	check_step_mode step-4 4 0
+	check_step_mode step-bsp-last 3 2
+	check_step_mode step-seeded 4 1 --seed 5
+	soft_refuses cpus-300 "at most 255 vCPUs" --accel soft --cpus 300
+	soft_refuses kernel "--kernel needs --accel kvm" --accel soft --kernel /dev/null
+	soft_refuses x2apic "no x2APIC" --accel soft --x2apic
+	check_seeds
+	check_auto
+}
+
+run_soft_slow_tests() {
+	local GUEST_ACCEL=soft
+	expect_pass selftest-255 255 0 --cpus 255 --quiet
+	expect_pass selftest-255-bsp-last 255 254 --cpus 255 --boot-cpu 254 --quiet
+}
