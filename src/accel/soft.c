@@ -572,7 +572,7 @@ static void classify(struct accel_vcpu *v, uc_err err, struct accel_exit *e)
 		e->exception.vector = v->exc_vector >= 0 ? v->exc_vector :
 				      err == UC_ERR_INSN_INVALID ? 6 : -1;
 		e->exception.rip = rip;
-		e->exception.what = lib.strerror(err);
+		e->exception.what = v->exc_vector >= 0 ? "an exception or INT n" : lib.strerror(err);
 		return;
 	}
 	if (v->stopped) {
@@ -1047,13 +1047,13 @@ static int map_memory(struct soft *s, struct guest_mem *m, char *err, size_t err
 		r = lib.mem_map_ptr(s->uc, m->regions[i].gpa, m->regions[i].size, UC_PROT_ALL,
 				   m->regions[i].hva);
 		if (r != UC_ERR_OK)
-			return engine_fail(err, errlen, "lib.mem_map_ptr(guest RAM)", r);
+			return engine_fail(err, errlen, "uc_mem_map_ptr(guest RAM)", r);
 		if (m->regions[i].gpa < PRIV_BASE)
 			low_end = m->regions[i].gpa + m->regions[i].size;
 	}
 	r = lib.mem_map_ptr(s->uc, PRIV_BASE, PRIV_SIZE, UC_PROT_ALL, s->priv);
 	if (r != UC_ERR_OK)
-		return engine_fail(err, errlen, "lib.mem_map_ptr(private page)", r);
+		return engine_fail(err, errlen, "uc_mem_map_ptr(private page)", r);
 	s->hole[0] = (struct mmio_region){ s, low_end };
 	s->hole[1] = (struct mmio_region){ s, PRIV_BASE + PRIV_SIZE };
 	r = lib.mmio_map(s->uc, low_end, PRIV_BASE - low_end, on_mmio_read, &s->hole[0],
@@ -1061,7 +1061,7 @@ static int map_memory(struct soft *s, struct guest_mem *m, char *err, size_t err
 	if (r == UC_ERR_OK)
 		r = lib.mmio_map(s->uc, PRIV_BASE + PRIV_SIZE, HOLE_END - PRIV_BASE - PRIV_SIZE,
 				on_mmio_read, &s->hole[1], on_mmio_write, &s->hole[1]);
-	return r == UC_ERR_OK ? 0 : engine_fail(err, errlen, "lib.mmio_map(MMIO hole)", r);
+	return r == UC_ERR_OK ? 0 : engine_fail(err, errlen, "uc_mmio_map(MMIO hole)", r);
 }
 
 static int add_hooks(struct soft *s, char *err, size_t errlen)
@@ -1090,7 +1090,7 @@ static int soft_create_vm(struct accel *a, const struct accel_vm_params *p, char
 	uc_err r = lib.open(UC_ARCH_X86, UC_MODE_64, &s->uc);
 
 	if (r != UC_ERR_OK)
-		return engine_fail(err, errlen, "lib.open(x86, 64-bit)", r);
+		return engine_fail(err, errlen, "uc_open(x86, 64-bit)", r);
 	if (p->x2apic) {
 		snprintf(err, errlen, "the software CPU has no x2APIC mode");
 		return -1;
