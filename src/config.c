@@ -97,6 +97,7 @@ enum {
 	OPT_BOOT_CPU = 256,
 	OPT_STEP,
 	OPT_HOLD,
+	OPT_RACY,
 	OPT_X2APIC,
 	OPT_QUIET,
 	OPT_AP_TIMEOUT,
@@ -120,6 +121,7 @@ static const struct option run_options[] = {
 	{ "boot-cpu", required_argument, NULL, OPT_BOOT_CPU },
 	{ "selftest-step", no_argument, NULL, OPT_STEP },
 	{ "selftest-hold", no_argument, NULL, OPT_HOLD },
+	{ "selftest-racy", no_argument, NULL, OPT_RACY },
 	{ "x2apic", no_argument, NULL, OPT_X2APIC },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "ap-timeout", required_argument, NULL, OPT_AP_TIMEOUT },
@@ -154,6 +156,8 @@ void config_usage(FILE *out)
 		"      --selftest-step    stop after each INIT/SIPI step and print the AP's MP state\n"
 		"      --selftest-hold    keep the VM running after PASS; report APs restarted\n"
 		"                         from outside (Ctrl-C ends it)\n"
+		"      --selftest-racy    APs also bump a counter without a lock: a deliberate bug\n"
+		"                         that some interleavings expose (see mpvmm explore)\n"
 		"      --ap-timeout MS    how long the guest's BSP waits for its APs (default %u)\n"
 		"      --debug-exit PORT  I/O port of the debug exit device (default 0x%x);\n"
 		"                         a write of V ends mpvmm with status (V << 1) | 1\n"
@@ -291,6 +295,9 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 		return 0;
 	case OPT_HOLD:
 		cfg->selftest_hold = true;
+		return 0;
+	case OPT_RACY:
+		cfg->selftest_racy = true;
 		return 0;
 	case OPT_X2APIC:
 		cfg->x2apic = true;

@@ -39,6 +39,7 @@ struct vm_config {
 	uint64_t mem_size;
 	bool selftest_step;    /* --selftest-step */
 	bool selftest_hold;    /* --selftest-hold: keep running after the verdict */
+	bool selftest_racy;    /* --selftest-racy: the deliberate bring-up bug (explore) */
 	bool x2apic;           /* --x2apic: x2APIC mode even when every APIC ID fits xAPIC */
 	bool quiet;            /* --quiet: no informational lines, only the guest and errors */
 	uint32_t ap_timeout_ms;

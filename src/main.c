@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "explore.h"
 #include "log.h"
 #include "vm.h"
 
@@ -118,6 +119,8 @@ static int cmd_run(int argc, char *const argv[])
 
 int main(int argc, char *argv[])
 {
+	if (argc >= 2 && !strcmp(argv[1], "explore"))
+		return explore_main(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "ctl"))
 		return ctl_main(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "run"))
@@ -125,7 +128,7 @@ int main(int argc, char *argv[])
 	if (argc >= 2 && (!strcmp(argv[1], "help")))
 		return cmd_run(1, (char *[]){ (char *)"--help", NULL });
 	if (argc >= 2 && argv[1][0] != '-') {
-		log_error("unknown command '%s' (commands: run; see mpvmm --help)", argv[1]);
+		log_error("unknown command '%s' (commands: run, ctl, explore; see mpvmm --help)", argv[1]);
 		return VM_STATUS_USAGE;
 	}
 	/* No command: `mpvmm [options]` is `mpvmm run [options]`. */

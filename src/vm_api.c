@@ -103,6 +103,16 @@ static enum api_status send(struct vm *vm, uint32_t id, enum accel_ipi kind, uin
 		snprintf(err, errlen, "the VM is shutting down");
 		return API_CONFLICT;
 	}
+	if (vm->user.apics) {
+		/* mpvmm's own APIC bus delivers it, and records it exactly, like any IPI. */
+		struct lapic_ipi ipi = {
+			.dest = vm->vcpus[id].apic_id, .vector = vector, .assert = true,
+			.mode = kind == ACCEL_IPI_INIT ? LAPIC_DM_INIT : LAPIC_DM_SIPI,
+			.shorthand = LAPIC_SH_NONE,
+		};
+		apic_bus_deliver(vm->user.apics, APIC_BUS_EXTERNAL, &ipi);
+		return API_OK;
+	}
 	if (vm->accel->ops->send_ipi(vm->accel, vm->vcpus[id].apic_id, kind, vector) < 0) {
 		snprintf(err, errlen, "cannot deliver the %s: %s",
 			 kind == ACCEL_IPI_INIT ? "INIT" : "SIPI", strerror(errno));
@@ -138,7 +148,7 @@ static enum api_status api_set_mp_state(void *ctx, uint32_t id, enum mp_state s,
 
 	if (s == MP_STATE_INIT_RECEIVED && !vm->vcpus[id].bsp)
 		return send(vm, id, ACCEL_IPI_INIT, 0, err, errlen);
-	if (s == MP_STATE_INIT_RECEIVED) {
+	if (s == MP_STATE_INIT_RECEIVED && vm->vcpus[id].bsp) {
 		snprintf(err, errlen, "an INIT restarts the BSP at the reset vector, where this VM "
 			 "has no firmware: refused");
 		return API_BAD_REQUEST;

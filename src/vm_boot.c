@@ -49,6 +49,7 @@ int vm_load_selftest(struct vm *vm)
 		.ncpus = vm->plat.topo.cpus,
 		.step = vm->cfg.selftest_step,
 		.hold = vm->cfg.selftest_hold,
+		.racy = vm->cfg.selftest_racy,
 		.x2apic = vm->plat.x2apic,
 		.apic_base_cpuid = vm->accel->no_msr_exits,
 		.ap_timeout_ms = vm->cfg.ap_timeout_ms,

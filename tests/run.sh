@@ -52,6 +52,7 @@ TIMEOUT=120
 . "$HERE/lib/insn.sh"
 . "$HERE/lib/linux.sh"
 . "$HERE/lib/api.sh"
+. "$HERE/lib/explore.sh"
 
 # The Debian kernel + busybox guest (scripts/linux-guest.sh), cached beside the build.
 LINUX_GUEST=${LINUX_GUEST:-$BUILD/linux-guest}
@@ -72,6 +73,7 @@ else
 	run_multiboot_tests
 	run_insn_tests
 	run_api_tests
+	run_explore_tests
 	prepare_linux_guest
 	run_kernel_input_tests
 fi

@@ -12,6 +12,20 @@
 #include "smp.h"
 #include "state.h"
 
+/*
+ * The racy mode's bug, on purpose: read, wait a little, write back one more.  Another AP
+ * running between the load and the store makes one of the two increments vanish.
+ */
+static void racy_increment(void)
+{
+	volatile uint32_t *counter = &g.racy_count;
+	uint32_t v = *counter;
+
+	for (volatile int i = 0; i < 256; i++)
+		;
+	*counter = v + 1;
+}
+
 static __attribute__((noreturn)) void report(int idx, uint32_t apic_id, uint32_t err)
 {
 	/* The VMM timestamps this AP's bring-up at this exit. */
@@ -42,6 +56,9 @@ static __attribute__((noreturn)) void report(int idx, uint32_t apic_id, uint32_t
 
 void ap_main(void)
 {
+	/* First thing, before any APIC access: the window is pure computation. */
+	if (g.racy)
+		racy_increment();
 	idt_load();
 	if (!lapic_enable(VEC_SPURIOUS)) {
 		/*

@@ -69,6 +69,7 @@ void bsp_main(const struct selftest_bootinfo *bi)
 	g.bi = bi;
 	__atomic_store_n(&g.step, (bi->flags & SELFTEST_FLAG_STEP) != 0, __ATOMIC_RELAXED);
 	g.hold = (bi->flags & SELFTEST_FLAG_HOLD) != 0;
+	g.racy = (bi->flags & SELFTEST_FLAG_RACY) != 0;
 	__atomic_store_n(&g.apic_base_cpuid, (bi->flags & SELFTEST_FLAG_APIC_BASE_CPUID) != 0,
 			 __ATOMIC_RELAXED);
 

@@ -178,6 +178,9 @@ static __attribute__((noreturn)) void check_reports(void)
 			AP_FAIL("ap apic=%u %s", id,
 				ap_err_name(__atomic_load_n(&s->status, __ATOMIC_RELAXED)));
 	}
+	if (g.racy && __atomic_load_n(&g.racy_count, __ATOMIC_RELAXED) != g.ncpus - 1)
+		AP_FAIL("racy counter is %u, want %u: an unlocked update was lost",
+			__atomic_load_n(&g.racy_count, __ATOMIC_RELAXED), g.ncpus - 1);
 	if (__atomic_load_n(&g.slots[0].reported, __ATOMIC_RELAXED))
 		AP_FAIL("ap apic=%u %s (an AP has the BSP's apic id)", g.bsp_apic_id,
 			ap_err_name(SELFTEST_AP_ERR_DUPLICATE));

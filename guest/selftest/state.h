@@ -43,6 +43,8 @@ struct selftest_state {
 	const struct selftest_bootinfo *bi;
 	bool step;
 	bool hold;                            /* SELFTEST_FLAG_HOLD                      */
+	bool racy;                            /* SELFTEST_FLAG_RACY                      */
+	uint32_t racy_count;                  /* racy mode: bumped by each AP WITHOUT a lock */
 	bool apic_base_cpuid;                 /* SELFTEST_FLAG_APIC_BASE_CPUID            */
 	uint32_t holding;                     /* atomic: the verdict is out; reports count as "again" */
 	uint32_t bsp_apic_id;

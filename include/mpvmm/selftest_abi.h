@@ -43,6 +43,12 @@
  * "mpvmmsoftcpu" in EBX, ECX, EDX.  Never set on KVM.
  */
 #define SELFTEST_FLAG_APIC_BASE_CPUID (1u << 3)
+/*
+ * A deliberate bring-up bug, for `mpvmm explore`: every AP also bumps a shared counter with
+ * a plain load and store (no LOCK), and the BSP fails if an update was lost.  Whether one
+ * is lost depends on how the APs interleave: some software-CPU seeds lose one.
+ */
+#define SELFTEST_FLAG_RACY      (1u << 4)
 #define SELFTEST_CPUID_APIC_BASE 0x40000001u
 
 /* Most processors the guest can bring up (its per-CPU tables and AP stacks are this big). */

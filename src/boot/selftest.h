@@ -17,6 +17,7 @@ struct selftest_options {
 	uint32_t ncpus;
 	bool step;
 	bool hold;
+	bool racy;
 	bool x2apic;
 	bool apic_base_cpuid; /* SELFTEST_FLAG_APIC_BASE_CPUID: IA32_APIC_BASE reads 0 */
 	uint32_t ap_timeout_ms;

@@ -130,6 +130,11 @@ const char *mp_backend_name(const struct mp *mp)
 	return mp->be->name;
 }
 
+bool mp_exact(const struct mp *mp)
+{
+	return mp->be->exact;
+}
+
 struct trace *mp_trace(struct mp *mp)
 {
 	return mp->trace;

@@ -62,6 +62,8 @@ const struct mp_cpu *mp_cpu(const struct mp *mp, uint32_t cpu);
 /* vCPU index with this APIC ID, or -1. */
 long mp_cpu_by_apic_id(const struct mp *mp, uint32_t apic_id);
 const char *mp_backend_name(const struct mp *mp);
+/* The backend sees every transition and IPI itself (what a guest reports adds nothing). */
+bool mp_exact(const struct mp *mp);
 
 /*
  * Read (and record) vCPU `cpu`'s MP state.  From any thread; from the vCPU's own thread it

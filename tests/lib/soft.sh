@@ -63,7 +63,57 @@ check_auto() {
 	fi
 }
 
+# Step mode on the software CPU: the trace holds every INIT and SIPI the BSP sent, exactly
+# (mpvmm saw each one), in order, from the BSP, with the SIPI vector.
+check_soft_trace_ipis() {
+	local name=soft-trace-ipis cpus=4
+	"$MPVMM" --accel soft --cpus $cpus --selftest-step --quiet --trace "$TMP/$name.json" \
+		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
+	local status=$?
+	if [ "$status" -eq 0 ] && python3 - "$TMP/$name.json" $cpus <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"] if isinstance(d, dict) else d
+n = int(sys.argv[2])
+for ap in range(1, n):
+    ipis = [e for e in ev if e.get("tid") == ap and e.get("ph") == "i"
+            and e.get("name") in ("INIT", "SIPI")]
+    ipis.sort(key=lambda e: e["ts"])
+    kinds = [e["name"] for e in ipis]
+    # xAPIC INIT assert and de-assert: only the assert is an INIT (SDM 10.6.1).
+    if kinds != ["INIT", "SIPI", "SIPI"]:
+        sys.exit(f"AP {ap}: {kinds}")
+    for e in ipis:
+        a = e.get("args", {})
+        if a.get("source") != "exact" or a.get("from") != 0:
+            sys.exit(f"AP {ap}: {e}")
+        if e["name"] == "SIPI" and a.get("vector") != 8:
+            sys.exit(f"AP {ap}: vector {a.get('vector')}")
+PY
+	then
+		pass "soft/$name"
+	else
+		fail "soft/$name" "exit $status"
+		show_output "$name"
+	fi
+}
+
+# Where KVM exists: the same guest gives the same verdict line on both accelerators.
+check_same_pass_line() {
+	kvm_or_skip "soft/same-pass-line-as-kvm" || return 0
+	local a b
+	a=$("$MPVMM" --accel kvm --cpus 5 --boot-cpu 3 --quiet 2>/dev/null | grep '^selftest: ')
+	b=$("$MPVMM" --accel soft --cpus 5 --boot-cpu 3 --quiet 2>/dev/null | grep '^selftest: ')
+	if [ -n "$a" ] && [ "$a" = "$b" ] && echo "$a" | grep -q 'PASS cpus=5 bsp=3'; then
+		pass "soft/same-pass-line-as-kvm"
+	else
+		fail "soft/same-pass-line-as-kvm" "kvm: [$a] soft: [$b]"
+	fi
+}
+
 run_soft_tests() {
+	check_soft_trace_ipis
+	check_same_pass_line
 	local GUEST_ACCEL=soft n
 	for n in 1 2 4 16 64; do
 		expect_pass "selftest-$n" "$n" 0 --cpus "$n" --quiet
