@@ -113,6 +113,7 @@ enum {
 	OPT_ON_REBOOT,
 	OPT_ACCEL,
 	OPT_SEED,
+	OPT_IRQCHIP,
 };
 
 static const struct option run_options[] = {
@@ -136,6 +137,7 @@ static const struct option run_options[] = {
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "accel", required_argument, NULL, OPT_ACCEL },
 	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -171,6 +173,8 @@ void config_usage(FILE *out)
 		"                         which mpvmm keeps every vCPU's MP state; it runs only\n"
 		"                         identity-mapped guests (no --kernel), in xAPIC mode, with\n"
 		"                         at most %u vCPUs; a guest exception ends the run (status 4)\n"
+		"      --irqchip kernel|user  KVM: local APICs in the kernel (default), or kept by\n"
+		"                         mpvmm as for --accel soft (xAPIC only, at most %u vCPUs)\n"
 		"      --seed S           soft: the order and length of the vCPUs' turns follow S,\n"
 		"                         and trace time counts instructions: same S, same run\n"
 		"      --api PATH         serve the control API on this UNIX socket (mpvmm ctl PATH)\n"
@@ -183,7 +187,8 @@ void config_usage(FILE *out)
 		"Exit status: the guest's (0 = self-test PASS, 1 = FAIL), 2 bad usage or input,\n"
 		"3 no usable /dev/kvm, 4 guest triple fault (soft: any guest exception), 5 VMM or\n"
 		"KVM error, 130 interrupted.\n",
-		CONFIG_DEFAULT_AP_TIMEOUT_MS, CONFIG_DEFAULT_DEBUG_EXIT_PORT, CONFIG_SOFT_MAX_CPUS);
+		CONFIG_DEFAULT_AP_TIMEOUT_MS, CONFIG_DEFAULT_DEBUG_EXIT_PORT, CONFIG_SOFT_MAX_CPUS,
+		CONFIG_IRQCHIP_USER_MAX_APIC_ID + 1);
 	fprintf(out, "\nBuilt-in guests:\n");
 	for (size_t i = 0; embedded_guest_at(i); i++)
 		fprintf(out, "  %-10s %s\n", embedded_guest_at(i)->name, embedded_guest_at(i)->what);
@@ -282,6 +287,18 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 		cfg->accel = !strcmp(arg, "kvm") ? CONFIG_ACCEL_KVM :
 			     !strcmp(arg, "soft") ? CONFIG_ACCEL_SOFT : CONFIG_ACCEL_AUTO;
 		return 0;
+	case OPT_IRQCHIP:
+		if (!strcmp(arg, "split")) {
+			snprintf(err, errlen, "--irqchip split: not implemented yet (use kernel or "
+				 "user)");
+			return -1;
+		}
+		if (strcmp(arg, "kernel") && strcmp(arg, "user")) {
+			snprintf(err, errlen, "--irqchip '%s': use kernel or user", arg);
+			return -1;
+		}
+		cfg->irqchip = !strcmp(arg, "user") ? CONFIG_IRQCHIP_USER : CONFIG_IRQCHIP_KERNEL;
+		return 0;
 	case OPT_SEED:
 		if (config_parse_uint(arg, UINT64_MAX, &v) < 0) {
 			snprintf(err, errlen, "--seed '%s' is not a number", arg);
@@ -308,6 +325,29 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	}
 	snprintf(err, errlen, "internal error: option %d not handled", opt);
 	return -1;
+}
+
+/*
+ * --irqchip user is xAPIC only for now: x2APIC needs RDMSR/WRMSR exits to mpvmm's APICs.
+ * xAPIC IDs are 0-254; 0xFF is the broadcast (Intel SDM Vol. 3A, 10.6.2.1).
+ */
+static int check_irqchip_user(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	uint32_t top = topology_max_apic_id(&cfg->topo);
+
+	if (cfg->irqchip != CONFIG_IRQCHIP_USER)
+		return 0;
+	if (cfg->x2apic) {
+		snprintf(err, errlen, "--x2apic: --irqchip user has no x2APIC yet (xAPIC only)");
+		return -1;
+	}
+	if (top > CONFIG_IRQCHIP_USER_MAX_APIC_ID) {
+		snprintf(err, errlen, "--cpus %u: the topology needs APIC ID %u, but --irqchip "
+			 "user has xAPIC IDs 0-%u only (no x2APIC yet)", cfg->topo.cpus, top,
+			 CONFIG_IRQCHIP_USER_MAX_APIC_ID);
+		return -1;
+	}
+	return 0;
 }
 
 enum config_result config_parse_run(int argc, char *const argv[], struct vm_config *cfg,
@@ -364,6 +404,8 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 	}
 	if (result == CONFIG_OK && config_check_soft(cfg, cfg->accel == CONFIG_ACCEL_SOFT, err,
 						     errlen) < 0)
+		result = CONFIG_ERROR;
+	if (result == CONFIG_OK && check_irqchip_user(cfg, err, errlen) < 0)
 		result = CONFIG_ERROR;
 	free(args);
 	return result;

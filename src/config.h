@@ -30,6 +30,15 @@ enum config_accel {
 	CONFIG_ACCEL_SOFT,
 };
 
+/* --irqchip: where the local APICs and MP state of a KVM guest live. */
+enum config_irqchip {
+	CONFIG_IRQCHIP_KERNEL = 0, /* KVM's in-kernel irqchip (KVM_CREATE_IRQCHIP)          */
+	CONFIG_IRQCHIP_USER,       /* mpvmm's mp_user + apic_bus, as for the software CPU   */
+};
+
+/* --irqchip user has no x2APIC yet: xAPIC IDs 0-254 (0xFF is the broadcast). */
+#define CONFIG_IRQCHIP_USER_MAX_APIC_ID 254u
+
 /* The software CPU has no x2APIC (Unicorn cannot trap RDMSR/WRMSR): xAPIC IDs 0-254 only. */
 #define CONFIG_SOFT_MAX_CPUS 255u
 
@@ -53,6 +62,7 @@ struct vm_config {
 	const char *cmdline;       /* --cmdline STRING (default CONFIG_DEFAULT_CMDLINE) */
 	bool reboot_restart;       /* --on-reboot restart (default: exit) */
 	enum config_accel accel;   /* --accel kvm|soft|auto (default auto) */
+	enum config_irqchip irqchip; /* --irqchip kernel|user (default kernel) */
 	bool seeded;               /* --seed S given: the software CPU's turns follow S */
 	uint64_t seed;
 };

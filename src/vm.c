@@ -38,6 +38,8 @@
 
 
 #define ERRLEN 512
+/* Step mode: how long a step waits for a released AP to take its start. */
+#define STEP_RELEASE_WAIT_NS 1000000000ull
 
 static void vm_stop_cb(void *vm, int status, const char *why)
 {
@@ -53,6 +55,9 @@ static void vm_hold_cb(void *opaque, uint32_t cpu, const char *why)
 {
 	struct vm *vm = opaque;
 
+	/* Step mode: the step is printed, a start held in SIPI_RECEIVED may be taken now. */
+	if (vm->user.mp)
+		mp_user_release_starts(vm->user.mp, STEP_RELEASE_WAIT_NS);
 	if (!vm->api || cpu >= vm->nvcpus)
 		return;
 	if (vm_pause(vm) < 0)
@@ -162,9 +167,12 @@ static int check_limits(struct vm *vm)
 
 	vm->accel->ops->limits(vm->accel, &max_vcpus, &max_id);
 	if (vm->accel->user_mp && (t->cpus > max_vcpus || top_id >= max_id)) {
-		log_error("--cpus %u: the software CPU allows %u vCPUs with APIC IDs below %u "
-			  "(xAPIC only: it cannot trap RDMSR/WRMSR, so it has no x2APIC); this "
-			  "topology needs APIC ID %u", t->cpus, max_vcpus, max_id, top_id);
+		log_error("--cpus %u: %s allows %u vCPUs with APIC IDs below %u (xAPIC only: %s); "
+			  "this topology needs APIC ID %u", t->cpus,
+			  strcmp(vm->accel->ops->name, "kvm") ? "the software CPU" : "--irqchip user",
+			  max_vcpus, max_id,
+			  strcmp(vm->accel->ops->name, "kvm") ? "it cannot trap RDMSR/WRMSR, so it has "
+			  "no x2APIC" : "no x2APIC yet", top_id);
 		return -1;
 	}
 	if (t->cpus > max_vcpus) {
@@ -368,6 +376,9 @@ static int create_user_mp(struct vm *vm)
 	const struct mp_user_config uc = {
 		.ncpus = n, .bsp = vm->cfg.boot_cpu, .now_ns = guest_clock, .clock_ctx = vm->accel,
 		.warn = user_warn, .kick = user_kick, .kick_ctx = vm,
+		/* Threads run at once: without a hold, an AP takes its start before the BSP's
+		 * step announcement of the SIPI, which could never show SIPI_RECEIVED. */
+		.hold_starts = vm->cfg.selftest_step && vm->accel->parallel,
 	};
 	struct mp_cpu *cpus = calloc(n, sizeof(*cpus));
 
@@ -467,7 +478,8 @@ static int open_accel(struct vm *vm, int *status)
 	enum config_accel want = vm->cfg.accel;
 
 	if (want != CONFIG_ACCEL_SOFT)
-		vm->accel = accel_kvm_open(&missing, err, sizeof(err));
+		vm->accel = accel_kvm_open(vm->cfg.irqchip == CONFIG_IRQCHIP_USER, &missing, err,
+					   sizeof(err));
 	if (want == CONFIG_ACCEL_AUTO && vm->accel)
 		log_info("accelerator: kvm (--accel auto: /dev/kvm opened)");
 	if (!vm->accel && want != CONFIG_ACCEL_SOFT && (want == CONFIG_ACCEL_KVM || !missing)) {
@@ -679,6 +691,10 @@ void vm_destroy(struct vm *vm)
 	serial_destroy(vm->serial);
 	bus_destroy(vm->pio);
 	bus_destroy(vm->mmio);
+	/* Before the APIC bus: KVM with --irqchip user fires its timers from a thread. */
+	if (vm->accel)
+		vm->accel->ops->destroy(vm->accel);
+	vm->accel = NULL;
 	mp_destroy(vm->mp);
 	apic_bus_destroy(vm->user.apics);
 	mp_user_destroy(vm->user.mp);
@@ -688,8 +704,6 @@ void vm_destroy(struct vm *vm)
 			free(vm->cpuid[i]);
 	free(vm->cpuid);
 	platform_free(&vm->plat);
-	if (vm->accel)
-		vm->accel->ops->destroy(vm->accel);
 	guest_mem_free(&vm->mem);
 	pthread_cond_destroy(&vm->stop_cond);
 	pthread_mutex_destroy(&vm->stop_lock);

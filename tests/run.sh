@@ -69,6 +69,7 @@ else
 	run_unit_tests
 	run_cli_tests
 	run_kvm_tests
+	run_kvm_user_tests
 	run_soft_tests
 	run_multiboot_tests
 	run_insn_tests

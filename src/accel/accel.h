@@ -191,10 +191,15 @@ struct accel {
 	bool no_msr_exits;       /* RDMSR/WRMSR cannot be trapped: no x2APIC, and
 				  * IA32_APIC_BASE reads 0 in the guest                   */
 	uint32_t max_xapic_cpus; /* user_mp: at most this many vCPUs (xAPIC IDs)           */
+	bool parallel;           /* vCPUs run at once, a host thread each (KVM)            */
 };
 
-/* Open KVM.  Returns NULL with a reason in err; *missing is set if /dev/kvm is not usable. */
-struct accel *accel_kvm_open(bool *missing, char *err, size_t errlen);
+/*
+ * Open KVM.  Returns NULL with a reason in err; *missing is set if /dev/kvm is not usable.
+ * With `user_irqchip` (--irqchip user) the VM gets no in-kernel irqchip: user_mp is set and
+ * the set_machine ... idle operations work.
+ */
+struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t errlen);
 
 /*
  * Open the software CPU (Unicorn).  With `seeded`, the order of turns and their lengths are a

@@ -6,6 +6,14 @@
  * kvm_run.immediate_exit set from a signal handler, so a kick can never be lost between the
  * check for requests and the next KVM_RUN (Documentation/virt/kvm/api.rst, KVM_RUN).
  * Every failing ioctl is reported with its name and errno.
+ *
+ * With `--irqchip user` there is no in-kernel irqchip: mpvmm keeps the MP state and the local
+ * APICs (mp_user, apic_bus) as for the software CPU, and this file gives vcpu_user.c what it
+ * needs (accel.user_mp): the `enter` hook before every KVM_RUN, interrupts through
+ * KVM_INTERRUPT when run->ready_for_interrupt_injection says the guest takes one, else an
+ * interrupt window (run->request_interrupt_window, KVM_EXIT_IRQ_WINDOW_OPEN), NMIs through
+ * KVM_NMI (api.rst 4.25, 4.48, 5: struct kvm_run), and a thread firing the LAPIC timers on
+ * host time.  xAPIC only: MSR exits are not used, so x2APIC is taken out of CPUID.
  */
 #include "accel/accel.h"
 
@@ -20,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -33,11 +42,22 @@ _Static_assert(sizeof(struct x86_segment) == sizeof(struct kvm_segment), "segmen
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ull
 #define KVM_TSS_ADDR 0xfeffd000ull
 
+/* --irqchip user: the LAPIC timers' thread sleeps at most this long between two looks. */
+#define KVM_TIMER_MAX_SLEEP_NS 50000000ull
+
 struct kvm {
 	struct accel base;
 	int sys_fd;
 	int vm_fd;
 	int run_size;
+	bool user;                 /* --irqchip user: no KVM_CREATE_IRQCHIP / PIT           */
+	struct accel_machine m;    /* user: the machine's runnable vCPUs and timers         */
+	pthread_t timer;           /* user: fires the LAPIC timers on host time             */
+	bool timer_started;
+	pthread_mutex_t timer_lock;
+	pthread_cond_t timer_cond; /* CLOCK_MONOTONIC; signalled when a deadline may move   */
+	bool timer_look;           /* a deadline may have moved: look again                 */
+	bool timer_stop;
 };
 
 struct accel_vcpu {
@@ -47,6 +67,8 @@ struct accel_vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	_Atomic bool bound; /* thread is valid: set once by the vCPU's thread */
+	struct accel_vcpu_hooks hooks; /* user: vcpu_user.c's enter hook */
+	bool after_mmio;    /* user: the last exit was MMIO (a LAPIC timer may be armed) */
 };
 
 static __thread struct kvm_run *tls_run;
@@ -95,6 +117,11 @@ static int kvm_limits(struct accel *a, uint32_t *max_vcpus, uint32_t *max_vcpu_i
 		mv = 4;
 	if (mid <= 0)
 		mid = mv;
+	/* --irqchip user: xAPIC IDs only (no MSR exits for x2APIC yet). */
+	if (k->user && (uint32_t)mv > a->max_xapic_cpus)
+		mv = (int)a->max_xapic_cpus;
+	if (k->user && (uint32_t)mid > a->max_xapic_cpus)
+		mid = (int)a->max_xapic_cpus;
 	*max_vcpus = (uint32_t)mv;
 	*max_vcpu_id = (uint32_t)mid;
 	return 0;
@@ -168,18 +195,23 @@ static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char 
 		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
 		return -1;
 	}
-	if (!check_cap(k, KVM_CAP_IRQCHIP) || !check_cap(k, KVM_CAP_MP_STATE)) {
+	if (!k->user && (!check_cap(k, KVM_CAP_IRQCHIP) || !check_cap(k, KVM_CAP_MP_STATE))) {
 		snprintf(err, errlen, "this KVM lacks KVM_CAP_IRQCHIP or KVM_CAP_MP_STATE");
 		return -1;
 	}
 	if (real_mode_support(k, err, errlen) < 0 || set_memory(k, p->mem, err, errlen) < 0)
 		return -1;
-	if (p->x2apic && enable_x2apic_api(k, err, errlen) < 0)
+	if (p->x2apic && (k->user || enable_x2apic_api(k, err, errlen) < 0)) {
+		if (k->user)
+			snprintf(err, errlen, "--irqchip user: no x2APIC yet (xAPIC only)");
 		return -1;
-	if (vm_ioctl(k, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP", err, errlen) < 0)
+	}
+	/* --irqchip user: the local APICs are mpvmm's; there is no PIC, IOAPIC or PIT. */
+	if (!k->user && vm_ioctl(k, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP", err,
+				 errlen) < 0)
 		return -1;
 	struct kvm_pit_config pit = { .flags = 0 };
-	if (vm_ioctl(k, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2", err, errlen) < 0)
+	if (!k->user && vm_ioctl(k, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2", err, errlen) < 0)
 		return -1;
 	if (!check_cap(k, KVM_CAP_SET_BOOT_CPU_ID)) {
 		if (p->boot_vcpu_id != 0) {
@@ -201,6 +233,9 @@ static int kvm_irq_line(struct accel *a, unsigned gsi, bool level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
 
+	if (to_kvm(a)->user)
+		return 0; /* --irqchip user: no IOAPIC or PIC yet: device interrupts are dropped */
+
 	if (ioctl(to_kvm(a)->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
 		int e = errno;
 		log_error("KVM_IRQ_LINE(%u, %d): %s", gsi, level, strerror(e));
@@ -221,6 +256,11 @@ static int kvm_send_ipi(struct accel *a, uint32_t dest, enum accel_ipi kind, uin
 {
 	static const uint32_t mode[] = { [ACCEL_IPI_FIXED] = 0, [ACCEL_IPI_INIT] = 5,
 					 [ACCEL_IPI_STARTUP] = 6 };
+
+	if (to_kvm(a)->user) {
+		errno = ENOTSUP; /* the VM sends through its APIC bus (apic_bus_deliver) instead */
+		return -1;
+	}
 	struct kvm_msi msi = {
 		.address_lo = 0xfee00000u | ((dest & 0xffu) << 12),
 		.address_hi = dest & 0xffffff00u,
@@ -272,6 +312,11 @@ static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_
 			};
 		}
 		free(c);
+		/* --irqchip user: xAPIC only, there are no MSR exits for the x2APIC registers:
+		 * clear CPUID.01H:ECX.x2APIC[bit 21] (SDM Vol. 3A, 10.12.1). */
+		for (size_t i = 0; k->user && i < t->n; i++)
+			if (t->e[i].function == 1)
+				t->e[i].ecx &= ~(1u << 21);
 		return t;
 	}
 	snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: out of memory");
@@ -316,12 +361,15 @@ static void kvm_destroy_vcpu(struct accel_vcpu *v)
 	free(v);
 }
 
+static void timer_stop(struct kvm *k);
+
 static void kvm_destroy(struct accel *a)
 {
 	struct kvm *k = to_kvm(a);
 
 	if (!k)
 		return;
+	timer_stop(k);
 	if (k->vm_fd >= 0)
 		close(k->vm_fd);
 	if (k->sys_fd >= 0)
@@ -387,7 +435,13 @@ static int kvm_get_regs(struct accel_vcpu *v, struct x86_regs *r)
 
 static int kvm_set_regs(struct accel_vcpu *v, const struct x86_regs *r)
 {
-	return vcpu_ioctl(v, KVM_SET_REGS, (void *)r, "KVM_SET_REGS");
+	if (vcpu_ioctl(v, KVM_SET_REGS, (void *)r, "KVM_SET_REGS") < 0)
+		return -1;
+	/* run->if_flag is KVM's copy from the last exit; a new RFLAGS (a start) replaces it
+	 * until the next exit, so that no interrupt is injected with IF = 0. */
+	if (v->kvm->user && !(r->rflags & X86_RFLAGS_IF))
+		v->run->if_flag = 0;
+	return 0;
 }
 
 static int kvm_get_sregs(struct accel_vcpu *v, struct x86_sregs *s)
@@ -395,8 +449,22 @@ static int kvm_get_sregs(struct accel_vcpu *v, struct x86_sregs *s)
 	return vcpu_ioctl(v, KVM_GET_SREGS, s, "KVM_GET_SREGS");
 }
 
+/*
+ * --irqchip user: KVM keeps IA32_APIC_BASE in the vCPU even without a local APIC, and
+ * KVM_SET_SREGS writes it.  mp_user's start state leaves apic_base 0 ("the APIC model's"):
+ * keep the vCPU's own value then, BSP flag included (SDM Vol. 3A, 10.4.4: INIT leaves it).
+ */
 static int kvm_set_sregs(struct accel_vcpu *v, const struct x86_sregs *s)
 {
+	struct x86_sregs cur;
+
+	if (v->kvm->user && s->apic_base == 0) {
+		if (kvm_get_sregs(v, &cur) < 0)
+			return -1;
+		struct x86_sregs with = *s;
+		with.apic_base = cur.apic_base;
+		return vcpu_ioctl(v, KVM_SET_SREGS, &with, "KVM_SET_SREGS");
+	}
 	return vcpu_ioctl(v, KVM_SET_SREGS, (void *)s, "KVM_SET_SREGS");
 }
 
@@ -585,11 +653,36 @@ static void fill_exit(struct accel_vcpu *v, struct accel_exit *e)
 	}
 }
 
+static void timer_look(struct kvm *k);
+
+/*
+ * --irqchip user, before each KVM_RUN: no interrupt window unless `enter` asks again; a LAPIC
+ * access just handled may have armed a timer; then vcpu_user.c's `enter` (a start, injection).
+ */
+static bool user_enter(struct accel_vcpu *v)
+{
+	v->run->request_interrupt_window = 0;
+	if (v->after_mmio) {
+		v->after_mmio = false;
+		timer_look(v->kvm);
+	}
+	return !v->hooks.enter || v->hooks.enter(v->hooks.ctx);
+}
+
 static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
 {
 	for (;;) {
+		if (v->kvm->user && !user_enter(v)) {
+			memset(e, 0, sizeof(*e));
+			e->kind = ACCEL_EXIT_INTERRUPTED;
+			return 0;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) == 0) {
+			/* The window `enter` asked for: enter again, which injects (api.rst 5). */
+			if (v->kvm->user && v->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN)
+				continue;
 			fill_exit(v, e);
+			v->after_mmio = e->kind == ACCEL_EXIT_MMIO;
 			return 0;
 		}
 		if (errno == EINTR) {
@@ -608,6 +701,139 @@ static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
 		errno = err;
 		return -1;
 	}
+}
+
+/* ---- --irqchip user ----------------------------------------------------------------------- */
+
+static uint64_t host_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t kvm_now_ns(struct accel *a)
+{
+	(void)a;
+	return host_now_ns(); /* the LAPIC timers run on host time */
+}
+
+/*
+ * The LAPIC timers' thread: fire what is due (apic_bus, which kicks the vCPUs it wakes), then
+ * sleep until the next deadline, or until a vCPU says a deadline may have moved (timer_look),
+ * or at most KVM_TIMER_MAX_SLEEP_NS.  The machine's locks are taken without timer_lock held.
+ */
+static void *timer_thread(void *arg)
+{
+	struct kvm *k = arg;
+
+	pthread_mutex_lock(&k->timer_lock);
+	while (!k->timer_stop) {
+		k->timer_look = false;
+		pthread_mutex_unlock(&k->timer_lock);
+		uint64_t now = host_now_ns();
+		k->m.advance(k->m.ctx, now);
+		uint64_t t = k->m.next_event(k->m.ctx);
+		if (t == ACCEL_NO_EVENT || t > now + KVM_TIMER_MAX_SLEEP_NS)
+			t = now + KVM_TIMER_MAX_SLEEP_NS;
+		struct timespec until = { .tv_sec = (time_t)(t / 1000000000ull),
+					  .tv_nsec = (long)(t % 1000000000ull) };
+		pthread_mutex_lock(&k->timer_lock);
+		while (!k->timer_stop && !k->timer_look && host_now_ns() < t)
+			if (pthread_cond_timedwait(&k->timer_cond, &k->timer_lock, &until) == ETIMEDOUT)
+				break;
+	}
+	pthread_mutex_unlock(&k->timer_lock);
+	return NULL;
+}
+
+static void timer_look(struct kvm *k)
+{
+	if (!k->timer_started)
+		return;
+	pthread_mutex_lock(&k->timer_lock);
+	k->timer_look = true;
+	pthread_cond_signal(&k->timer_cond);
+	pthread_mutex_unlock(&k->timer_lock);
+}
+
+static void timer_stop(struct kvm *k)
+{
+	if (!k->timer_started)
+		return;
+	pthread_mutex_lock(&k->timer_lock);
+	k->timer_stop = true;
+	pthread_cond_signal(&k->timer_cond);
+	pthread_mutex_unlock(&k->timer_lock);
+	pthread_join(k->timer, NULL);
+	k->timer_started = false;
+	pthread_cond_destroy(&k->timer_cond);
+	pthread_mutex_destroy(&k->timer_lock);
+}
+
+/* VM scope, before the vCPU threads: the machine, and the thread for its timers. */
+static void kvm_set_machine(struct accel *a, const struct accel_machine *m)
+{
+	struct kvm *k = to_kvm(a);
+	pthread_condattr_t ca;
+	sigset_t all, old;
+
+	k->m = *m;
+	pthread_mutex_init(&k->timer_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&k->timer_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	/* The timer thread takes no signal: SIGINT/SIGTERM and kicks are for other threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(&k->timer, NULL, timer_thread, k);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		log_error("cannot start the LAPIC timer thread: %s", strerror(r));
+		pthread_cond_destroy(&k->timer_cond);
+		pthread_mutex_destroy(&k->timer_lock);
+		return;
+	}
+	k->timer_started = true;
+}
+
+static int kvm_set_hooks(struct accel_vcpu *v, const struct accel_vcpu_hooks *h)
+{
+	v->hooks = *h;
+	return 0;
+}
+
+/*
+ * Whether an external interrupt can be injected now: KVM says so at every exit in
+ * run->ready_for_interrupt_injection (no interrupt shadow, nothing queued) and run->if_flag
+ * (api.rst 5, "struct kvm_run"; SDM Vol. 3A, 6.8.1 and Vol. 2B STI).  If not and `request`,
+ * the next KVM_RUN returns with KVM_EXIT_IRQ_WINDOW_OPEN as soon as it opens.
+ */
+static bool kvm_interrupt_window(struct accel_vcpu *v, bool request)
+{
+	bool open = v->run->ready_for_interrupt_injection && v->run->if_flag;
+
+	if (!open && request)
+		v->run->request_interrupt_window = 1;
+	return open;
+}
+
+/* KVM_INTERRUPT (api.rst 4.16: only without an in-kernel irqchip) or KVM_NMI (api.rst 4.70). */
+static int kvm_interrupt(struct accel_vcpu *v, uint8_t vector, bool nmi)
+{
+	struct kvm_interrupt irq = { .irq = vector };
+
+	if (nmi)
+		return vcpu_ioctl(v, KVM_NMI, NULL, "KVM_NMI");
+	return vcpu_ioctl(v, KVM_INTERRUPT, &irq, "KVM_INTERRUPT");
+}
+
+/* Each vCPU has its own thread: nothing to hand over.  A halting vCPU may have armed a timer. */
+static void kvm_idle(struct accel_vcpu *v)
+{
+	timer_look(v->kvm);
 }
 
 static const struct accel_ops kvm_ops = {
@@ -635,9 +861,15 @@ static const struct accel_ops kvm_ops = {
 	.translate = kvm_translate,
 	.kick = kvm_kick,
 	.destroy_vcpu = kvm_destroy_vcpu,
+	.set_machine = kvm_set_machine,
+	.now_ns = kvm_now_ns,
+	.set_hooks = kvm_set_hooks,
+	.interrupt_window = kvm_interrupt_window,
+	.interrupt = kvm_interrupt,
+	.idle = kvm_idle,
 };
 
-struct accel *accel_kvm_open(bool *missing, char *err, size_t errlen)
+struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t errlen)
 {
 	struct kvm *k = calloc(1, sizeof(*k));
 
@@ -652,6 +884,11 @@ struct accel *accel_kvm_open(bool *missing, char *err, size_t errlen)
 	/* PVM, a KVM that runs inside a VM without VMX/SVM, emulates all guest kernel code. */
 	k->base.emulates = access("/sys/module/kvm_pvm", F_OK) == 0;
 	k->vm_fd = -1;
+	k->user = user_irqchip;
+	/* --irqchip user: mpvmm keeps the MP state and APICs; xAPIC IDs 0-254 (SDM 10.6.2.1). */
+	k->base.user_mp = user_irqchip;
+	k->base.max_xapic_cpus = user_irqchip ? 255 : 0;
+	k->base.parallel = true;
 	k->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k->sys_fd < 0) {
 		int e = errno;

@@ -19,6 +19,8 @@ struct mp_user_cpu {
 	uint8_t vector;           /* the latched SIPI's                              */
 	unsigned sipis;           /* SIPIs since the last INIT                        */
 	bool latched;             /* one of them was latched                         */
+	bool held;                /* hold_starts: the start waits for release_starts */
+	bool released;            /* release_starts waits until the start is taken   */
 	bool irq, nmi;            /* what its APIC holds (mp_user_set_pending)       */
 	bool halt_if;             /* IF when HLT ran                                 */
 	bool kicked;
@@ -225,6 +227,7 @@ bool mp_user_sipi(struct mp_user *u, uint32_t cpu, uint32_t from, uint8_t vector
 		c->vector = vector;
 		c->start = MP_USER_START_SIPI;
 		c->latched = latched = true;
+		c->held = u->cfg.hold_starts;
 		set_state(c, MP_STATE_SIPI_RECEIVED);
 	} else if (!(c->latched && c->sipis == 2)) {
 		/* 8.4.4.1 sends a second SIPI that a started AP ignores: that one is expected. */
@@ -320,7 +323,7 @@ enum mp_user_start mp_user_take_sipi(struct mp_user *u, uint32_t cpu, struct x86
 	struct mp_user_cpu *c = &u->cpus[cpu];
 
 	pthread_mutex_lock(&u->lock);
-	enum mp_user_start kind = c->start;
+	enum mp_user_start kind = c->held ? MP_USER_START_NONE : c->start;
 	if (kind != MP_USER_START_NONE) {
 		mp_user_start_state(kind, c->vector, u->cfg.cpu_signature, regs, sregs);
 		c->start = MP_USER_START_NONE;
@@ -338,7 +341,7 @@ static enum mp_user_run poll_locked(struct mp_user *u, struct mp_user_cpu *c)
 		c->kicked = false;
 		return MP_USER_KICKED;
 	}
-	if (c->start != MP_USER_START_NONE)
+	if (c->start != MP_USER_START_NONE && !c->held)
 		return MP_USER_START;
 	return c->state == MP_STATE_RUNNABLE ? MP_USER_RUN : MP_USER_BLOCKED;
 }
@@ -374,6 +377,36 @@ enum mp_user_run mp_user_wait_runnable(struct mp_user *u, uint32_t cpu,
 	}
 	pthread_mutex_unlock(&u->lock);
 	return r;
+}
+
+void mp_user_release_starts(struct mp_user *u, uint64_t wait_ns)
+{
+	uint64_t deadline = mp_now_ns() + wait_ns;
+	bool any = false;
+
+	pthread_mutex_lock(&u->lock);
+	for (uint32_t i = 0; i < u->cfg.ncpus; i++) {
+		struct mp_user_cpu *c = &u->cpus[i];
+		if (!c->held)
+			continue;
+		c->held = false;
+		c->released = any = true;
+		pthread_cond_signal(&c->cond);
+	}
+	/* Until each released start is taken (its vCPU's own thread loads it), or wait_ns. */
+	while (any && mp_now_ns() < deadline) {
+		any = false;
+		for (uint32_t i = 0; i < u->cfg.ncpus; i++)
+			any = any || (u->cpus[i].released && u->cpus[i].start != MP_USER_START_NONE);
+		if (!any)
+			break;
+		pthread_mutex_unlock(&u->lock);
+		nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+		pthread_mutex_lock(&u->lock);
+	}
+	for (uint32_t i = 0; i < u->cfg.ncpus; i++)
+		u->cpus[i].released = false;
+	pthread_mutex_unlock(&u->lock);
 }
 
 long mp_user_next_runnable(struct mp_user *u, uint32_t after)

@@ -36,6 +36,12 @@ struct mp_user_config {
 	/* Make vCPU `cpu` leave the accelerator (its state changed, or an interrupt came). */
 	void (*kick)(void *ctx, uint32_t cpu);
 	void *kick_ctx;
+	/*
+	 * Step mode with a thread per vCPU: a latched start stays SIPI_RECEIVED (not handed out
+	 * by poll / wait_runnable / take_sipi) until mp_user_release_starts, so that whoever
+	 * observes the SIPI sees SIPI_RECEIVED before the vCPU runs from it.
+	 */
+	bool hold_starts;
 };
 
 /* What a vCPU's loop does next (mp_user_wait_runnable, mp_user_poll). */
@@ -107,6 +113,11 @@ enum mp_user_run mp_user_wait_runnable(struct mp_user *u, uint32_t cpu,
 				       const struct timespec *abstime);
 /* Single-thread model: the same answer without waiting (MP_USER_BLOCKED instead of a wait). */
 enum mp_user_run mp_user_poll(struct mp_user *u, uint32_t cpu);
+/*
+ * hold_starts: let every held start be taken, and wait (at most wait_ns) until the vCPUs'
+ * threads have taken them.  Call without holding anything a vCPU thread needs to run.
+ */
+void mp_user_release_starts(struct mp_user *u, uint64_t wait_ns);
 /* The first vCPU after `after` (cyclically, `after` itself last) that would run, or -1. */
 long mp_user_next_runnable(struct mp_user *u, uint32_t after);
 enum mp_state mp_user_state(struct mp_user *u, uint32_t cpu);
