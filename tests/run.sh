@@ -53,6 +53,7 @@ TIMEOUT=120
 . "$HERE/lib/linux.sh"
 . "$HERE/lib/api.sh"
 . "$HERE/lib/explore.sh"
+. "$HERE/lib/nokvm.sh"
 
 # The Debian kernel + busybox guest (scripts/linux-guest.sh), cached beside the build.
 LINUX_GUEST=${LINUX_GUEST:-$BUILD/linux-guest}
@@ -75,6 +76,7 @@ else
 	run_insn_tests
 	run_api_tests
 	run_explore_tests
+	run_nokvm_tests
 	prepare_linux_guest
 	run_kernel_input_tests
 fi

@@ -902,6 +902,13 @@ struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t
 		return NULL;
 	}
 	int version = ioctl(k->sys_fd, KVM_GET_API_VERSION, 0);
+	if (version < 0) {
+		*missing = true;
+		snprintf(err, errlen, "/dev/kvm is not a KVM device (KVM_GET_API_VERSION: %s)",
+			 strerror(errno));
+		kvm_destroy(&k->base);
+		return NULL;
+	}
 	if (version != KVM_API_VERSION) {
 		*missing = true;
 		snprintf(err, errlen, "/dev/kvm speaks API version %d, mpvmm needs %d", version,
