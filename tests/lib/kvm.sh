@@ -172,17 +172,18 @@ run_kvm_tests() {
 	check_interrupt
 }
 
-# kvm_user_refuses NAME WANT ARGS...: exit status 2 and an error line containing WANT (no
-# guest runs: the command line is refused before /dev/kvm is opened).
-kvm_user_refuses() {
+# expect_refused TAG/NAME WANT ARGS...: exit status 2 and an error line containing WANT (no
+# guest runs: the command line is refused before any accelerator is opened).
+expect_refused() {
 	local name=$1 want=$2
 	shift 2
-	timeout -k 10 "$TIMEOUT" "$MPVMM" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
-	local status=$?
-	if [ "$status" -eq 2 ] && grep -q "error: .*$want" "$TMP/$name.err"; then
-		pass "kvm-user/$name"
+	timeout -k 10 "$TIMEOUT" "$MPVMM" "$@" >"$TMP/${name//\//-}.out" \
+		2>"$TMP/${name//\//-}.err" </dev/null
+	local status=$? err=$TMP/${name//\//-}.err
+	if [ "$status" -eq 2 ] && grep -q "error: .*$want" "$err"; then
+		pass "$name"
 	else
-		fail "kvm-user/$name" "exit $status: $(head -c 300 "$TMP/$name.err")"
+		fail "$name" "exit $status: $(head -c 300 "$err")"
 	fi
 }
 
@@ -196,10 +197,10 @@ run_kvm_user_tests() {
 	check_table
 	check_step_mode step-4 4 0
 	check_step_mode step-bsp-last 3 2
-	kvm_user_refuses irqchip-split "--irqchip split: not implemented yet" --irqchip split
-	kvm_user_refuses irqchip-bad "--irqchip 'pic': use kernel or user" --irqchip pic
-	kvm_user_refuses x2apic "no x2APIC yet" --irqchip user --x2apic
-	kvm_user_refuses cpus-256 "xAPIC IDs 0-254 only" --irqchip user --cpus 256
+	expect_refused kvm-user/irqchip-split "--irqchip split: not implemented yet" --irqchip split
+	expect_refused kvm-user/irqchip-bad "--irqchip 'pic': use kernel or user" --irqchip pic
+	expect_refused kvm-user/x2apic "no x2APIC yet" --irqchip user --x2apic
+	expect_refused kvm-user/cpus-256 "xAPIC IDs 0-254 only" --irqchip user --cpus 256
 }
 
 run_kvm_slow_tests() {

@@ -3,19 +3,6 @@
 # runs that must repeat byte for byte.  None needs /dev/kvm.
 # shellcheck shell=bash
 
-# soft_refuses NAME WANT ARGS...: exit status 2 and an error line containing WANT.
-soft_refuses() {
-	local name=$1 want=$2
-	shift 2
-	timeout -k 10 "$TIMEOUT" "$MPVMM" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
-	local status=$?
-	if [ "$status" -eq 2 ] && grep -q "error: .*$want" "$TMP/$name.err"; then
-		pass "soft/$name"
-	else
-		fail "soft/$name" "exit $status: $(head -c 300 "$TMP/$name.err")"
-	fi
-}
-
 # A seeded run's trace without its timestamps: the order of the MP events.
 trace_order() {
 	sed -e 's/"ts":[0-9.]*//g' -e 's/"end_ns":[0-9]*//g' "$1"
@@ -126,9 +113,9 @@ run_soft_tests() {
 	check_step_mode step-4 4 0
 	check_step_mode step-bsp-last 3 2
 	check_step_mode step-seeded 4 1 --seed 5
-	soft_refuses cpus-300 "at most 255 vCPUs" --accel soft --cpus 300
-	soft_refuses kernel "--kernel needs --accel kvm" --accel soft --kernel /dev/null
-	soft_refuses x2apic "no x2APIC" --accel soft --x2apic
+	expect_refused soft/cpus-300 "at most 255 vCPUs" --accel soft --cpus 300
+	expect_refused soft/kernel "--kernel needs --accel kvm" --accel soft --kernel /dev/null
+	expect_refused soft/x2apic "no x2APIC" --accel soft --x2apic
 	check_seeds
 	check_auto
 }
