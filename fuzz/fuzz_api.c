@@ -7,7 +7,6 @@
  * compiler (FUZZ_REPLAY_MAIN), a plain main replays the files and directories it is given,
  * so the seed corpus runs as a regression test everywhere.
  */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,59 +56,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_REPLAY_MAIN
-static int replay_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f) {
-		perror(path);
-		return -1;
-	}
-	FILE *mem = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t n;
-	while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, mem);
-	fclose(f);
-	if (!mem || fclose(mem) != 0)
-		return -1;
-	LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-	free(buf);
-	return 0;
-}
-
-static int replay(const char *path, unsigned *count)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int r = 0;
-
-	if (!d) {
-		(*count)++;
-		return replay_file(path);
-	}
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char sub[4096];
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		r |= replay(sub, count);
-	}
-	closedir(d);
-	return r;
-}
+#include "replay.h"
 
 int main(int argc, char **argv)
 {
-	unsigned count = 0;
-	int r = 0;
+	int r = fuzz_replay_main(argc, argv, "fuzz_api");
 
-	for (int i = 1; i < argc; i++)
-		r |= replay(argv[i], &count);
-	printf("fuzz_api: replayed %u inputs\n", count);
 	array_vm_destroy(vm);
-	return r ? 1 : count ? 0 : 1;
+	return r;
 }
 #endif

@@ -15,7 +15,6 @@
  * a plain main replays the files and directories it is given (the seed corpus in
  * fuzz/corpus/insn runs as a regression test with any compiler).
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,50 +191,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_REPLAY_MAIN
-static int replay_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t buf[4096];
-
-	if (!f) {
-		perror(path);
-		return -1;
-	}
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	LLVMFuzzerTestOneInput(buf, n);
-	return 0;
-}
-
-static int replay(const char *path, unsigned *count)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int r = 0;
-
-	if (!d) {
-		(*count)++;
-		return replay_file(path);
-	}
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char sub[4096];
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		r |= replay(sub, count);
-	}
-	closedir(d);
-	return r;
-}
+#include "replay.h"
 
 int main(int argc, char **argv)
 {
-	unsigned count = 0;
-	int r = 0;
+	int r = fuzz_replay_main(argc, argv, "fuzz_insn");
 
-	for (int i = 1; i < argc; i++)
-		r |= replay(argv[i], &count);
-	printf("fuzz_insn: replayed %u inputs\n", count);
-	return r ? 1 : count ? 0 : 1;
+	return r;
 }
 #endif
