@@ -20,7 +20,8 @@
  * that RAM, and the one platform check still reads them), and CPUID must come out equal to
  * the saved one.  Then, before any vCPU thread starts: VM-wide accelerator state (the
  * irqchip before the LAPICs that route through it), each vCPU (accel/kvm_state.c says in
- * which order), the userspace MP state, the devices, the trace.
+ * which order), the trace (the userspace MP state machine records what it loads there),
+ * the userspace MP state, the devices.
  */
 #include "vm.h"
 #include "vm_internal.h"
@@ -273,6 +274,11 @@ int vm_snapshot(struct vm *vm, const char *path, const char *memory_path, bool r
 		snprintf(err, errlen, "a snapshot cannot be taken from a vCPU's own thread");
 		return -1;
 	}
+	const struct accel_ops *ops = vm->accel->ops;
+	if (!ops->save_vcpu || !ops->save_vm) {
+		snprintf(err, errlen, "the %s accelerator cannot save snapshots", ops->name);
+		return -1;
+	}
 	bool was_paused = vm_paused(vm);
 	if (!was_paused && vm_pause(vm) < 0) {
 		snprintf(err, errlen, "the VM is stopping");
@@ -509,6 +515,11 @@ int vm_restore_state(struct vm *vm, const struct snap_reader *r, char *err, size
 	struct snap_dec d;
 
 	err[0] = '\0';
+	if (!vm->accel->ops->load_vcpu || !vm->accel->ops->load_vm) {
+		snprintf(err, errlen, "the %s accelerator cannot restore snapshots",
+			 vm->accel->ops->name);
+		return -1;
+	}
 	if (!section(r, SNAP_SEC_VM, 0, &d)) {
 		snprintf(err, errlen, "the snapshot has no VM state");
 		return -1;
@@ -518,11 +529,12 @@ int vm_restore_state(struct vm *vm, const struct snap_reader *r, char *err, size
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		if (load_vcpu(vm, r, i, err, errlen) < 0)
 			return -1;
-	if (load_user_mp(vm, r, err, errlen) < 0 || load_devices(vm, r, err, errlen) < 0)
-		return -1;
+	/* The trace before the MP state machine, which records what it loads in it. */
 	if (!section(r, SNAP_SEC_TRACE, 0, &d)) {
 		snprintf(err, errlen, "the snapshot has no MP trace");
 		return -1;
 	}
-	return mp_load(vm->mp, &d, err, errlen);
+	if (mp_load(vm->mp, &d, err, errlen) < 0)
+		return -1;
+	return load_user_mp(vm, r, err, errlen) < 0 ? -1 : load_devices(vm, r, err, errlen);
 }
