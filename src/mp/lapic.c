@@ -843,8 +843,10 @@ static int check_regs(const struct lapic *l, const struct lapic *n, char *err, s
 static int check_timer(const struct lapic *l, const struct lapic *n, bool deadline,
 		       char *err, size_t errlen)
 {
-	/* An expired one-shot timer keeps its initial count; an armed one has a count. */
-	if (!valid_divide(n->timer.div) || (n->timer.armed && !n->timer.initial))
+	/* An expired one-shot timer keeps its initial count; an armed one has a count and a
+	 * divide value (0 until the timer is first armed). */
+	bool div_ok = n->timer.div ? valid_divide(n->timer.div) : !n->timer.armed;
+	if (!div_ok || (n->timer.armed && !n->timer.initial))
 		return refuse(err, errlen, "the timer (initial %u, divide %u, %s) is inconsistent",
 			      n->timer.initial, n->timer.div, n->timer.armed ? "armed" : "idle");
 	if (deadline && !l->cfg.tsc_hz)
