@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "snapshot/snapfile.h"
 
@@ -18,6 +19,7 @@ struct apic_bus {
 	struct apic_bus_config cfg;
 	pthread_mutex_t lock;
 	struct lapic **lapics;
+	struct mp_cpu *cpus; /* a copy of cfg.cpus (the caller's may not outlive create) */
 	bool *hit; /* scratch: the targets of the IPI being routed (used under the lock) */
 };
 
@@ -219,10 +221,13 @@ struct apic_bus *apic_bus_create(const struct apic_bus_config *cfg)
 	pthread_mutex_init(&b->lock, NULL);
 	b->lapics = calloc(cfg->ncpus, sizeof(*b->lapics));
 	b->hit = calloc(cfg->ncpus, sizeof(*b->hit));
-	if (!cfg->ncpus || !b->lapics || !b->hit) {
+	b->cpus = calloc(cfg->ncpus, sizeof(*b->cpus));
+	if (!cfg->ncpus || !b->lapics || !b->hit || !b->cpus) {
 		apic_bus_destroy(b);
 		return NULL;
 	}
+	memcpy(b->cpus, cfg->cpus, cfg->ncpus * sizeof(*b->cpus));
+	b->cfg.cpus = b->cpus;
 	for (uint32_t i = 0; i < cfg->ncpus; i++) {
 		struct lapic_config lc = lapic_config_of(b, i);
 		b->lapics[i] = lapic_create(&lc);
@@ -242,6 +247,7 @@ void apic_bus_destroy(struct apic_bus *b)
 		lapic_destroy(b->lapics[i]);
 	free(b->lapics);
 	free(b->hit);
+	free(b->cpus);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
