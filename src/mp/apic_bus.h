@@ -75,7 +75,8 @@ void apic_bus_deliver(struct apic_bus *b, uint32_t from, const struct lapic_ipi 
  * nothing else that lasts (its routing scratch is per IPI).  apic_bus_load decodes and checks
  * every APIC against a scratch copy first, so that it loads all of them or none: 0, or -1
  * with a reason naming the vCPU in err.  It does not tell mp_user what the APICs hold:
- * mp_user's own snapshot says so.
+ * mp_user's own snapshot says so.  Timers are placed relative to the clock: load the
+ * accelerator's VM state (the software CPU's clock) first.
  */
 struct snap_enc;
 struct snap_dec;

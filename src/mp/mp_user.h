@@ -137,7 +137,8 @@ unsigned mp_user_tick(struct mp_user *u, uint64_t now_ns);
  * and a release in progress are not state.  mp_user_load checks everything (vCPU count,
  * BSP, states and starts in range and consistent) before it changes anything, then records
  * the loaded states in the MP trace if one is attached; 0, or -1 with a reason in err.  A
- * start saved as held stays held only if this machine holds starts (step mode).
+ * start saved as held stays held only if this machine holds starts (step mode).  Load it
+ * after the accelerator's VM state, whose clock the INIT ages are relative to.
  */
 struct snap_enc;
 struct snap_dec;
