@@ -23,6 +23,15 @@
  *   everything above must already describe), debug registers.
  * VM: the in-kernel PIC pair and IOAPIC (KVM_GET/SET_IRQCHIP), the PIT (KVM_GET/SET_PIT2)
  * and kvmclock (KVM_GET/SET_CLOCK), when the irqchip is in the kernel.
+ *
+ * --irqchip user (k->user): the LAPICs and MP state are mpvmm's (apic_bus, mp_user: their
+ * own snapshot sections), so no LAPIC record and no KVM_SET_MP_STATE.  What kvm.c keeps for
+ * that mode needs nothing more: an interrupt given with KVM_INTERRUPT but not yet taken is
+ * in the vCPU events (interrupt.injected, .nr); run->if_flag and
+ * run->ready_for_interrupt_injection are KVM's report of the last exit (a fresh vCPU's read
+ * 0, so the first injection asks for an interrupt window and KVM exits at once when it is
+ * open); run->request_interrupt_window is set again before each entry by `enter`.  Only the
+ * timer thread must look again at the loaded deadlines (after_mmio, set on load).
  */
 #include "accel/kvm_internal.h"
 
@@ -406,6 +415,10 @@ int kvm_load_vcpu(struct accel_vcpu *v, struct snap_dec *d, char *err, size_t er
 	}
 	if (load_msrs(v, &r, true, err, errlen) < 0 || load_events_and_mp(v, &r, err, errlen) < 0)
 		return -1;
+	/* --irqchip user: the timer thread sleeps up to KVM_TIMER_MAX_SLEEP_NS on the deadlines
+	 * it saw before the APIC models were loaded; the first entry makes it look again. */
+	if (v->kvm->user)
+		v->after_mmio = true;
 	return load_optional(v, &r, REC_DEBUGREGS, KVM_SET_DEBUGREGS,
 			     sizeof(struct kvm_debugregs), "KVM_SET_DEBUGREGS", err, errlen);
 }
