@@ -289,6 +289,52 @@ static int set(struct accel_vcpu *v, unsigned long req, void *arg, const char *w
 	return 0;
 }
 
+/* The vCPU's current value of MSR `index`; false if KVM cannot read it. */
+static bool msr_now(struct accel_vcpu *v, uint32_t index, uint64_t *value)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} one = { .h.nmsrs = 1, .e.index = index };
+
+	if (ioctl(v->fd, KVM_GET_MSRS, &one) != 1)
+		return false;
+	*value = one.e.data;
+	return true;
+}
+
+/*
+ * KVM_SET_MSRS stops at the first MSR it refuses.  Some it refuses in one configuration
+ * only (e.g. MSR_KVM_ASYNC_PF_INT without an in-kernel LAPIC) though they read back fine:
+ * a refused MSR that already holds the saved value is no difference, and is passed over.
+ */
+static int set_msrs_from(struct accel_vcpu *v, struct kvm_msrs *m, char *err, size_t errlen)
+{
+	uint32_t total = m->nmsrs, done = 0;
+
+	while (done < total) {
+		struct kvm_msr_entry *rest = &m->entries[done];
+		memmove(m->entries, rest, (total - done) * sizeof(*rest));
+		total -= done;
+		done = 0;
+		m->nmsrs = total;
+		int got = ioctl(v->fd, KVM_SET_MSRS, m);
+		if (got < 0)
+			return fail(err, errlen, "KVM_SET_MSRS");
+		if ((uint32_t)got >= total)
+			return 0;
+		uint64_t now;
+		const struct kvm_msr_entry *bad = &m->entries[got];
+		if (!msr_now(v, bad->index, &now) || now != bad->data) {
+			snprintf(err, errlen, "KVM_SET_MSRS: this KVM refuses MSR %#x = %#llx",
+				 bad->index, (unsigned long long)bad->data);
+			return -1;
+		}
+		done = (uint32_t)got + 1;
+	}
+	return 0;
+}
+
 /* KVM_SET_MSRS, either only IA32_TSC_DEADLINE or everything but it (IA32_TSC first). */
 static int load_msrs(struct accel_vcpu *v, const struct vcpu_recs *r, bool deadline,
 		     char *err, size_t errlen)
@@ -322,15 +368,7 @@ static int load_msrs(struct accel_vcpu *v, const struct vcpu_recs *r, bool deadl
 		}
 		m->nmsrs++;
 	}
-	int got = m->nmsrs ? ioctl(v->fd, KVM_SET_MSRS, m) : 0;
-	int r0 = 0;
-	if (got < 0) {
-		r0 = fail(err, errlen, "KVM_SET_MSRS");
-	} else if ((uint32_t)got < m->nmsrs) {
-		snprintf(err, errlen, "KVM_SET_MSRS: this KVM refuses MSR %#x = %#llx",
-			 m->entries[got].index, (unsigned long long)m->entries[got].data);
-		r0 = -1;
-	}
+	int r0 = set_msrs_from(v, m, err, errlen);
 	free(m);
 	return r0;
 }

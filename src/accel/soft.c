@@ -720,6 +720,17 @@ static int soft_get_regs(struct accel_vcpu *v, struct x86_regs *r)
 	bool took;
 	uint64_t *out = (uint64_t *)r;
 
+	/*
+	 * Without the engine, v's saved context is current (it is saved whenever it changes):
+	 * read it there, so that a look at a waiting vCPU never waits for the turn's holder,
+	 * which may be parked inside an exit for as long as a pause lasts (step mode).
+	 */
+	if (!tls_engine) {
+		for (size_t i = 0; i < sizeof(gpr_ids) / sizeof(gpr_ids[0]); i++)
+			if (lib.context_reg_read(v->ctx, gpr_ids[i], &out[i]) != UC_ERR_OK)
+				return -1;
+		return 0;
+	}
 	engine_lock(v->s, &took);
 	load(v);
 	for (size_t i = 0; i < sizeof(gpr_ids) / sizeof(gpr_ids[0]); i++)

@@ -648,7 +648,7 @@ static void save_both(struct machine *m, struct snap_enc *bus, struct snap_enc *
 	assert_int_equal(mp_user_save(m->u, mp), 0);
 }
 
-static int mp_load(struct machine *m, const uint8_t *p, size_t n, char *err, size_t errlen)
+static int machine_load(struct machine *m, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
 	struct snap_dec d;
 
@@ -672,7 +672,7 @@ static void test_snapshot_mid_protocol(void **state)
 	atomic_store(&clk, 151 * MS);
 	snap_dec_init(&d, bus.buf, bus.len);
 	assert_int_equal(apic_bus_load(n.b, &d, err, sizeof(err)), 0);
-	if (mp_load(&n, mp.buf, mp.len, err, sizeof(err)) != 0)
+	if (machine_load(&n, mp.buf, mp.len, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	static const enum mp_state want[4] = { MP_STATE_HALTED, MP_STATE_INIT_RECEIVED,
 					       MP_STATE_SIPI_RECEIVED, MP_STATE_UNINITIALIZED };
@@ -725,7 +725,7 @@ static void test_snapshot_refused(void **state)
 	struct machine n = make(4);
 	for (size_t len = 0; len < mp.len; len++) {
 		err[0] = 0;
-		assert_int_equal(mp_load(&n, mp.buf, len, err, sizeof(err)), -1);
+		assert_int_equal(machine_load(&n, mp.buf, len, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "truncated"));
 	}
 	assert_int_equal(mp_user_state(n.u, 1), MP_STATE_UNINITIALIZED);
@@ -747,13 +747,13 @@ static void test_snapshot_refused(void **state)
 		memcpy(c, mp.buf, mp.len);
 		c[cases[k].off] ^= cases[k].x;
 		err[0] = 0;
-		assert_int_equal(mp_load(&n, c, mp.len, err, sizeof(err)), -1);
+		assert_int_equal(machine_load(&n, c, mp.len, err, sizeof(err)), -1);
 		if (!strstr(err, cases[k].what))
 			fail_msg("case %zu: \"%s\" does not name %s", k, err, cases[k].what);
 	}
 	memcpy(c, mp.buf, mp.len);
 	c[mp.len] = 0;
-	assert_int_equal(mp_load(&n, c, mp.len + 1, err, sizeof(err)), -1);
+	assert_int_equal(machine_load(&n, c, mp.len + 1, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "too many"));
 	/* Each bit flipped: loaded or refused; a refusal leaves every state as it was. */
 	for (size_t i = 0; i < mp.len; i++) {
@@ -761,7 +761,7 @@ static void test_snapshot_refused(void **state)
 			struct machine t = make(4);
 			memcpy(c, mp.buf, mp.len);
 			c[i] ^= (uint8_t)(1u << bit);
-			if (mp_load(&t, c, mp.len, err, sizeof(err)) < 0) {
+			if (machine_load(&t, c, mp.len, err, sizeof(err)) < 0) {
 				assert_int_equal(mp_user_state(t.u, 0), MP_STATE_RUNNABLE);
 				for (uint32_t j = 1; j < 4; j++)
 					assert_int_equal(mp_user_state(t.u, j),
@@ -772,7 +772,7 @@ static void test_snapshot_refused(void **state)
 	}
 	/* Another machine size. */
 	struct machine o = make(3);
-	assert_int_equal(mp_load(&o, mp.buf, mp.len, err, sizeof(err)), -1);
+	assert_int_equal(machine_load(&o, mp.buf, mp.len, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "saved with 4 vCPUs"));
 	destroy(&o);
 	free(c);
