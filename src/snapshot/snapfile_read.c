@@ -113,7 +113,7 @@ static bool name_usable(const uint8_t *p, uint32_t n)
 	if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
 		return false;
 	for (uint32_t i = 0; i < n; i++)
-		if (p[i] == '/' || p[i] == '\0')
+		if (p[i] == '/' || p[i] < 0x20 || p[i] == 0x7f) /* control bytes: not in one line */
 			return false;
 	return true;
 }
@@ -502,6 +502,8 @@ struct snap_reader *snap_reader_open(const char *path, const char *memory_path, 
 		return NULL;
 	}
 	if (map_file(&r->main, path, &c) < 0 || check_main(r, &c) < 0 ||
+	    (!r->separate && memory_path &&
+	     bad(&c, "keeps its RAM inside, not in %s", memory_path) < 0) ||
 	    (r->separate && open_memory_file(r, path, memory_path, err, errlen) < 0)) {
 		snap_reader_close(r);
 		return NULL;

@@ -133,18 +133,18 @@ static void writer_free(struct snap_writer *w)
 	free(w);
 }
 
-static int set_memory_name(struct snap_writer *w, const char *path, const char *memory_path)
+/* A file name the header can record: no control bytes, not empty, not "." or "..". */
+static const char *usable_name(const char *path)
 {
-	const char *slash = strrchr(memory_path, '/');
-	const char *base = slash ? slash + 1 : memory_path;
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
 
-	if (!*base || strlen(base) > SNAP_NAME_MAX || !strcmp(base, ".") || !strcmp(base, "..") ||
-	    !strcmp(path, memory_path)) {
-		errno = EINVAL;
-		return -1;
-	}
-	strcpy(w->memname, base);
-	return 0;
+	if (!*base || strlen(base) > SNAP_NAME_MAX || !strcmp(base, ".") || !strcmp(base, ".."))
+		return NULL;
+	for (const char *c = base; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return NULL;
+	return base;
 }
 
 struct snap_writer *snap_writer_open(const char *path, const char *memory_path, char *err,
@@ -157,11 +157,14 @@ struct snap_writer *snap_writer_open(const char *path, const char *memory_path, 
 		return NULL;
 	}
 	w->main.fd = w->mem.fd = -1;
-	if (memory_path && set_memory_name(w, path, memory_path) < 0) {
-		snprintf(err, errlen, "%s: not a usable name for the memory file", memory_path);
+	const char *memname = memory_path ? usable_name(memory_path) : "";
+	if (!usable_name(path) || !memname || (memory_path && !strcmp(path, memory_path))) {
+		snprintf(err, errlen, "%s: not a usable name for a snapshot%s",
+			 memname ? path : memory_path, memname ? "" : "'s memory file");
 		writer_free(w);
 		return NULL;
 	}
+	strcpy(w->memname, memname);
 	if (getrandom(w->id, sizeof(w->id), 0) != (ssize_t)sizeof(w->id)) {
 		snprintf(err, errlen, "%s: getrandom: %s", path, strerror(errno));
 		writer_free(w);

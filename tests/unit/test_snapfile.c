@@ -320,8 +320,10 @@ static void test_crc32c_sw(void **state)
 static void test_crc32c_hw(void **state)
 {
 	(void)state;
-	if (!snap_crc32c_hw_available())
-		skip();
+	if (!snap_crc32c_hw_available()) {
+		print_message("no SSE4.2 on this CPU: the crc32 instruction is not tested\n");
+		return;
+	}
 	check_crc_vectors(snap_crc32c_hw);
 }
 
@@ -407,6 +409,9 @@ static void test_round_trip(void **state)
 	expect_sections(r);
 	assert_int_equal(snap_memory_bytes(r), SPARSE_BYTES);
 	assert_int_equal(snap_count(r, SNAP_SEC_MEMORY), 1);
+	/* A memory file named for a snapshot that has none is a mistake worth a word. */
+	assert_null(snap_reader_open(s.path, s.mpath, err, sizeof(err)));
+	assert_non_null(strstr(err, "keeps its RAM inside, not in"));
 	ram_fresh(&fresh, &m);
 	assert_int_equal(snap_load_memory(r, fresh.r, fresh.n, err, sizeof(err)), 0);
 	snap_reader_close(r);
@@ -1010,8 +1015,12 @@ static void test_abort(void **state)
 	assert_non_null(strstr(err, "No such file or directory"));
 	/* A memory file that is the snapshot itself, or has no name. */
 	assert_null(snap_writer_open(s.path, s.path, err, sizeof(err)));
-	assert_non_null(strstr(err, "not a usable name for the memory file"));
+	assert_non_null(strstr(err, "not a usable name for a snapshot"));
 	snprintf(nowhere, sizeof(nowhere), "%s/", s.dir);
+	assert_null(snap_writer_open(s.path, nowhere, err, sizeof(err)));
+	assert_non_null(strstr(err, "not a usable name for a snapshot's memory file"));
+	assert_null(snap_writer_open(nowhere, NULL, err, sizeof(err)));
+	snprintf(nowhere, sizeof(nowhere), "%s/two\nlines", s.dir);
 	assert_null(snap_writer_open(s.path, nowhere, err, sizeof(err)));
 	assert_int_equal(entries(&s, "", NULL, 0), 0);
 	ram_free(&m);
