@@ -433,3 +433,100 @@ int config_check_soft(const struct vm_config *cfg, bool soft, char *err, size_t 
 	}
 	return 0;
 }
+
+/* ---- mpvmm restore ---- */
+
+enum restore_opt { ROPT_HELP = 'h', ROPT_API = 256, ROPT_TRACE, ROPT_TIMELINE, ROPT_QUIET,
+		   ROPT_ACCEL, ROPT_MEMORY_FILE };
+
+static const struct option restore_options[] = {
+	{ "api", required_argument, NULL, ROPT_API },
+	{ "trace", required_argument, NULL, ROPT_TRACE },
+	{ "timeline", required_argument, NULL, ROPT_TIMELINE },
+	{ "quiet", no_argument, NULL, ROPT_QUIET },
+	{ "accel", required_argument, NULL, ROPT_ACCEL },
+	{ "memory-file", required_argument, NULL, ROPT_MEMORY_FILE },
+	{ "help", no_argument, NULL, ROPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+void config_restore_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mpvmm restore SNAPSHOT [options]   run a VM on from a snapshot\n"
+		"\n"
+		"  The VM's configuration (vCPUs, memory, accelerator, irqchip, guest) is the one\n"
+		"  it was saved with; these options belong to the new process:\n"
+		"      --memory-file FILE the guest RAM file saved beside the snapshot (default:\n"
+		"                         the one the snapshot names, in its directory)\n"
+		"      --api PATH         control API on this UNIX socket\n"
+		"      --trace FILE       Chrome trace of the MP events at exit (the saved ones too)\n"
+		"      --timeline FILE    SVG timeline at exit\n"
+		"      --accel kvm|soft   must be the snapshot's own accelerator (checked)\n"
+		"      --quiet            no informational lines\n"
+		"\n"
+		"  A snapshot that is damaged, from another format version, or from a host whose\n"
+		"  CPU differs is refused with one line naming what does not match (status 2).\n");
+}
+
+enum config_result config_parse_restore(int argc, char *const argv[], struct config_restore *r,
+					char *err, size_t errlen)
+{
+	char **args = calloc((size_t)argc + 2, sizeof(char *));
+	enum config_result result = CONFIG_OK;
+	int opt;
+
+	memset(r, 0, sizeof(*r));
+	config_defaults(&r->local);
+	if (!args) {
+		snprintf(err, errlen, "out of memory");
+		return CONFIG_ERROR;
+	}
+	args[0] = (char *)"mpvmm restore";
+	for (int i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	optind = 0;
+	opterr = 0;
+	while (result == CONFIG_OK &&
+	       (opt = getopt_long(argc + 1, args, ":h", restore_options, NULL)) != -1) {
+		switch (opt) {
+		case ROPT_HELP:
+			result = CONFIG_HELP;
+			break;
+		case ROPT_API:
+			r->local.api_socket = optarg;
+			break;
+		case ROPT_TRACE:
+			r->local.trace_file = optarg;
+			break;
+		case ROPT_TIMELINE:
+			r->local.timeline_file = optarg;
+			break;
+		case ROPT_QUIET:
+			r->local.quiet = true;
+			break;
+		case ROPT_MEMORY_FILE:
+			r->memory_file = optarg;
+			break;
+		case ROPT_ACCEL:
+			if (parse_one(OPT_ACCEL, optarg, &r->local, err, errlen) < 0)
+				result = CONFIG_ERROR;
+			break;
+		default:
+			snprintf(err, errlen, opt == ':' ? "option '%s' needs a value" :
+				 "unknown option '%s' for restore (see mpvmm restore --help)",
+				 args[optind - 1]);
+			result = CONFIG_ERROR;
+			break;
+		}
+	}
+	if (result == CONFIG_OK && optind == argc) {
+		r->snapshot = args[optind];
+	} else if (result == CONFIG_OK) {
+		snprintf(err, errlen, optind > argc ? "which snapshot? (mpvmm restore SNAPSHOT)" :
+			 "unexpected argument '%s' (one snapshot at a time)", args[optind + 1]);
+		result = CONFIG_ERROR;
+	}
+	free(args);
+	return result;
+}

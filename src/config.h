@@ -97,4 +97,14 @@ void config_usage(FILE *out);
 /* What the software CPU cannot run (when `soft`): one line in err, -1.  0 otherwise. */
 int config_check_soft(const struct vm_config *cfg, bool soft, char *err, size_t errlen);
 
+/* `mpvmm restore SNAPSHOT [options]`: what this process adds to the saved VM. */
+struct config_restore {
+	const char *snapshot;
+	const char *memory_file; /* --memory-file, or NULL: the one the snapshot names */
+	struct vm_config local;  /* --api, --trace, --timeline, --quiet, --accel */
+};
+enum config_result config_parse_restore(int argc, char *const argv[], struct config_restore *r,
+					char *err, size_t errlen);
+void config_restore_usage(FILE *out);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -58,6 +59,8 @@ struct ctl {
 	bool json;
 	const char *format; /* trace --format */
 	const char *output; /* trace -o       */
+	const char *memory_file; /* snapshot --memory-file */
+	bool no_resume;          /* snapshot --no-resume   */
 };
 
 struct reply {
@@ -415,6 +418,47 @@ static int cmd_sipi(const struct ctl *c, char **args)
 	return vcpu_action(c, "POST", id, "sipi", body, done);
 }
 
+/* The VM resolves a path in its own working directory; make ours absolute first. */
+static char *absolute(const char *path)
+{
+	char cwd[4096];
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return strdup(path);
+	size_t n = strlen(cwd) + strlen(path) + 2;
+	char *out = malloc(n);
+	if (out)
+		snprintf(out, n, "%s/%s", cwd, path);
+	return out;
+}
+
+static int cmd_snapshot(const struct ctl *c, char **args)
+{
+	char *path = absolute(args[0]);
+	char *mem = c->memory_file ? absolute(c->memory_file) : NULL;
+	json_t *req = path ? json_pack("{s:s,s:b}", "path", path, "resume", !c->no_resume) : NULL;
+	char *body = NULL;
+	json_t *o = NULL;
+	int st = CTL_EXIT_USAGE;
+
+	if (req && mem)
+		json_object_set_new(req, "memory_file", json_string(mem));
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	if (body)
+		st = request_json(c, "POST", "/vm/snapshot", body, &o);
+	else
+		log_error("out of memory");
+	if (!st && o)
+		printf("snapshot written to %s%s\n", path,
+		       c->no_resume ? " (the VM stays paused)" : "");
+	json_decref(o);
+	json_decref(req);
+	free(body);
+	free(path);
+	free(mem);
+	return st;
+}
+
 static int write_output(const char *file, const struct reply *r)
 {
 	FILE *out = file ? fopen(file, "w") : stdout;
@@ -472,6 +516,7 @@ static const struct command commands[] = {
 	{ "sipi", 2, "ID VECTOR", cmd_sipi },
 	{ "trace", 0, "[--format chrome|text|svg] [-o FILE]", cmd_trace },
 	{ "trace-clear", 0, "", cmd_trace_clear },
+	{ "snapshot", 1, "FILE [--memory-file FILE] [--no-resume]", cmd_snapshot },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -501,6 +546,14 @@ static int parse_args(int argc, char **argv, struct ctl *c, char **words)
 		const char *a = argv[i];
 		if (!strcmp(a, "--json")) {
 			c->json = true;
+		} else if (!strcmp(a, "--no-resume")) {
+			c->no_resume = true;
+		} else if (!strcmp(a, "--memory-file")) {
+			if (i + 1 >= argc) {
+				log_error("%s needs a value", a);
+				return -1;
+			}
+			c->memory_file = argv[++i];
 		} else if (!strcmp(a, "--format") || !strcmp(a, "-o")) {
 			if (i + 1 >= argc) {
 				log_error("%s needs a value", a);
@@ -535,6 +588,8 @@ static int run(struct ctl *c, int argc, char **argv)
 		log_error("usage: mpvmm ctl SOCKET %s %s", cmd->name, cmd->usage);
 	} else if ((c->format || c->output) && cmd->run != cmd_trace) {
 		log_error("--format and -o belong to the trace command");
+	} else if ((c->memory_file || c->no_resume) && cmd->run != cmd_snapshot) {
+		log_error("--memory-file and --no-resume belong to the snapshot command");
 	} else if (dlib_load(CURL_SONAME, curl_syms, sizeof(curl_syms) / sizeof(curl_syms[0]),
 			     errbuf, sizeof(errbuf)) < 0) {
 		log_error("%s", errbuf);

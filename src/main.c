@@ -1,5 +1,5 @@
 /*
- * main.c - the mpvmm command: `mpvmm [run] [options]`.  Parses the command line into a
+ * main.c - the mpvmm command: `mpvmm [run] [options]`, `mpvmm restore SNAPSHOT`.  Parses the command line into a
  * vm_config, turns SIGINT/SIGTERM into an orderly stop (with the MP-state table), and
  * returns the VM's exit status.
  */
@@ -50,20 +50,12 @@ static void block_signals(sigset_t *set)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 }
 
-/* One VM from creation to teardown; returns its exit status (or VM_STATUS_RESTART). */
-static int run_once(const struct vm_config *cfg, const sigset_t *signals)
+/* A built VM from its API to teardown; returns its exit status (or VM_STATUS_RESTART). */
+static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *signals)
 {
 	struct signal_thread st = { .set = *signals };
 	int status;
-	struct vm *vm = vm_create(cfg, &status);
 
-	if (!vm)
-		return status;
-	if (vm_load(vm) < 0) {
-		vm_destroy(vm);
-		/* A kernel, initrd or command line that cannot be loaded is bad input. */
-		return cfg->kernel ? VM_STATUS_USAGE : VM_STATUS_VMM_ERROR;
-	}
 	if (vm_start_api(vm) < 0) {
 		vm_destroy(vm);
 		return VM_STATUS_USAGE;
@@ -82,6 +74,54 @@ static int run_once(const struct vm_config *cfg, const sigset_t *signals)
 	pthread_cancel(st.thread);
 	pthread_join(st.thread, NULL);
 	vm_destroy(vm);
+	return status;
+}
+
+/* One VM from creation to teardown; returns its exit status (or VM_STATUS_RESTART). */
+static int run_once(const struct vm_config *cfg, const sigset_t *signals)
+{
+	int status;
+	struct vm *vm = vm_create(cfg, &status);
+
+	if (!vm)
+		return status;
+	if (vm_load(vm) < 0) {
+		vm_destroy(vm);
+		/* A kernel, initrd or command line that cannot be loaded is bad input. */
+		return cfg->kernel ? VM_STATUS_USAGE : VM_STATUS_VMM_ERROR;
+	}
+	return serve(vm, cfg, signals);
+}
+
+/* `mpvmm restore SNAPSHOT [options]`: a VM from a snapshot, run on as `run` would. */
+static int cmd_restore(int argc, char *const argv[])
+{
+	struct config_restore rc;
+	char err[512];
+	int status;
+
+	switch (config_parse_restore(argc, argv, &rc, err, sizeof(err))) {
+	case CONFIG_HELP:
+	case CONFIG_VERSION:
+		config_restore_usage(stdout);
+		return 0;
+	case CONFIG_ERROR:
+		log_error("%s", err);
+		return VM_STATUS_USAGE;
+	case CONFIG_OK:
+		break;
+	}
+	log_set_quiet(rc.local.quiet);
+	sigset_t signals;
+	block_signals(&signals);
+	struct vm *vm = vm_restore(rc.snapshot, rc.memory_file, &rc.local, &status);
+	if (!vm)
+		return status;
+	status = serve(vm, &rc.local, &signals);
+	if (status == VM_STATUS_RESTART) {
+		log_info("a restored VM ends at a guest reset (it has no boot to restart)");
+		status = 0;
+	}
 	return status;
 }
 
@@ -123,12 +163,14 @@ int main(int argc, char *argv[])
 		return explore_main(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "ctl"))
 		return ctl_main(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "restore"))
+		return cmd_restore(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
 	if (argc >= 2 && (!strcmp(argv[1], "help")))
 		return cmd_run(1, (char *[]){ (char *)"--help", NULL });
 	if (argc >= 2 && argv[1][0] != '-') {
-		log_error("unknown command '%s' (commands: run, ctl, explore; see mpvmm --help)", argv[1]);
+		log_error("unknown command '%s' (commands: run, restore, ctl, explore; see mpvmm --help)", argv[1]);
 		return VM_STATUS_USAGE;
 	}
 	/* No command: `mpvmm [options]` is `mpvmm run [options]`. */

@@ -226,32 +226,46 @@ static void offer_apic_base(struct cpuid_table *t, const struct cpu_desc *c)
 	}
 }
 
-static int build_cpuid(struct vm *vm, char *err)
+void vm_cpuid_tables_free(struct cpuid_table **t, uint32_t n)
 {
-	struct cpuid_table *supported = vm->accel->ops->supported_cpuid(vm->accel, err, ERRLEN);
-	uint32_t n = vm->plat.topo.cpus;
+	for (uint32_t i = 0; t && i < n; i++)
+		free(t[i]);
+	free(t);
+}
 
-	if (!supported)
-		return -1;
-	vm->cpuid = calloc(n, sizeof(*vm->cpuid));
-	for (uint32_t i = 0; vm->cpuid && i < n; i++) {
+struct cpuid_table **vm_cpuid_tables(struct vm *vm, char *err, size_t errlen)
+{
+	struct cpuid_table *supported = vm->accel->ops->supported_cpuid(vm->accel, err, errlen);
+	uint32_t n = vm->plat.topo.cpus;
+	struct cpuid_table **t = supported ? calloc(n, sizeof(*t)) : NULL;
+
+	if (supported && !t)
+		snprintf(err, errlen, "out of memory");
+	for (uint32_t i = 0; t && i < n; i++) {
 		size_t cap = supported->n + CPUID_EXTRA_ENTRIES;
-		vm->cpuid[i] = calloc(1, sizeof(struct cpuid_table) + cap * sizeof(struct cpuid_entry));
-		if (!vm->cpuid[i] || cpuid_for_vcpu(&vm->plat, i, supported, vm->cpuid[i]) < 0) {
-			snprintf(err, ERRLEN, "cannot build CPUID for vCPU %u", i);
-			free(supported);
-			return -1;
+		t[i] = calloc(1, sizeof(struct cpuid_table) + cap * sizeof(struct cpuid_entry));
+		if (!t[i] || cpuid_for_vcpu(&vm->plat, i, supported, t[i]) < 0) {
+			snprintf(err, errlen, "cannot build CPUID for vCPU %u", i);
+			vm_cpuid_tables_free(t, n);
+			t = NULL;
+			break;
 		}
 		if (vm->accel->emulates && vm->cfg.kernel)
-			offer_intel_vendor(vm->cpuid[i], i == 0);
+			offer_intel_vendor(t[i], i == 0 && !vm->restoring);
 		if (vm->accel->no_msr_exits)
-			offer_apic_base(vm->cpuid[i], &vm->plat.cpus[i]);
+			offer_apic_base(t[i], &vm->plat.cpus[i]);
 	}
 	free(supported);
-	if (!vm->cpuid) {
-		snprintf(err, ERRLEN, "out of memory");
+	return t;
+}
+
+static int build_cpuid(struct vm *vm, char *err)
+{
+	vm->cpuid = vm_cpuid_tables(vm, err, ERRLEN);
+	if (!vm->cpuid)
 		return -1;
-	}
+	if (vm->restoring && vm_restore_check_cpuid(vm, vm->restoring, err, ERRLEN) < 0)
+		return -1;
 	return 0;
 }
 
@@ -260,8 +274,10 @@ static int build_firmware(struct vm *vm, char *err)
 	uint8_t *low = vm->mem.host;
 	size_t low_size = guest_mem_low_size(&vm->mem);
 
-	if (mptable_build(&vm->plat, low, low_size, MPTABLE_ADDR, MPTABLE_MAX, err, ERRLEN) < 0 ||
-	    acpi_build(&vm->plat, low, low_size, ACPI_ADDR, ACPI_MAX, err, ERRLEN) < 0)
+	/* A restored guest's RAM holds the tables it booted with (and maybe changed since). */
+	if (!vm->restoring &&
+	    (mptable_build(&vm->plat, low, low_size, MPTABLE_ADDR, MPTABLE_MAX, err, ERRLEN) < 0 ||
+	     acpi_build(&vm->plat, low, low_size, ACPI_ADDR, ACPI_MAX, err, ERRLEN) < 0))
 		return -1;
 	/* The one check that every description of the processors agrees, before any runs. */
 	if (platform_check(&vm->plat, low, low_size, (const struct cpuid_table *const *)vm->cpuid,
@@ -529,6 +545,7 @@ static int vm_build(struct vm *vm, int *status)
 		.x2apic = vm->plat.x2apic,
 	};
 	if (guest_mem_init(&vm->mem, vm->cfg.mem_size, err, sizeof(err)) < 0 ||
+	    (vm->restoring && vm_restore_memory(vm, vm->restoring, err, sizeof(err)) < 0) ||
 	    vm->accel->ops->create_vm(vm->accel, &params, err, sizeof(err)) < 0 ||
 	    build_cpuid(vm, err) < 0 || build_firmware(vm, err) < 0) {
 		log_error("%s", err);
@@ -545,7 +562,7 @@ static int vm_build(struct vm *vm, int *status)
 	return 0;
 }
 
-struct vm *vm_create(const struct vm_config *cfg, int *status)
+static struct vm *vm_alloc(const struct vm_config *cfg, int *status)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 
@@ -560,10 +577,88 @@ struct vm *vm_create(const struct vm_config *cfg, int *status)
 	vcpu_gate_init(&vm->gate);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
-	if (vm_build(vm, status) < 0) {
+	return vm;
+}
+
+struct vm *vm_create(const struct vm_config *cfg, int *status)
+{
+	struct vm *vm = vm_alloc(cfg, status);
+
+	if (vm && vm_build(vm, status) < 0) {
 		vm_destroy(vm);
 		return NULL;
 	}
+	return vm;
+}
+
+/* The options of `mpvmm restore` that belong to this process, not to the saved VM. */
+static void take_local_options(struct vm_config *cfg, const struct vm_config *local)
+{
+	cfg->api_socket = local->api_socket;
+	cfg->trace_file = local->trace_file;
+	cfg->timeline_file = local->timeline_file;
+	cfg->quiet = local->quiet;
+}
+
+static struct vm *restore_from(const struct snap_reader *r, const struct vm_config *local,
+			       int *status)
+{
+	struct vm_config cfg;
+	char accel[16], kernel[4096], err[ERRLEN];
+	uint64_t elapsed;
+
+	*status = VM_STATUS_USAGE;
+	if (vm_restore_config(r, &cfg, accel, sizeof(accel), kernel, sizeof(kernel), &elapsed,
+			      err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return NULL;
+	}
+	if (local->accel != CONFIG_ACCEL_AUTO && local->accel != cfg.accel) {
+		log_error("the snapshot was taken with --accel %s; restoring it under another "
+			  "accelerator is not supported (the CPU state does not map exactly)",
+			  accel);
+		return NULL;
+	}
+	take_local_options(&cfg, local);
+	struct vm *vm = vm_alloc(&cfg, status);
+	if (!vm)
+		return NULL;
+	vm->restored_kernel = cfg.kernel ? strdup(kernel) : NULL;
+	vm->cfg.kernel = vm->restored_kernel;
+	/* The trace goes on from where the snapshot left it. */
+	vm->t0_ns = mp_now_ns() - elapsed;
+	vm->restoring = r;
+	int built = vm_build(vm, status);
+	if (built == 0 && vm_restore_state(vm, r, err, sizeof(err)) < 0)
+		log_error("cannot restore %s", err);
+	else if (built == 0) {
+		vm->restoring = NULL;
+		return vm;
+	}
+	/* A snapshot this host cannot take back (its CPU, its state) is refused input. */
+	if (*status == VM_STATUS_VMM_ERROR)
+		*status = VM_STATUS_USAGE;
+	vm_destroy(vm);
+	return NULL;
+}
+
+struct vm *vm_restore(const char *path, const char *memory_path, const struct vm_config *local,
+		      int *status)
+{
+	char err[ERRLEN];
+	uint64_t t0 = mp_now_ns();
+	struct snap_reader *r = snap_reader_open(path, memory_path, err, sizeof(err));
+
+	if (!r) {
+		log_error("%s", err); /* it names the file */
+		*status = VM_STATUS_USAGE;
+		return NULL;
+	}
+	struct vm *vm = restore_from(r, local, status);
+	/* The RAM mappings hold their own reference to the file. */
+	snap_reader_close(r);
+	if (vm)
+		log_info("restored %s in %.1f ms", path, (double)(mp_now_ns() - t0) / 1e6);
 	return vm;
 }
 
@@ -705,6 +800,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->cpuid);
 	platform_free(&vm->plat);
 	guest_mem_free(&vm->mem);
+	free(vm->restored_kernel);
 	pthread_cond_destroy(&vm->stop_cond);
 	pthread_mutex_destroy(&vm->stop_lock);
 	vcpu_gate_destroy(&vm->gate);

@@ -31,6 +31,21 @@ int vm_load_selftest(struct vm *vm);
 int vm_load_kernel(struct vm *vm);
 /* The one a user asked for: --kernel, else the built-in guest.  Returns 0 or -1. */
 int vm_load(struct vm *vm);
+/*
+ * A VM built back from the snapshot at `path` (its RAM from `memory_path`, or the file the
+ * snapshot names): the saved configuration, with the API socket and trace files of `local`
+ * (this process's options).  Ready for vm_run.  NULL with the exit status in *status (the
+ * reason was logged): VM_STATUS_USAGE for a file that is no usable snapshot.
+ */
+struct vm *vm_restore(const char *path, const char *memory_path, const struct vm_config *local,
+		      int *status);
+/*
+ * Save the VM to `path` (and its RAM to `memory_path` if not NULL), atomically: pause, write,
+ * resume unless `resume` is false or the VM was paused already.  Any thread but a vCPU's.
+ * Returns 0, or -1 with a reason in err (no file is left at `path` then).
+ */
+int vm_snapshot(struct vm *vm, const char *path, const char *memory_path, bool resume,
+		char *err, size_t errlen);
 /* Run until the VM stops; returns the exit status. */
 int vm_run(struct vm *vm);
 /* Ask the VM to stop (any thread, also from a signal-handling thread). */

@@ -188,6 +188,16 @@ static enum api_status api_shutdown(void *ctx, char *err, size_t errlen)
 	return API_OK;
 }
 
+static enum api_status api_snapshot(void *ctx, const char *path, const char *memory_path,
+				    bool resume, char *err, size_t errlen)
+{
+	struct vm *vm = vm_of(ctx);
+
+	if (vm_snapshot(vm, path, memory_path, resume, err, errlen) < 0)
+		return atomic_load(&vm->stopping) ? API_CONFLICT : API_FAILED;
+	return API_OK;
+}
+
 static struct mp *api_mp(void *ctx)
 {
 	return vm_of(ctx)->mp;
@@ -206,6 +216,7 @@ void vm_api_ops(struct vm *vm, struct api_ops *ops)
 		.pause = api_pause,
 		.resume = api_resume,
 		.shutdown = api_shutdown,
+		.snapshot = api_snapshot,
 		.mp = api_mp,
 	};
 }

@@ -26,6 +26,7 @@
 #include "dev/serial.h"
 #include "guest_mem.h"
 #include "mp/mp.h"
+#include "snapshot/snapfile.h"
 #include "vcpu.h"
 #include "vcpu_user.h"
 #include "x86/cpuid.h"
@@ -57,6 +58,8 @@ struct vm {
 	uint32_t nvcpus; /* created so far */
 	struct vcpu_env env;
 	uint64_t t0_ns;
+	const struct snap_reader *restoring; /* while a restore builds the VM */
+	char *restored_kernel;               /* cfg.kernel's storage after a restore */
 
 	_Atomic bool stopping;
 	struct vcpu_gate gate;
@@ -69,5 +72,23 @@ struct vm {
 
 /* The control API's operations on this VM (vm_api.c). */
 void vm_api_ops(struct vm *vm, struct api_ops *ops);
+
+/* Every vCPU's CPUID as this VM builds it (vm.c); NULL with a reason in err. */
+struct cpuid_table **vm_cpuid_tables(struct vm *vm, char *err, size_t errlen);
+void vm_cpuid_tables_free(struct cpuid_table **t, uint32_t n);
+
+/*
+ * Snapshots (vm_snapshot.c).  A restore: vm_restore_config gives the configuration (accel and
+ * kernel are its string storage), vm.c builds the VM calling vm_restore_memory (after RAM is
+ * allocated, before the accelerator maps it) and vm_restore_check_cpuid (CPUID built, before
+ * the vCPUs get it), then vm_restore_state puts everything else back before any vCPU runs.
+ */
+int vm_restore_config(const struct snap_reader *r, struct vm_config *cfg, char *accel,
+		      size_t accel_len, char *kernel, size_t kernel_len, uint64_t *elapsed_ns,
+		      char *err, size_t errlen);
+int vm_restore_memory(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen);
+int vm_restore_check_cpuid(struct vm *vm, const struct snap_reader *r, char *err,
+			   size_t errlen);
+int vm_restore_state(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen);
 
 #endif

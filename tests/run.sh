@@ -7,6 +7,8 @@
 #   tests/run.sh BUILDDIR           the main tier (make test)
 #   tests/run.sh --slow BUILDDIR    only the slow tier (make test-slow)
 #
+#   ONLY=NAME tests/run.sh BUILDDIR  only run_NAME_tests (e.g. ONLY=snapshot)
+#
 # Ends with the line "N passed, N failed, N skipped"; exits non-zero if anything failed.
 set -u
 
@@ -54,6 +56,7 @@ TIMEOUT=120
 . "$HERE/lib/api.sh"
 . "$HERE/lib/explore.sh"
 . "$HERE/lib/nokvm.sh"
+. "$HERE/lib/snapshot.sh"
 
 # The Debian kernel + busybox guest (scripts/linux-guest.sh), cached beside the build.
 LINUX_GUEST=${LINUX_GUEST:-$BUILD/linux-guest}
@@ -61,7 +64,9 @@ LINUX_GUEST=${LINUX_GUEST:-$BUILD/linux-guest}
 LINUX_TIMEOUT=60
 [ -d /sys/module/kvm_pvm ] && LINUX_TIMEOUT=1500
 
-if [ "$SLOW" = 1 ]; then
+if [ -n "${ONLY:-}" ]; then
+	"run_${ONLY}_tests"
+elif [ "$SLOW" = 1 ]; then
 	run_kvm_slow_tests
 	run_soft_slow_tests
 	run_api_slow_tests
@@ -77,6 +82,7 @@ else
 	run_api_tests
 	run_explore_tests
 	run_nokvm_tests
+	run_snapshot_tests
 	prepare_linux_guest
 	run_kernel_input_tests
 fi

@@ -16,6 +16,7 @@
 
 #include "guest_mem.h"
 #include "mp/mp.h"
+#include "snapshot/snapfile.h"
 #include "x86/cpuid.h"
 #include "x86/fpu.h"
 #include "x86/regs.h"
@@ -179,6 +180,19 @@ struct accel_ops {
 	bool (*interrupt_window)(struct accel_vcpu *v, bool request);
 	int (*interrupt)(struct accel_vcpu *v, uint8_t vector, bool nmi);
 	void (*idle)(struct accel_vcpu *v);
+
+	/*
+	 * Snapshots (vm_snapshot.c), in the accelerator's own encoding, which only it reads back.
+	 * save_vcpu: on the vCPU's thread with the VM paused; the whole architectural state,
+	 * in the order the implementation documents.  load_vcpu: before the vCPU's thread
+	 * starts, after set_cpuid.  save_vm / load_vm: VM-wide state (in-kernel irqchip, PIT,
+	 * clock), main thread, the VM paused / before any vCPU runs.  Return 0, or -1 with a
+	 * reason in err.
+	 */
+	int (*save_vcpu)(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t errlen);
+	int (*load_vcpu)(struct accel_vcpu *v, struct snap_dec *d, char *err, size_t errlen);
+	int (*save_vm)(struct accel *a, struct snap_enc *e, char *err, size_t errlen);
+	int (*load_vm)(struct accel *a, struct snap_dec *d, char *err, size_t errlen);
 };
 
 struct accel {
@@ -206,6 +220,12 @@ struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t
  * function of `seed`, and the guest clock counts instructions; otherwise round robin.
  */
 struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errlen);
+
+/* KVM's snapshot operations (accel/kvm_state.c). */
+int kvm_save_vcpu(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t errlen);
+int kvm_load_vcpu(struct accel_vcpu *v, struct snap_dec *d, char *err, size_t errlen);
+int kvm_save_vm(struct accel *a, struct snap_enc *e, char *err, size_t errlen);
+int kvm_load_vm(struct accel *a, struct snap_dec *d, char *err, size_t errlen);
 
 /* The MP backend over an accelerator that keeps MP state itself (KVM's in-kernel LAPIC). */
 extern const struct mp_backend mp_kernel_backend;

@@ -31,45 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accel/kvm_internal.h"
 #include "log.h"
 
 _Static_assert(sizeof(struct x86_regs) == sizeof(struct kvm_regs), "x86_regs layout");
 _Static_assert(sizeof(struct x86_sregs) == sizeof(struct kvm_sregs), "x86_sregs layout");
 _Static_assert(sizeof(struct x86_segment) == sizeof(struct kvm_segment), "segment layout");
-
-#define KVM_KICK_SIGNAL SIGUSR1
-/* Addresses KVM needs for real-mode support on VMX, inside the 3..4 GiB hole (as QEMU). */
-#define KVM_IDENTITY_MAP_ADDR 0xfeffc000ull
-#define KVM_TSS_ADDR 0xfeffd000ull
-
-/* --irqchip user: the LAPIC timers' thread sleeps at most this long between two looks. */
-#define KVM_TIMER_MAX_SLEEP_NS 50000000ull
-
-struct kvm {
-	struct accel base;
-	int sys_fd;
-	int vm_fd;
-	int run_size;
-	bool user;                 /* --irqchip user: no KVM_CREATE_IRQCHIP / PIT           */
-	struct accel_machine m;    /* user: the machine's runnable vCPUs and timers         */
-	pthread_t timer;           /* user: fires the LAPIC timers on host time             */
-	bool timer_started;
-	pthread_mutex_t timer_lock;
-	pthread_cond_t timer_cond; /* CLOCK_MONOTONIC; signalled when a deadline may move   */
-	bool timer_look;           /* a deadline may have moved: look again                 */
-	bool timer_stop;
-};
-
-struct accel_vcpu {
-	struct kvm *kvm;
-	int fd;
-	uint32_t id;
-	struct kvm_run *run;
-	pthread_t thread;
-	_Atomic bool bound; /* thread is valid: set once by the vCPU's thread */
-	struct accel_vcpu_hooks hooks; /* user: vcpu_user.c's enter hook */
-	bool after_mmio;    /* user: the last exit was MMIO (a LAPIC timer may be armed) */
-};
 
 static __thread struct kvm_run *tls_run;
 
@@ -91,12 +58,12 @@ static int install_kick_handler(void)
 	return sigaction(KVM_KICK_SIGNAL, &sa, NULL);
 }
 
-static struct kvm *to_kvm(struct accel *a)
+struct kvm *kvm_of(struct accel *a)
 {
 	return (struct kvm *)a;
 }
 
-static int check_cap(struct kvm *k, long cap)
+int kvm_check_cap(struct kvm *k, long cap)
 {
 	int fd = k->vm_fd >= 0 ? k->vm_fd : k->sys_fd;
 	int r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
@@ -106,13 +73,13 @@ static int check_cap(struct kvm *k, long cap)
 
 static int kvm_limits(struct accel *a, uint32_t *max_vcpus, uint32_t *max_vcpu_id)
 {
-	struct kvm *k = to_kvm(a);
-	int mv = check_cap(k, KVM_CAP_MAX_VCPUS);
-	int mid = check_cap(k, KVM_CAP_MAX_VCPU_ID);
+	struct kvm *k = kvm_of(a);
+	int mv = kvm_check_cap(k, KVM_CAP_MAX_VCPUS);
+	int mid = kvm_check_cap(k, KVM_CAP_MAX_VCPU_ID);
 
 	/* api.rst: without MAX_VCPUS use NR_VCPUS (or 4); without MAX_VCPU_ID use MAX_VCPUS. */
 	if (mv <= 0)
-		mv = check_cap(k, KVM_CAP_NR_VCPUS);
+		mv = kvm_check_cap(k, KVM_CAP_NR_VCPUS);
 	if (mv <= 0)
 		mv = 4;
 	if (mid <= 0)
@@ -161,7 +128,7 @@ static int enable_x2apic_api(struct kvm *k, char *err, size_t errlen)
 		.args[0] = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK,
 	};
 
-	if (!check_cap(k, KVM_CAP_X2APIC_API)) {
+	if (!kvm_check_cap(k, KVM_CAP_X2APIC_API)) {
 		snprintf(err, errlen, "x2APIC IDs need KVM_CAP_X2APIC_API, which this KVM lacks");
 		return -1;
 	}
@@ -171,13 +138,13 @@ static int enable_x2apic_api(struct kvm *k, char *err, size_t errlen)
 static int real_mode_support(struct kvm *k, char *err, size_t errlen)
 {
 	/* VMX without unrestricted guest emulates real mode with these (api.rst 4.48, 4.42). */
-	if (check_cap(k, KVM_CAP_SET_IDENTITY_MAP_ADDR)) {
+	if (kvm_check_cap(k, KVM_CAP_SET_IDENTITY_MAP_ADDR)) {
 		uint64_t addr = KVM_IDENTITY_MAP_ADDR;
 		if (vm_ioctl(k, KVM_SET_IDENTITY_MAP_ADDR, &addr, "KVM_SET_IDENTITY_MAP_ADDR", err,
 			     errlen) < 0)
 			return -1;
 	}
-	if (check_cap(k, KVM_CAP_SET_TSS_ADDR) &&
+	if (kvm_check_cap(k, KVM_CAP_SET_TSS_ADDR) &&
 	    ioctl(k->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0) {
 		snprintf(err, errlen, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 		return -1;
@@ -188,14 +155,14 @@ static int real_mode_support(struct kvm *k, char *err, size_t errlen)
 static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char *err,
 			 size_t errlen)
 {
-	struct kvm *k = to_kvm(a);
+	struct kvm *k = kvm_of(a);
 
 	k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
 	if (k->vm_fd < 0) {
 		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
 		return -1;
 	}
-	if (!k->user && (!check_cap(k, KVM_CAP_IRQCHIP) || !check_cap(k, KVM_CAP_MP_STATE))) {
+	if (!k->user && (!kvm_check_cap(k, KVM_CAP_IRQCHIP) || !kvm_check_cap(k, KVM_CAP_MP_STATE))) {
 		snprintf(err, errlen, "this KVM lacks KVM_CAP_IRQCHIP or KVM_CAP_MP_STATE");
 		return -1;
 	}
@@ -213,7 +180,7 @@ static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char 
 	struct kvm_pit_config pit = { .flags = 0 };
 	if (!k->user && vm_ioctl(k, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2", err, errlen) < 0)
 		return -1;
-	if (!check_cap(k, KVM_CAP_SET_BOOT_CPU_ID)) {
+	if (!kvm_check_cap(k, KVM_CAP_SET_BOOT_CPU_ID)) {
 		if (p->boot_vcpu_id != 0) {
 			snprintf(err, errlen, "this KVM lacks KVM_CAP_SET_BOOT_CPU_ID: only vCPU 0 "
 				 "can be the BSP");
@@ -233,10 +200,10 @@ static int kvm_irq_line(struct accel *a, unsigned gsi, bool level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
 
-	if (to_kvm(a)->user)
+	if (kvm_of(a)->user)
 		return 0; /* --irqchip user: no IOAPIC or PIC yet: device interrupts are dropped */
 
-	if (ioctl(to_kvm(a)->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
+	if (ioctl(kvm_of(a)->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
 		int e = errno;
 		log_error("KVM_IRQ_LINE(%u, %d): %s", gsi, level, strerror(e));
 		errno = e;
@@ -257,7 +224,7 @@ static int kvm_send_ipi(struct accel *a, uint32_t dest, enum accel_ipi kind, uin
 	static const uint32_t mode[] = { [ACCEL_IPI_FIXED] = 0, [ACCEL_IPI_INIT] = 5,
 					 [ACCEL_IPI_STARTUP] = 6 };
 
-	if (to_kvm(a)->user) {
+	if (kvm_of(a)->user) {
 		errno = ENOTSUP; /* the VM sends through its APIC bus (apic_bus_deliver) instead */
 		return -1;
 	}
@@ -267,7 +234,7 @@ static int kvm_send_ipi(struct accel *a, uint32_t dest, enum accel_ipi kind, uin
 		.data = (mode[kind] << 8) | (kind == ACCEL_IPI_INIT ? 0 : vector) | (1u << 14),
 	};
 
-	if (ioctl(to_kvm(a)->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
+	if (ioctl(kvm_of(a)->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
 		int e = errno;
 		log_error("KVM_SIGNAL_MSI(%s to APIC ID %u): %s",
 			  kind == ACCEL_IPI_INIT ? "INIT" : kind == ACCEL_IPI_STARTUP ? "SIPI" : "fixed",
@@ -280,7 +247,7 @@ static int kvm_send_ipi(struct accel *a, uint32_t dest, enum accel_ipi kind, uin
 
 static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_t errlen)
 {
-	struct kvm *k = to_kvm(a);
+	struct kvm *k = kvm_of(a);
 
 	for (unsigned nent = 64; nent <= 4096; nent *= 2) {
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
@@ -326,7 +293,7 @@ static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_
 static int kvm_create_vcpu(struct accel *a, uint32_t id, struct accel_vcpu **out, char *err,
 			   size_t errlen)
 {
-	struct kvm *k = to_kvm(a);
+	struct kvm *k = kvm_of(a);
 	struct accel_vcpu *v = calloc(1, sizeof(*v));
 
 	if (!v) {
@@ -365,7 +332,7 @@ static void timer_stop(struct kvm *k);
 
 static void kvm_destroy(struct accel *a)
 {
-	struct kvm *k = to_kvm(a);
+	struct kvm *k = kvm_of(a);
 
 	if (!k)
 		return;
@@ -374,6 +341,7 @@ static void kvm_destroy(struct accel *a)
 		close(k->vm_fd);
 	if (k->sys_fd >= 0)
 		close(k->sys_fd);
+	free(k->save_msrs);
 	free(k);
 }
 
@@ -396,7 +364,7 @@ static void kvm_kick(struct accel_vcpu *v)
 		pthread_kill(v->thread, KVM_KICK_SIGNAL);
 }
 
-static int vcpu_ioctl(struct accel_vcpu *v, unsigned long req, void *arg, const char *what)
+int kvm_vcpu_ioctl(struct accel_vcpu *v, unsigned long req, void *arg, const char *what)
 {
 	if (ioctl(v->fd, req, arg) < 0) {
 		int e = errno;
@@ -423,19 +391,19 @@ static int kvm_set_cpuid(struct accel_vcpu *v, const struct cpuid_table *t)
 			.eax = e->eax, .ebx = e->ebx, .ecx = e->ecx, .edx = e->edx,
 		};
 	}
-	int r = vcpu_ioctl(v, KVM_SET_CPUID2, c, "KVM_SET_CPUID2");
+	int r = kvm_vcpu_ioctl(v, KVM_SET_CPUID2, c, "KVM_SET_CPUID2");
 	free(c);
 	return r;
 }
 
 static int kvm_get_regs(struct accel_vcpu *v, struct x86_regs *r)
 {
-	return vcpu_ioctl(v, KVM_GET_REGS, r, "KVM_GET_REGS");
+	return kvm_vcpu_ioctl(v, KVM_GET_REGS, r, "KVM_GET_REGS");
 }
 
 static int kvm_set_regs(struct accel_vcpu *v, const struct x86_regs *r)
 {
-	if (vcpu_ioctl(v, KVM_SET_REGS, (void *)r, "KVM_SET_REGS") < 0)
+	if (kvm_vcpu_ioctl(v, KVM_SET_REGS, (void *)r, "KVM_SET_REGS") < 0)
 		return -1;
 	/* run->if_flag is KVM's copy from the last exit; a new RFLAGS (a start) replaces it
 	 * until the next exit, so that no interrupt is injected with IF = 0. */
@@ -446,7 +414,7 @@ static int kvm_set_regs(struct accel_vcpu *v, const struct x86_regs *r)
 
 static int kvm_get_sregs(struct accel_vcpu *v, struct x86_sregs *s)
 {
-	return vcpu_ioctl(v, KVM_GET_SREGS, s, "KVM_GET_SREGS");
+	return kvm_vcpu_ioctl(v, KVM_GET_SREGS, s, "KVM_GET_SREGS");
 }
 
 /*
@@ -463,9 +431,9 @@ static int kvm_set_sregs(struct accel_vcpu *v, const struct x86_sregs *s)
 			return -1;
 		struct x86_sregs with = *s;
 		with.apic_base = cur.apic_base;
-		return vcpu_ioctl(v, KVM_SET_SREGS, &with, "KVM_SET_SREGS");
+		return kvm_vcpu_ioctl(v, KVM_SET_SREGS, &with, "KVM_SET_SREGS");
 	}
-	return vcpu_ioctl(v, KVM_SET_SREGS, (void *)s, "KVM_SET_SREGS");
+	return kvm_vcpu_ioctl(v, KVM_SET_SREGS, (void *)s, "KVM_SET_SREGS");
 }
 
 static const struct { uint32_t kvm; enum mp_state mp; } mp_map[] = {
@@ -480,7 +448,7 @@ static int kvm_get_mp_state(struct accel_vcpu *v, enum mp_state *s)
 {
 	struct kvm_mp_state st;
 
-	if (vcpu_ioctl(v, KVM_GET_MP_STATE, &st, "KVM_GET_MP_STATE") < 0)
+	if (kvm_vcpu_ioctl(v, KVM_GET_MP_STATE, &st, "KVM_GET_MP_STATE") < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(mp_map) / sizeof(mp_map[0]); i++) {
 		if (mp_map[i].kvm == st.mp_state) {
@@ -498,7 +466,7 @@ static int kvm_set_mp_state(struct accel_vcpu *v, enum mp_state s)
 	for (size_t i = 0; i < sizeof(mp_map) / sizeof(mp_map[0]); i++) {
 		if (mp_map[i].mp == s) {
 			struct kvm_mp_state st = { .mp_state = mp_map[i].kvm };
-			return vcpu_ioctl(v, KVM_SET_MP_STATE, &st, "KVM_SET_MP_STATE");
+			return kvm_vcpu_ioctl(v, KVM_SET_MP_STATE, &st, "KVM_SET_MP_STATE");
 		}
 	}
 	errno = EINVAL;
@@ -509,7 +477,7 @@ static int kvm_inject(struct accel_vcpu *v, uint8_t vector, bool soft_int)
 {
 	struct kvm_vcpu_events ev;
 
-	if (vcpu_ioctl(v, KVM_GET_VCPU_EVENTS, &ev, "KVM_GET_VCPU_EVENTS") < 0)
+	if (kvm_vcpu_ioctl(v, KVM_GET_VCPU_EVENTS, &ev, "KVM_GET_VCPU_EVENTS") < 0)
 		return -1;
 	if (soft_int) {
 		ev.interrupt.injected = 1;
@@ -521,21 +489,21 @@ static int kvm_inject(struct accel_vcpu *v, uint8_t vector, bool soft_int)
 		ev.exception.has_error_code = 0;
 	}
 	ev.flags = 0; /* leave NMI-pending, SIPI vector and shadow state alone */
-	return vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
+	return kvm_vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
 }
 
 static int kvm_inject_error(struct accel_vcpu *v, uint8_t vector, uint32_t error_code)
 {
 	struct kvm_vcpu_events ev;
 
-	if (vcpu_ioctl(v, KVM_GET_VCPU_EVENTS, &ev, "KVM_GET_VCPU_EVENTS") < 0)
+	if (kvm_vcpu_ioctl(v, KVM_GET_VCPU_EVENTS, &ev, "KVM_GET_VCPU_EVENTS") < 0)
 		return -1;
 	ev.exception.injected = 1;
 	ev.exception.nr = vector;
 	ev.exception.has_error_code = 1;
 	ev.exception.error_code = error_code;
 	ev.flags = 0;
-	return vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
+	return kvm_vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
 }
 
 /*
@@ -556,7 +524,7 @@ static int kvm_get_fpu(struct accel_vcpu *v, struct x86_fpu *f)
 	struct kvm_xsave x;
 	const uint8_t *b = (const uint8_t *)x.region;
 
-	if (vcpu_ioctl(v, KVM_GET_XSAVE, &x, "KVM_GET_XSAVE") < 0)
+	if (kvm_vcpu_ioctl(v, KVM_GET_XSAVE, &x, "KVM_GET_XSAVE") < 0)
 		return -1;
 	memcpy(&f->fcw, b + FXSAVE_FCW, 2);
 	memcpy(&f->fsw, b + FXSAVE_FSW, 2);
@@ -570,7 +538,7 @@ static int kvm_set_fpu(struct accel_vcpu *v, const struct x86_fpu *f)
 	struct kvm_xsave x;
 	uint8_t *b = (uint8_t *)x.region;
 
-	if (vcpu_ioctl(v, KVM_GET_XSAVE, &x, "KVM_GET_XSAVE") < 0)
+	if (kvm_vcpu_ioctl(v, KVM_GET_XSAVE, &x, "KVM_GET_XSAVE") < 0)
 		return -1;
 	memcpy(b + FXSAVE_FCW, &f->fcw, 2);
 	memcpy(b + FXSAVE_FSW, &f->fsw, 2);
@@ -582,14 +550,14 @@ static int kvm_set_fpu(struct accel_vcpu *v, const struct x86_fpu *f)
 	memcpy(&bv, b + XSAVE_HEADER, 8);
 	bv |= XSTATE_X87 | XSTATE_SSE;
 	memcpy(b + XSAVE_HEADER, &bv, 8);
-	return vcpu_ioctl(v, KVM_SET_XSAVE, &x, "KVM_SET_XSAVE");
+	return kvm_vcpu_ioctl(v, KVM_SET_XSAVE, &x, "KVM_SET_XSAVE");
 }
 
 static int kvm_translate(struct accel_vcpu *v, uint64_t gva, uint64_t *gpa)
 {
 	struct kvm_translation t = { .linear_address = gva };
 
-	if (vcpu_ioctl(v, KVM_TRANSLATE, &t, "KVM_TRANSLATE") < 0)
+	if (kvm_vcpu_ioctl(v, KVM_TRANSLATE, &t, "KVM_TRANSLATE") < 0)
 		return -1;
 	if (!t.valid) {
 		errno = EFAULT;
@@ -775,7 +743,7 @@ static void timer_stop(struct kvm *k)
 /* VM scope, before the vCPU threads: the machine, and the thread for its timers. */
 static void kvm_set_machine(struct accel *a, const struct accel_machine *m)
 {
-	struct kvm *k = to_kvm(a);
+	struct kvm *k = kvm_of(a);
 	pthread_condattr_t ca;
 	sigset_t all, old;
 
@@ -826,8 +794,8 @@ static int kvm_interrupt(struct accel_vcpu *v, uint8_t vector, bool nmi)
 	struct kvm_interrupt irq = { .irq = vector };
 
 	if (nmi)
-		return vcpu_ioctl(v, KVM_NMI, NULL, "KVM_NMI");
-	return vcpu_ioctl(v, KVM_INTERRUPT, &irq, "KVM_INTERRUPT");
+		return kvm_vcpu_ioctl(v, KVM_NMI, NULL, "KVM_NMI");
+	return kvm_vcpu_ioctl(v, KVM_INTERRUPT, &irq, "KVM_INTERRUPT");
 }
 
 /* Each vCPU has its own thread: nothing to hand over.  A halting vCPU may have armed a timer. */
@@ -867,6 +835,10 @@ static const struct accel_ops kvm_ops = {
 	.interrupt_window = kvm_interrupt_window,
 	.interrupt = kvm_interrupt,
 	.idle = kvm_idle,
+	.save_vcpu = kvm_save_vcpu,
+	.load_vcpu = kvm_load_vcpu,
+	.save_vm = kvm_save_vm,
+	.load_vm = kvm_load_vm,
 };
 
 struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t errlen)
@@ -917,7 +889,7 @@ struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t
 		return NULL;
 	}
 	k->run_size = ioctl(k->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (k->run_size <= 0 || !check_cap(k, KVM_CAP_IMMEDIATE_EXIT) ||
+	if (k->run_size <= 0 || !kvm_check_cap(k, KVM_CAP_IMMEDIATE_EXIT) ||
 	    install_kick_handler() < 0) {
 		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE / KVM_CAP_IMMEDIATE_EXIT: %s",
 			 strerror(errno));

@@ -38,6 +38,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@
 
 #include "dlib.h"
 #include "log.h"
+#include "snapshot/snapfile.h"
 
 /*
  * libunicorn, opened when the software CPU is chosen (dlib.h says why it is not linked: here
@@ -66,6 +68,10 @@ static struct {
 	__typeof__(uc_context_save) *context_save;
 	__typeof__(uc_context_restore) *context_restore;
 	__typeof__(uc_context_free) *context_free;
+	__typeof__(uc_context_size) *context_size;
+	__typeof__(uc_context_reg_read) *context_reg_read;
+	__typeof__(uc_context_reg_write) *context_reg_write;
+	__typeof__(uc_version) *version;
 	__typeof__(uc_strerror) *strerror;
 	__typeof__(uc_ctl) *ctl;
 } lib;
@@ -84,6 +90,10 @@ static const struct dlib_sym lib_syms[] = {
 	{ "uc_context_save", (void **)&lib.context_save },
 	{ "uc_context_restore", (void **)&lib.context_restore },
 	{ "uc_context_free", (void **)&lib.context_free },
+	{ "uc_context_size", (void **)&lib.context_size },
+	{ "uc_context_reg_read", (void **)&lib.context_reg_read },
+	{ "uc_context_reg_write", (void **)&lib.context_reg_write },
+	{ "uc_version", (void **)&lib.version },
 	{ "uc_strerror", (void **)&lib.strerror },
 	{ "uc_ctl", (void **)&lib.ctl },
 };
@@ -138,6 +148,9 @@ struct soft {
 	bool seeded;
 	uint64_t rng;                /* xorshift64*; used by the turn holder only           */
 	_Atomic uint64_t now;        /* guest clock: instructions retired, as ns            */
+	size_t ctx_size;             /* uc_context_size: a vCPU's saved context, in bytes    */
+	bool turn_restored;          /* a snapshot gave `turn` to a vCPU: it takes the engine
+				      * on its first run or idle (claim_restored_turn)      */
 	struct mmio_region { struct soft *s; uint64_t base; } hole[2];
 };
 
@@ -152,10 +165,17 @@ struct accel_vcpu {
 	bool waiting;                /* in take_turn (under s->lock)                        */
 	/* The current slice (the holder's thread only). */
 	uint64_t budget, executed;
+	uint64_t counted;            /* of `executed`, already added to the clock           */
 	bool mmio_written, io_stop, stopped;
 	uint64_t stop_addr;
+	uint64_t insn_addr;          /* the instruction executing (linear) and its length   */
+	uint32_t insn_size;
+	enum { IN_NO_EXIT, IN_OUT, IN_OTHER_EXIT } in_exit; /* which hook is delivering    */
 	int exc_vector;
 	bool want_window;
+	/* A snapshot taken inside an OUT of a slice that goes on: the rest of it, first. */
+	bool resume_slice;
+	uint64_t resume_left;
 	/* A real-mode start prepared by set_sregs, completed by set_regs (load_start). */
 	bool start_armed;
 	uint16_t start_cs;
@@ -363,12 +383,36 @@ static void hand_over(struct soft *s, long next)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * After a restore, the vCPU that held the turn in the snapshot holds it again, but its new
+ * thread has not taken the engine: it does so here, on its first run or idle, and then
+ * goes on as the holder would have (choosing the next one, or finishing its slice).
+ */
+static void claim_restored_turn(struct accel_vcpu *v)
+{
+	struct soft *s = v->s;
+
+	if (tls_engine)
+		return;
+	pthread_mutex_lock(&s->lock);
+	bool mine = s->turn_restored && s->turn == (long)v->index;
+	if (mine)
+		s->turn_restored = false;
+	pthread_mutex_unlock(&s->lock);
+	if (mine) {
+		pthread_mutex_lock(&s->engine);
+		tls_engine = true;
+	}
+}
+
 /* End v's turn (if it holds it): choose the next holder and wake it. */
 static void give_turn(struct accel_vcpu *v, bool keep_if_chosen, bool *kept)
 {
 	struct soft *s = v->s;
 
 	*kept = false;
+	claim_restored_turn(v);
+	v->resume_slice = false; /* idle before the restored slice went on: it ends here */
 	if (!tls_engine)
 		return;
 	long next = s->m.runnable ? pick(s, v->index) : NO_TURN;
@@ -411,10 +455,19 @@ static bool take_turn(struct accel_vcpu *v)
 
 /* ---- hooks: called inside uc_emu_start, on the holder's thread --------------------------- */
 
+/*
+ * An exit served inside the slice.  The instructions run so far go on the clock first, so
+ * that every thread reads the same guest time while the exit lasts (it may pause the VM).
+ */
 static void deliver(struct accel_vcpu *v, const struct accel_exit *e)
 {
+	atomic_fetch_add(&v->s->now, v->executed - v->counted);
+	v->counted = v->executed;
+	if (!v->in_exit)
+		v->in_exit = e->kind == ACCEL_EXIT_IO && e->io.out ? IN_OUT : IN_OTHER_EXIT;
 	if (v->hooks.exit)
 		v->hooks.exit(v->hooks.ctx, e);
+	v->in_exit = IN_NO_EXIT;
 }
 
 /*
@@ -429,10 +482,11 @@ static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 {
 	struct accel_vcpu *v = tls_running;
 
-	(void)size;
 	(void)ud;
 	if (addr - PRIV_BASE < PRIV_SIZE)
 		return;
+	v->insn_addr = addr;
+	v->insn_size = size;
 	uint64_t limit = v->budget + (v->mmio_written ? POST_MMIO_MAX : 0);
 	if (v->io_stop || v->executed >= limit) {
 		v->stopped = true;
@@ -588,8 +642,9 @@ static void run_slice(struct accel_vcpu *v, struct accel_exit *e)
 	struct soft *s = v->s;
 
 	load(v);
-	v->budget = slice_length(v);
-	v->executed = 0;
+	v->budget = v->resume_slice ? v->resume_left : slice_length(v);
+	v->resume_slice = false;
+	v->executed = v->counted = 0;
 	v->mmio_written = v->io_stop = v->stopped = false;
 	v->exc_vector = -1;
 	tls_running = v;
@@ -602,7 +657,7 @@ static void run_slice(struct accel_vcpu *v, struct accel_exit *e)
 			set_reg(s, UC_X86_REG_RIP, v->stop_addr - base);
 	}
 	save(v);
-	atomic_fetch_add(&s->now, v->executed);
+	atomic_fetch_add(&s->now, v->executed - v->counted);
 	classify(v, err, e);
 }
 
@@ -614,6 +669,16 @@ static int soft_run(struct accel_vcpu *v, struct accel_exit *e)
 	e->kind = ACCEL_EXIT_INTERRUPTED;
 	if (atomic_exchange(&v->kicked, false))
 		return 0;
+	if (v->resume_slice) {
+		/* The slice a snapshot interrupted goes on: no new choice, no `enter` (the
+		 * interrupted slice had entered; interrupts wait for the next one). */
+		claim_restored_turn(v);
+		if (tls_engine) {
+			run_slice(v, e);
+			return 0;
+		}
+		v->resume_slice = false;
+	}
 	give_turn(v, true, &kept);
 	if (!kept && !take_turn(v))
 		return 0;
@@ -655,6 +720,17 @@ static int soft_get_regs(struct accel_vcpu *v, struct x86_regs *r)
 	bool took;
 	uint64_t *out = (uint64_t *)r;
 
+	/*
+	 * Without the engine, v's saved context is current (it is saved whenever it changes):
+	 * read it there, so that a look at a waiting vCPU never waits for the turn's holder,
+	 * which may be parked inside an exit for as long as a pause lasts (step mode).
+	 */
+	if (!tls_engine) {
+		for (size_t i = 0; i < sizeof(gpr_ids) / sizeof(gpr_ids[0]); i++)
+			if (lib.context_reg_read(v->ctx, gpr_ids[i], &out[i]) != UC_ERR_OK)
+				return -1;
+		return 0;
+	}
 	engine_lock(v->s, &took);
 	load(v);
 	for (size_t i = 0; i < sizeof(gpr_ids) / sizeof(gpr_ids[0]); i++)
@@ -1104,6 +1180,7 @@ static int soft_create_vm(struct accel *a, const struct accel_vm_params *p, char
 	build_private(s);
 	if (map_memory(s, p->mem, err, errlen) < 0 || add_hooks(s, err, errlen) < 0)
 		return -1;
+	s->ctx_size = lib.context_size(s->uc);
 	r = lib.context_alloc(s->uc, &s->pristine);
 	if (r == UC_ERR_OK)
 		r = lib.context_save(s->uc, s->pristine);
@@ -1193,7 +1270,7 @@ static uint64_t soft_now_ns(struct accel *a)
 {
 	const struct accel_vcpu *r = tls_running;
 
-	return atomic_load(&to_soft(a)->now) + (r ? r->executed : 0);
+	return atomic_load(&to_soft(a)->now) + (r ? r->executed - r->counted : 0);
 }
 
 static int soft_irq_line(struct accel *a, unsigned gsi, bool level)
@@ -1269,6 +1346,262 @@ static int soft_translate(struct accel_vcpu *v, uint64_t gva, uint64_t *gpa)
 	return 0;
 }
 
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+/*
+ * A vCPU is saved as its uc_context, byte for byte: Unicorn's copy of QEMU's CPUX86State up
+ * to `retaddr` (uc.c, target/i386/unicorn.c in 2.0.1), which is what this file switches
+ * between vCPUs anyway.  Registers read one by one (uc_reg_read) would lose what has no
+ * register id: the hidden parts of the segment registers (base, limit, attributes loaded
+ * from a descriptor that the guest may since have changed, as in every real-to-protected
+ * mode trampoline), the FPU tag and status words, pending lazy flags (cc_op), hflags; a
+ * context restores all of it exactly.  The cost: the bytes mean something only to the same
+ * Unicorn, so a snapshot records uc_version() and uc_context_size() and a restore under
+ * another one is refused.  The context's only host pointers are QEMU's hardware-breakpoint
+ * handles (cpu_breakpoint[4]), used only while DR7 enables a breakpoint: a vCPU with one
+ * enabled is refused on save and on load.  Like every snapshot section, the bytes are
+ * protected by their CRC; they are not otherwise checked (a hand-made context is trusted as
+ * far as Unicorn trusts its own).
+ *
+ * A vCPU is paused either between slices (its context is current; the engine is not needed,
+ * which matters: the holder of the turn keeps the engine while parked) or, in step mode,
+ * inside the exit of an OUT (on its own thread, within uc_emu_start).  Then the engine holds
+ * its registers with RIP at the OUT (the code hook syncs it, as a linear address): the saved
+ * RIP is the next instruction's, as if the OUT had completed, which it has for the guest
+ * (the port was written).  A pause inside an IN, an OUTS or an MMIO access is refused: the
+ * instruction's effects on registers are not complete.
+ *
+ * Soft's own guest-visible state goes with it: per VM the clock (instructions retired, which
+ * the APIC timers run on), the turn (who holds it) and the seeded generator; per vCPU a
+ * pending one-instruction slice (STI shadow) and, when paused inside an OUT, what is left
+ * of its slice.  So a seeded run continues after a restore with the same choices and slice
+ * lengths it would have made; what a restore cannot repeat is what was never a function of
+ * the seed (a run without a seed, and host timing at the control API).
+ * Load order: soft_load_vm (the clock) before the APIC models are loaded, since they place
+ * their timers relative to it; soft_load_vcpu for every vCPU before its thread starts.
+ */
+
+#define SOFT_SNAP_VERSION 1u
+#define DR7_ENABLES 0xffull /* L0-L3, G0-G3 (SDM Vol. 3B, 17.2.4) */
+#define NO_TURN_SAVED UINT64_MAX
+#define UC_CONTEXT_HEADER 16u /* uc_priv.h 2.0.1: size_t context_size; mode; arch */
+
+__attribute__((format(printf, 3, 4)))
+static int snap_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, errlen, "software CPU state: ");
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* This library and context size, for the saved state to be read by the same. */
+static void put_engine_id(struct soft *s, struct snap_enc *e)
+{
+	snap_enc_u32(e, SOFT_SNAP_VERSION);
+	snap_enc_u32(e, lib.version(NULL, NULL));
+	snap_enc_u64(e, s->ctx_size);
+}
+
+static int check_engine_id(struct soft *s, struct snap_dec *d, char *err, size_t errlen)
+{
+	uint32_t version = snap_dec_u32(d), uc = snap_dec_u32(d);
+	uint64_t size = snap_dec_u64(d);
+
+	if (d->bad)
+		return snap_fail(err, errlen, "truncated");
+	if (version != SOFT_SNAP_VERSION)
+		return snap_fail(err, errlen, "version %u (this mpvmm reads %u)", version,
+				 SOFT_SNAP_VERSION);
+	if (uc != lib.version(NULL, NULL) || size != s->ctx_size)
+		return snap_fail(err, errlen, "saved by Unicorn %#x with %llu-byte contexts; this "
+				 "is Unicorn %#x with %zu-byte contexts", uc,
+				 (unsigned long long)size, lib.version(NULL, NULL), s->ctx_size);
+	return 0;
+}
+
+static bool breakpoints_enabled(uc_context *ctx)
+{
+	uint64_t dr7 = 0;
+
+	lib.context_reg_read(ctx, UC_X86_REG_DR7, &dr7);
+	return dr7 & DR7_ENABLES;
+}
+
+/* The OUT executing is OUT imm8 (E6/E7 ib) or OUT DX (EE/EF), not OUTS (6E/6F). */
+static bool plain_out(struct accel_vcpu *v)
+{
+	const uint8_t *p = v->insn_size ? phys(v->s, v->insn_addr, v->insn_size) : NULL;
+
+	if (!p)
+		return false;
+	uint8_t last = p[v->insn_size - 1];
+	uint8_t before = v->insn_size > 1 ? p[v->insn_size - 2] : 0;
+	return before == 0xe6 || before == 0xe7 || last == 0xee || last == 0xef;
+}
+
+/*
+ * Paused inside an exit of its own slice (on this thread, the engine held): the engine's
+ * state, with RIP past the OUT, in a new context; what is left of the slice.
+ */
+static uc_context *mid_exit_context(struct accel_vcpu *v, bool *resume, uint64_t *left,
+				    char *err, size_t errlen)
+{
+	struct soft *s = v->s;
+	uc_context *ctx = NULL;
+
+	if (v->in_exit != IN_OUT || !plain_out(v)) {
+		snap_fail(err, errlen, "vCPU %u is paused inside an IN, OUTS or MMIO access, "
+			  "which cannot be completed for a snapshot", v->index);
+		return NULL;
+	}
+	uc_err r = lib.context_alloc(s->uc, &ctx);
+	if (r == UC_ERR_OK)
+		r = lib.context_save(s->uc, ctx);
+	uint64_t next = v->insn_addr + v->insn_size - cs_base(s);
+	if (r == UC_ERR_OK)
+		r = lib.context_reg_write(ctx, UC_X86_REG_RIP, &next);
+	if (r != UC_ERR_OK) {
+		snap_fail(err, errlen, "vCPU %u: %s", v->index, lib.strerror(r));
+		if (ctx)
+			lib.context_free(ctx);
+		return NULL;
+	}
+	/* After an MMIO write the slice ends at this OUT (on_out): nothing is left of it. */
+	*resume = !v->mmio_written;
+	*left = *resume && v->budget > v->executed ? v->budget - v->executed : 0;
+	return ctx;
+}
+
+static int soft_save_vcpu(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t errlen)
+{
+	uc_context *mid = NULL, *ctx = v->ctx;
+	bool resume = false;
+	uint64_t left = 0;
+
+	if (tls_running == v) {
+		mid = mid_exit_context(v, &resume, &left, err, errlen);
+		if (!mid)
+			return -1;
+		ctx = mid;
+	}
+	int r = 0;
+	if (breakpoints_enabled(ctx)) {
+		r = snap_fail(err, errlen, "vCPU %u has hardware breakpoints enabled (DR7), which "
+			      "the software CPU cannot save", v->index);
+	} else {
+		put_engine_id(v->s, e);
+		snap_enc_blob(e, ctx, v->s->ctx_size);
+		snap_enc_u8(e, (uint8_t)(v->want_window | resume << 1));
+		snap_enc_u64(e, left);
+		if (e->oom)
+			r = snap_fail(err, errlen, "out of memory");
+	}
+	if (mid)
+		lib.context_free(mid);
+	return r;
+}
+
+/* Copy a saved context into v's, if it is one for this engine and safe to load. */
+static int take_context(struct accel_vcpu *v, const void *p, size_t n, char *err,
+			size_t errlen)
+{
+	struct soft *s = v->s;
+	uc_context *tmp = NULL;
+
+	if (n != s->ctx_size || memcmp(p, v->ctx, UC_CONTEXT_HEADER) != 0)
+		return snap_fail(err, errlen, "vCPU %u: the context is not one of this engine's",
+				 v->index);
+	uc_err r = lib.context_alloc(s->uc, &tmp);
+	if (r != UC_ERR_OK)
+		return snap_fail(err, errlen, "uc_context_alloc: %s", lib.strerror(r));
+	memcpy(tmp, p, n);
+	bool bad = breakpoints_enabled(tmp);
+	if (!bad)
+		memcpy(v->ctx, tmp, n);
+	lib.context_free(tmp);
+	if (bad)
+		return snap_fail(err, errlen, "vCPU %u: hardware breakpoints are enabled (DR7)",
+				 v->index);
+	return 0;
+}
+
+static int soft_load_vcpu(struct accel_vcpu *v, struct snap_dec *d, char *err, size_t errlen)
+{
+	struct soft *s = v->s;
+	size_t n = 0;
+	bool took;
+
+	if (check_engine_id(s, d, err, errlen) < 0)
+		return -1;
+	const void *p = snap_dec_blob(d, &n);
+	uint8_t flags = snap_dec_u8(d);
+	uint64_t left = snap_dec_u64(d);
+	if (!p || !snap_dec_done(d) || (flags >> 2))
+		return snap_fail(err, errlen, "vCPU %u: truncated or malformed", v->index);
+	engine_lock(s, &took);
+	int r = take_context(v, p, n, err, errlen);
+	if (r == 0) {
+		if (s->loaded == v)
+			s->loaded = NULL; /* the engine holds what v was: load the new context */
+		v->want_window = flags & 1;
+		v->resume_slice = flags & 2;
+		v->resume_left = left;
+		v->start_armed = false;
+	}
+	engine_unlock(s, took);
+	return r;
+}
+
+static int soft_save_vm(struct accel *a, struct snap_enc *e, char *err, size_t errlen)
+{
+	struct soft *s = to_soft(a);
+
+	put_engine_id(s, e);
+	pthread_mutex_lock(&s->lock);
+	long turn = s->turn;
+	pthread_mutex_unlock(&s->lock);
+	snap_enc_u32(e, s->nvcpus);
+	snap_enc_u8(e, s->seeded);
+	snap_enc_u64(e, atomic_load(&s->now));
+	snap_enc_u64(e, s->rng);
+	snap_enc_u64(e, turn == NO_TURN ? NO_TURN_SAVED : (uint64_t)turn);
+	return e->oom ? snap_fail(err, errlen, "out of memory") : 0;
+}
+
+static int soft_load_vm(struct accel *a, struct snap_dec *d, char *err, size_t errlen)
+{
+	struct soft *s = to_soft(a);
+
+	if (check_engine_id(s, d, err, errlen) < 0)
+		return -1;
+	uint32_t n = snap_dec_u32(d);
+	uint8_t seeded = snap_dec_u8(d);
+	uint64_t now = snap_dec_u64(d), rng = snap_dec_u64(d), turn = snap_dec_u64(d);
+	if (!snap_dec_done(d))
+		return snap_fail(err, errlen, "truncated or malformed");
+	if (n != s->nvcpus || seeded > 1 || (turn != NO_TURN_SAVED && turn >= n))
+		return snap_fail(err, errlen, "%u vCPUs (this machine has %u), turn %lld", n,
+				 s->nvcpus, turn == NO_TURN_SAVED ? -1ll : (long long)turn);
+	if (seeded != s->seeded)
+		return snap_fail(err, errlen, "the snapshot was taken %s --seed and this run is %s "
+				 "one", seeded ? "with" : "without", s->seeded ? "with" : "without");
+	if (seeded && !rng)
+		return snap_fail(err, errlen, "the seeded generator's state is 0");
+	atomic_store(&s->now, now);
+	if (seeded)
+		s->rng = rng;
+	pthread_mutex_lock(&s->lock);
+	s->turn = turn == NO_TURN_SAVED ? NO_TURN : (long)turn;
+	s->turn_restored = s->turn != NO_TURN;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 static const struct accel_ops soft_ops = {
 	.name = "soft",
 	.limits = soft_limits,
@@ -1300,6 +1633,10 @@ static const struct accel_ops soft_ops = {
 	.interrupt_window = soft_interrupt_window,
 	.interrupt = soft_interrupt,
 	.idle = soft_idle,
+	.save_vcpu = soft_save_vcpu,
+	.load_vcpu = soft_load_vcpu,
+	.save_vm = soft_save_vm,
+	.load_vm = soft_load_vm,
 };
 
 struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errlen)

@@ -79,6 +79,12 @@ struct api_ops {
 				     size_t errlen);
 	enum api_status (*pause)(void *ctx, char *err, size_t errlen);
 	enum api_status (*resume)(void *ctx, char *err, size_t errlen);
+	/*
+	 * Save the VM to `path` (RAM to `memory_path` unless NULL), atomically; it runs on
+	 * afterwards if `resume` and it was running.  Optional (NULL: 500).
+	 */
+	enum api_status (*snapshot)(void *ctx, const char *path, const char *memory_path,
+				    bool resume, char *err, size_t errlen);
 	/* Asks the VM to stop; returns at once (the server answers before the VM is gone). */
 	enum api_status (*shutdown)(void *ctx, char *err, size_t errlen);
 	/* The MP interface, for the trace and the time in each state. */

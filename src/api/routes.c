@@ -106,7 +106,21 @@ static int parse_id(const char *seg, size_t len, uint32_t *out)
 	return 0;
 }
 
-/* The JSON object body, with only the fields in `known`; NULL after replying 400. */
+/* Is `key` one of the space-separated names in `known`? */
+static bool known_field(const char *known, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = known; *p;) {
+		size_t len = strcspn(p, " ");
+		if (len == n && !strncmp(p, key, n))
+			return true;
+		p += len + (p[len] == ' ');
+	}
+	return false;
+}
+
+/* The JSON object body, with only the fields in `known` (space-separated); NULL after 400. */
 static json_t *body_object(const struct route_args *a, const char *known,
 			   struct api_response *r)
 {
@@ -130,7 +144,7 @@ static json_t *body_object(const struct route_args *a, const char *known,
 	const char *key;
 	json_t *v;
 	json_object_foreach(o, key, v) {
-		if (strcmp(key, known)) {
+		if (!known_field(known, key)) {
 			api_error(r, 400, "unknown field '%.40s' (expected '%s')", key, known);
 			json_decref(o);
 			return NULL;
@@ -283,6 +297,37 @@ static void post_shutdown(const struct api_ops *ops, const struct route_args *a,
 	vm_action(ops, ops->shutdown, r);
 }
 
+/* {"path": FILE, "memory_file": FILE (optional), "resume": true (default)} */
+static void post_snapshot(const struct api_ops *ops, const struct route_args *a,
+			  struct api_response *r)
+{
+	json_t *o = body_object(a, "path memory_file resume", r);
+	char err[ERR_LEN] = "";
+
+	if (!o)
+		return;
+	json_t *path = json_object_get(o, "path"), *mem = json_object_get(o, "memory_file");
+	json_t *resume = json_object_get(o, "resume");
+	if (!json_is_string(path) || !json_string_length(path) ||
+	    (mem && !json_is_string(mem)) || (resume && !json_is_boolean(resume))) {
+		api_error(r, 400, "'path' must be a file name, 'memory_file' a file name and "
+			  "'resume' true or false");
+	} else if (!ops->snapshot) {
+		api_error(r, 500, "this VM cannot do that");
+	} else {
+		bool res = !resume || json_is_true(resume);
+		enum api_status st = ops->snapshot(ops->ctx, json_string_value(path),
+						   mem ? json_string_value(mem) : NULL, res, err,
+						   sizeof(err));
+		if (st != API_OK)
+			reply_status(r, st, err);
+		else
+			reply_json(r, 200, json_pack("{s:s,s:b}", "path", json_string_value(path),
+						     "resumed", res));
+	}
+	json_decref(o);
+}
+
 static void get_vcpus(const struct api_ops *ops, const struct route_args *a,
 		      struct api_response *r)
 {
@@ -419,6 +464,7 @@ static const struct route routes[] = {
 	{ "GET", "/vm", get_vm },
 	{ "POST", "/vm/pause", post_pause },
 	{ "POST", "/vm/resume", post_resume },
+	{ "POST", "/vm/snapshot", post_snapshot },
 	{ "POST", "/vm/shutdown", post_shutdown },
 	{ "GET", "/vcpus", get_vcpus },
 	{ "GET", "/vcpus/{id}", get_vcpu },

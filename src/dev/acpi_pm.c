@@ -8,6 +8,8 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -166,4 +168,33 @@ void acpi_pm_destroy(struct acpi_pm *pm)
 		return;
 	pthread_mutex_destroy(&pm->lock);
 	free(pm);
+}
+
+/* ---- snapshots ---- */
+
+int acpi_pm_save(struct acpi_pm *pm, struct snap_enc *e)
+{
+	pthread_mutex_lock(&pm->lock);
+	snap_enc_u32(e, pm->sts);
+	snap_enc_u32(e, pm->en);
+	snap_enc_u32(e, pm->cnt);
+	pthread_mutex_unlock(&pm->lock);
+	return e->oom ? -1 : 0;
+}
+
+int acpi_pm_load(struct acpi_pm *pm, struct snap_dec *d, char *err, size_t errlen)
+{
+	uint32_t sts = snap_dec_u32(d), en = snap_dec_u32(d), cnt = snap_dec_u32(d);
+
+	if (!snap_dec_done(d) || sts > UINT16_MAX || en > UINT16_MAX || cnt > UINT16_MAX) {
+		snprintf(err, errlen, "ACPI PM: bad state");
+		return -1;
+	}
+	pthread_mutex_lock(&pm->lock);
+	pm->sts = (uint16_t)sts;
+	pm->en = (uint16_t)en;
+	pm->cnt = (uint16_t)cnt;
+	update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
 }

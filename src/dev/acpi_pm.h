@@ -18,6 +18,7 @@
 #include "dev/bus.h"
 #include "dev/irq.h"
 #include "vm_control.h"
+#include "snapshot/snapfile.h"
 
 /* PM1_STS / PM1_EN bits (ACPI 6.4, tables 4.16 and 4.17). */
 #define ACPI_PM1_TMR        (1u << 0)
@@ -34,5 +35,12 @@ struct acpi_pm *acpi_pm_create(struct bus *pio, const struct vm_control *ctl,
 /* Hardware sets PM1_STS bits (e.g. a power button press); the SCI follows. */
 void acpi_pm_event(struct acpi_pm *pm, uint16_t sts_bits);
 void acpi_pm_destroy(struct acpi_pm *pm);
+
+/*
+ * Snapshots: append the device's guest-visible state / put it back (on a device built with
+ * the same configuration; the VM is paused).  load returns 0, or -1 with a reason in err.
+ */
+int acpi_pm_save(struct acpi_pm *pm, struct snap_enc *e);
+int acpi_pm_load(struct acpi_pm *pm, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

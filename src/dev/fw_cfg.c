@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,4 +186,31 @@ void fw_cfg_destroy(struct fw_cfg *fw)
 		free(fw->files[i].data);
 	pthread_mutex_destroy(&fw->lock);
 	free(fw);
+}
+
+/* ---- snapshots ---- */
+
+/* The items are rebuilt from the VM's configuration; only the guest's position is state. */
+int fw_cfg_save(struct fw_cfg *fw, struct snap_enc *e)
+{
+	pthread_mutex_lock(&fw->lock);
+	snap_enc_u32(e, fw->key);
+	snap_enc_u32(e, fw->offset);
+	pthread_mutex_unlock(&fw->lock);
+	return e->oom ? -1 : 0;
+}
+
+int fw_cfg_load(struct fw_cfg *fw, struct snap_dec *d, char *err, size_t errlen)
+{
+	uint32_t key = snap_dec_u32(d), offset = snap_dec_u32(d);
+
+	if (!snap_dec_done(d) || key > UINT16_MAX) {
+		snprintf(err, errlen, "fw_cfg: bad state");
+		return -1;
+	}
+	pthread_mutex_lock(&fw->lock);
+	fw->key = (uint16_t)key;
+	fw->offset = offset;
+	pthread_mutex_unlock(&fw->lock);
+	return 0;
 }

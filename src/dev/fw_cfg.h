@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dev/bus.h"
+#include "snapshot/snapfile.h"
 
 #define FW_CFG_PORT_SEL  0x510
 #define FW_CFG_PORT_DATA 0x511
@@ -43,5 +44,12 @@ struct fw_cfg *fw_cfg_create(struct bus *pio, uint64_t ram_size, uint16_t nb_cpu
 int fw_cfg_add_file(struct fw_cfg *fw, const char *name, const void *data, size_t len);
 
 void fw_cfg_destroy(struct fw_cfg *fw);
+
+/*
+ * Snapshots: append the device's guest-visible state / put it back (on a device built with
+ * the same configuration; the VM is paused).  load returns 0, or -1 with a reason in err.
+ */
+int fw_cfg_save(struct fw_cfg *fw, struct snap_enc *e);
+int fw_cfg_load(struct fw_cfg *fw, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

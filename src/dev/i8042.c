@@ -7,6 +7,8 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 /* Status register (port 0x64 read). */
@@ -224,4 +226,55 @@ void i8042_destroy(struct i8042 *k)
 		return;
 	pthread_mutex_destroy(&k->lock);
 	free(k);
+}
+
+/* ---- snapshots ---- */
+
+int i8042_save(struct i8042 *k, struct snap_enc *e)
+{
+	pthread_mutex_lock(&k->lock);
+	snap_enc_bytes(e, k->ram, RAM_SIZE);
+	snap_enc_u8(e, k->outport);
+	snap_enc_u8(e, k->status_cmd);
+	snap_enc_u8(e, k->pending);
+	snap_enc_u8(e, k->last);
+	snap_enc_u32(e, k->qlen);
+	for (unsigned i = 0; i < k->qlen; i++) {
+		snap_enc_u8(e, k->q[(k->qhead + i) % QUEUE_LEN].byte);
+		snap_enc_u8(e, k->q[(k->qhead + i) % QUEUE_LEN].aux);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return e->oom ? -1 : 0;
+}
+
+int i8042_load(struct i8042 *k, struct snap_dec *d, char *err, size_t errlen)
+{
+	uint8_t ram[RAM_SIZE], b[4];
+
+	snap_dec_bytes(d, ram, RAM_SIZE);
+	snap_dec_bytes(d, b, sizeof(b));
+	uint32_t qlen = snap_dec_u32(d);
+	if (d->bad || qlen > QUEUE_LEN) {
+		snprintf(err, errlen, "i8042: bad state");
+		return -1;
+	}
+	pthread_mutex_lock(&k->lock);
+	memcpy(k->ram, ram, RAM_SIZE);
+	k->outport = b[0];
+	k->status_cmd = b[1];
+	k->pending = b[2];
+	k->last = b[3];
+	k->qhead = 0;
+	k->qlen = qlen;
+	for (unsigned i = 0; i < qlen; i++) {
+		k->q[i].byte = snap_dec_u8(d);
+		k->q[i].aux = snap_dec_u8(d) != 0;
+	}
+	update_irqs(k);
+	pthread_mutex_unlock(&k->lock);
+	if (!snap_dec_done(d)) {
+		snprintf(err, errlen, "i8042: bad state");
+		return -1;
+	}
+	return 0;
 }

@@ -18,6 +18,7 @@
 #include "dev/bus.h"
 #include "dev/irq.h"
 #include "vm_control.h"
+#include "snapshot/snapfile.h"
 
 #define I8042_DATA_PORT    0x60
 #define I8042_COMMAND_PORT 0x64
@@ -29,5 +30,12 @@ struct i8042;
 struct i8042 *i8042_create(struct bus *pio, const struct vm_control *ctl,
 			   const struct irq_line *irq);
 void i8042_destroy(struct i8042 *k);
+
+/*
+ * Snapshots: append the device's guest-visible state / put it back (on a device built with
+ * the same configuration; the VM is paused).  load returns 0, or -1 with a reason in err.
+ */
+int i8042_save(struct i8042 *k, struct snap_enc *e);
+int i8042_load(struct i8042 *k, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

@@ -8,6 +8,8 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 /* CONFIG_ADDRESS: bit 31 enable, 23:16 bus, 15:11 device, 10:8 function, 7:2 register;
@@ -111,4 +113,31 @@ void pci_none_destroy(struct pci_none *p)
 		return;
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+/* ---- snapshots ---- */
+
+int pci_none_save(struct pci_none *p, struct snap_enc *e)
+{
+	pthread_mutex_lock(&p->lock);
+	snap_enc_u32(e, p->address);
+	snap_enc_u8(e, p->rcr);
+	pthread_mutex_unlock(&p->lock);
+	return e->oom ? -1 : 0;
+}
+
+int pci_none_load(struct pci_none *p, struct snap_dec *d, char *err, size_t errlen)
+{
+	uint32_t address = snap_dec_u32(d);
+	uint8_t rcr = snap_dec_u8(d);
+
+	if (!snap_dec_done(d)) {
+		snprintf(err, errlen, "PCI: bad state");
+		return -1;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->address = address;
+	p->rcr = rcr;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "dev/bus.h"
 #include "vm_control.h"
+#include "snapshot/snapfile.h"
 
 #define PCI_CONFIG_ADDRESS 0xcf8
 #define PCI_RESET_CONTROL  0xcf9
@@ -26,5 +27,12 @@ struct pci_none *pci_none_create(struct bus *pio, const struct vm_control *ctl);
 /* The CONFIG_ADDRESS value the guest last wrote (reserved bits read as 0). */
 uint32_t pci_none_address(struct pci_none *p);
 void pci_none_destroy(struct pci_none *p);
+
+/*
+ * Snapshots: append the device's guest-visible state / put it back (on a device built with
+ * the same configuration; the VM is paused).  load returns 0, or -1 with a reason in err.
+ */
+int pci_none_save(struct pci_none *p, struct snap_enc *e);
+int pci_none_load(struct pci_none *p, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

@@ -9,6 +9,8 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #define RTC_SECONDS     0x00
@@ -257,4 +259,42 @@ void rtc_destroy(struct rtc *r)
 		return;
 	pthread_mutex_destroy(&r->lock);
 	free(r);
+}
+
+/* ---- snapshots ---- */
+
+/* The guest's clock is kept as an offset from the host's: it runs on while saved. */
+int rtc_save(struct rtc *r, struct snap_enc *e)
+{
+	pthread_mutex_lock(&r->lock);
+	snap_enc_u8(e, r->index);
+	snap_enc_u8(e, r->nmi_masked);
+	snap_enc_u64(e, (uint64_t)r->offset);
+	snap_enc_u64(e, (uint64_t)r->frozen);
+	snap_enc_bytes(e, r->cmos, CMOS_SIZE);
+	pthread_mutex_unlock(&r->lock);
+	return e->oom ? -1 : 0;
+}
+
+int rtc_load(struct rtc *r, struct snap_dec *d, char *err, size_t errlen)
+{
+	uint8_t index = snap_dec_u8(d);
+	bool nmi = snap_dec_u8(d) != 0;
+	int64_t offset = (int64_t)snap_dec_u64(d);
+	int64_t frozen = (int64_t)snap_dec_u64(d);
+	uint8_t cmos[CMOS_SIZE];
+
+	snap_dec_bytes(d, cmos, CMOS_SIZE);
+	if (!snap_dec_done(d) || index >= CMOS_SIZE) {
+		snprintf(err, errlen, "RTC: bad state");
+		return -1;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->index = index;
+	r->nmi_masked = nmi;
+	r->offset = offset;
+	r->frozen = frozen;
+	memcpy(r->cmos, cmos, CMOS_SIZE);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "dev/bus.h"
+#include "snapshot/snapfile.h"
 
 #define RTC_INDEX_PORT 0x70
 #define RTC_DATA_PORT  0x71
@@ -38,5 +39,12 @@ int rtc_set_cmos(struct rtc *r, unsigned index, uint8_t value);
 
 /* True while the guest holds NMIs masked through bit 7 of the index port. */
 bool rtc_nmi_masked(struct rtc *r);
+
+/*
+ * Snapshots: append the device's guest-visible state / put it back (on a device built with
+ * the same configuration; the VM is paused).  load returns 0, or -1 with a reason in err.
+ */
+int rtc_save(struct rtc *r, struct snap_enc *e);
+int rtc_load(struct rtc *r, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

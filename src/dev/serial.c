@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -455,4 +457,55 @@ void serial_destroy(struct serial *s)
 	serial_flush(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* ---- snapshots ---- */
+
+int serial_save(struct serial *s, struct snap_enc *e)
+{
+	pthread_mutex_lock(&s->lock);
+	flush_locked(s); /* what the guest wrote is out before the state is taken */
+	const uint8_t regs[] = { s->ier, s->lcr, s->mcr, s->msr, s->scr, s->dll, s->dlm, s->fcr,
+				 s->oe, s->thre_pending, s->rbr };
+	snap_enc_bytes(e, regs, sizeof(regs));
+	snap_enc_u32(e, s->rx_count);
+	for (unsigned i = 0; i < s->rx_count; i++)
+		snap_enc_u8(e, s->rx[(s->rx_head + i) % SERIAL_FIFO_LEN]);
+	pthread_mutex_unlock(&s->lock);
+	return e->oom ? -1 : 0;
+}
+
+int serial_load(struct serial *s, struct snap_dec *d, char *err, size_t errlen)
+{
+	uint8_t regs[11];
+
+	snap_dec_bytes(d, regs, sizeof(regs));
+	uint32_t count = snap_dec_u32(d);
+	if (d->bad || count > SERIAL_FIFO_LEN) {
+		snprintf(err, errlen, "serial: bad state");
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->ier = regs[0];
+	s->lcr = regs[1];
+	s->mcr = regs[2];
+	s->msr = regs[3];
+	s->scr = regs[4];
+	s->dll = regs[5];
+	s->dlm = regs[6];
+	s->fcr = regs[7];
+	s->oe = regs[8] != 0;
+	s->thre_pending = regs[9] != 0;
+	s->rbr = regs[10];
+	s->rx_head = 0;
+	s->rx_count = count;
+	for (unsigned i = 0; i < count; i++)
+		s->rx[i] = snap_dec_u8(d);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	if (!snap_dec_done(d)) {
+		snprintf(err, errlen, "serial: bad state");
+		return -1;
+	}
+	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "dev/bus.h"
 #include "dev/irq.h"
+#include "snapshot/snapfile.h"
 
 #define SERIAL_COM1_BASE 0x3f8
 #define SERIAL_COM1_GSI  4 /* ISA IRQ 4 */
@@ -46,5 +47,12 @@ void serial_set_rx_notify(struct serial *s, void (*fn)(void *ctx), void *ctx);
 /* Write out whatever the guest sent that is still buffered (no newline yet). */
 void serial_flush(struct serial *s);
 void serial_destroy(struct serial *s);
+
+/*
+ * Snapshots: append the device's guest-visible state / put it back (on a device built with
+ * the same configuration; the VM is paused).  load returns 0, or -1 with a reason in err.
+ */
+int serial_save(struct serial *s, struct snap_enc *e);
+int serial_load(struct serial *s, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

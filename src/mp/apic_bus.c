@@ -8,13 +8,18 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "snapshot/snapfile.h"
 
 struct apic_bus {
 	struct apic_bus_config cfg;
 	pthread_mutex_t lock;
 	struct lapic **lapics;
+	struct mp_cpu *cpus; /* a copy of cfg.cpus (the caller's may not outlive create) */
 	bool *hit; /* scratch: the targets of the IPI being routed (used under the lock) */
 };
 
@@ -192,6 +197,20 @@ static void lapic_send(void *ctx, uint32_t from, const struct lapic_ipi *ipi)
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
+static struct lapic_config lapic_config_of(struct apic_bus *b, uint32_t i)
+{
+	const struct apic_bus_config *cfg = &b->cfg;
+
+	return (struct lapic_config){
+		.cpu = i, .apic_id = cfg->cpus[i].apic_id, .bsp = cfg->cpus[i].bsp,
+		.x2apic = cfg->x2apic, .phys_bits = cfg->phys_bits,
+		.bus_hz = cfg->bus_hz, .tsc_hz = cfg->tsc_hz,
+		.now_ns = cfg->now_ns, .clock_ctx = cfg->clock_ctx,
+		.send = lapic_send, .send_ctx = b,
+		.warn = cfg->warn, .warn_ctx = cfg->warn_ctx,
+	};
+}
+
 struct apic_bus *apic_bus_create(const struct apic_bus_config *cfg)
 {
 	struct apic_bus *b = calloc(1, sizeof(*b));
@@ -202,19 +221,15 @@ struct apic_bus *apic_bus_create(const struct apic_bus_config *cfg)
 	pthread_mutex_init(&b->lock, NULL);
 	b->lapics = calloc(cfg->ncpus, sizeof(*b->lapics));
 	b->hit = calloc(cfg->ncpus, sizeof(*b->hit));
-	if (!cfg->ncpus || !b->lapics || !b->hit) {
+	b->cpus = calloc(cfg->ncpus, sizeof(*b->cpus));
+	if (!cfg->ncpus || !b->lapics || !b->hit || !b->cpus) {
 		apic_bus_destroy(b);
 		return NULL;
 	}
+	memcpy(b->cpus, cfg->cpus, cfg->ncpus * sizeof(*b->cpus));
+	b->cfg.cpus = b->cpus;
 	for (uint32_t i = 0; i < cfg->ncpus; i++) {
-		struct lapic_config lc = {
-			.cpu = i, .apic_id = cfg->cpus[i].apic_id, .bsp = cfg->cpus[i].bsp,
-			.x2apic = cfg->x2apic, .phys_bits = cfg->phys_bits,
-			.bus_hz = cfg->bus_hz, .tsc_hz = cfg->tsc_hz,
-			.now_ns = cfg->now_ns, .clock_ctx = cfg->clock_ctx,
-			.send = lapic_send, .send_ctx = b,
-			.warn = cfg->warn, .warn_ctx = cfg->warn_ctx,
-		};
+		struct lapic_config lc = lapic_config_of(b, i);
 		b->lapics[i] = lapic_create(&lc);
 		if (!b->lapics[i]) {
 			apic_bus_destroy(b);
@@ -232,6 +247,7 @@ void apic_bus_destroy(struct apic_bus *b)
 		lapic_destroy(b->lapics[i]);
 	free(b->lapics);
 	free(b->hit);
+	free(b->cpus);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -373,4 +389,98 @@ void apic_bus_deliver(struct apic_bus *b, uint32_t from, const struct lapic_ipi 
 	pthread_mutex_lock(&b->lock);
 	route(b, from, ipi);
 	pthread_mutex_unlock(&b->lock);
+}
+
+/* ---- snapshots -------------------------------------------------------------------------- */
+
+#define APIC_BUS_SNAP_VERSION 1u
+
+int apic_bus_save(struct apic_bus *b, struct snap_enc *e)
+{
+	pthread_mutex_lock(&b->lock);
+	snap_enc_u32(e, APIC_BUS_SNAP_VERSION);
+	snap_enc_u32(e, b->cfg.ncpus);
+	for (uint32_t i = 0; i < b->cfg.ncpus; i++) {
+		struct snap_enc one = { 0 };
+		lapic_save(b->lapics[i], &one);
+		snap_enc_blob(e, one.buf, one.len);
+		e->oom |= one.oom;
+		snap_enc_free(&one);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (e->oom) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* Load cpu i's record from `d` into `l` (the bus's APIC, or a scratch one to check it). */
+static int load_one(struct lapic *l, uint32_t i, struct snap_dec *d, char *err, size_t errlen)
+{
+	size_t n;
+	const void *p = snap_dec_blob(d, &n);
+	struct snap_dec one;
+	char why[200];
+
+	if (!p) {
+		snprintf(err, errlen, "APIC state: truncated at cpu %u", i);
+		return -1;
+	}
+	snap_dec_init(&one, p, n);
+	if (lapic_load(l, &one, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "cpu %u: %s", i, why);
+		return -1;
+	}
+	if (!snap_dec_done(&one)) {
+		snprintf(err, errlen, "cpu %u: local APIC state: %zu bytes too many", i,
+			 one.len - one.off);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every record decodes and fits its APIC: checked on scratch APICs, the bus untouched. */
+static int check_all(struct apic_bus *b, struct snap_dec d, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < b->cfg.ncpus; i++) {
+		struct lapic_config lc = lapic_config_of(b, i);
+		struct lapic *scratch = lapic_create(&lc);
+		if (!scratch) {
+			snprintf(err, errlen, "APIC state: out of memory");
+			return -1;
+		}
+		int r = load_one(scratch, i, &d, err, errlen);
+		lapic_destroy(scratch);
+		if (r < 0)
+			return -1;
+	}
+	if (!snap_dec_done(&d)) {
+		snprintf(err, errlen, "APIC state: %zu bytes too many", d.len - d.off);
+		return -1;
+	}
+	return 0;
+}
+
+int apic_bus_load(struct apic_bus *b, struct snap_dec *d, char *err, size_t errlen)
+{
+	uint32_t version = snap_dec_u32(d);
+	uint32_t ncpus = snap_dec_u32(d);
+
+	if (d->bad) {
+		snprintf(err, errlen, "APIC state: truncated");
+		return -1;
+	}
+	if (version != APIC_BUS_SNAP_VERSION || ncpus != b->cfg.ncpus) {
+		snprintf(err, errlen, "APIC state: version %u with %u APICs (this mpvmm reads "
+			 "version %u, and this machine has %u)", version, ncpus,
+			 APIC_BUS_SNAP_VERSION, b->cfg.ncpus);
+		return -1;
+	}
+	pthread_mutex_lock(&b->lock);
+	int r = check_all(b, *d, err, errlen);
+	for (uint32_t i = 0; r == 0 && i < b->cfg.ncpus; i++)
+		r = load_one(b->lapics[i], i, d, err, errlen);
+	pthread_mutex_unlock(&b->lock);
+	return r;
 }

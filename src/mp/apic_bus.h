@@ -13,6 +13,7 @@
 #define MPVMM_MP_APIC_BUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mp/lapic.h"
@@ -68,6 +69,19 @@ unsigned apic_bus_fire_timers(struct apic_bus *b, uint64_t now_ns);
 
 /* An interrupt message from outside the APICs (IOAPIC, MSI), routed like an IPI. */
 void apic_bus_deliver(struct apic_bus *b, uint32_t from, const struct lapic_ipi *ipi);
+
+/*
+ * Snapshots, under the bus lock: every local APIC (lapic_save), in vCPU order.  The bus owns
+ * nothing else that lasts (its routing scratch is per IPI).  apic_bus_load decodes and checks
+ * every APIC against a scratch copy first, so that it loads all of them or none: 0, or -1
+ * with a reason naming the vCPU in err.  It does not tell mp_user what the APICs hold:
+ * mp_user's own snapshot says so.  Timers are placed relative to the clock: load the
+ * accelerator's VM state (the software CPU's clock) first.
+ */
+struct snap_enc;
+struct snap_dec;
+int apic_bus_save(struct apic_bus *b, struct snap_enc *e);
+int apic_bus_load(struct apic_bus *b, struct snap_dec *d, char *err, size_t errlen);
 
 /* The model of cpu's APIC, unlocked: for tests and a single-threaded caller. */
 struct lapic *apic_bus_lapic(struct apic_bus *b, uint32_t cpu);

@@ -16,6 +16,7 @@
 #define MPVMM_MP_LAPIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define LAPIC_DEFAULT_BASE 0xfee00000ull  /* SDM 10.4.1 */
@@ -185,5 +186,19 @@ bool lapic_take_nmi(struct lapic *l);
 uint64_t lapic_timer_next(const struct lapic *l);
 /* Expire the timer if due at now_ns; re-arms periodic mode.  True if its vector was raised. */
 bool lapic_timer_fire(struct lapic *l, uint64_t now_ns);
+
+/*
+ * Snapshots: every register and the pending NMI.  Time is saved relative to the clock at the
+ * call (how far into its period the timer is, how far the TSC deadline lies ahead) and
+ * loaded relative to the clock of the APIC it is loaded into, so a restored timer fires the
+ * same guest time later even when the new clock started elsewhere.  lapic_load checks
+ * everything against this APIC's configuration (its ID, BSP flag, x2APIC and TSC-deadline
+ * support) and the architectural rules, and changes nothing unless it returns 0; -1 with a
+ * reason in err otherwise.
+ */
+struct snap_enc;
+struct snap_dec;
+void lapic_save(const struct lapic *l, struct snap_enc *e);
+int lapic_load(struct lapic *l, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

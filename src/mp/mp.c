@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <time.h>
@@ -264,4 +265,74 @@ int mp_set(struct mp *mp, uint32_t cpu, enum mp_state s)
 	struct mp_call c = { .mp = mp, .cpu = cpu, .state = s, .set = true };
 
 	return mp_call(mp, &c);
+}
+
+/* ---- snapshots ---- */
+
+int mp_save(struct mp *mp, struct snap_enc *e)
+{
+	size_t cap = trace_capacity(mp->trace);
+	struct trace_event *ev = calloc(cap, sizeof(*ev));
+
+	if (!ev)
+		return -1;
+	snap_enc_u32(e, mp->ncpus);
+	for (uint32_t cpu = 0; cpu < mp->ncpus; cpu++) {
+		size_t n = trace_copy(mp->trace, cpu, ev, cap);
+		snap_enc_u8(e, atomic_load(&mp->last[cpu]));
+		snap_enc_u8(e, atomic_load(&mp->exited[cpu]));
+		snap_enc_u32(e, (uint32_t)n);
+		for (size_t i = 0; i < n; i++) {
+			snap_enc_u64(e, ev[i].t_ns);
+			snap_enc_u32(e, ev[i].from);
+			snap_enc_u8(e, ev[i].kind);
+			snap_enc_u8(e, ev[i].source);
+			snap_enc_u8(e, ev[i].state);
+			snap_enc_u8(e, ev[i].vector);
+		}
+	}
+	free(ev);
+	return e->oom ? -1 : 0;
+}
+
+static bool event_valid(const struct trace_event *ev, uint32_t ncpus)
+{
+	return ev->kind < TRACE_KINDS && ev->source < TRACE_SOURCES &&
+	       ev->state < MP_STATE_COUNT && (ev->from == TRACE_NO_CPU || ev->from < ncpus);
+}
+
+int mp_load(struct mp *mp, struct snap_dec *d, char *err, size_t errlen)
+{
+	if (snap_dec_u32(d) != mp->ncpus) {
+		snprintf(err, errlen, "MP trace: saved for another number of vCPUs");
+		return -1;
+	}
+	for (uint32_t cpu = 0; cpu < mp->ncpus && !d->bad; cpu++) {
+		uint8_t last = snap_dec_u8(d), exited = snap_dec_u8(d);
+		uint32_t n = snap_dec_u32(d);
+		if (d->bad || (last >= MP_STATE_COUNT && last != STATE_UNKNOWN) ||
+		    n > trace_capacity(mp->trace))
+			break;
+		atomic_store(&mp->last[cpu], last);
+		atomic_store(&mp->exited[cpu], exited != 0);
+		for (uint32_t i = 0; i < n; i++) {
+			struct trace_event ev = { .cpu = cpu };
+			ev.t_ns = snap_dec_u64(d);
+			ev.from = snap_dec_u32(d);
+			ev.kind = snap_dec_u8(d);
+			ev.source = snap_dec_u8(d);
+			ev.state = snap_dec_u8(d);
+			ev.vector = snap_dec_u8(d);
+			if (d->bad || !event_valid(&ev, mp->ncpus)) {
+				d->bad = true;
+				break;
+			}
+			trace_record(mp->trace, &ev);
+		}
+	}
+	if (!snap_dec_done(d)) {
+		snprintf(err, errlen, "MP trace: bad state");
+		return -1;
+	}
+	return 0;
 }

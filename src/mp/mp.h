@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "mp/trace.h"
+#include "snapshot/snapfile.h"
 
 /* The x86 MP states of the KVM API (Documentation/virt/kvm/api.rst, KVM_GET_MP_STATE). */
 enum mp_state {
@@ -93,5 +94,13 @@ uint64_t mp_now_ns(void);
 void mp_set_clock(struct mp *mp, uint64_t (*now_ns)(void *ctx), void *ctx);
 /* Now, on the trace's clock. */
 uint64_t mp_trace_now(const struct mp *mp);
+
+/*
+ * Snapshots: the trace so far and what mp knows of each vCPU (last recorded state, first exit
+ * seen).  Load into a fresh mp with as many vCPUs, before any runs: the restored trace goes on
+ * from the saved events.  load returns 0, or -1 with a reason in err.
+ */
+int mp_save(struct mp *mp, struct snap_enc *e);
+int mp_load(struct mp *mp, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

@@ -10,6 +10,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "snapshot/snapfile.h"
 
 struct mp_user_cpu {
 	struct mp_user *u;
@@ -472,4 +475,144 @@ unsigned mp_user_tick(struct mp_user *u, uint64_t now)
 	}
 	pthread_mutex_unlock(&u->lock);
 	return warned;
+}
+
+/* ---- snapshots -------------------------------------------------------------------------- */
+
+#define MP_USER_SNAP_VERSION 1u
+
+/* Per vCPU: state, start, vector, SIPIs, flags (latched, held, irq, nmi, halt_if,
+ * sipi_warned), ns since the last INIT. */
+static void save_cpu(const struct mp_user_cpu *c, uint64_t now, struct snap_enc *e)
+{
+	snap_enc_u8(e, (uint8_t)c->state);
+	snap_enc_u8(e, (uint8_t)c->start);
+	snap_enc_u8(e, c->vector);
+	snap_enc_u32(e, c->sipis);
+	snap_enc_u8(e, (uint8_t)(c->latched | c->held << 1 | c->irq << 2 | c->nmi << 3 |
+				 c->halt_if << 4 | c->sipi_warned << 5));
+	snap_enc_u64(e, now - c->init_ns);
+}
+
+int mp_user_save(struct mp_user *u, struct snap_enc *e)
+{
+	pthread_mutex_lock(&u->lock);
+	uint64_t now = now_ns(u);
+	snap_enc_u32(e, MP_USER_SNAP_VERSION);
+	snap_enc_u32(e, u->cfg.ncpus);
+	snap_enc_u32(e, u->cfg.bsp);
+	for (uint32_t i = 0; i < u->cfg.ncpus; i++)
+		save_cpu(&u->cpus[i], now, e);
+	pthread_mutex_unlock(&u->lock);
+	if (e->oom) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* What one vCPU's record says, decoded but not yet applied. */
+struct saved_cpu {
+	uint8_t state, start, vector, flags;
+	uint32_t sipis;
+	uint64_t since_init;
+};
+
+static void decode_cpu(struct snap_dec *d, struct saved_cpu *s)
+{
+	s->state = snap_dec_u8(d);
+	s->start = snap_dec_u8(d);
+	s->vector = snap_dec_u8(d);
+	s->sipis = snap_dec_u32(d);
+	s->flags = snap_dec_u8(d);
+	s->since_init = snap_dec_u64(d);
+}
+
+__attribute__((format(printf, 3, 4)))
+static int refuse(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, errlen, "MP state: ");
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A start is latched exactly in SIPI_RECEIVED, or (the BSP after INIT) while RUNNABLE. */
+static int check_cpu(const struct mp_user *u, uint32_t i, const struct saved_cpu *s,
+		     char *err, size_t errlen)
+{
+	if (s->state >= MP_STATE_COUNT)
+		return refuse(err, errlen, "cpu %u: state %u is out of range", i, s->state);
+	if (s->start > MP_USER_START_RESET || s->flags >> 6)
+		return refuse(err, errlen, "cpu %u: start kind %u or flags %#x out of range", i,
+			      s->start, s->flags);
+	if ((s->start == MP_USER_START_SIPI) != (s->state == MP_STATE_SIPI_RECEIVED))
+		return refuse(err, errlen, "cpu %u: %s with %s latched start", i,
+			      mp_state_name((enum mp_state)s->state),
+			      s->start == MP_USER_START_SIPI ? "a SIPI" : "no SIPI");
+	if (s->start == MP_USER_START_RESET &&
+	    (i != u->cfg.bsp || s->state != MP_STATE_RUNNABLE))
+		return refuse(err, errlen, "cpu %u: a reset start latched on an AP or a BSP "
+			      "that is not RUNNABLE", i);
+	if ((s->flags & 2) && s->start != MP_USER_START_SIPI)
+		return refuse(err, errlen, "cpu %u: a held start without a SIPI", i);
+	return 0;
+}
+
+static void apply_cpu(struct mp_user *u, struct mp_user_cpu *c, const struct saved_cpu *s,
+		      uint64_t now)
+{
+	c->state = (enum mp_state)s->state;
+	c->start = (enum mp_user_start)s->start;
+	c->vector = s->vector;
+	c->sipis = s->sipis;
+	c->latched = s->flags & 1;
+	c->held = (s->flags & 2) && u->cfg.hold_starts;
+	c->irq = s->flags & 4;
+	c->nmi = s->flags & 8;
+	c->halt_if = s->flags & 16;
+	c->sipi_warned = s->flags & 32;
+	c->init_ns = s->since_init > now ? 0 : now - s->since_init;
+	c->released = c->kicked = false;
+	if (u->mp)
+		mp_observe(u->mp, c->index, c->state, TRACE_EXACT);
+	pthread_cond_signal(&c->cond);
+}
+
+int mp_user_load(struct mp_user *u, struct snap_dec *d, char *err, size_t errlen)
+{
+	uint32_t version = snap_dec_u32(d), ncpus = snap_dec_u32(d), bsp = snap_dec_u32(d);
+
+	if (d->bad)
+		return refuse(err, errlen, "truncated");
+	if (version != MP_USER_SNAP_VERSION)
+		return refuse(err, errlen, "version %u (this mpvmm reads %u)", version,
+			      MP_USER_SNAP_VERSION);
+	if (ncpus != u->cfg.ncpus || bsp != u->cfg.bsp)
+		return refuse(err, errlen, "saved with %u vCPUs and BSP %u, this machine has %u "
+			      "and BSP %u", ncpus, bsp, u->cfg.ncpus, u->cfg.bsp);
+	struct saved_cpu *s = calloc(ncpus, sizeof(*s));
+	if (!s)
+		return refuse(err, errlen, "out of memory");
+	int r = 0;
+	for (uint32_t i = 0; i < ncpus && r == 0; i++) {
+		decode_cpu(d, &s[i]);
+		r = d->bad ? refuse(err, errlen, "truncated at cpu %u", i)
+			   : check_cpu(u, i, &s[i], err, errlen);
+	}
+	if (r == 0 && !snap_dec_done(d))
+		r = refuse(err, errlen, "%zu bytes too many", d->len - d->off);
+	if (r == 0) {
+		pthread_mutex_lock(&u->lock);
+		uint64_t now = now_ns(u);
+		for (uint32_t i = 0; i < ncpus; i++)
+			apply_cpu(u, &u->cpus[i], &s[i], now);
+		pthread_mutex_unlock(&u->lock);
+	}
+	free(s);
+	return r;
 }

@@ -16,6 +16,7 @@
 #define MPVMM_MP_USER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -128,5 +129,20 @@ void mp_user_kick(struct mp_user *u, uint32_t cpu);
 void mp_user_stop(struct mp_user *u);
 /* Time passes: warn about APs left in INIT_RECEIVED too long.  Returns new warnings. */
 unsigned mp_user_tick(struct mp_user *u, uint64_t now_ns);
+
+/*
+ * Snapshots, under the lock: each vCPU's MP state, its latched start (kind and SIPI vector,
+ * held or not), the SIPIs since its last INIT, what its APIC holds for it, IF at its HLT,
+ * and how long ago its last INIT came (relative to the clock, as the APICs' timers).  Kicks
+ * and a release in progress are not state.  mp_user_load checks everything (vCPU count,
+ * BSP, states and starts in range and consistent) before it changes anything, then records
+ * the loaded states in the MP trace if one is attached; 0, or -1 with a reason in err.  A
+ * start saved as held stays held only if this machine holds starts (step mode).  Load it
+ * after the accelerator's VM state, whose clock the INIT ages are relative to.
+ */
+struct snap_enc;
+struct snap_dec;
+int mp_user_save(struct mp_user *u, struct snap_enc *e);
+int mp_user_load(struct mp_user *u, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

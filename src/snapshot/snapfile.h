@@ -10,6 +10,7 @@
  * fsync'ed and renamed into place (then the directory is fsync'ed); a crash or a SIGKILL
  * mid-save never leaves a file at the final path.  Reading validates everything before the
  * caller sees anything: header, every section's bounds and CRC, the memory extents.
+ * snapfile.c describes the format byte by byte.
  */
 #ifndef MPVMM_SNAPFILE_H
 #define MPVMM_SNAPFILE_H
@@ -48,12 +49,23 @@ struct snap_writer;
  */
 struct snap_writer *snap_writer_open(const char *path, const char *memory_path, char *err,
 				     size_t errlen);
-/* Append one section.  Returns 0, or -1 with errno (the writer is then only good to abort). */
+/*
+ * Append one section.  Returns 0, or -1 with errno (the writer is then only good to abort):
+ * EEXIST for a (type, instance) already put, EINVAL for SNAP_SEC_MEMORY (snap_put_memory's).
+ */
 int snap_put(struct snap_writer *w, uint32_t type, uint32_t instance, const void *data,
 	     size_t len);
-/* Append guest RAM: every 4 KiB page that is not all zeros, page-aligned in the file. */
+/*
+ * Append guest RAM, once: every 4 KiB page that is not all zeros, page-aligned in the file,
+ * read at this call (the VM must not run).  Regions' gpa and size are multiples of 4096, in
+ * increasing gpa order without overlap (else EINVAL).  0 or -1 with errno, as snap_put.
+ */
 int snap_put_memory(struct snap_writer *w, const struct snap_mem_region *regions, unsigned n);
-/* fsync, rename into place, fsync the directory; frees w.  Returns 0, or -1 with err. */
+/*
+ * fsync, rename into place (the memory file first), fsync the directory; frees w.  Returns
+ * 0, or -1 with err (also when an earlier put failed); nothing is then left at the final
+ * paths but what was there before, bar a memory file renamed before its main file failed.
+ */
 int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen);
 /* Remove the temporary file(s); frees w. */
 void snap_writer_abort(struct snap_writer *w);
@@ -63,11 +75,14 @@ struct snap_reader;
 /*
  * Open and validate a snapshot (and its memory file: `memory_path`, or NULL for the one it
  * names / none).  Returns NULL with one line in err naming what is wrong (bad magic, format
- * version N (this mpvmm reads M), section T #I damaged (CRC), truncated at offset X, ...).
+ * version N; this mpvmm reads M, section T #I damaged (CRC), truncated at offset X, ...).
  */
 struct snap_reader *snap_reader_open(const char *path, const char *memory_path, char *err,
 				     size_t errlen);
-/* The same over bytes in memory (memory extents must then be in the same buffer). */
+/*
+ * The same over bytes in memory (memory extents must then be in the same buffer, which
+ * must outlive the reader).
+ */
 struct snap_reader *snap_reader_open_buffer(const void *buf, size_t len, char *err,
 					    size_t errlen);
 void snap_reader_close(struct snap_reader *r);
@@ -84,7 +99,10 @@ uint64_t snap_memory_bytes(const struct snap_reader *r);
  * Put the saved RAM into `regions` (same layout as saved, else an error naming the
  * difference): file-backed extents are mapped MAP_PRIVATE | MAP_FIXED over the regions (they
  * load lazily, and the guest's writes stay private); pages not stored are left as they are
- * (the caller's fresh anonymous RAM is zero).  A buffer reader copies.  Returns 0 or -1.
+ * (the caller's fresh anonymous RAM is zero).  A buffer reader copies, and so does a file
+ * reader for extents under 64 KiB and past the 4096th mapping (each mapping costs one of the
+ * process's limited VMAs).  A file reader needs each region's hva page-aligned.  The
+ * mappings outlive the reader.  Returns 0 or -1.
  */
 int snap_load_memory(const struct snap_reader *r, const struct snap_mem_region *regions,
 		     unsigned n, char *err, size_t errlen);
@@ -95,7 +113,7 @@ uint32_t snap_crc32c(uint32_t crc, const void *data, size_t len);
 /*
  * Section payloads are built and parsed with these: little-endian fixed-size fields, every
  * read bounds-checked (a short payload sets `bad` and reads zeros, so a parser checks once at
- * the end).
+ * the end).  An encoder starts zeroed; `oom` also means a blob over 4 GiB.
  */
 struct snap_enc {
 	uint8_t *buf;

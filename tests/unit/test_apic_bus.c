@@ -2,17 +2,20 @@
  * test_apic_bus.c - IPI routing between modelled local APICs, driven by guest-style ICR
  * writes: physical, broadcast, logical flat and cluster destinations in xAPIC and x2APIC
  * form, shorthands, lowest priority, software- and hardware-disabled APICs, NMI and SMI,
- * wake-ups of halted vCPUs, relocated APIC pages and the warnings for guest mistakes.
+ * wake-ups of halted vCPUs, relocated APIC pages and the warnings for guest mistakes, and
+ * snapshots of the whole bus (loaded all or nothing).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "mp/apic_bus.h"
+#include "snapshot/snapfile.h"
 
 #define N 5
 #define PAGE LAPIC_DEFAULT_BASE
@@ -403,6 +406,100 @@ static void test_relocated_page_and_external(void **state)
 	destroy(&m);
 }
 
+
+/* ---- snapshots ------------------------------------------------------------------------ */
+
+static int bus_load(struct machine *m, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+	struct snap_dec d;
+
+	snap_dec_init(&d, p, n);
+	return apic_bus_load(m->b, &d, err, errlen);
+}
+
+static void test_snapshot_round_trip(void **state)
+{
+	struct machine m = make(small_ids), n;
+	struct snap_enc e = { 0 };
+	char err[256] = "";
+
+	(void)state;
+	enable_all(&m);
+	icr(&m, 0, 2, 0x45);                                  /* pending at cpu 2 */
+	msr(&m, 4, LAPIC_MSR_APIC_BASE, PAGE | LAPIC_BASE_EN | LAPIC_BASE_EXTD); /* x2APIC */
+	mmio(&m, 1, LAPIC_LDR, 0x02000000);                    /* logical flat: bit 1 */
+	mmio(&m, 3, LAPIC_LVT_TIMER, 0x66);
+	clk = 50;
+	mmio(&m, 3, LAPIC_TIMER_INITIAL, 1000);                /* divide by 2: due at 2050 */
+	clk = 70;
+	assert_int_equal(apic_bus_save(m.b, &e), 0);
+	n = make(small_ids);
+	clk = 70;
+	if (bus_load(&n, e.buf, e.len, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	for (struct machine *x = &m;; x = &n) {
+		assert_int_equal(lapic_mode(apic_bus_lapic(x->b, 4)), LAPIC_MODE_X2APIC);
+		assert_int_equal(apic_bus_timer_next(x->b, 3), 2050);
+		assert_int_equal(apic_bus_next_deadline(x->b), 2050);
+		assert_int_equal(apic_bus_pending(x->b, 2), 0x45);
+		assert_int_equal(got(x, 0x45), 1u << 2);
+		/* Logical destination 0x02 reaches cpu 1 only, as the LDR says. */
+		mmio(x, 0, LAPIC_ICR_HI, 0x02000000);
+		mmio(x, 0, LAPIC_ICR_LO, LAPIC_ICR_LOGICAL | 0x46);
+		assert_int_equal(got(x, 0x46), 1u << 1);
+		assert_int_equal(apic_bus_fire_timers(x->b, 2050), 1);
+		assert_int_equal(got(x, 0x66), 1u << 3);
+		if (x == &n)
+			break;
+	}
+	destroy(&n);
+	destroy(&m);
+	snap_enc_free(&e);
+}
+
+/* All or nothing: a damaged record anywhere leaves every APIC of the bus as it was. */
+static void test_snapshot_refused(void **state)
+{
+	struct machine m = make(small_ids), n = make(small_ids);
+	struct snap_enc e = { 0 };
+	char err[256];
+
+	(void)state;
+	enable_all(&m);
+	icr(&m, 0, 0, 0x45); /* pending at cpu 0, the first record */
+	assert_int_equal(apic_bus_save(m.b, &e), 0);
+	for (size_t len = 0; len < e.len; len++) {
+		err[0] = 0;
+		assert_int_equal(bus_load(&n, e.buf, len, err, sizeof(err)), -1);
+		if (!strstr(err, "truncated"))
+			fail_msg("at %zu: %s", len, err);
+		assert_int_equal(apic_bus_pending(n.b, 0), -1);
+	}
+	uint8_t *copy = malloc(e.len + 1);
+	assert_non_null(copy);
+	memcpy(copy, e.buf, e.len);
+	copy[e.len] = 0;
+	assert_int_equal(bus_load(&n, copy, e.len + 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too many"));
+	/* Another machine's size (the count at offset 4), a foreign APIC ID in the last record. */
+	copy[4] ^= 1;
+	assert_int_equal(bus_load(&n, copy, e.len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "APICs"));
+	copy[4] ^= 1;
+	struct machine o = make((const uint32_t[N]){ 0, 1, 2, 4, 0x22 });
+	assert_int_equal(bus_load(&o, copy, e.len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cpu 4"));
+	assert_int_equal(apic_bus_pending(o.b, 0), -1);
+	destroy(&o);
+	assert_int_equal(apic_bus_pending(n.b, 0), -1);
+	assert_int_equal(bus_load(&n, copy, e.len, err, sizeof(err)), 0);
+	assert_int_equal(apic_bus_pending(n.b, 0), 0x45);
+	free(copy);
+	destroy(&n);
+	destroy(&m);
+	snap_enc_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +512,8 @@ int main(void)
 		cmocka_unit_test(test_disabled_apics),
 		cmocka_unit_test(test_halt_wakeups),
 		cmocka_unit_test(test_relocated_page_and_external),
+		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_snapshot_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,17 +2,20 @@
  * test_lapic.c - one local APIC model without a CPU or a bus: reset values, priorities
  * (TPR, PPR, ISR masking, EOI order), the ESR, xAPIC MMIO rules, ICR decoding, the timer in
  * all three modes on a hand-driven clock, x2APIC MSR #GP cases and IA32_APIC_BASE
- * transitions.  Sent IPIs and warnings are captured instead of routed.
+ * transitions, and snapshots (round trips under the same and a shifted clock, damaged
+ * payloads refused).  Sent IPIs and warnings are captured instead of routed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "mp/lapic.h"
+#include "snapshot/snapfile.h"
 
 static uint64_t clk;
 static struct lapic_ipi sent[8];
@@ -585,6 +588,248 @@ static void test_init_keeps_id_and_base(void **state)
 	lapic_destroy(l);
 }
 
+
+/* ---- snapshots ------------------------------------------------------------------------ */
+
+/* Every register that reads without side effects, in xAPIC mode. */
+static const uint32_t dump_offsets[] = {
+	LAPIC_ID, LAPIC_VER, LAPIC_TPR, LAPIC_APR, LAPIC_PPR, LAPIC_LDR, LAPIC_DFR, LAPIC_SVR,
+	0x100, 0x110, 0x120, 0x130, 0x140, 0x150, 0x160, 0x170,
+	0x180, 0x190, 0x1a0, 0x1b0, 0x1c0, 0x1d0, 0x1e0, 0x1f0,
+	0x200, 0x210, 0x220, 0x230, 0x240, 0x250, 0x260, 0x270,
+	LAPIC_ESR, LAPIC_ICR_LO, LAPIC_ICR_HI, LAPIC_LVT_TIMER, LAPIC_LVT_THERMAL,
+	LAPIC_LVT_PERF, LAPIC_LVT_LINT0, LAPIC_LVT_LINT1, LAPIC_LVT_ERROR,
+	LAPIC_TIMER_INITIAL, LAPIC_TIMER_CURRENT, LAPIC_TIMER_DIVIDE,
+};
+#define NDUMP (sizeof(dump_offsets) / sizeof(dump_offsets[0]))
+
+static void dump(struct lapic *l, uint32_t out[NDUMP])
+{
+	for (size_t i = 0; i < NDUMP; i++)
+		out[i] = rd(l, dump_offsets[i]);
+}
+
+static struct snap_enc save_of(const struct lapic *l)
+{
+	struct snap_enc e = { 0 };
+
+	lapic_save(l, &e);
+	assert_false(e.oom);
+	return e;
+}
+
+/* lapic_load over `n` bytes; it must consume all of them when it succeeds. */
+static int load_of(struct lapic *l, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+	struct snap_dec d;
+
+	snap_dec_init(&d, p, n);
+	int r = lapic_load(l, &d, err, errlen);
+	if (r == 0)
+		assert_true(snap_dec_done(&d));
+	return r;
+}
+
+/*
+ * An APIC with something in every register: pending and in-service vectors, a level
+ * vector in the TMR, a logged error, an NMI and a one-shot timer 3000 ns into its period.
+ */
+static struct lapic *busy_apic(void)
+{
+	struct lapic *l = make(3, false, 0, 0);
+
+	enable(l);
+	wr(l, LAPIC_TPR, 0x20);
+	wr(l, LAPIC_LDR, 0x05000000);
+	wr(l, LAPIC_DFR, 0x0fffffff);
+	wr(l, LAPIC_LVT_LINT0, 0x700);
+	wr(l, LAPIC_LVT_ERROR, 0x3e);
+	wr(l, LAPIC_ICR_HI, 0x07000000);
+	assert_true(lapic_set_irq(l, 0x62, true));
+	assert_int_equal(lapic_accept(l), 0x62);
+	assert_true(lapic_set_irq(l, 0x51, false));
+	assert_true(lapic_set_irq(l, 0x71, false));
+	wr(l, 0x3a0, 1); /* a reserved register: ESR bit 7 pending, vector 0x3e raised */
+	lapic_raise_nmi(l);
+	wr(l, LAPIC_LVT_TIMER, 0x30);
+	wr(l, LAPIC_TIMER_DIVIDE, 0x3); /* divide by 16 */
+	clk = 1000;
+	wr(l, LAPIC_TIMER_INITIAL, 500); /* due at 1000 + 8000 */
+	clk = 4000;
+	return l;
+}
+
+static void test_snapshot_round_trip(void **state)
+{
+	uint32_t a[NDUMP], b[NDUMP];
+	char err[200] = "";
+
+	(void)state;
+	struct lapic *l = busy_apic();
+	struct snap_enc e = save_of(l);
+	dump(l, a);
+	struct lapic *n = make(3, false, 0, 0);
+	clk = 4000;
+	assert_int_equal(load_of(n, e.buf, e.len, err, sizeof(err)), 0);
+	dump(n, b);
+	assert_memory_equal(a, b, sizeof(a));
+	assert_int_equal(lapic_base(n), LAPIC_DEFAULT_BASE);
+	assert_int_equal(lapic_timer_next(n), 9000);
+	assert_true(lapic_nmi_pending(n));
+	/* Both go on identically: the same interrupts in the same order, the timer on time. */
+	for (struct lapic *x = l;; x = n) {
+		assert_int_equal(lapic_pending(x), 0x71);
+		assert_int_equal(lapic_accept(x), 0x71);
+		wr(x, LAPIC_EOI, 0);
+		assert_true(isr_has(x, 0x62)); /* in service since before the save */
+		assert_int_equal(lapic_pending(x), -1);
+		assert_true(rd(x, LAPIC_TMR + 0x30) & (1u << 2)); /* level-triggered */
+		wr(x, LAPIC_EOI, 0);
+		assert_int_equal(lapic_accept(x), 0x51);
+		wr(x, LAPIC_EOI, 0);
+		assert_int_equal(lapic_accept(x), 0x3e);
+		wr(x, LAPIC_EOI, 0);
+		assert_false(lapic_timer_fire(x, 8999));
+		assert_true(lapic_timer_fire(x, 9000));
+		assert_int_equal(lapic_accept(x), 0x30);
+		if (x == n)
+			break;
+	}
+	lapic_destroy(n);
+	/* Under a clock that started elsewhere, the timer is as far into its period. */
+	n = make(3, false, 0, 0);
+	clk = 1000000;
+	assert_int_equal(load_of(n, e.buf, e.len, err, sizeof(err)), 0);
+	assert_int_equal(lapic_timer_next(n), 1000000 + 5000);
+	assert_int_equal(rd(n, LAPIC_TIMER_CURRENT), 313); /* 3000 ns in: 187 counts of 16 ns */
+	lapic_destroy(n);
+	lapic_destroy(l);
+	snap_enc_free(&e);
+}
+
+static void test_snapshot_tsc_deadline_and_periodic(void **state)
+{
+	char err[200] = "";
+	uint64_t v;
+
+	(void)state;
+	struct lapic *l = make(0, true, 0, 2000000000); /* 2 GHz TSC */
+	enable(l);
+	wr(l, LAPIC_LVT_TIMER, LAPIC_TIMER_TSC_DEADLINE | 0x50);
+	clk = 1000; /* TSC 2000 */
+	assert_int_equal(lapic_msr_write(l, LAPIC_MSR_TSC_DEADLINE, 4000), LAPIC_OK);
+	struct snap_enc e = save_of(l);
+	struct lapic *n = make(0, true, 0, 2000000000);
+	clk = 1000;
+	assert_int_equal(load_of(n, e.buf, e.len, err, sizeof(err)), 0);
+	assert_int_equal(lapic_msr_read(n, LAPIC_MSR_TSC_DEADLINE, &v), LAPIC_OK);
+	assert_int_equal(v, 4000);
+	assert_int_equal(lapic_timer_next(n), 2000);
+	lapic_destroy(n);
+	/* 2000 ticks ahead of a clock at 5000 ns (TSC 10000). */
+	n = make(0, true, 0, 2000000000);
+	clk = 5000;
+	assert_int_equal(load_of(n, e.buf, e.len, err, sizeof(err)), 0);
+	assert_int_equal(lapic_msr_read(n, LAPIC_MSR_TSC_DEADLINE, &v), LAPIC_OK);
+	assert_int_equal(v, 12000);
+	assert_int_equal(lapic_timer_next(n), 6000);
+	lapic_destroy(n);
+	/* Into an APIC without TSC-deadline mode: refused. */
+	n = make(0, true, 0, 0);
+	assert_int_equal(load_of(n, e.buf, e.len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "LVT entry 0")); /* TSC-deadline mode: not here */
+	lapic_destroy(n);
+	lapic_destroy(l);
+	snap_enc_free(&e);
+
+	/* Periodic, due but not yet fired at the save: it fires once after the load. */
+	l = make(0, true, 0, 0);
+	enable(l);
+	wr(l, LAPIC_LVT_TIMER, LAPIC_TIMER_PERIODIC | 0x40);
+	wr(l, LAPIC_TIMER_DIVIDE, 0xb); /* divide by 1 */
+	clk = 100;
+	wr(l, LAPIC_TIMER_INITIAL, 1000);
+	clk = 1500;
+	e = save_of(l);
+	n = make(0, true, 0, 0);
+	clk = 1500;
+	assert_int_equal(load_of(n, e.buf, e.len, err, sizeof(err)), 0);
+	assert_int_equal(lapic_timer_next(n), 1100);
+	assert_true(lapic_timer_fire(n, 1500));
+	assert_int_equal(lapic_timer_next(n), 2100);
+	assert_int_equal(lapic_accept(n), 0x40);
+	lapic_destroy(n);
+	lapic_destroy(l);
+	snap_enc_free(&e);
+}
+
+/* Damaged payloads: refused with a reason, and the APIC left exactly as it was. */
+static void test_snapshot_refused(void **state)
+{
+	uint32_t before[NDUMP], after[NDUMP];
+	char err[200];
+
+	(void)state;
+	struct lapic *l = busy_apic();
+	struct snap_enc e = save_of(l);
+	struct lapic *n = make(3, false, 0, 0);
+	clk = 4000;
+	dump(n, before);
+	for (size_t len = 0; len < e.len; len++) {
+		err[0] = 0;
+		assert_int_equal(load_of(n, e.buf, len, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "truncated"));
+	}
+	dump(n, after);
+	assert_memory_equal(before, after, sizeof(before));
+
+	/* Each byte flipped: loaded or refused, never more; a refusal changes nothing. */
+	uint8_t *copy = malloc(e.len);
+	assert_non_null(copy);
+	for (size_t i = 0; i < e.len; i++) {
+		for (unsigned bit = 0; bit < 8; bit++) {
+			struct lapic *t = make(3, false, 0, 0);
+			uint32_t t0[NDUMP], t1[NDUMP];
+			clk = 4000;
+			dump(t, t0);
+			memcpy(copy, e.buf, e.len);
+			copy[i] ^= (uint8_t)(1u << bit);
+			if (load_of(t, copy, e.len, err, sizeof(err)) < 0) {
+				dump(t, t1);
+				assert_memory_equal(t0, t1, sizeof(t0));
+			}
+			lapic_destroy(t);
+		}
+	}
+
+	/* What the checks name (offsets: version 0, ID 4, base 8, IRR 93, SVR 25). */
+	static const struct { size_t off; uint8_t x; const char *what; } cases[] = {
+		{ 0, 0x02, "version" },
+		{ 4, 0x01, "APIC ID" },
+		{ 9, 0x01, "BSP flag" },        /* IA32_APIC_BASE bit 8 on an AP */
+		{ 8, 0x01, "IA32_APIC_BASE" },  /* a reserved bit */
+		{ 93, 0x20, "vectors 0-15" },   /* vector 5 pending */
+		{ 26, 0x10, "reserved bits" },  /* SVR bit 12 */
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		memcpy(copy, e.buf, e.len);
+		copy[cases[c].off] ^= cases[c].x;
+		err[0] = 0;
+		assert_int_equal(load_of(n, copy, e.len, err, sizeof(err)), -1);
+		if (!strstr(err, cases[c].what))
+			fail_msg("case %zu: \"%s\" does not name %s", c, err, cases[c].what);
+	}
+	/* Another APIC ID: refused. */
+	struct lapic *other = make(4, false, 0, 0);
+	assert_int_equal(load_of(other, e.buf, e.len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "APIC ID"));
+	lapic_destroy(other);
+	free(copy);
+	lapic_destroy(n);
+	lapic_destroy(l);
+	snap_enc_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -601,6 +846,9 @@ int main(void)
 		cmocka_unit_test(test_x2apic_msrs),
 		cmocka_unit_test(test_apic_base_transitions),
 		cmocka_unit_test(test_init_keeps_id_and_base),
+		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_snapshot_tsc_deadline_and_periodic),
+		cmocka_unit_test(test_snapshot_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

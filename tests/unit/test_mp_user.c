@@ -3,13 +3,15 @@
  * transitions it allows and those it refuses, INIT-SIPI-SIPI for four vCPUs driven through
  * ICR writes with the trace checked event by event, INIT to the BSP, SIPI storms, the
  * missing-SIPI timeout, the single-thread scheduler queries, and vCPU threads blocked in
- * mp_user_wait_runnable being started, kicked, woken and stopped.
+ * mp_user_wait_runnable being started, kicked, woken and stopped, and snapshots taken in
+ * the middle of the MP protocol (restored, the protocol goes on; damaged, refused).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <time.h>
@@ -18,6 +20,7 @@
 
 #include "mp/apic_bus.h"
 #include "mp/mp_user.h"
+#include "snapshot/snapfile.h"
 
 #define MAXCPU 8
 #define PAGE LAPIC_DEFAULT_BASE
@@ -614,6 +617,171 @@ static void test_wait_timeout(void **state)
 	destroy(&m);
 }
 
+
+/* ---- snapshots ------------------------------------------------------------------------ */
+
+#define MS 1000000ull
+
+/*
+ * Four vCPUs mid-protocol: the BSP halted with IF = 1, cpu 1 in INIT_RECEIVED for 150 ms,
+ * cpu 2 with a SIPI latched (vector 0x9a), cpu 3 never started.
+ */
+static struct machine mid_protocol(void)
+{
+	struct machine m = make(4);
+
+	assert_int_equal(apic_bus_mmio_write(m.b, 0, PAGE + LAPIC_SVR, 4, 0x1ff), LAPIC_OK);
+	atomic_store(&clk, 1 * MS);
+	icr(&m, 0, 2, INIT_ASSERT);
+	icr(&m, 0, 4, INIT_ASSERT);
+	icr(&m, 0, 4, SIPI(0x9a));
+	assert_int_equal(mp_user_halt(m.u, 0, true), MP_STATE_HALTED);
+	atomic_store(&clk, 151 * MS);
+	return m;
+}
+
+static void save_both(struct machine *m, struct snap_enc *bus, struct snap_enc *mp)
+{
+	*bus = (struct snap_enc){ 0 };
+	*mp = (struct snap_enc){ 0 };
+	assert_int_equal(apic_bus_save(m->b, bus), 0);
+	assert_int_equal(mp_user_save(m->u, mp), 0);
+}
+
+static int machine_load(struct machine *m, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+	struct snap_dec d;
+
+	snap_dec_init(&d, p, n);
+	return mp_user_load(m->u, &d, err, errlen);
+}
+
+static void test_snapshot_mid_protocol(void **state)
+{
+	struct snap_enc bus, mp;
+	struct trace_event ev[8];
+	struct x86_regs r;
+	struct x86_sregs s;
+	char err[256] = "";
+	struct snap_dec d;
+
+	(void)state;
+	struct machine m = mid_protocol();
+	save_both(&m, &bus, &mp);
+	struct machine n = make(4);
+	atomic_store(&clk, 151 * MS);
+	snap_dec_init(&d, bus.buf, bus.len);
+	assert_int_equal(apic_bus_load(n.b, &d, err, sizeof(err)), 0);
+	if (machine_load(&n, mp.buf, mp.len, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	static const enum mp_state want[4] = { MP_STATE_HALTED, MP_STATE_INIT_RECEIVED,
+					       MP_STATE_SIPI_RECEIVED, MP_STATE_UNINITIALIZED };
+	for (uint32_t i = 0; i < 4; i++) {
+		assert_int_equal(mp_user_state(n.u, i), want[i]);
+		/* The trace of the new machine goes on from the loaded states. */
+		size_t k = events(&n, i, ev, 8);
+		assert_true(k >= 1);
+		expect_state(&ev[k - 1], want[i]);
+	}
+	/* The INIT came 150 ms ago: the 200 ms warning comes 50 ms later, not 200. */
+	assert_int_equal(mp_user_tick(n.u, 200 * MS), 0);
+	assert_int_equal(mp_user_tick(n.u, 202 * MS), 1);
+	/* The latched start survives; the INIT_RECEIVED AP takes a SIPI. */
+	assert_int_equal(mp_user_poll(n.u, 2), MP_USER_START);
+	assert_int_equal(mp_user_take_sipi(n.u, 2, &r, &s), MP_USER_START_SIPI);
+	assert_int_equal(s.cs.selector, 0x9a00);
+	icr(&n, 0, 2, SIPI(0x10));
+	assert_int_equal(mp_user_state(n.u, 1), MP_STATE_SIPI_RECEIVED);
+	assert_int_equal(mp_user_take_sipi(n.u, 1, &r, &s), MP_USER_START_SIPI);
+	assert_int_equal(s.cs.selector, 0x1000);
+	assert_int_equal(mp_user_state(n.u, 1), MP_STATE_RUNNABLE);
+	/* A second SIPI (8.4.4.1) is the expected one: no warning for cpu 1. */
+	unsigned w = atomic_load(&nwarn);
+	icr(&n, 0, 2, SIPI(0x10));
+	assert_int_equal(atomic_load(&nwarn), w);
+	/* The BSP halted with IF = 1: a fixed IPI wakes it. */
+	assert_int_equal(apic_bus_mmio_write(n.b, 1, PAGE + LAPIC_SVR, 4, 0x1ff), LAPIC_OK);
+	icr(&n, 1, 0, 0x40);
+	assert_int_equal(mp_user_state(n.u, 0), MP_STATE_RUNNABLE);
+	assert_int_equal(apic_bus_take_interrupt(n.b, 0), 0x40);
+	assert_int_equal(mp_user_state(n.u, 3), MP_STATE_UNINITIALIZED);
+	destroy(&n);
+	destroy(&m);
+	snap_enc_free(&bus);
+	snap_enc_free(&mp);
+}
+
+/* Offsets: a 12-byte header, then 16 bytes a vCPU (state, start, vector, SIPIs, flags...). */
+#define CPU_REC(i) (12 + 16 * (i))
+
+static void test_snapshot_refused(void **state)
+{
+	struct snap_enc bus, mp;
+	char err[256];
+
+	(void)state;
+	struct machine m = mid_protocol();
+	save_both(&m, &bus, &mp);
+	struct machine n = make(4);
+	for (size_t len = 0; len < mp.len; len++) {
+		err[0] = 0;
+		assert_int_equal(machine_load(&n, mp.buf, len, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "truncated"));
+	}
+	assert_int_equal(mp_user_state(n.u, 1), MP_STATE_UNINITIALIZED);
+	assert_int_equal(mp_user_state(n.u, 0), MP_STATE_RUNNABLE);
+	uint8_t *c = malloc(mp.len + 1);
+	assert_non_null(c);
+	static const struct { size_t off; uint8_t x; const char *what; } cases[] = {
+		{ 0, 0x02, "version" },
+		{ 4, 0x01, "vCPUs" },                 /* the count */
+		{ 8, 0x01, "BSP" },
+		{ CPU_REC(1), 0x08, "out of range" }, /* state 9 */
+		{ CPU_REC(1) + 1, 0x01, "latched" },  /* INIT_RECEIVED with a SIPI start */
+		{ CPU_REC(2) + 1, 0x01, "latched" },  /* SIPI_RECEIVED with no start */
+		{ CPU_REC(3) + 1, 0x02, "reset start" },
+		{ CPU_REC(1) + 7, 0x80, "flags" },
+		{ CPU_REC(3) + 7, 0x02, "held" },
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		memcpy(c, mp.buf, mp.len);
+		c[cases[k].off] ^= cases[k].x;
+		err[0] = 0;
+		assert_int_equal(machine_load(&n, c, mp.len, err, sizeof(err)), -1);
+		if (!strstr(err, cases[k].what))
+			fail_msg("case %zu: \"%s\" does not name %s", k, err, cases[k].what);
+	}
+	memcpy(c, mp.buf, mp.len);
+	c[mp.len] = 0;
+	assert_int_equal(machine_load(&n, c, mp.len + 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too many"));
+	/* Each bit flipped: loaded or refused; a refusal leaves every state as it was. */
+	for (size_t i = 0; i < mp.len; i++) {
+		for (unsigned bit = 0; bit < 8; bit++) {
+			struct machine t = make(4);
+			memcpy(c, mp.buf, mp.len);
+			c[i] ^= (uint8_t)(1u << bit);
+			if (machine_load(&t, c, mp.len, err, sizeof(err)) < 0) {
+				assert_int_equal(mp_user_state(t.u, 0), MP_STATE_RUNNABLE);
+				for (uint32_t j = 1; j < 4; j++)
+					assert_int_equal(mp_user_state(t.u, j),
+							 MP_STATE_UNINITIALIZED);
+			}
+			destroy(&t);
+		}
+	}
+	/* Another machine size. */
+	struct machine o = make(3);
+	assert_int_equal(machine_load(&o, mp.buf, mp.len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "saved with 4 vCPUs"));
+	destroy(&o);
+	free(c);
+	destroy(&n);
+	destroy(&m);
+	snap_enc_free(&bus);
+	snap_enc_free(&mp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +797,8 @@ int main(void)
 		cmocka_unit_test(test_start_state_table_9_1),
 		cmocka_unit_test(test_threads_wait_kick_start_stop),
 		cmocka_unit_test(test_wait_timeout),
+		cmocka_unit_test(test_snapshot_mid_protocol),
+		cmocka_unit_test(test_snapshot_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -224,6 +224,39 @@ static void test_hostile_sweep(void **state)
 	bus_destroy(b);
 }
 
+/* A snapshot keeps the CMOS RAM and the guest's offset from host time (its clock runs on). */
+static void test_snapshot_round_trip(void **state)
+{
+	struct bus *b1 = bus_create("pio"), *b2 = bus_create("pio");
+	struct rtc *r1 = rtc_create(b1), *r2 = rtc_create(b2);
+	struct snap_enc e = { 0 };
+	struct snap_dec d;
+	char err[128];
+
+	(void)state;
+	cmos_write(b1, 0x0b, 0x06);  /* binary */
+	cmos_write(b1, 0x40, 0xa5);  /* a byte of CMOS RAM */
+	cmos_write(b1, 0x09, 99);    /* the year: the guest's time is now off the host's */
+	assert_int_equal(rtc_save(r1, &e), 0);
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(rtc_load(r2, &d, err, sizeof(err)), 0);
+	assert_int_equal(cmos_read(b2, 0x40), 0xa5);
+	assert_int_equal(cmos_read(b2, 0x0b) & 0x04, 0x04);
+	assert_int_equal(cmos_read(b2, 0x09), 99);
+	for (size_t n = 0; n < e.len; n++) {
+		snap_dec_init(&d, e.buf, n);
+		assert_int_equal(rtc_load(r2, &d, err, sizeof(err)), -1);
+	}
+	e.buf[0] = 0x80; /* an index past the CMOS */
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(rtc_load(r2, &d, err, sizeof(err)), -1);
+	snap_enc_free(&e);
+	rtc_destroy(r1);
+	rtc_destroy(r2);
+	bus_destroy(b1);
+	bus_destroy(b2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_set_clock),
 		cmocka_unit_test(test_cmos_ram),
 		cmocka_unit_test(test_hostile_sweep),
+		cmocka_unit_test(test_snapshot_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,490 @@
+/*
+ * snapfile_write.c - writing a snapshot (format: snapfile.c): sections and page data go to
+ * temporary files beside the final paths; commit fsyncs them, renames them into place (the
+ * memory file first) and fsyncs the directories.  A process killed before the rename leaves
+ * only files named `.NAME.tmp.XXXXXX`, never a file at the final path.
+ *
+ * It knows files and the layout; what a section means is its caller's business.
+ */
+#include "snapshot/snapfile.h"
+#include "snapshot/snapfile_layout.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One file being written: its final path and the temporary one beside it. */
+struct out_file {
+	int fd;
+	char *path, *tmp;
+	uint64_t end; /* where the next bytes go */
+};
+
+struct section_key {
+	uint32_t type, instance;
+};
+
+struct snap_writer {
+	struct out_file main, mem; /* mem.fd < 0 without a memory file */
+	uint8_t id[SNAP_ID_LEN];
+	char memname[SNAP_NAME_MAX + 1];
+	struct section_key *keys;
+	uint32_t nkeys;
+	size_t keycap;
+	uint64_t mem_bytes;
+	bool memory_done;
+	int failed; /* the errno that broke the writer, or 0 */
+};
+
+/* Write all n bytes at off: short writes continue, EINTR retries.  0 or -1 with errno. */
+static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (n) {
+		ssize_t r = pwrite(fd, p, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+
+	if (!dir)
+		return -1;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Create `.NAME.tmp.XXXXXX` beside `path`, O_EXCL with mode 0644 less the umask (mkstemp's
+ * 0600 would need the umask, which a process can only read by changing it).
+ */
+static int create_temp(struct out_file *f, const char *path)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	int dirlen = (int)(base - path);
+
+	f->fd = -1;
+	f->path = strdup(path);
+	f->tmp = malloc(strlen(path) + 16);
+	if (!f->path || !f->tmp)
+		return -1;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		uint8_t rnd[6];
+		char suffix[7];
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -1;
+		for (int i = 0; i < 6; i++)
+			suffix[i] = digits[rnd[i] % (sizeof(digits) - 1)];
+		suffix[6] = '\0';
+		sprintf(f->tmp, "%.*s.%s.tmp.%s", dirlen, path, base, suffix);
+		f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (f->fd >= 0 || errno != EEXIST)
+			return f->fd < 0 ? -1 : 0;
+	}
+	return -1; /* errno is EEXIST */
+}
+
+static void out_file_discard(struct out_file *f)
+{
+	if (f->fd >= 0) {
+		close(f->fd);
+		unlink(f->tmp);
+	}
+	free(f->path);
+	free(f->tmp);
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+}
+
+static void writer_free(struct snap_writer *w)
+{
+	out_file_discard(&w->main);
+	out_file_discard(&w->mem);
+	free(w->keys);
+	free(w);
+}
+
+/* A file name the header can record: no control bytes, not empty, not "." or "..". */
+static const char *usable_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+
+	if (!*base || strlen(base) > SNAP_NAME_MAX || !strcmp(base, ".") || !strcmp(base, ".."))
+		return NULL;
+	for (const char *c = base; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return NULL;
+	return base;
+}
+
+struct snap_writer *snap_writer_open(const char *path, const char *memory_path, char *err,
+				     size_t errlen)
+{
+	struct snap_writer *w = calloc(1, sizeof(*w));
+
+	if (!w) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	w->main.fd = w->mem.fd = -1;
+	const char *memname = memory_path ? usable_name(memory_path) : "";
+	if (!usable_name(path) || !memname || (memory_path && !strcmp(path, memory_path))) {
+		snprintf(err, errlen, "%s: not a usable name for a snapshot%s",
+			 memname ? path : memory_path, memname ? "" : "'s memory file");
+		writer_free(w);
+		return NULL;
+	}
+	strcpy(w->memname, memname);
+	if (getrandom(w->id, sizeof(w->id), 0) != (ssize_t)sizeof(w->id)) {
+		snprintf(err, errlen, "%s: getrandom: %s", path, strerror(errno));
+		writer_free(w);
+		return NULL;
+	}
+	if (create_temp(&w->main, path) < 0 || (memory_path && create_temp(&w->mem, memory_path) < 0)) {
+		snprintf(err, errlen, "cannot create a temporary file beside %s: %s",
+			 memory_path && w->main.fd >= 0 ? memory_path : path, strerror(errno));
+		writer_free(w);
+		return NULL;
+	}
+	w->main.end = snap_header_size((uint32_t)strlen(w->memname));
+	w->mem.end = SNAP_PAGE;
+	return w;
+}
+
+/* Mark the writer broken with the current errno; always -1. */
+static int fail(struct snap_writer *w)
+{
+	if (!w->failed)
+		w->failed = errno ? errno : EIO;
+	errno = w->failed;
+	return -1;
+}
+
+/* Remember (type, instance); -1 with EEXIST if it was put before. */
+static int add_key(struct snap_writer *w, uint32_t type, uint32_t instance)
+{
+	for (uint32_t i = 0; i < w->nkeys; i++)
+		if (w->keys[i].type == type && w->keys[i].instance == instance) {
+			errno = EEXIST;
+			return -1;
+		}
+	if (w->nkeys == UINT32_MAX) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	if (w->nkeys == w->keycap) {
+		size_t cap = w->keycap ? 2 * w->keycap : 16;
+		struct section_key *k = realloc(w->keys, cap * sizeof(*k));
+		if (!k)
+			return -1;
+		w->keys = k;
+		w->keycap = cap;
+	}
+	w->keys[w->nkeys++] = (struct section_key){ type, instance };
+	return 0;
+}
+
+/* Write one section (header, payload, zeros to 8) at `off`. */
+static int write_section(struct snap_writer *w, uint64_t off, uint32_t type, uint32_t instance,
+			 const void *data, size_t len)
+{
+	static const uint8_t zeros[8];
+	uint8_t h[SNAP_SEC_HDR] = { 0 };
+
+	snap_put_le32(h, type);
+	snap_put_le32(h + 4, instance);
+	snap_put_le64(h + 8, len);
+	uint32_t crc = snap_crc32c(0, h, SNAP_SEC_CRC);
+	snap_put_le32(h + SNAP_SEC_CRC, snap_crc32c(crc, data, len));
+	size_t pad = (size_t)(snap_align(len, 8) - len);
+	if (pwrite_all(w->main.fd, h, sizeof(h), off) < 0 ||
+	    pwrite_all(w->main.fd, data, len, off + SNAP_SEC_HDR) < 0 ||
+	    pwrite_all(w->main.fd, zeros, pad, off + SNAP_SEC_HDR + len) < 0)
+		return -1;
+	return 0;
+}
+
+int snap_put(struct snap_writer *w, uint32_t type, uint32_t instance, const void *data,
+	     size_t len)
+{
+	if (w->failed)
+		return fail(w);
+	if (type == SNAP_SEC_MEMORY) {
+		errno = EINVAL; /* only snap_put_memory writes it */
+		return fail(w);
+	}
+	if (add_key(w, type, instance) < 0 ||
+	    write_section(w, w->main.end, type, instance, data, len) < 0)
+		return fail(w);
+	w->main.end += SNAP_SEC_HDR + snap_align(len, 8);
+	return 0;
+}
+
+/* A run of non-zero pages, as it will be stored. */
+struct extent {
+	uint64_t gpa, len;
+	const uint8_t *hva;
+};
+
+static bool page_is_zero(const uint8_t *p)
+{
+	return p[0] == 0 && !memcmp(p, p + 1, SNAP_PAGE - 1);
+}
+
+static int regions_valid(const struct snap_mem_region *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if ((r[i].gpa | r[i].size) % SNAP_PAGE || !r[i].size || r[i].gpa + r[i].size < r[i].gpa ||
+		    (i && r[i].gpa < r[i - 1].gpa + r[i - 1].size)) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Find the runs of non-zero pages of every region; *out is malloc'ed. */
+static int find_extents(const struct snap_mem_region *r, unsigned n, struct extent **out,
+			size_t *count)
+{
+	struct extent *e = NULL;
+	size_t ne = 0, cap = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		bool open_run = false;
+		for (uint64_t off = 0; off < r[i].size; off += SNAP_PAGE) {
+			if (page_is_zero(r[i].hva + off)) {
+				open_run = false;
+				continue;
+			}
+			if (open_run) {
+				e[ne - 1].len += SNAP_PAGE;
+				continue;
+			}
+			if (ne == cap) {
+				cap = cap ? 2 * cap : 64;
+				struct extent *g = realloc(e, cap * sizeof(*e));
+				if (!g) {
+					free(e);
+					return -1;
+				}
+				e = g;
+			}
+			e[ne++] = (struct extent){ r[i].gpa + off, SNAP_PAGE, r[i].hva + off };
+			open_run = true;
+		}
+	}
+	*out = e;
+	*count = ne;
+	return 0;
+}
+
+/* Write one extent's data at off in 1 MiB pieces, each checksummed while it is in cache. */
+static int write_extent(int fd, const struct extent *e, uint64_t off, uint32_t *crc)
+{
+	const uint64_t chunk = 1u << 20;
+
+	*crc = 0;
+	for (uint64_t done = 0; done < e->len; done += chunk) {
+		size_t n = (size_t)(e->len - done < chunk ? e->len - done : chunk);
+		*crc = snap_crc32c(*crc, e->hva + done, n);
+		if (pwrite_all(fd, e->hva + done, n, off + done) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Write the page data from `data_off` on (in the memory file or the main one) and encode the
+ * memory section's payload into `t`.
+ */
+static int write_memory(struct snap_writer *w, const struct snap_mem_region *r, unsigned n,
+			const struct extent *e, size_t ne, int fd, uint64_t data_off,
+			struct snap_enc *t)
+{
+	if (ne > UINT32_MAX) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	snap_enc_u32(t, n);
+	snap_enc_u32(t, (uint32_t)ne);
+	for (unsigned i = 0; i < n; i++) {
+		snap_enc_u64(t, r[i].gpa);
+		snap_enc_u64(t, r[i].size);
+	}
+	uint64_t off = data_off;
+	for (size_t i = 0; i < ne; i++) {
+		uint32_t crc;
+		if (write_extent(fd, &e[i], off, &crc) < 0)
+			return -1;
+		snap_enc_u64(t, e[i].gpa);
+		snap_enc_u64(t, e[i].len);
+		snap_enc_u64(t, off);
+		snap_enc_u32(t, crc);
+		snap_enc_u32(t, 0);
+		off += e[i].len;
+	}
+	if (t->oom) {
+		errno = ENOMEM;
+		return -1;
+	}
+	w->mem_bytes = off - data_off;
+	return 0;
+}
+
+int snap_put_memory(struct snap_writer *w, const struct snap_mem_region *regions, unsigned n)
+{
+	struct extent *e = NULL;
+	struct snap_enc t = { 0 };
+	size_t ne = 0;
+
+	if (w->failed)
+		return fail(w);
+	if (regions_valid(regions, n) < 0 || add_key(w, SNAP_SEC_MEMORY, 0) < 0 ||
+	    find_extents(regions, n, &e, &ne) < 0)
+		return fail(w);
+	/* The section's size is known before its contents: 8 + 16 R + 32 E. */
+	uint64_t sec = w->main.end;
+	uint64_t sec_end = sec + SNAP_SEC_HDR + SNAP_MEM_HEAD + (uint64_t)n * SNAP_MEM_REGION +
+			   (uint64_t)ne * SNAP_MEM_EXTENT;
+	bool separate = w->mem.fd >= 0;
+	int fd = separate ? w->mem.fd : w->main.fd;
+	uint64_t data_off = separate ? w->mem.end : snap_align(sec_end, SNAP_PAGE);
+	int r = write_memory(w, regions, n, e, ne, fd, data_off, &t);
+	if (r == 0)
+		r = write_section(w, sec, SNAP_SEC_MEMORY, 0, t.buf, t.len);
+	int saved = errno;
+	free(e);
+	snap_enc_free(&t);
+	errno = saved;
+	if (r < 0)
+		return fail(w);
+	if (separate)
+		w->mem.end += w->mem_bytes;
+	/* The payload is a multiple of 8 long: sec_end needs no padding. */
+	w->main.end = ne && !separate ? data_off + w->mem_bytes : sec_end;
+	w->memory_done = true;
+	return 0;
+}
+
+static int write_main_header(struct snap_writer *w)
+{
+	uint32_t namelen = (uint32_t)strlen(w->memname);
+	uint32_t size = snap_header_size(namelen);
+	uint8_t h[SNAP_HDR_MAX];
+
+	memset(h, 0, sizeof(h));
+	memcpy(h + SNAP_HDR_MAGIC, SNAP_MAGIC, 8);
+	snap_put_le32(h + SNAP_HDR_VERSION, SNAP_FORMAT_VERSION);
+	snap_put_le32(h + SNAP_HDR_SIZE, size);
+	snap_put_le32(h + SNAP_HDR_FLAGS, namelen ? SNAP_F_MEMFILE : 0);
+	snap_put_le32(h + SNAP_HDR_COUNT, w->nkeys);
+	snap_put_le64(h + SNAP_HDR_SECTIONS, size);
+	memcpy(h + SNAP_HDR_ID, w->id, SNAP_ID_LEN);
+	snap_put_le32(h + SNAP_HDR_NAMELEN, namelen);
+	memcpy(h + SNAP_HDR_NAME, w->memname, namelen);
+	snap_put_le32(h + size - 4, snap_crc32c(0, h, size - 4));
+	return pwrite_all(w->main.fd, h, size, 0);
+}
+
+static int write_memory_header(struct snap_writer *w)
+{
+	uint8_t h[SNAP_MHDR_END] = { 0 };
+
+	memcpy(h + SNAP_MHDR_MAGIC, SNAP_MEM_MAGIC, 8);
+	snap_put_le32(h + SNAP_MHDR_VERSION, SNAP_FORMAT_VERSION);
+	snap_put_le32(h + SNAP_MHDR_DATA, SNAP_PAGE);
+	memcpy(h + SNAP_MHDR_ID, w->id, SNAP_ID_LEN);
+	snap_put_le64(h + SNAP_MHDR_BYTES, w->mem_bytes);
+	snap_put_le32(h + SNAP_MHDR_CRC, snap_crc32c(0, h, SNAP_MHDR_CRC));
+	/* Bytes 48..4095 stay a hole: zeros.  An empty memory file still has the whole page. */
+	if (pwrite_all(w->mem.fd, h, sizeof(h), 0) < 0)
+		return -1;
+	return ftruncate(w->mem.fd, (off_t)w->mem.end);
+}
+
+/* The temporary file's data on disk, under its final name, the name on disk. */
+static int publish(struct out_file *f, const char **step)
+{
+	*step = "fsync";
+	if (fsync(f->fd) < 0)
+		return -1;
+	*step = "rename";
+	if (rename(f->tmp, f->path) < 0)
+		return -1;
+	close(f->fd);
+	f->fd = -1; /* nothing to remove any more */
+	*step = "fsync of the directory of";
+	return fsync_dir_of(f->path);
+}
+
+int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen)
+{
+	const char *step = "write";
+	const char *what = w->main.path;
+
+	if (w->failed) {
+		snprintf(err, errlen, "%s: not saved, an earlier write failed: %s", what,
+			 strerror(w->failed));
+		writer_free(w);
+		return -1;
+	}
+	/* The main file is sized by its contents; any hole at its end must be real zeros. */
+	int r = ftruncate(w->main.fd, (off_t)w->main.end);
+	if (r == 0)
+		r = write_main_header(w);
+	if (r == 0 && w->mem.fd >= 0) {
+		what = w->mem.path;
+		r = write_memory_header(w);
+		if (r == 0)
+			r = publish(&w->mem, &step);
+	}
+	if (r == 0) {
+		what = w->main.path;
+		r = publish(&w->main, &step);
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s: %s", what, step, strerror(errno));
+		/* A memory file in place without its main file would only mislead. */
+		if (w->main.fd >= 0 && w->mem.path && w->mem.fd < 0)
+			unlink(w->mem.path);
+	}
+	writer_free(w);
+	return r;
+}
+
+void snap_writer_abort(struct snap_writer *w)
+{
+	if (w)
+		writer_free(w);
+}

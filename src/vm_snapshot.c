@@ -1,0 +1,540 @@
+/*
+ * vm_snapshot.c - a running VM saved to a snapshot file, and a VM built back from one.
+ *
+ * Knows the VM's parts (vm_internal.h) and the snapshot file's interface (snapfile.h), not
+ * the bytes of the file (snapfile.c) nor any accelerator's encoding of its state (the
+ * accelerator's save/load operations), nor a device's (each device's save/load).
+ *
+ * Save, the VM paused (every vCPU parked at the gate, or inside an exit for a step hold):
+ *   1. machine: the configuration the VM was built from and the accelerator; then the CPUID
+ *      of every vCPU, so that a restore on a host whose KVM offers another CPU is refused;
+ *   2. each vCPU, on its own thread: its counters and its accelerator state (KVM reads the MP
+ *      state first, see accel/kvm_state.c);
+ *   3. VM-wide accelerator state (in-kernel PIC, IOAPIC, PIT, clock), after the vCPUs: no
+ *      vCPU runs between the two, and the vCPUs' reads complete their last exits first;
+ *   4. the userspace MP state machine and APICs (when mpvmm keeps them), the devices, the
+ *      MP trace, and last guest RAM (nothing that runs while paused writes it).
+ * Restore: the machine section gives a configuration; the VM is built from it as for a fresh
+ * boot except that RAM comes from the snapshot (mapped before the accelerator registers it,
+ * so KVM sees the file-backed pages), the firmware tables are not written again (they are in
+ * that RAM, and the one platform check still reads them), and CPUID must come out equal to
+ * the saved one.  Then, before any vCPU thread starts: VM-wide accelerator state (the
+ * irqchip before the LAPICs that route through it), each vCPU (accel/kvm_state.c says in
+ * which order), the trace (the userspace MP state machine records what it loads there),
+ * the userspace MP state, the devices.
+ */
+#include "vm.h"
+#include "vm_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mp/apic_bus.h"
+#include "mp/mp_user.h"
+#include "snapshot/snapfile.h"
+
+#define MACHINE_VERSION 1u
+#define VCPU_VERSION 1u
+
+enum machine_instance { MACHINE_CONFIG = 0, MACHINE_CPUID = 1 };
+enum mp_user_instance { MP_USER_STATE = 0, MP_USER_APICS = 1 };
+enum device_id { DEV_SERIAL = 0, DEV_RTC, DEV_I8042, DEV_ACPI_PM, DEV_FW_CFG, DEV_PCI };
+
+enum config_flag {
+	FLAG_STEP = 1u << 0,
+	FLAG_HOLD = 1u << 1,
+	FLAG_RACY = 1u << 2,
+	FLAG_X2APIC = 1u << 3,
+	FLAG_KERNEL = 1u << 4,
+	FLAG_REBOOT_RESTART = 1u << 5,
+	FLAG_SEEDED = 1u << 6,
+};
+
+/* ---- saving ------------------------------------------------------------------------------ */
+
+static void save_config(const struct vm *vm, struct snap_enc *e)
+{
+	const struct vm_config *c = &vm->cfg;
+	uint32_t flags = (c->selftest_step ? FLAG_STEP : 0) | (c->selftest_hold ? FLAG_HOLD : 0) |
+			 (c->selftest_racy ? FLAG_RACY : 0) | (c->x2apic ? FLAG_X2APIC : 0) |
+			 (c->kernel ? FLAG_KERNEL : 0) |
+			 (c->reboot_restart ? FLAG_REBOOT_RESTART : 0) |
+			 (c->seeded ? FLAG_SEEDED : 0);
+	const char *accel = vm->accel->ops->name;
+
+	snap_enc_u32(e, MACHINE_VERSION);
+	snap_enc_blob(e, accel, strlen(accel));
+	snap_enc_u32(e, (uint32_t)c->irqchip);
+	snap_enc_u32(e, c->topo.cpus);
+	snap_enc_u32(e, c->topo.sockets);
+	snap_enc_u32(e, c->topo.cores);
+	snap_enc_u32(e, c->topo.threads);
+	snap_enc_u32(e, c->boot_cpu);
+	snap_enc_u64(e, c->mem_size);
+	snap_enc_u32(e, flags);
+	snap_enc_u32(e, c->ap_timeout_ms);
+	snap_enc_u32(e, c->debug_exit_port);
+	snap_enc_blob(e, c->guest, strnlen(c->guest, sizeof(c->guest)));
+	snap_enc_blob(e, c->kernel ? c->kernel : "", c->kernel ? strlen(c->kernel) : 0);
+	snap_enc_u64(e, c->seed);
+	snap_enc_u64(e, mp_trace_now(vm->mp));
+}
+
+static void save_cpuid_tables(struct cpuid_table *const *t, uint32_t n, struct snap_enc *e)
+{
+	snap_enc_u32(e, n);
+	for (uint32_t i = 0; i < n; i++) {
+		snap_enc_u32(e, (uint32_t)t[i]->n);
+		for (size_t j = 0; j < t[i]->n; j++) {
+			const struct cpuid_entry *c = &t[i]->e[j];
+			const uint32_t w[] = { c->function, c->index, c->flags, c->eax, c->ebx,
+					       c->ecx, c->edx };
+			for (size_t k = 0; k < sizeof(w) / sizeof(w[0]); k++)
+				snap_enc_u32(e, w[k]);
+		}
+	}
+}
+
+static int put_enc(struct snap_writer *w, uint32_t type, uint32_t inst, struct snap_enc *e,
+		   const char *what, char *err, size_t errlen)
+{
+	int r = e->oom ? -1 : snap_put(w, type, inst, e->buf, e->len);
+
+	if (r < 0)
+		snprintf(err, errlen, "cannot write the %s: %s", what,
+			 e->oom ? "out of memory" : strerror(errno));
+	snap_enc_free(e);
+	*e = (struct snap_enc){ 0 };
+	return r;
+}
+
+static int save_machine(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct snap_enc e = { 0 };
+	uint32_t n = vm->plat.topo.cpus;
+
+	save_config(vm, &e);
+	if (put_enc(w, SNAP_SEC_MACHINE, MACHINE_CONFIG, &e, "configuration", err, errlen) < 0)
+		return -1;
+	struct cpuid_table **t = vm_cpuid_tables(vm, err, errlen);
+	if (!t)
+		return -1;
+	save_cpuid_tables(t, n, &e);
+	vm_cpuid_tables_free(t, n);
+	return put_enc(w, SNAP_SEC_MACHINE, MACHINE_CPUID, &e, "CPUID", err, errlen);
+}
+
+struct vcpu_job {
+	struct vcpu *v;
+	struct snap_enc e;
+	int r;
+	char err[256];
+};
+
+/* On the vCPU's thread (vcpu_call): KVM wants vCPU ioctls from there. */
+static void save_vcpu_on_thread(void *arg)
+{
+	struct vcpu_job *j = arg;
+	struct vcpu *v = j->v;
+
+	snap_enc_u32(&j->e, VCPU_VERSION);
+	for (unsigned k = 0; k < ACCEL_EXIT_KINDS; k++)
+		snap_enc_u64(&j->e, atomic_load(&v->exits[k]));
+	for (unsigned k = 0; k < INSN_KINDS; k++)
+		snap_enc_u64(&j->e, atomic_load(&v->carried[k]));
+	j->r = v->env->ops->save_vcpu(v->av, &j->e, j->err, sizeof(j->err));
+}
+
+static int save_vcpus(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < vm->nvcpus; i++) {
+		struct vcpu_job j = { .v = &vm->vcpus[i], .r = -1 };
+		snprintf(j.err, sizeof(j.err), "its thread has ended");
+		if (vcpu_call(&vm->vcpus[i], save_vcpu_on_thread, &j) < 0 || j.r < 0) {
+			snprintf(err, errlen, "vCPU %u: %s", i, j.err);
+			snap_enc_free(&j.e);
+			return -1;
+		}
+		char what[32];
+		snprintf(what, sizeof(what), "state of vCPU %u", i);
+		if (put_enc(w, SNAP_SEC_VCPU, i, &j.e, what, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int save_vm_state(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct snap_enc e = { 0 };
+
+	if (vm->accel->ops->save_vm(vm->accel, &e, err, errlen) < 0) {
+		snap_enc_free(&e);
+		return -1;
+	}
+	return put_enc(w, SNAP_SEC_VM, 0, &e, "VM state", err, errlen);
+}
+
+static int save_user_mp(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct snap_enc e = { 0 };
+
+	if (!vm->accel->user_mp)
+		return 0;
+	if (mp_user_save(vm->user.mp, &e) < 0 ||
+	    put_enc(w, SNAP_SEC_MP_USER, MP_USER_STATE, &e, "MP state machine", err, errlen) < 0)
+		goto fail;
+	if (apic_bus_save(vm->user.apics, &e) < 0 ||
+	    put_enc(w, SNAP_SEC_MP_USER, MP_USER_APICS, &e, "local APICs", err, errlen) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (!err[0])
+		snprintf(err, errlen, "cannot save the userspace MP state");
+	snap_enc_free(&e);
+	return -1;
+}
+
+static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct snap_enc e = { 0 };
+	int r = 0;
+
+#define SAVE_DEVICE(id, fn, dev, name)                                                      \
+	do {                                                                                \
+		if (r == 0 && (fn(dev, &e) < 0 ||                                            \
+			       put_enc(w, SNAP_SEC_DEVICE, id, &e, name, err, errlen) < 0))  \
+			r = -1;                                                              \
+	} while (0)
+	SAVE_DEVICE(DEV_SERIAL, serial_save, vm->serial, "serial port");
+	SAVE_DEVICE(DEV_RTC, rtc_save, vm->rtc, "RTC");
+	SAVE_DEVICE(DEV_I8042, i8042_save, vm->i8042, "i8042");
+	SAVE_DEVICE(DEV_ACPI_PM, acpi_pm_save, vm->acpi_pm, "ACPI PM");
+	SAVE_DEVICE(DEV_FW_CFG, fw_cfg_save, vm->fw_cfg, "fw_cfg");
+	SAVE_DEVICE(DEV_PCI, pci_none_save, vm->pci, "PCI");
+#undef SAVE_DEVICE
+	snap_enc_free(&e);
+	if (r < 0 && !err[0])
+		snprintf(err, errlen, "cannot save the devices (out of memory)");
+	return r;
+}
+
+static unsigned mem_regions(const struct vm *vm, struct snap_mem_region *out)
+{
+	for (unsigned i = 0; i < vm->mem.nregions; i++)
+		out[i] = (struct snap_mem_region){ .gpa = vm->mem.regions[i].gpa,
+						   .size = vm->mem.regions[i].size,
+						   .hva = vm->mem.regions[i].hva };
+	return vm->mem.nregions;
+}
+
+static int save_rest(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct snap_enc e = { 0 };
+	struct snap_mem_region regions[GUEST_MEM_MAX_REGIONS];
+
+	if (save_user_mp(vm, w, err, errlen) < 0 || save_devices(vm, w, err, errlen) < 0)
+		return -1;
+	if (mp_save(vm->mp, &e) < 0) {
+		snap_enc_free(&e);
+		snprintf(err, errlen, "cannot save the MP trace (out of memory)");
+		return -1;
+	}
+	if (put_enc(w, SNAP_SEC_TRACE, 0, &e, "MP trace", err, errlen) < 0)
+		return -1;
+	if (snap_put_memory(w, regions, mem_regions(vm, regions)) < 0) {
+		snprintf(err, errlen, "cannot write guest memory: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int write_snapshot(struct vm *vm, const char *path, const char *memory_path, char *err,
+			  size_t errlen)
+{
+	struct snap_writer *w = snap_writer_open(path, memory_path, err, errlen);
+
+	if (!w)
+		return -1;
+	if (save_machine(vm, w, err, errlen) < 0 || save_vcpus(vm, w, err, errlen) < 0 ||
+	    save_vm_state(vm, w, err, errlen) < 0 || save_rest(vm, w, err, errlen) < 0) {
+		snap_writer_abort(w);
+		return -1;
+	}
+	return snap_writer_commit(w, err, errlen);
+}
+
+int vm_snapshot(struct vm *vm, const char *path, const char *memory_path, bool resume,
+		char *err, size_t errlen)
+{
+	err[0] = '\0';
+	if (vcpu_current()) {
+		snprintf(err, errlen, "a snapshot cannot be taken from a vCPU's own thread");
+		return -1;
+	}
+	const struct accel_ops *ops = vm->accel->ops;
+	if (!ops->save_vcpu || !ops->save_vm) {
+		snprintf(err, errlen, "the %s accelerator cannot save snapshots", ops->name);
+		return -1;
+	}
+	bool was_paused = vm_paused(vm);
+	if (!was_paused && vm_pause(vm) < 0) {
+		snprintf(err, errlen, "the VM is stopping");
+		return -1;
+	}
+	uint64_t t0 = mp_now_ns();
+	int r = write_snapshot(vm, path, memory_path, err, errlen);
+	if (r == 0)
+		log_info("snapshot written to %s in %.1f ms%s", path,
+			 (double)(mp_now_ns() - t0) / 1e6, resume && !was_paused ? "" :
+			 " (the VM stays paused)");
+	if (!was_paused && resume)
+		vm_resume(vm);
+	return r;
+}
+
+/* ---- restoring --------------------------------------------------------------------------- */
+
+static int bad(char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "the snapshot's %s is damaged or from another mpvmm", what);
+	return -1;
+}
+
+static int load_string(struct snap_dec *d, char *out, size_t cap)
+{
+	size_t n;
+	const void *p = snap_dec_blob(d, &n);
+
+	if (!p || n >= cap)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int vm_restore_config(const struct snap_reader *r, struct vm_config *cfg, char *accel,
+		      size_t accel_len, char *kernel, size_t kernel_len, uint64_t *elapsed_ns,
+		      char *err, size_t errlen)
+{
+	size_t len;
+	const void *p = snap_get(r, SNAP_SEC_MACHINE, MACHINE_CONFIG, &len);
+	struct snap_dec d;
+
+	if (!p)
+		return bad(err, errlen, "configuration");
+	snap_dec_init(&d, p, len);
+	uint32_t version = snap_dec_u32(&d);
+	if (version != MACHINE_VERSION) {
+		snprintf(err, errlen, "the snapshot's machine description is version %u; this "
+			 "mpvmm reads version %u", version, MACHINE_VERSION);
+		return -1;
+	}
+	config_defaults(cfg);
+	if (load_string(&d, accel, accel_len) < 0)
+		return bad(err, errlen, "configuration");
+	uint32_t irqchip = snap_dec_u32(&d);
+	cfg->topo.cpus = snap_dec_u32(&d);
+	cfg->topo.sockets = snap_dec_u32(&d);
+	cfg->topo.cores = snap_dec_u32(&d);
+	cfg->topo.threads = snap_dec_u32(&d);
+	cfg->boot_cpu = snap_dec_u32(&d);
+	cfg->mem_size = snap_dec_u64(&d);
+	uint32_t flags = snap_dec_u32(&d);
+	cfg->ap_timeout_ms = snap_dec_u32(&d);
+	uint32_t port = snap_dec_u32(&d);
+	if (load_string(&d, cfg->guest, sizeof(cfg->guest)) < 0 ||
+	    load_string(&d, kernel, kernel_len) < 0)
+		return bad(err, errlen, "configuration");
+	cfg->seed = snap_dec_u64(&d);
+	*elapsed_ns = snap_dec_u64(&d);
+	if (!snap_dec_done(&d) || irqchip > CONFIG_IRQCHIP_USER || port > UINT16_MAX ||
+	    cfg->topo.cpus == 0 || cfg->topo.cpus > CONFIG_MAX_CPUS ||
+	    cfg->topo.sockets * cfg->topo.cores * cfg->topo.threads != cfg->topo.cpus ||
+	    cfg->boot_cpu >= cfg->topo.cpus || cfg->mem_size < CONFIG_MIN_MEMORY ||
+	    cfg->mem_size > CONFIG_MAX_MEMORY)
+		return bad(err, errlen, "configuration");
+	cfg->irqchip = (enum config_irqchip)irqchip;
+	cfg->debug_exit_port = (uint16_t)port;
+	cfg->selftest_step = flags & FLAG_STEP;
+	cfg->selftest_hold = flags & FLAG_HOLD;
+	cfg->selftest_racy = flags & FLAG_RACY;
+	cfg->x2apic = flags & FLAG_X2APIC;
+	cfg->kernel = flags & FLAG_KERNEL ? kernel : NULL;
+	cfg->reboot_restart = flags & FLAG_REBOOT_RESTART;
+	cfg->seeded = flags & FLAG_SEEDED;
+	if (!strcmp(accel, "kvm"))
+		cfg->accel = CONFIG_ACCEL_KVM;
+	else if (!strcmp(accel, "soft"))
+		cfg->accel = CONFIG_ACCEL_SOFT;
+	else
+		return bad(err, errlen, "accelerator name");
+	return 0;
+}
+
+int vm_restore_memory(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
+{
+	struct snap_mem_region regions[GUEST_MEM_MAX_REGIONS];
+
+	return snap_load_memory(r, regions, mem_regions(vm, regions), err, errlen);
+}
+
+static void describe_entry(const struct cpuid_entry *c, char *out, size_t len)
+{
+	snprintf(out, len, "leaf %#x subleaf %u: %08x %08x %08x %08x", c->function, c->index,
+		 c->eax, c->ebx, c->ecx, c->edx);
+}
+
+/*
+ * What this host builds must be what the snapshot's guest saw: a guest that found a feature
+ * in CPUID may use it at any moment.  The first difference is named.
+ */
+int vm_restore_check_cpuid(struct vm *vm, const struct snap_reader *r, char *err,
+			   size_t errlen)
+{
+	size_t len;
+	const void *p = snap_get(r, SNAP_SEC_MACHINE, MACHINE_CPUID, &len);
+	struct snap_dec d;
+	uint32_t n = vm->plat.topo.cpus;
+
+	if (!p)
+		return bad(err, errlen, "CPUID");
+	snap_dec_init(&d, p, len);
+	if (snap_dec_u32(&d) != n)
+		return bad(err, errlen, "CPUID");
+	for (uint32_t i = 0; i < n && !d.bad; i++) {
+		const struct cpuid_table *t = vm->cpuid[i];
+		uint32_t count = snap_dec_u32(&d);
+		for (uint32_t j = 0; j < count && !d.bad; j++) {
+			struct cpuid_entry s;
+			uint32_t *w[] = { &s.function, &s.index, &s.flags, &s.eax, &s.ebx, &s.ecx,
+					  &s.edx };
+			for (size_t k = 0; k < sizeof(w) / sizeof(w[0]); k++)
+				*w[k] = snap_dec_u32(&d);
+			const struct cpuid_entry *h = j < t->n ? &t->e[j] : NULL;
+			if (d.bad || (h && !memcmp(h, &s, sizeof(s))))
+				continue;
+			char saved[96], here[96] = "absent";
+			describe_entry(&s, saved, sizeof(saved));
+			if (h)
+				describe_entry(h, here, sizeof(here));
+			snprintf(err, errlen, "this host's CPU differs from the snapshot's: vCPU %u "
+				 "CPUID %s in the snapshot, %s here", i, saved, here);
+			return -1;
+		}
+		if (!d.bad && count != t->n) {
+			snprintf(err, errlen, "this host's CPU differs from the snapshot's: vCPU %u "
+				 "has %u CPUID entries in the snapshot, %zu here", i, count, t->n);
+			return -1;
+		}
+	}
+	if (!snap_dec_done(&d))
+		return bad(err, errlen, "CPUID");
+	return 0;
+}
+
+static const void *section(const struct snap_reader *r, uint32_t type, uint32_t inst,
+			   struct snap_dec *d)
+{
+	size_t len;
+	const void *p = snap_get(r, type, inst, &len);
+
+	if (p)
+		snap_dec_init(d, p, len);
+	return p;
+}
+
+static int load_vcpu(struct vm *vm, const struct snap_reader *r, uint32_t i, char *err,
+		     size_t errlen)
+{
+	struct snap_dec d;
+	struct vcpu *v = &vm->vcpus[i];
+	char why[256] = "";
+
+	if (!section(r, SNAP_SEC_VCPU, i, &d)) {
+		snprintf(err, errlen, "the snapshot has no state for vCPU %u", i);
+		return -1;
+	}
+	if (snap_dec_u32(&d) != VCPU_VERSION)
+		return bad(err, errlen, "vCPU state");
+	for (unsigned k = 0; k < ACCEL_EXIT_KINDS; k++)
+		atomic_store(&v->exits[k], snap_dec_u64(&d));
+	for (unsigned k = 0; k < INSN_KINDS; k++)
+		atomic_store(&v->carried[k], snap_dec_u64(&d));
+	if (d.bad || vm->accel->ops->load_vcpu(v->av, &d, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "vCPU %u: %s", i, why[0] ? why : "state is truncated");
+		return -1;
+	}
+	return 0;
+}
+
+static int load_user_mp(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
+{
+	struct snap_dec d;
+
+	if (!vm->accel->user_mp)
+		return 0;
+	if (!section(r, SNAP_SEC_MP_USER, MP_USER_STATE, &d) ||
+	    mp_user_load(vm->user.mp, &d, err, errlen) < 0 ||
+	    !section(r, SNAP_SEC_MP_USER, MP_USER_APICS, &d) ||
+	    apic_bus_load(vm->user.apics, &d, err, errlen) < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "the snapshot has no userspace MP state");
+		return -1;
+	}
+	return 0;
+}
+
+static int load_devices(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
+{
+	struct snap_dec d;
+
+#define LOAD_DEVICE(id, fn, dev, name)                                                      \
+	do {                                                                                \
+		if (!section(r, SNAP_SEC_DEVICE, id, &d)) {                                  \
+			snprintf(err, errlen, "the snapshot has no %s state", name);          \
+			return -1;                                                           \
+		}                                                                            \
+		if (fn(dev, &d, err, errlen) < 0)                                            \
+			return -1;                                                           \
+	} while (0)
+	LOAD_DEVICE(DEV_SERIAL, serial_load, vm->serial, "serial port");
+	LOAD_DEVICE(DEV_RTC, rtc_load, vm->rtc, "RTC");
+	LOAD_DEVICE(DEV_I8042, i8042_load, vm->i8042, "i8042");
+	LOAD_DEVICE(DEV_ACPI_PM, acpi_pm_load, vm->acpi_pm, "ACPI PM");
+	LOAD_DEVICE(DEV_FW_CFG, fw_cfg_load, vm->fw_cfg, "fw_cfg");
+	LOAD_DEVICE(DEV_PCI, pci_none_load, vm->pci, "PCI");
+#undef LOAD_DEVICE
+	return 0;
+}
+
+int vm_restore_state(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
+{
+	struct snap_dec d;
+
+	err[0] = '\0';
+	if (!vm->accel->ops->load_vcpu || !vm->accel->ops->load_vm) {
+		snprintf(err, errlen, "the %s accelerator cannot restore snapshots",
+			 vm->accel->ops->name);
+		return -1;
+	}
+	if (!section(r, SNAP_SEC_VM, 0, &d)) {
+		snprintf(err, errlen, "the snapshot has no VM state");
+		return -1;
+	}
+	if (vm->accel->ops->load_vm(vm->accel, &d, err, errlen) < 0)
+		return -1;
+	for (uint32_t i = 0; i < vm->nvcpus; i++)
+		if (load_vcpu(vm, r, i, err, errlen) < 0)
+			return -1;
+	/* The trace before the MP state machine, which records what it loads in it. */
+	if (!section(r, SNAP_SEC_TRACE, 0, &d)) {
+		snprintf(err, errlen, "the snapshot has no MP trace");
+		return -1;
+	}
+	if (mp_load(vm->mp, &d, err, errlen) < 0)
+		return -1;
+	return load_user_mp(vm, r, err, errlen) < 0 ? -1 : load_devices(vm, r, err, errlen);
+}

@@ -1,0 +1,309 @@
+# Snapshots end to end: a real VM saved through the control API at each step of the MP
+# protocol, restored in a new process that must finish the self-test; bad snapshot files
+# refused; a save killed half-way leaves nothing at the final path.  The KVM cases are
+# skipped (counted) without KVM; the same cases run with --irqchip user (SNAP_IRQCHIP=user)
+# and on the software CPU (SNAP_ACCEL=soft), which needs no KVM.
+# shellcheck shell=bash
+
+snap_accel() { echo "${SNAP_ACCEL:-kvm}"; }
+# The name of the current mode (kvm, kvm-user or soft) and its mpvmm options.
+snap_mode() {
+	if [ "${SNAP_IRQCHIP:-kernel}" = user ]; then echo kvm-user; else snap_accel; fi
+}
+snap_opts() {
+	echo "--accel $(snap_accel)"
+	[ "${SNAP_IRQCHIP:-kernel}" = user ] && echo "--irqchip user"
+}
+
+# snap_or_skip NAME: KVM cases need /dev/kvm; the software CPU runs anywhere.
+snap_or_skip() {
+	if [ "$(snap_accel)" = kvm ] && [ -n "$KVM_REASON" ]; then
+		skip "$1" "$KVM_REASON"
+		return 1
+	fi
+	return 0
+}
+
+snap_ctl() { "$MPVMM" ctl "$SOCK" "$@"; }
+
+# wait_holds NAME N: until the VM has paused N times in step mode (or 20 s).
+wait_holds() {
+	local name=$1 n=$2 i
+	for i in $(seq 1 400); do
+		[ "$(grep -c '^mpvmm: paused at step' "$TMP/$name.err")" -ge "$n" ] && return 0
+		kill -0 "$VM_PID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# snapshot_at_step STEP N WANT: the 2-vCPU self-test in step mode, held at its Nth step
+# (STEP), the AP seen in WANT through the API, saved; the original then shut down, the
+# snapshot restored in a new process, which must print the remaining steps and PASS.
+snapshot_at_step() {
+	local step=$1 n=$2 want=$3
+	local name=snap-$(snap_mode)-$step tag=snapshot/$(snap_mode)/$step bad="" i
+	snap_or_skip "$tag" || return 0
+	SOCK=$TMP/$name.sock
+	rm -f "$TMP/$name.snap"
+	: >"$TMP/$name.err" # wait_holds reads it before the background process may exist
+	# shellcheck disable=SC2046
+	"$MPVMM" $(snap_opts) --cpus 2 --selftest-step --api "$SOCK" \
+		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
+	VM_PID=$!
+	for i in $(seq 1 "$n"); do
+		wait_holds "$name" "$i" || { bad="$bad no-hold-$i"; break; }
+		[ "$i" -lt "$n" ] && snap_ctl resume >/dev/null 2>&1
+	done
+	local got
+	got=$(snap_ctl vcpu 1 --json 2>/dev/null | sed -n 's/.*"mp_state": *"\([A-Z_]*\)".*/\1/p')
+	echo "$got" | grep -qx "$want" || bad="$bad ap-was-$got"
+	grep -q "step: cpu=1 apic=1 $step " "$TMP/$name.err" || bad="$bad wrong-step"
+	snap_ctl snapshot "$TMP/$name.snap" --no-resume >"$TMP/$name.ctl" 2>&1 ||
+		bad="$bad snapshot($(cat "$TMP/$name.ctl"))"
+	snap_ctl shutdown >/dev/null 2>&1 || kill -INT "$VM_PID" 2>/dev/null
+	snap_ctl resume >/dev/null 2>&1
+	wait "$VM_PID"
+	if [ -z "$bad" ]; then
+		timeout -k 10 "$TIMEOUT" "$MPVMM" restore "$TMP/$name.snap" \
+			--trace "$TMP/$name.json" >"$TMP/$name.rout" 2>"$TMP/$name.rerr" </dev/null
+		local status=$?
+		[ "$status" -eq 0 ] || bad="$bad restore-exit-$status"
+		grep -qx 'selftest: PASS cpus=2 bsp=0' "$TMP/$name.rout" || bad="$bad no-PASS"
+		# The steps after the saved one, and not the saved one again.
+		grep -q "step: cpu=1 apic=1 $step " "$TMP/$name.rerr" && bad="$bad step-repeated"
+		[ "$step" != ap-halted ] && ! grep -q "step: cpu=1 apic=1 ap-halted" \
+			"$TMP/$name.rerr" && bad="$bad later-steps-missing"
+		# The trace goes on: the INIT sent before the save is in the restored trace.
+		[ "$step" != before-init ] && ! grep -q '"name":"INIT"' "$TMP/$name.json" &&
+			bad="$bad trace-lost-INIT"
+	fi
+	if [ -z "$bad" ]; then
+		pass "$tag (AP $want)"
+	else
+		fail "$tag" "$bad"
+		echo "---- original"; tail -n 8 "$TMP/$name.err"
+		echo "---- restored"; tail -n 12 "$TMP/$name.rerr" 2>/dev/null
+	fi
+}
+
+# The AP's MP state at each step, as the accelerator shows it (a pattern): KVM's in-kernel
+# APIC turns a SIPI into RUNNABLE at once; the software CPU holds SIPI_RECEIVED until the
+# AP's turn; with --irqchip user the AP's own thread may take its start as the step pauses.
+check_snapshot_steps() {
+	local sipi=RUNNABLE
+	[ "$(snap_mode)" = soft ] && sipi=SIPI_RECEIVED
+	[ "$(snap_mode)" = kvm-user ] && sipi='SIPI_RECEIVED\|RUNNABLE'
+	snapshot_at_step before-init 1 UNINITIALIZED
+	snapshot_at_step after-init 2 INIT_RECEIVED
+	snapshot_at_step after-sipi1 3 "$sipi"
+	snapshot_at_step after-sipi2 4 RUNNABLE
+	snapshot_at_step ap-halted 5 HALTED
+}
+
+# A held VM (the self-test passed, every AP halted) with its RAM in a file beside the
+# snapshot: the restored VM answers the API with every vCPU as saved; a second generation
+# (a snapshot of the restored VM) restores too.
+check_snapshot_generations() {
+	local name=snap-$(snap_mode)-gen tag=snapshot/$(snap_mode)/generations bad="" gen
+	snap_or_skip "$tag" || return 0
+	SOCK=$TMP/$name.sock
+	: >"$TMP/$name.out"
+	# shellcheck disable=SC2046
+	"$MPVMM" $(snap_opts) --cpus 4 --selftest-hold --api "$SOCK" \
+		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
+	VM_PID=$!
+	local i
+	for i in $(seq 1 300); do
+		grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
+		sleep 0.1
+	done
+	for gen in 1 2; do
+		snap_ctl snapshot "$TMP/$name.$gen.snap" --memory-file "$TMP/$name.$gen.mem" \
+			>/dev/null 2>"$TMP/$name.ctl" || bad="$bad snapshot$gen($(cat "$TMP/$name.ctl"))"
+		snap_ctl shutdown >/dev/null 2>&1
+		wait "$VM_PID"
+		[ -n "$bad" ] && break
+		"$MPVMM" restore "$TMP/$name.$gen.snap" --api "$SOCK" \
+			>"$TMP/$name.r$gen.out" 2>"$TMP/$name.r$gen.err" </dev/null &
+		VM_PID=$!
+		for i in $(seq 1 100); do
+			[ -S "$SOCK" ] && snap_ctl vm >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		local halted
+		halted=$(snap_ctl vcpus --json 2>/dev/null | grep -o '"mp_state": *"HALTED"' | wc -l)
+		# The BSP runs its hold loop (RUNNABLE or HALTED); the three APs stay halted.
+		[ "$halted" -ge 3 ] || bad="$bad gen$gen-halted=$halted"
+	done
+	snap_ctl shutdown >/dev/null 2>&1
+	wait "$VM_PID"
+	# A memory file that belongs to another snapshot is refused.
+	if [ -z "$bad" ] && "$MPVMM" restore "$TMP/$name.2.snap" --memory-file "$TMP/$name.1.mem" \
+		>/dev/null 2>"$TMP/$name.wrongmem"; then
+		bad="$bad wrong-memory-file-accepted"
+	fi
+	if [ -z "$bad" ]; then
+		pass "$tag (2 generations, RAM in its own file)"
+	else
+		fail "$tag" "$bad"
+		tail -n 5 "$TMP/$name.err" "$TMP/$name".r*.err 2>/dev/null
+	fi
+}
+
+# expect_bad_snapshot NAME FILE WHAT: restore refuses FILE with status 2 and one error line
+# mentioning WHAT; no crash, no VM.
+expect_bad_snapshot() {
+	local name=$1 file=$2 what=$3
+	timeout -k 5 20 "$MPVMM" restore "$file" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
+	local status=$?
+	local lines
+	lines=$(grep -c . "$TMP/$name.err")
+	if [ "$status" -eq 2 ] && [ "$lines" -eq 1 ] && grep -qi -- "$what" "$TMP/$name.err"; then
+		pass "snapshot/refused/$name"
+	else
+		fail "snapshot/refused/$name" "status $status, $lines lines: $(head -c 300 "$TMP/$name.err")"
+	fi
+}
+
+# Damaged snapshots, made from a real one (the software CPU's: it runs on every machine).
+check_bad_snapshots() {
+	local name=snap-bad src=$TMP/snap-bad.snap
+	SOCK=$TMP/$name.sock
+	"$MPVMM" --accel soft --cpus 2 --selftest-hold --api "$SOCK" >"$TMP/$name.out" \
+		2>"$TMP/$name.err" </dev/null &
+	VM_PID=$!
+	local i
+	for i in $(seq 1 300); do
+		grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
+		sleep 0.1
+	done
+	snap_ctl snapshot "$src" >/dev/null 2>&1
+	snap_ctl shutdown >/dev/null 2>&1
+	wait "$VM_PID"
+	if [ ! -s "$src" ]; then
+		fail "snapshot/refused" "could not make a snapshot to damage: $(tail -n 3 "$TMP/$name.err")"
+		return
+	fi
+	local size
+	size=$(stat -c %s "$src")
+	: >"$TMP/empty.snap"
+	expect_bad_snapshot empty "$TMP/empty.snap" "truncated\\|empty"
+	expect_bad_snapshot missing "$TMP/no-such.snap" "no-such.snap"
+	head -c $((size / 2)) "$src" >"$TMP/half.snap"
+	expect_bad_snapshot truncated "$TMP/half.snap" "truncated"
+	cp "$src" "$TMP/magic.snap"
+	printf 'NOTASNAP' | dd of="$TMP/magic.snap" conv=notrunc status=none
+	expect_bad_snapshot bad-magic "$TMP/magic.snap" "magic"
+	cp "$src" "$TMP/version.snap"
+	printf '\x07' | dd of="$TMP/version.snap" bs=1 seek=8 conv=notrunc status=none
+	expect_bad_snapshot wrong-version "$TMP/version.snap" "version"
+	# One bit flipped in the middle of the sections (past the header).
+	cp "$src" "$TMP/flip.snap"
+	local off=$((size / 3)) byte
+	byte=$(od -An -tu1 -j "$off" -N1 "$src" | tr -d ' ')
+	printf "\\x$(printf %02x $((byte ^ 0x10)))" |
+		dd of="$TMP/flip.snap" bs=1 seek="$off" conv=notrunc status=none
+	expect_bad_snapshot bit-flip "$TMP/flip.snap" "damaged\|CRC"
+	# Another accelerator than the one that saved it.
+	if [ -z "$KVM_REASON" ]; then
+		timeout -k 5 20 "$MPVMM" restore "$src" --accel kvm >/dev/null 2>"$TMP/cross.err"
+		local status=$?
+		if [ "$status" -eq 2 ] && grep -q "accel soft" "$TMP/cross.err"; then
+			pass "snapshot/refused/other-accelerator"
+		else
+			fail "snapshot/refused/other-accelerator" "status $status: $(cat "$TMP/cross.err")"
+		fi
+	else
+		skip "snapshot/refused/other-accelerator" "$KVM_REASON"
+	fi
+}
+
+# A save killed with SIGKILL at any moment leaves either nothing at the final path or a
+# complete snapshot (which restores); never a file that looks complete and is not.
+check_snapshot_killed() {
+	local name=snap-kill tag=snapshot/sigkill bad="" delay partial=0 whole=0
+	for delay in 0 0.005 0.02 0.1 1; do
+		SOCK=$TMP/$name.sock
+		rm -f "$TMP/$name.snap"
+		"$MPVMM" --accel soft --cpus 2 --memory 1G --selftest-hold --api "$SOCK" \
+			>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
+		VM_PID=$!
+		local i
+		for i in $(seq 1 300); do
+			grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
+			sleep 0.1
+		done
+		snap_ctl snapshot "$TMP/$name.snap" >/dev/null 2>&1 &
+		sleep "$delay"
+		kill -KILL "$VM_PID"
+		wait "$VM_PID" 2>/dev/null
+		wait
+		rm -f "$SOCK"
+		if [ -e "$TMP/$name.snap" ]; then
+			whole=$((whole + 1))
+			"$MPVMM" restore "$TMP/$name.snap" --quiet --api "$SOCK" \
+				>/dev/null 2>"$TMP/$name.rerr" </dev/null &
+			local rpid=$!
+			for i in $(seq 1 50); do
+				[ -S "$SOCK" ] && break
+				kill -0 "$rpid" 2>/dev/null || break
+				sleep 0.1
+			done
+			[ -S "$SOCK" ] || bad="$bad delay$delay:$(head -c 200 "$TMP/$name.rerr")"
+			snap_ctl shutdown >/dev/null 2>&1 || kill -KILL "$rpid"
+			wait "$rpid" 2>/dev/null
+			rm -f "$SOCK"
+		else
+			partial=$((partial + 1))
+		fi
+	done
+	if [ -z "$bad" ]; then
+		pass "$tag ($partial killed before the rename, $whole complete and restorable)"
+	else
+		fail "$tag" "$bad"
+	fi
+}
+
+# API refusals: a bad body is a 400, an unwritable path a clear error; the VM runs on.
+check_snapshot_api_errors() {
+	local name=snap-api tag=snapshot/api-errors bad=""
+	SOCK=$TMP/$name.sock
+	"$MPVMM" --accel soft --cpus 2 --selftest-hold --api "$SOCK" >"$TMP/$name.out" \
+		2>"$TMP/$name.err" </dev/null &
+	VM_PID=$!
+	local i
+	for i in $(seq 1 300); do
+		grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
+		sleep 0.1
+	done
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X POST \
+		-d '{"path": 7}' http://localhost/vm/snapshot)
+	[ "$code" = 400 ] || bad="$bad body:$code"
+	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X POST \
+		-d '{"path": "/x", "bogus": 1}' http://localhost/vm/snapshot)
+	[ "$code" = 400 ] || bad="$bad unknown-field:$code"
+	snap_ctl snapshot /nonexistent-dir/x.snap >/dev/null 2>"$TMP/$name.ctl" && bad="$bad no-dir-ok"
+	grep -q "nonexistent-dir" "$TMP/$name.ctl" || bad="$bad message:$(cat "$TMP/$name.ctl")"
+	snap_ctl vm 2>/dev/null | grep -q running || bad="$bad not-running-after"
+	snap_ctl shutdown >/dev/null 2>&1
+	wait "$VM_PID"
+	if [ -z "$bad" ]; then
+		pass "$tag"
+	else
+		fail "$tag" "$bad"
+	fi
+}
+
+run_snapshot_tests() {
+	SNAP_ACCEL=kvm check_snapshot_steps
+	SNAP_ACCEL=kvm check_snapshot_generations
+	SNAP_ACCEL=kvm SNAP_IRQCHIP=user check_snapshot_steps
+	SNAP_ACCEL=kvm SNAP_IRQCHIP=user check_snapshot_generations
+	SNAP_ACCEL=soft check_snapshot_steps
+	SNAP_ACCEL=soft check_snapshot_generations
+	check_bad_snapshots
+	check_snapshot_killed
+	check_snapshot_api_errors
+}
