@@ -273,17 +273,106 @@ static int regions_valid(const struct snap_mem_region *r, unsigned n)
 	return 0;
 }
 
+/*
+ * Pages of anonymous memory that were never touched need not be read: they are zero, and
+ * reading them would map the zero page at every one (for a 1 GiB guest some 200 ms, after
+ * which mincore counts them all resident).  /proc/self/pagemap says per page whether it is
+ * present (bit 63) or swapped (bit 62) (Documentation/admin-guide/mm/pagemap.rst); neither,
+ * in an anonymous mapping, means never written.  A page of a file mapping (the RAM of a
+ * restored VM) may be neither and still hold data: /proc/self/maps tells which ranges are
+ * anonymous.  Without /proc every page is read.
+ */
+#define PAGEMAP_PRESENT (1ull << 63)
+#define PAGEMAP_SWAPPED (1ull << 62)
+#define PAGEMAP_BATCH 512
+
+struct untouched {
+	int pagemap;           /* fd, or -1: read every page */
+	uint64_t (*anon)[2];   /* [start, end) of anonymous mappings */
+	size_t nanon;
+	uint64_t buf[PAGEMAP_BATCH], first; /* cached entries from page `first` on */
+	size_t cached;
+};
+
+static bool anon_line(const char *line, uint64_t *start, uint64_t *end)
+{
+	unsigned long long a, b, ino;
+	int path = 0;
+
+	if (sscanf(line, "%llx-%llx %*s %*s %*s %llu %n", &a, &b, &ino, &path) != 3)
+		return false;
+	*start = a;
+	*end = b;
+	return ino == 0 && (line[path] == '\0' || line[path] == '\n');
+}
+
+static void untouched_open(struct untouched *u)
+{
+	char line[512];
+	FILE *maps = fopen("/proc/self/maps", "re");
+
+	memset(u, 0, sizeof(*u));
+	u->pagemap = maps ? open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC) : -1;
+	while (u->pagemap >= 0 && fgets(line, sizeof(line), maps)) {
+		uint64_t a, b;
+		if (!anon_line(line, &a, &b))
+			continue;
+		void *g = realloc(u->anon, (u->nanon + 1) * sizeof(*u->anon));
+		if (!g) {
+			close(u->pagemap);
+			u->pagemap = -1;
+			break;
+		}
+		u->anon = g;
+		u->anon[u->nanon][0] = a;
+		u->anon[u->nanon++][1] = b;
+	}
+	if (maps)
+		fclose(maps);
+}
+
+static void untouched_close(struct untouched *u)
+{
+	if (u->pagemap >= 0)
+		close(u->pagemap);
+	free(u->anon);
+}
+
+/* True only when the page at p is certainly zero without reading it. */
+static bool never_touched(struct untouched *u, const uint8_t *p)
+{
+	uint64_t addr = (uint64_t)(uintptr_t)p, page = addr / SNAP_PAGE;
+	bool anon = false;
+
+	if (u->pagemap < 0)
+		return false;
+	for (size_t i = 0; i < u->nanon && !anon; i++)
+		anon = addr >= u->anon[i][0] && addr < u->anon[i][1];
+	if (!anon)
+		return false;
+	if (page < u->first || page >= u->first + u->cached) {
+		ssize_t n = pread(u->pagemap, u->buf, sizeof(u->buf), (off_t)(page * 8));
+		if (n < 8)
+			return false;
+		u->first = page;
+		u->cached = (size_t)n / 8;
+	}
+	return !(u->buf[page - u->first] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED));
+}
+
 /* Find the runs of non-zero pages of every region; *out is malloc'ed. */
 static int find_extents(const struct snap_mem_region *r, unsigned n, struct extent **out,
 			size_t *count)
 {
 	struct extent *e = NULL;
 	size_t ne = 0, cap = 0;
+	struct untouched u;
 
+	untouched_open(&u);
 	for (unsigned i = 0; i < n; i++) {
 		bool open_run = false;
 		for (uint64_t off = 0; off < r[i].size; off += SNAP_PAGE) {
-			if (page_is_zero(r[i].hva + off)) {
+			if (never_touched(&u, r[i].hva + off) || page_is_zero(r[i].hva + off)) {
 				open_run = false;
 				continue;
 			}
@@ -296,6 +385,7 @@ static int find_extents(const struct snap_mem_region *r, unsigned n, struct exte
 				struct extent *g = realloc(e, cap * sizeof(*e));
 				if (!g) {
 					free(e);
+					untouched_close(&u);
 					return -1;
 				}
 				e = g;
@@ -304,6 +394,7 @@ static int find_extents(const struct snap_mem_region *r, unsigned n, struct exte
 			open_run = true;
 		}
 	}
+	untouched_close(&u);
 	*out = e;
 	*count = ne;
 	return 0;
