@@ -564,17 +564,32 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+void vcpu_starting(struct vcpu *v)
+{
+	atomic_store(&v->running, true);
+}
+
 int vcpu_start(struct vcpu *v)
 {
-	/* Mark running first: the thread may be asked for work as soon as it exists. */
-	atomic_store(&v->running, true);
+	/* Marked running first: the thread may be asked for work as soon as it exists. */
+	vcpu_starting(v);
 	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	if (r) {
-		atomic_store(&v->running, false);
+		vcpu_not_started(v);
 		errno = r;
 		return -1;
 	}
 	return 0;
+}
+
+void vcpu_not_started(struct vcpu *v)
+{
+	/* Whoever already waits for this vCPU (vcpu_call) gives up; nothing is to be joined. */
+	atomic_store(&v->running, false);
+	pthread_mutex_lock(&v->lock);
+	v->exited = true;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
 }
 
 void vcpu_join(struct vcpu *v)

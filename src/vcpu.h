@@ -85,7 +85,15 @@ int vcpu_init(struct vcpu *v, uint32_t index, uint32_t apic_id, bool bsp,
 	      struct accel_vcpu *av, const struct vcpu_env *env);
 void vcpu_destroy(struct vcpu *v);
 
+/*
+ * Mark v as about to start: from now on vcpu_call waits for its thread instead of failing.
+ * A VM marks every vCPU before starting the first, so that a vCPU that runs at once (a
+ * restored one) can ask another that has no thread yet.
+ */
+void vcpu_starting(struct vcpu *v);
 int vcpu_start(struct vcpu *v);
+/* A vCPU marked starting that will not start after all (an earlier one failed to). */
+void vcpu_not_started(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 
 /* Run fn(arg) on v's thread and wait for it.  Returns 0, or -1 (ESRCH) once v has ended. */

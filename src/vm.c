@@ -675,11 +675,15 @@ int vm_run(struct vm *vm)
 		if (!vm->console)
 			log_warn("no console input: cannot read standard input");
 	}
+	for (uint32_t i = 0; i < vm->nvcpus; i++)
+		vcpu_starting(&vm->vcpus[i]);
 	for (uint32_t i = 0; i < vm->nvcpus; i++) {
 		if (vcpu_start(&vm->vcpus[i]) < 0) {
 			char why[64];
 			snprintf(why, sizeof(why), "cannot start vCPU %u's thread", i);
 			vm_stop(vm, VM_STATUS_VMM_ERROR, why);
+			for (uint32_t j = i + 1; j < vm->nvcpus; j++)
+				vcpu_not_started(&vm->vcpus[j]);
 			break;
 		}
 	}

@@ -307,6 +307,8 @@ int mp_load(struct mp *mp, struct snap_dec *d, char *err, size_t errlen)
 		snprintf(err, errlen, "MP trace: saved for another number of vCPUs");
 		return -1;
 	}
+	/* What building the VM recorded (initial states) is older news than the saved trace. */
+	trace_clear(mp->trace);
 	for (uint32_t cpu = 0; cpu < mp->ncpus && !d->bad; cpu++) {
 		uint8_t last = snap_dec_u8(d), exited = snap_dec_u8(d);
 		uint32_t n = snap_dec_u32(d);
