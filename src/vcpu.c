@@ -147,7 +147,7 @@ void vcpu_park_here(struct vcpu *v)
 	}
 }
 
-int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg)
+int vcpu_post(struct vcpu *v, void (*fn)(void *arg), void *arg)
 {
 	if (current_vcpu == v) {
 		fn(arg);
@@ -169,7 +169,13 @@ int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg)
 
 	vcpu_kick(v);
 	vcpu_gate_poke(v->env->gate); /* in case it is parked rather than running */
+	return 0;
+}
 
+int vcpu_wait(struct vcpu *v)
+{
+	if (current_vcpu == v)
+		return 0;
 	pthread_mutex_lock(&v->lock);
 	while (!v->req_done && !v->exited)
 		pthread_cond_wait(&v->cond, &v->lock);
@@ -179,6 +185,11 @@ int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg)
 	if (!done)
 		errno = ESRCH;
 	return done ? 0 : -1;
+}
+
+int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg)
+{
+	return vcpu_post(v, fn, arg) < 0 ? -1 : vcpu_wait(v);
 }
 
 static void stop_vm(struct vcpu *v, int status, const char *fmt, ...)

@@ -98,6 +98,13 @@ void vcpu_join(struct vcpu *v);
 
 /* Run fn(arg) on v's thread and wait for it.  Returns 0, or -1 (ESRCH) once v has ended. */
 int vcpu_call(struct vcpu *v, void (*fn)(void *arg), void *arg);
+/*
+ * vcpu_call in two halves, so that one caller can have many vCPUs work at once: post the
+ * request (0, or -1 with ESRCH and nothing to wait for), then wait for it (0, or -1 ESRCH if
+ * v ended first).  Every successful post must be followed by exactly one wait.
+ */
+int vcpu_post(struct vcpu *v, void (*fn)(void *arg), void *arg);
+int vcpu_wait(struct vcpu *v);
 
 /*
  * From v's own thread, inside an exit: count v as parked at the (closed) gate and wait there,

@@ -148,22 +148,39 @@ static void save_vcpu_on_thread(void *arg)
 	j->r = v->env->ops->save_vcpu(v->av, &j->e, j->err, sizeof(j->err));
 }
 
+/* Every vCPU saves itself on its own thread, all at once; then the results go out in order. */
 static int save_vcpus(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
 {
-	for (uint32_t i = 0; i < vm->nvcpus; i++) {
-		struct vcpu_job j = { .v = &vm->vcpus[i], .r = -1 };
-		snprintf(j.err, sizeof(j.err), "its thread has ended");
-		if (vcpu_call(&vm->vcpus[i], save_vcpu_on_thread, &j) < 0 || j.r < 0) {
-			snprintf(err, errlen, "vCPU %u: %s", i, j.err);
-			snap_enc_free(&j.e);
-			return -1;
-		}
+	uint32_t n = vm->nvcpus;
+	struct vcpu_job *jobs = calloc(n, sizeof(*jobs));
+	bool *posted = calloc(n, sizeof(*posted));
+	int r = jobs && posted ? 0 : -1;
+
+	if (r < 0)
+		snprintf(err, errlen, "out of memory");
+	for (uint32_t i = 0; r == 0 && i < n; i++) {
+		jobs[i] = (struct vcpu_job){ .v = &vm->vcpus[i], .r = -1 };
+		snprintf(jobs[i].err, sizeof(jobs[i].err), "its thread has ended");
+		posted[i] = vcpu_post(&vm->vcpus[i], save_vcpu_on_thread, &jobs[i]) == 0;
+	}
+	for (uint32_t i = 0; r == 0 && i < n; i++)
+		if (posted[i])
+			vcpu_wait(&vm->vcpus[i]);
+	for (uint32_t i = 0; r == 0 && i < n; i++) {
 		char what[32];
 		snprintf(what, sizeof(what), "state of vCPU %u", i);
-		if (put_enc(w, SNAP_SEC_VCPU, i, &j.e, what, err, errlen) < 0)
-			return -1;
+		if (jobs[i].r < 0) {
+			snprintf(err, errlen, "vCPU %u: %s", i, jobs[i].err);
+			r = -1;
+		} else if (put_enc(w, SNAP_SEC_VCPU, i, &jobs[i].e, what, err, errlen) < 0) {
+			r = -1;
+		}
 	}
-	return 0;
+	for (uint32_t i = 0; jobs && i < n; i++)
+		snap_enc_free(&jobs[i].e);
+	free(jobs);
+	free(posted);
+	return r;
 }
 
 static int save_vm_state(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
