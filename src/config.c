@@ -173,8 +173,10 @@ void config_usage(FILE *out)
 		"                         which mpvmm keeps every vCPU's MP state; it runs only\n"
 		"                         identity-mapped guests (no --kernel), in xAPIC mode, with\n"
 		"                         at most %u vCPUs; a guest exception ends the run (status 4)\n"
-		"      --irqchip kernel|user  KVM: local APICs in the kernel (default), or kept by\n"
-		"                         mpvmm as for --accel soft (xAPIC only, at most %u vCPUs)\n"
+		"      --irqchip kernel|split|user  KVM: every interrupt controller in the kernel\n"
+		"                         (default); split: local APICs in the kernel, PIC, I/O\n"
+		"                         APIC and PIT in mpvmm; user: all in mpvmm, MP state too,\n"
+		"                         as for --accel soft (xAPIC only, at most %u vCPUs)\n"
 		"      --seed S           soft: the order and length of the vCPUs' turns follow S,\n"
 		"                         and trace time counts instructions: same S, same run\n"
 		"      --api PATH         serve the control API on this UNIX socket (mpvmm ctl PATH)\n"
@@ -288,16 +290,12 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 			     !strcmp(arg, "soft") ? CONFIG_ACCEL_SOFT : CONFIG_ACCEL_AUTO;
 		return 0;
 	case OPT_IRQCHIP:
-		if (!strcmp(arg, "split")) {
-			snprintf(err, errlen, "--irqchip split: not implemented yet (use kernel or "
-				 "user)");
+		if (strcmp(arg, "kernel") && strcmp(arg, "split") && strcmp(arg, "user")) {
+			snprintf(err, errlen, "--irqchip '%s': use kernel, split or user", arg);
 			return -1;
 		}
-		if (strcmp(arg, "kernel") && strcmp(arg, "user")) {
-			snprintf(err, errlen, "--irqchip '%s': use kernel or user", arg);
-			return -1;
-		}
-		cfg->irqchip = !strcmp(arg, "user") ? CONFIG_IRQCHIP_USER : CONFIG_IRQCHIP_KERNEL;
+		cfg->irqchip = !strcmp(arg, "user") ? CONFIG_IRQCHIP_USER :
+			       !strcmp(arg, "split") ? CONFIG_IRQCHIP_SPLIT : CONFIG_IRQCHIP_KERNEL;
 		return 0;
 	case OPT_SEED:
 		if (config_parse_uint(arg, UINT64_MAX, &v) < 0) {

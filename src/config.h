@@ -33,6 +33,7 @@ enum config_accel {
 /* --irqchip: where the local APICs and MP state of a KVM guest live. */
 enum config_irqchip {
 	CONFIG_IRQCHIP_KERNEL = 0, /* KVM's in-kernel irqchip (KVM_CREATE_IRQCHIP)          */
+	CONFIG_IRQCHIP_SPLIT,      /* local APICs in KVM; PIC, I/O APIC, PIT in mpvmm        */
 	CONFIG_IRQCHIP_USER,       /* mpvmm's mp_user + apic_bus, as for the software CPU   */
 };
 
@@ -62,7 +63,7 @@ struct vm_config {
 	const char *cmdline;       /* --cmdline STRING (default CONFIG_DEFAULT_CMDLINE) */
 	bool reboot_restart;       /* --on-reboot restart (default: exit) */
 	enum config_accel accel;   /* --accel kvm|soft|auto (default auto) */
-	enum config_irqchip irqchip; /* --irqchip kernel|user (default kernel) */
+	enum config_irqchip irqchip; /* --irqchip kernel|split|user (default kernel) */
 	bool seeded;               /* --seed S given: the software CPU's turns follow S */
 	uint64_t seed;
 };

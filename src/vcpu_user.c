@@ -42,18 +42,25 @@ static bool take_start(struct vcpu *v)
 	return true;
 }
 
-/* An NMI first (SDM 6.9: it outranks maskable interrupts), else the APIC's highest vector. */
+/*
+ * An NMI first (SDM 6.9: it outranks maskable interrupts); then the 8259A's ExtINT through
+ * LINT0, which the APIC's priorities do not hold back (SDM 10.5.1: the vector comes from the
+ * INTA, as KVM gives it precedence); else the APIC's highest vector.
+ */
 static bool inject(struct vcpu *v)
 {
 	const struct accel_ops *ops = v->env->ops;
-	struct apic_bus *b = v->env->user->apics;
+	const struct vcpu_user *u = v->env->user;
+	struct apic_bus *b = u->apics;
 	int vector = -1;
 	bool nmi = apic_bus_take_nmi(b, v->index);
 
 	if (!nmi) {
-		if (apic_bus_pending(b, v->index) < 0 || !ops->interrupt_window(v->av, true))
+		bool extint = u->ic && apic_bus_extint(b, v->index);
+		if ((!extint && apic_bus_pending(b, v->index) < 0) ||
+		    !ops->interrupt_window(v->av, true))
 			return true;
-		vector = apic_bus_take_interrupt(b, v->index);
+		vector = extint ? irqchip_ack(u->ic) : apic_bus_take_interrupt(b, v->index);
 		if (vector < 0)
 			return true;
 	}

@@ -14,6 +14,13 @@
  * interrupt window (run->request_interrupt_window, KVM_EXIT_IRQ_WINDOW_OPEN), NMIs through
  * KVM_NMI (api.rst 4.25, 4.48, 5: struct kvm_run), and a thread firing the LAPIC timers on
  * host time.  xAPIC only: MSR exits are not used, so x2APIC is taken out of CPUID.
+ *
+ * With `--irqchip split` (KVM_CAP_SPLIT_IRQCHIP, api.rst 7.x) the local APICs, and so the MP
+ * state, stay in the kernel; the PIC, I/O APIC and PIT are mpvmm's (dev/irqchip.h).  Their
+ * messages go in with KVM_SIGNAL_MSI, the I/O APIC's pins are mirrored as the reserved MSI
+ * routes (KVM_SET_GSI_ROUTING) so that the kernel reports the EOI of level-triggered
+ * vectors (KVM_EXIT_IOAPIC_EOI), the 8259A's ExtINT goes to the BSP with KVM_INTERRUPT
+ * (through the `enter` hook), and the timer thread fires the PIT.
  */
 #include "accel/accel.h"
 
@@ -42,6 +49,9 @@ _Static_assert(sizeof(struct x86_segment) == sizeof(struct kvm_segment), "segmen
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ull
 #define KVM_TSS_ADDR 0xfeffd000ull
 
+/* --irqchip split: the GSI routes KVM reserves for mpvmm's I/O APIC, one per pin. */
+#define KVM_SPLIT_IOAPIC_PINS 24
+
 /* --irqchip user: the LAPIC timers' thread sleeps at most this long between two looks. */
 #define KVM_TIMER_MAX_SLEEP_NS 50000000ull
 
@@ -51,6 +61,7 @@ struct kvm {
 	int vm_fd;
 	int run_size;
 	bool user;                 /* --irqchip user: no KVM_CREATE_IRQCHIP / PIT           */
+	bool split;                /* --irqchip split: KVM_CAP_SPLIT_IRQCHIP, no PIT        */
 	struct accel_machine m;    /* user: the machine's runnable vCPUs and timers         */
 	pthread_t timer;           /* user: fires the LAPIC timers on host time             */
 	bool timer_started;
@@ -199,6 +210,10 @@ static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char 
 		snprintf(err, errlen, "this KVM lacks KVM_CAP_IRQCHIP or KVM_CAP_MP_STATE");
 		return -1;
 	}
+	if (k->split && !check_cap(k, KVM_CAP_SPLIT_IRQCHIP)) {
+		snprintf(err, errlen, "--irqchip split: this KVM lacks KVM_CAP_SPLIT_IRQCHIP");
+		return -1;
+	}
 	if (real_mode_support(k, err, errlen) < 0 || set_memory(k, p->mem, err, errlen) < 0)
 		return -1;
 	if (p->x2apic && (k->user || enable_x2apic_api(k, err, errlen) < 0)) {
@@ -206,12 +221,19 @@ static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char 
 			snprintf(err, errlen, "--irqchip user: no x2APIC yet (xAPIC only)");
 		return -1;
 	}
+	/* --irqchip split: local APICs only, the first routes kept for mpvmm's I/O APIC.  The
+	 * kernel's PIT needs its PIC (KVM_CREATE_PIT2 fails with ENOENT then, seen on PVM). */
+	struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP,
+					.args[0] = KVM_SPLIT_IOAPIC_PINS };
+	if (k->split && vm_ioctl(k, KVM_ENABLE_CAP, &split, "KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)",
+				 err, errlen) < 0)
+		return -1;
 	/* --irqchip user: the local APICs are mpvmm's; there is no PIC, IOAPIC or PIT. */
-	if (!k->user && vm_ioctl(k, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP", err,
-				 errlen) < 0)
+	bool kernel = !k->user && !k->split;
+	if (kernel && vm_ioctl(k, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP", err, errlen) < 0)
 		return -1;
 	struct kvm_pit_config pit = { .flags = 0 };
-	if (!k->user && vm_ioctl(k, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2", err, errlen) < 0)
+	if (kernel && vm_ioctl(k, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2", err, errlen) < 0)
 		return -1;
 	if (!check_cap(k, KVM_CAP_SET_BOOT_CPU_ID)) {
 		if (p->boot_vcpu_id != 0) {
@@ -233,12 +255,69 @@ static int kvm_irq_line(struct accel *a, unsigned gsi, bool level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
 
-	if (to_kvm(a)->user)
-		return 0; /* --irqchip user: no IOAPIC or PIC yet: device interrupts are dropped */
+	if (to_kvm(a)->user || to_kvm(a)->split) {
+		errno = ENOTSUP; /* no in-kernel PIC or I/O APIC: the VM drives mpvmm's */
+		return -1;
+	}
 
 	if (ioctl(to_kvm(a)->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
 		int e = errno;
 		log_error("KVM_IRQ_LINE(%u, %d): %s", gsi, level, strerror(e));
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* KVM_SIGNAL_MSI (api.rst 4.71): with KVM_CAP_X2APIC_API, address_hi holds ID bits 31:8. */
+static int kvm_msi(struct accel *a, const struct accel_msi *m)
+{
+	struct kvm_msi msi = { .address_lo = (uint32_t)m->address,
+			       .address_hi = (uint32_t)(m->address >> 32), .data = m->data };
+
+	if (to_kvm(a)->user) {
+		errno = ENOTSUP; /* the VM delivers through its APIC bus (apic_bus_msi) instead */
+		return -1;
+	}
+	if (ioctl(to_kvm(a)->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
+		int e = errno;
+		log_error("KVM_SIGNAL_MSI(address %#llx, data %#x): %s",
+			  (unsigned long long)m->address, m->data, strerror(e));
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * --irqchip split: the I/O APIC's pins as the MSI routes KVM reserved for them (GSI 0..n-1).
+ * KVM scans them for level-triggered vectors aimed at each local APIC and reports their EOI
+ * with KVM_EXIT_IOAPIC_EOI (api.rst 7.x, KVM_CAP_SPLIT_IRQCHIP; 4.52 KVM_SET_GSI_ROUTING).
+ */
+static int kvm_msi_routes(struct accel *a, const struct accel_msi *m, unsigned n)
+{
+	struct kvm *k = to_kvm(a);
+
+	if (!k->split || n > KVM_SPLIT_IOAPIC_PINS) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	struct {
+		struct kvm_irq_routing r;
+		struct kvm_irq_routing_entry e[KVM_SPLIT_IOAPIC_PINS];
+	} t;
+	memset(&t, 0, sizeof(t));
+	t.r.nr = n;
+	for (unsigned i = 0; i < n; i++) {
+		t.e[i].gsi = i;
+		t.e[i].type = KVM_IRQ_ROUTING_MSI;
+		t.e[i].u.msi.address_lo = (uint32_t)m[i].address;
+		t.e[i].u.msi.address_hi = (uint32_t)(m[i].address >> 32);
+		t.e[i].u.msi.data = m[i].data;
+	}
+	if (ioctl(k->vm_fd, KVM_SET_GSI_ROUTING, &t) < 0) {
+		int e = errno;
+		log_error("KVM_SET_GSI_ROUTING(%u I/O APIC routes): %s", n, strerror(e));
 		errno = e;
 		return -1;
 	}
@@ -256,26 +335,13 @@ static int kvm_send_ipi(struct accel *a, uint32_t dest, enum accel_ipi kind, uin
 {
 	static const uint32_t mode[] = { [ACCEL_IPI_FIXED] = 0, [ACCEL_IPI_INIT] = 5,
 					 [ACCEL_IPI_STARTUP] = 6 };
-
-	if (to_kvm(a)->user) {
-		errno = ENOTSUP; /* the VM sends through its APIC bus (apic_bus_deliver) instead */
-		return -1;
-	}
-	struct kvm_msi msi = {
-		.address_lo = 0xfee00000u | ((dest & 0xffu) << 12),
-		.address_hi = dest & 0xffffff00u,
+	const struct accel_msi m = {
+		.address = 0xfee00000u | ((dest & 0xffu) << 12) |
+			   ((uint64_t)(dest & 0xffffff00u) << 32),
 		.data = (mode[kind] << 8) | (kind == ACCEL_IPI_INIT ? 0 : vector) | (1u << 14),
 	};
 
-	if (ioctl(to_kvm(a)->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
-		int e = errno;
-		log_error("KVM_SIGNAL_MSI(%s to APIC ID %u): %s",
-			  kind == ACCEL_IPI_INIT ? "INIT" : kind == ACCEL_IPI_STARTUP ? "SIPI" : "fixed",
-			  dest, strerror(e));
-		errno = e;
-		return -1;
-	}
-	return 0;
+	return kvm_msi(a, &m);
 }
 
 static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_t errlen)
@@ -646,6 +712,10 @@ static void fill_exit(struct accel_vcpu *v, struct accel_exit *e)
 	case KVM_EXIT_INTR:
 		e->kind = ACCEL_EXIT_INTERRUPTED;
 		break;
+	case KVM_EXIT_IOAPIC_EOI:
+		e->kind = ACCEL_EXIT_EOI;
+		e->eoi.vector = r->eoi.vector;
+		break;
 	default:
 		e->kind = ACCEL_EXIT_OTHER;
 		e->other.reason = r->exit_reason;
@@ -656,13 +726,14 @@ static void fill_exit(struct accel_vcpu *v, struct accel_exit *e)
 static void timer_look(struct kvm *k);
 
 /*
- * --irqchip user, before each KVM_RUN: no interrupt window unless `enter` asks again; a LAPIC
- * access just handled may have armed a timer; then vcpu_user.c's `enter` (a start, injection).
+ * --irqchip user (and the BSP with --irqchip split), before each KVM_RUN: no interrupt window
+ * unless `enter` asks again; a LAPIC access just handled may have armed a timer; then the
+ * `enter` hook (vcpu_user.c: a start, injection; vcpu.c: the 8259A's ExtINT).
  */
-static bool user_enter(struct accel_vcpu *v)
+static bool hooked_enter(struct accel_vcpu *v)
 {
 	v->run->request_interrupt_window = 0;
-	if (v->after_mmio) {
+	if (v->after_mmio && v->kvm->user) {
 		v->after_mmio = false;
 		timer_look(v->kvm);
 	}
@@ -671,15 +742,17 @@ static bool user_enter(struct accel_vcpu *v)
 
 static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
 {
+	bool hooked = v->kvm->user || v->hooks.enter;
+
 	for (;;) {
-		if (v->kvm->user && !user_enter(v)) {
+		if (hooked && !hooked_enter(v)) {
 			memset(e, 0, sizeof(*e));
 			e->kind = ACCEL_EXIT_INTERRUPTED;
 			return 0;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) == 0) {
 			/* The window `enter` asked for: enter again, which injects (api.rst 5). */
-			if (v->kvm->user && v->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN)
+			if (hooked && v->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN)
 				continue;
 			fill_exit(v, e);
 			v->after_mmio = e->kind == ACCEL_EXIT_MMIO;
@@ -772,6 +845,11 @@ static void timer_stop(struct kvm *k)
 	pthread_mutex_destroy(&k->timer_lock);
 }
 
+static void kvm_timers_changed(struct accel *a)
+{
+	timer_look(to_kvm(a));
+}
+
 /* VM scope, before the vCPU threads: the machine, and the thread for its timers. */
 static void kvm_set_machine(struct accel *a, const struct accel_machine *m)
 {
@@ -808,8 +886,9 @@ static int kvm_set_hooks(struct accel_vcpu *v, const struct accel_vcpu_hooks *h)
 /*
  * Whether an external interrupt can be injected now: KVM says so at every exit in
  * run->ready_for_interrupt_injection (no interrupt shadow, nothing queued) and run->if_flag
- * (api.rst 5, "struct kvm_run"; SDM Vol. 3A, 6.8.1 and Vol. 2B STI).  If not and `request`,
- * the next KVM_RUN returns with KVM_EXIT_IRQ_WINDOW_OPEN as soon as it opens.
+ * (api.rst 5, "struct kvm_run"; SDM Vol. 3A, 6.8.1 and Vol. 2B STI).  With --irqchip split
+ * the kernel also requires LINT0 to take an ExtINT and no ExtINT already queued.  If not and
+ * `request`, the next KVM_RUN returns with KVM_EXIT_IRQ_WINDOW_OPEN as soon as it opens.
  */
 static bool kvm_interrupt_window(struct accel_vcpu *v, bool request)
 {
@@ -820,7 +899,10 @@ static bool kvm_interrupt_window(struct accel_vcpu *v, bool request)
 	return open;
 }
 
-/* KVM_INTERRUPT (api.rst 4.16: only without an in-kernel irqchip) or KVM_NMI (api.rst 4.70). */
+/*
+ * KVM_INTERRUPT (api.rst 4.16: without an in-kernel PIC; with --irqchip split it queues the
+ * vector of an ExtINT, EEXIST while one is queued) or KVM_NMI (api.rst 4.70).
+ */
 static int kvm_interrupt(struct accel_vcpu *v, uint8_t vector, bool nmi)
 {
 	struct kvm_interrupt irq = { .irq = vector };
@@ -844,6 +926,8 @@ static const struct accel_ops kvm_ops = {
 	.create_vcpu = kvm_create_vcpu,
 	.destroy = kvm_destroy,
 	.irq_line = kvm_irq_line,
+	.msi = kvm_msi,
+	.msi_routes = kvm_msi_routes,
 	.send_ipi = kvm_send_ipi,
 	.thread_init = kvm_thread_init,
 	.set_cpuid = kvm_set_cpuid,
@@ -863,14 +947,17 @@ static const struct accel_ops kvm_ops = {
 	.destroy_vcpu = kvm_destroy_vcpu,
 	.set_machine = kvm_set_machine,
 	.now_ns = kvm_now_ns,
+	.timers_changed = kvm_timers_changed,
 	.set_hooks = kvm_set_hooks,
 	.interrupt_window = kvm_interrupt_window,
 	.interrupt = kvm_interrupt,
 	.idle = kvm_idle,
 };
 
-struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t errlen)
+struct accel *accel_kvm_open(enum accel_irqchip irqchip, bool *missing, char *err,
+			     size_t errlen)
 {
+	bool user_irqchip = irqchip == ACCEL_IRQCHIP_USER;
 	struct kvm *k = calloc(1, sizeof(*k));
 
 	*missing = false;
@@ -885,8 +972,10 @@ struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t
 	k->base.emulates = access("/sys/module/kvm_pvm", F_OK) == 0;
 	k->vm_fd = -1;
 	k->user = user_irqchip;
+	k->split = irqchip == ACCEL_IRQCHIP_SPLIT;
 	/* --irqchip user: mpvmm keeps the MP state and APICs; xAPIC IDs 0-254 (SDM 10.6.2.1). */
 	k->base.user_mp = user_irqchip;
+	k->base.user_irqchip = irqchip != ACCEL_IRQCHIP_KERNEL;
 	k->base.max_xapic_cpus = user_irqchip ? 255 : 0;
 	k->base.parallel = true;
 	k->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
