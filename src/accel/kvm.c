@@ -196,6 +196,41 @@ static int real_mode_support(struct kvm *k, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The in-kernel irqchip's GSI routing, as QEMU sets it (api.rst 4.52 KVM_SET_GSI_ROUTING):
+ * GSI n < 16 on 8259A input n but the cascade (2), GSI n < 24 on I/O APIC pin n, and GSI 0
+ * (the PIT, ISA IRQ 0) on pin 2, as the MADT's interrupt source override and the MP table
+ * say (x86/acpi.c, x86/mptable.c).  KVM's default routing has GSI 0 on pin 0.
+ */
+static int kernel_routes(struct kvm *k, char *err, size_t errlen)
+{
+	struct {
+		struct kvm_irq_routing r;
+		struct kvm_irq_routing_entry e[16 + KVM_SPLIT_IOAPIC_PINS];
+	} t;
+	unsigned n = 0;
+
+	memset(&t, 0, sizeof(t));
+	for (unsigned gsi = 0; gsi < 16; gsi++) {
+		if (gsi == 2)
+			continue;
+		t.e[n].gsi = gsi;
+		t.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		t.e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+		t.e[n++].u.irqchip.pin = gsi % 8;
+	}
+	for (unsigned gsi = 0; gsi < KVM_SPLIT_IOAPIC_PINS; gsi++) {
+		if (gsi == 2)
+			continue;
+		t.e[n].gsi = gsi;
+		t.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		t.e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		t.e[n++].u.irqchip.pin = gsi == 0 ? 2 : gsi;
+	}
+	t.r.nr = n;
+	return vm_ioctl(k, KVM_SET_GSI_ROUTING, &t, "KVM_SET_GSI_ROUTING", err, errlen);
+}
+
 static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char *err,
 			 size_t errlen)
 {
@@ -230,7 +265,8 @@ static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char 
 		return -1;
 	/* --irqchip user: the local APICs are mpvmm's; there is no PIC, IOAPIC or PIT. */
 	bool kernel = !k->user && !k->split;
-	if (kernel && vm_ioctl(k, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP", err, errlen) < 0)
+	if (kernel && (vm_ioctl(k, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP", err,
+				errlen) < 0 || kernel_routes(k, err, errlen) < 0))
 		return -1;
 	struct kvm_pit_config pit = { .flags = 0 };
 	if (kernel && vm_ioctl(k, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2", err, errlen) < 0)
