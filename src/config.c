@@ -98,6 +98,7 @@ enum {
 	OPT_STEP,
 	OPT_HOLD,
 	OPT_RACY,
+	OPT_IRQ,
 	OPT_X2APIC,
 	OPT_QUIET,
 	OPT_AP_TIMEOUT,
@@ -123,6 +124,7 @@ static const struct option run_options[] = {
 	{ "selftest-step", no_argument, NULL, OPT_STEP },
 	{ "selftest-hold", no_argument, NULL, OPT_HOLD },
 	{ "selftest-racy", no_argument, NULL, OPT_RACY },
+	{ "selftest-irq", no_argument, NULL, OPT_IRQ },
 	{ "x2apic", no_argument, NULL, OPT_X2APIC },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "ap-timeout", required_argument, NULL, OPT_AP_TIMEOUT },
@@ -160,6 +162,8 @@ void config_usage(FILE *out)
 		"                         from outside (Ctrl-C ends it)\n"
 		"      --selftest-racy    APs also bump a counter without a lock: a deliberate bug\n"
 		"                         that some interleavings expose (see mpvmm explore)\n"
+		"      --selftest-irq     after bring-up, check the PIT, COM1, I/O APIC and 8259A\n"
+		"                         interrupts (edge, level with EOI, ExtINT)\n"
 		"      --ap-timeout MS    how long the guest's BSP waits for its APs (default %u)\n"
 		"      --debug-exit PORT  I/O port of the debug exit device (default 0x%x);\n"
 		"                         a write of V ends mpvmm with status (V << 1) | 1\n"
@@ -313,6 +317,9 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 		return 0;
 	case OPT_RACY:
 		cfg->selftest_racy = true;
+		return 0;
+	case OPT_IRQ:
+		cfg->selftest_irq = true;
 		return 0;
 	case OPT_X2APIC:
 		cfg->x2apic = true;

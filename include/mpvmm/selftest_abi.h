@@ -49,6 +49,13 @@
  * is lost depends on how the APs interleave: some software-CPU seeds lose one.
  */
 #define SELFTEST_FLAG_RACY      (1u << 4)
+/*
+ * After every AP reported, the BSP checks the PC's interrupt controllers the way an OS uses
+ * them: the PIT through the I/O APIC (edge), COM1's THR-empty interrupt through the I/O APIC
+ * as a level-triggered one (remote IRR, EOI), and the PIT through the 8259A and LINT0 in
+ * virtual wire mode (ExtINT); then prints "selftest: interrupts ok ..." before the verdict.
+ */
+#define SELFTEST_FLAG_IRQ       (1u << 5)
 #define SELFTEST_CPUID_APIC_BASE 0x40000001u
 
 /* Most processors the guest can bring up (its per-CPU tables and AP stacks are this big). */
@@ -115,6 +122,7 @@ enum selftest_fail {
 	SELFTEST_FAIL_TIMEOUT   = 6, /* not every AP reported within ap_timeout_ms               */
 	SELFTEST_FAIL_AP        = 7, /* an AP reported an error (SELFTEST_AP_ERR_*) or was missing */
 	SELFTEST_FAIL_RESOURCES = 8, /* too many processors, or not enough RAM for AP stacks     */
+	SELFTEST_FAIL_IRQ       = 9, /* SELFTEST_FLAG_IRQ: an interrupt did not come, or twice   */
 };
 
 #endif /* !__ASSEMBLER__ */
