@@ -649,6 +649,9 @@ static int vm_build(struct vm *vm, int *status)
 		*status = VM_STATUS_USAGE;
 		return -1;
 	}
+	/* The MP table names the I/O APIC's version: mpvmm's own model where it is mpvmm's. */
+	if (vm->accel->user_irqchip)
+		vm->plat.ioapic_version = PLATFORM_IOAPIC_VERSION_MPVMM;
 	struct accel_vm_params params = {
 		.mem = &vm->mem,
 		.boot_vcpu_id = vm->plat.cpus[vm->cfg.boot_cpu].apic_id,

@@ -24,7 +24,8 @@
 #include <stdint.h>
 
 #define IOAPIC_PINS 24
-#define IOAPIC_VERSION 0x20u  /* ICH: 0x20 has the EOI register (82093AA: 0x11) */
+#define IOAPIC_VERSION 0x20u  /* ICH: 0x20 has the EOI register (82093AA: 0x11); as
+				* x86/platform.h's PLATFORM_IOAPIC_VERSION_MPVMM */
 #define IOAPIC_MMIO_SIZE 0x1000u
 
 /* Direct registers, offsets into the MMIO page (82093AA 3.0, ICH9 13.5). */
