@@ -164,12 +164,14 @@ static uint64_t next_event(void *ctx)
 	return t == LAPIC_TIMER_NONE ? ACCEL_NO_EVENT : t;
 }
 
+/* Timers due; and an AP left in INIT_RECEIVED too long is a guest mistake worth a line. */
 static void advance(void *ctx, uint64_t now_ns)
 {
 	struct vcpu_user *u = ctx;
 
 	if (apic_bus_next_deadline(u->apics) <= now_ns)
 		apic_bus_fire_timers(u->apics, now_ns);
+	mp_user_tick(u->mp, now_ns);
 }
 
 void vcpu_user_machine(struct vcpu_user *u, struct accel_machine *m)

@@ -68,6 +68,11 @@ struct vm {
 	bool stopped;
 	int status;
 	char why[256];
+
+	pthread_mutex_t warn_lock; /* guest-mistake warnings: a window and its counts */
+	uint64_t warn_since;
+	unsigned warn_shown, warn_dropped, warn_repeats;
+	char warn_last[256];
 };
 
 /* The control API's operations on this VM (vm_api.c). */
