@@ -99,6 +99,7 @@ enum {
 	OPT_HOLD,
 	OPT_RACY,
 	OPT_IRQ,
+	OPT_MISTAKES,
 	OPT_X2APIC,
 	OPT_QUIET,
 	OPT_AP_TIMEOUT,
@@ -125,6 +126,7 @@ static const struct option run_options[] = {
 	{ "selftest-hold", no_argument, NULL, OPT_HOLD },
 	{ "selftest-racy", no_argument, NULL, OPT_RACY },
 	{ "selftest-irq", no_argument, NULL, OPT_IRQ },
+	{ "selftest-mistakes", no_argument, NULL, OPT_MISTAKES },
 	{ "x2apic", no_argument, NULL, OPT_X2APIC },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "ap-timeout", required_argument, NULL, OPT_AP_TIMEOUT },
@@ -164,6 +166,8 @@ void config_usage(FILE *out)
 		"                         that some interleavings expose (see mpvmm explore)\n"
 		"      --selftest-irq     after bring-up, check the PIT, COM1, I/O APIC and 8259A\n"
 		"                         interrupts (edge, level with EOI, ExtINT)\n"
+		"      --selftest-mistakes  after bring-up, make MP-protocol and APIC mistakes\n"
+		"                         (stray SIPIs, IPIs nobody takes, INIT without SIPI...)\n"
 		"      --ap-timeout MS    how long the guest's BSP waits for its APs (default %u)\n"
 		"      --debug-exit PORT  I/O port of the debug exit device (default 0x%x);\n"
 		"                         a write of V ends mpvmm with status (V << 1) | 1\n"
@@ -320,6 +324,9 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 		return 0;
 	case OPT_IRQ:
 		cfg->selftest_irq = true;
+		return 0;
+	case OPT_MISTAKES:
+		cfg->selftest_mistakes = true;
 		return 0;
 	case OPT_X2APIC:
 		cfg->x2apic = true;

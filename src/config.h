@@ -51,6 +51,7 @@ struct vm_config {
 	bool selftest_hold;    /* --selftest-hold: keep running after the verdict */
 	bool selftest_racy;    /* --selftest-racy: the deliberate bring-up bug (explore) */
 	bool selftest_irq;     /* --selftest-irq: check the interrupt controllers too     */
+	bool selftest_mistakes; /* --selftest-mistakes: guest mistakes after bring-up     */
 	bool x2apic;           /* --x2apic: x2APIC mode even when every APIC ID fits xAPIC */
 	bool quiet;            /* --quiet: no informational lines, only the guest and errors */
 	uint32_t ap_timeout_ms;

@@ -13,6 +13,7 @@
 #include "irq.h"
 #include "lapic.h"
 #include "lib.h"
+#include "mistakes.h"
 #include "result.h"
 #include "state.h"
 #include "trampoline.h"
@@ -162,6 +163,8 @@ static __attribute__((noreturn)) void verdict(void)
 {
 	if (g.irq)
 		irq_check();
+	if (g.mistakes)
+		mistakes_make();
 	pass(g.ncpus, g.cpus[0].uid);
 }
 

@@ -61,6 +61,7 @@ struct selftest_state {
 	uint32_t stray_apic_id;               /* atomic: the first of them              */
 	uint32_t ticks;                       /* atomic: timer interrupts on the BSP   */
 	bool irq;                             /* SELFTEST_FLAG_IRQ                       */
+	bool mistakes;                        /* SELFTEST_FLAG_MISTAKES                  */
 	uint32_t ioapic_addr;                 /* the MADT's first I/O APIC, 0 if none    */
 	uint32_t timer_gsi;                   /* ISA IRQ 0's GSI (MADT override, else 0) */
 	uint32_t irqs[4];                     /* atomic: interrupts taken per irq.c test */

@@ -56,6 +56,13 @@
  * virtual wire mode (ExtINT); then prints "selftest: interrupts ok ..." before the verdict.
  */
 #define SELFTEST_FLAG_IRQ       (1u << 5)
+/*
+ * After every AP reported (and the interrupt checks), the BSP makes mistakes a VMM must
+ * report and survive: a SIPI to a running AP and a storm of them, an IPI to an APIC ID no
+ * processor has, an IPI from a software-disabled APIC, a reserved-register write (xAPIC),
+ * an INIT with no SIPI (then it waits 800 ms); then "selftest: mistakes made ..." and PASS.
+ */
+#define SELFTEST_FLAG_MISTAKES  (1u << 6)
 #define SELFTEST_CPUID_APIC_BASE 0x40000001u
 
 /* Most processors the guest can bring up (its per-CPU tables and AP stacks are this big). */
