@@ -184,7 +184,7 @@ void config_usage(FILE *out)
 		"      --irqchip kernel|split|user  KVM: every interrupt controller in the kernel\n"
 		"                         (default); split: local APICs in the kernel, PIC, I/O\n"
 		"                         APIC and PIT in mpvmm; user: all in mpvmm, MP state too,\n"
-		"                         as for --accel soft (xAPIC only, at most %u vCPUs)\n"
+		"                         as for --accel soft (x2APIC if KVM has MSR exits)\n"
 		"      --seed S           soft: the order and length of the vCPUs' turns follow S,\n"
 		"                         and trace time counts instructions: same S, same run\n"
 		"      --api PATH         serve the control API on this UNIX socket (mpvmm ctl PATH)\n"
@@ -197,8 +197,7 @@ void config_usage(FILE *out)
 		"Exit status: the guest's (0 = self-test PASS, 1 = FAIL), 2 bad usage or input,\n"
 		"3 no usable /dev/kvm, 4 guest triple fault (soft: any guest exception), 5 VMM or\n"
 		"KVM error, 130 interrupted.\n",
-		CONFIG_DEFAULT_AP_TIMEOUT_MS, CONFIG_DEFAULT_DEBUG_EXIT_PORT, CONFIG_SOFT_MAX_CPUS,
-		CONFIG_IRQCHIP_USER_MAX_APIC_ID + 1);
+		CONFIG_DEFAULT_AP_TIMEOUT_MS, CONFIG_DEFAULT_DEBUG_EXIT_PORT, CONFIG_SOFT_MAX_CPUS);
 	fprintf(out, "\nBuilt-in guests:\n");
 	for (size_t i = 0; embedded_guest_at(i); i++)
 		fprintf(out, "  %-10s %s\n", embedded_guest_at(i)->name, embedded_guest_at(i)->what);
@@ -339,29 +338,6 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	return -1;
 }
 
-/*
- * --irqchip user is xAPIC only for now: x2APIC needs RDMSR/WRMSR exits to mpvmm's APICs.
- * xAPIC IDs are 0-254; 0xFF is the broadcast (Intel SDM Vol. 3A, 10.6.2.1).
- */
-static int check_irqchip_user(const struct vm_config *cfg, char *err, size_t errlen)
-{
-	uint32_t top = topology_max_apic_id(&cfg->topo);
-
-	if (cfg->irqchip != CONFIG_IRQCHIP_USER)
-		return 0;
-	if (cfg->x2apic) {
-		snprintf(err, errlen, "--x2apic: --irqchip user has no x2APIC yet (xAPIC only)");
-		return -1;
-	}
-	if (top > CONFIG_IRQCHIP_USER_MAX_APIC_ID) {
-		snprintf(err, errlen, "--cpus %u: the topology needs APIC ID %u, but --irqchip "
-			 "user has xAPIC IDs 0-%u only (no x2APIC yet)", cfg->topo.cpus, top,
-			 CONFIG_IRQCHIP_USER_MAX_APIC_ID);
-		return -1;
-	}
-	return 0;
-}
-
 enum config_result config_parse_run(int argc, char *const argv[], struct vm_config *cfg,
 				    char *err, size_t errlen)
 {
@@ -416,8 +392,6 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 	}
 	if (result == CONFIG_OK && config_check_soft(cfg, cfg->accel == CONFIG_ACCEL_SOFT, err,
 						     errlen) < 0)
-		result = CONFIG_ERROR;
-	if (result == CONFIG_OK && check_irqchip_user(cfg, err, errlen) < 0)
 		result = CONFIG_ERROR;
 	free(args);
 	return result;

@@ -37,9 +37,6 @@ enum config_irqchip {
 	CONFIG_IRQCHIP_USER,       /* mpvmm's mp_user + apic_bus, as for the software CPU   */
 };
 
-/* --irqchip user has no x2APIC yet: xAPIC IDs 0-254 (0xFF is the broadcast). */
-#define CONFIG_IRQCHIP_USER_MAX_APIC_ID 254u
-
 /* The software CPU has no x2APIC (Unicorn cannot trap RDMSR/WRMSR): xAPIC IDs 0-254 only. */
 #define CONFIG_SOFT_MAX_CPUS 255u
 

@@ -474,6 +474,13 @@ static void handle_exit(struct vcpu *v, const struct accel_exit *e)
 		if (v->env->irqchip)
 			irqchip_eoi(v->env->irqchip, e->eoi.vector);
 		break;
+	case ACCEL_EXIT_RDMSR:
+	case ACCEL_EXIT_WRMSR:
+		if (v->env->user)
+			vcpu_user_msr(v, e);
+		else
+			*e->msr.error = 1; /* nobody else asks for MSR exits: #GP(0) */
+		break;
 	case ACCEL_EXIT_SHUTDOWN:
 		dump_state(v);
 		stop_vm(v, VCPU_STATUS_TRIPLE_FAULT, "vCPU %u (APIC ID %u): triple fault",

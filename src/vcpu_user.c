@@ -130,6 +130,23 @@ void vcpu_user_run(struct vcpu *v)
 		halt(v);
 }
 
+/*
+ * IA32_APIC_BASE and the x2APIC MSRs go to the vCPU's APIC model; the accelerator also hands
+ * over MSRs it refused itself, which stay refused (SDM Vol. 3A, 10.12.1.2: x2APIC MSRs #GP
+ * outside x2APIC mode; the APIC model says so as LAPIC_GP).
+ */
+void vcpu_user_msr(struct vcpu *v, const struct accel_exit *e)
+{
+	struct apic_bus *b = v->env->user->apics;
+	int r;
+
+	if (e->kind == ACCEL_EXIT_RDMSR)
+		r = apic_bus_msr_read(b, v->index, e->msr.index, e->msr.data);
+	else
+		r = apic_bus_msr_write(b, v->index, e->msr.index, *e->msr.data);
+	*e->msr.error = r != LAPIC_OK;
+}
+
 void vcpu_user_kick(struct vcpu *v)
 {
 	mp_user_kick(v->env->user->mp, v->index);

@@ -176,13 +176,14 @@ static int check_limits(struct vm *vm)
 	uint32_t top_id = topology_max_apic_id(t);
 
 	vm->accel->ops->limits(vm->accel, &max_vcpus, &max_id);
-	if (vm->accel->user_mp && (t->cpus > max_vcpus || top_id >= max_id)) {
-		log_error("--cpus %u: %s allows %u vCPUs with APIC IDs below %u (xAPIC only: %s); "
-			  "this topology needs APIC ID %u", t->cpus,
+	if (vm->accel->user_mp && !vm->accel->apic_msrs &&
+	    (t->cpus > max_vcpus || top_id >= max_id || vm->cfg.x2apic)) {
+		log_error("--cpus %u%s: %s allows %u vCPUs with APIC IDs below %u (xAPIC only: %s); "
+			  "this topology needs APIC ID %u", t->cpus, vm->cfg.x2apic ? " --x2apic" : "",
 			  strcmp(vm->accel->ops->name, "kvm") ? "the software CPU" : "--irqchip user",
 			  max_vcpus, max_id,
 			  strcmp(vm->accel->ops->name, "kvm") ? "it cannot trap RDMSR/WRMSR, so it has "
-			  "no x2APIC" : "no x2APIC yet", top_id);
+			  "no x2APIC" : "this KVM has no MSR exits for the x2APIC MSRs", top_id);
 		return -1;
 	}
 	if (t->cpus > max_vcpus) {
@@ -523,6 +524,7 @@ static int create_user_mp(struct vm *vm)
 	vm->mp = mp_create(n, cpus, &mp_user_backend, exec_on_vcpu, vm, vm->t0_ns);
 	const struct apic_bus_config bc = {
 		.ncpus = n, .cpus = cpus, .bus_hz = vm->accel->lapic_timer_hz,
+		.x2apic = vm->accel->apic_msrs,
 		.now_ns = guest_clock, .clock_ctx = vm->accel, .warn = user_warn, .warn_ctx = vm,
 		.mp = vm->user.mp, .eoi = user_eoi, .eoi_ctx = vm,
 	};

@@ -33,6 +33,8 @@ enum accel_exit_kind {
 	ACCEL_EXIT_EXCEPTION,     /* a guest exception the accelerator cannot deliver (soft)  */
 	ACCEL_EXIT_EOI,           /* an in-kernel local APIC's EOI of a level-triggered interrupt
 				   * from mpvmm's I/O APIC (--irqchip split)                  */
+	ACCEL_EXIT_RDMSR,         /* an MSR mpvmm answers (--irqchip user: the APIC's)         */
+	ACCEL_EXIT_WRMSR,
 	ACCEL_EXIT_KINDS,
 };
 
@@ -70,6 +72,11 @@ struct accel_exit {
 		struct {
 			uint8_t vector;
 		} eoi;
+		struct {
+			uint32_t index;
+			uint64_t *data;  /* RDMSR: the handler writes the value; WRMSR: the value */
+			uint8_t *error;  /* the handler sets it to 1 for #GP(0)                   */
+		} msr;
 		struct {
 			int vector;         /* 0-31, or -1 for a memory error (what says which) */
 			uint64_t rip;       /* where it happened                               */
@@ -226,6 +233,8 @@ struct accel {
 	bool identity_only;      /* paging does not translate: identity-mapped guests only  */
 	bool no_msr_exits;       /* RDMSR/WRMSR cannot be trapped: no x2APIC, and
 				  * IA32_APIC_BASE reads 0 in the guest                   */
+	bool apic_msrs;          /* user_mp: the APIC's MSRs reach mpvmm's APICs
+				  * (ACCEL_EXIT_RDMSR/WRMSR): x2APIC mode works            */
 	uint32_t max_xapic_cpus; /* user_mp: at most this many vCPUs (xAPIC IDs)           */
 	bool parallel;           /* vCPUs run at once, a host thread each (KVM)            */
 };
@@ -233,8 +242,10 @@ struct accel {
 /*
  * Open KVM.  Returns NULL with a reason in err; *missing is set if /dev/kvm is not usable.
  * ACCEL_IRQCHIP_USER: no in-kernel irqchip: user_mp and user_irqchip are set and the
- * set_machine ... idle operations work.  ACCEL_IRQCHIP_SPLIT: in-kernel local APICs only
- * (KVM_CAP_SPLIT_IRQCHIP): user_irqchip is set; set_machine, now_ns, timers_changed,
+ * set_machine ... idle operations work; where KVM can exit on MSRs
+ * (KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_MSR_FILTER) IA32_APIC_BASE and the x2APIC MSRs
+ * come out as ACCEL_EXIT_RDMSR/WRMSR (apic_msrs), otherwise the APIC is xAPIC only.
+ * ACCEL_IRQCHIP_SPLIT: in-kernel local APICs only (KVM_CAP_SPLIT_IRQCHIP): user_irqchip is set; set_machine, now_ns, timers_changed,
  * set_hooks, interrupt_window, interrupt, msi_routes and ACCEL_EXIT_EOI serve mpvmm's PIC,
  * I/O APIC and PIT.
  */

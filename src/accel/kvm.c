@@ -13,7 +13,11 @@
  * KVM_INTERRUPT when run->ready_for_interrupt_injection says the guest takes one, else an
  * interrupt window (run->request_interrupt_window, KVM_EXIT_IRQ_WINDOW_OPEN), NMIs through
  * KVM_NMI (api.rst 4.25, 4.48, 5: struct kvm_run), and a thread firing the LAPIC timers on
- * host time.  xAPIC only: MSR exits are not used, so x2APIC is taken out of CPUID.
+ * host time.  The APIC's MSRs (IA32_APIC_BASE, the x2APIC range) go to mpvmm through MSR
+ * exits (KVM_CAP_X86_USER_SPACE_MSR: a filter for IA32_APIC_BASE, the "invalid" reason for
+ * the x2APIC MSRs, which KVM does not filter and rejects without its own APIC; api.rst
+ * 7.21, 4.x KVM_X86_SET_MSR_FILTER).  Where KVM has no MSR exits, xAPIC only: x2APIC is taken
+ * out of CPUID.
  *
  * With `--irqchip split` (KVM_CAP_SPLIT_IRQCHIP, api.rst 7.x) the local APICs, and so the MP
  * state, stay in the kernel; the PIC, I/O APIC and PIT are mpvmm's (dev/irqchip.h).  Their
@@ -62,6 +66,7 @@ struct kvm {
 	int run_size;
 	bool user;                 /* --irqchip user: no KVM_CREATE_IRQCHIP / PIT           */
 	bool split;                /* --irqchip split: KVM_CAP_SPLIT_IRQCHIP, no PIT        */
+	bool msr_exits;            /* user: the APIC's MSRs come out as RDMSR/WRMSR exits   */
 	struct accel_machine m;    /* user: the machine's runnable vCPUs and timers         */
 	pthread_t timer;           /* user: fires the LAPIC timers on host time             */
 	bool timer_started;
@@ -79,7 +84,7 @@ struct accel_vcpu {
 	pthread_t thread;
 	_Atomic bool bound; /* thread is valid: set once by the vCPU's thread */
 	struct accel_vcpu_hooks hooks; /* user: vcpu_user.c's enter hook */
-	bool after_mmio;    /* user: the last exit was MMIO (a LAPIC timer may be armed) */
+	bool after_mmio;    /* user: the last exit was MMIO or an MSR (a LAPIC timer may be armed) */
 };
 
 static __thread struct kvm_run *tls_run;
@@ -128,10 +133,10 @@ static int kvm_limits(struct accel *a, uint32_t *max_vcpus, uint32_t *max_vcpu_i
 		mv = 4;
 	if (mid <= 0)
 		mid = mv;
-	/* --irqchip user: xAPIC IDs only (no MSR exits for x2APIC yet). */
-	if (k->user && (uint32_t)mv > a->max_xapic_cpus)
+	/* --irqchip user without MSR exits: xAPIC IDs only. */
+	if (k->user && !k->msr_exits && (uint32_t)mv > a->max_xapic_cpus)
 		mv = (int)a->max_xapic_cpus;
-	if (k->user && (uint32_t)mid > a->max_xapic_cpus)
+	if (k->user && !k->msr_exits && (uint32_t)mid > a->max_xapic_cpus)
 		mid = (int)a->max_xapic_cpus;
 	*max_vcpus = (uint32_t)mv;
 	*max_vcpu_id = (uint32_t)mid;
@@ -177,6 +182,31 @@ static int enable_x2apic_api(struct kvm *k, char *err, size_t errlen)
 		return -1;
 	}
 	return vm_ioctl(k, KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP(KVM_CAP_X2APIC_API)", err, errlen);
+}
+
+/*
+ * --irqchip user: the local APIC's MSRs to mpvmm.  IA32_APIC_BASE through a filter (KVM keeps
+ * it even without an APIC); the x2APIC MSRs cannot be filtered, but KVM without an APIC
+ * rejects them, and the "invalid" reason makes that an exit too (api.rst 7.21).  Any other
+ * MSR KVM rejects then comes out as well; mpvmm answers #GP(0), as KVM would have.
+ */
+static int user_msr_exits(struct kvm *k, char *err, size_t errlen)
+{
+	static uint8_t deny[1]; /* one MSR per range, its bit clear: denied, so it exits */
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_X86_USER_SPACE_MSR,
+		.args[0] = KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_FILTER,
+	};
+	struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
+
+	f.ranges[0] = (struct kvm_msr_filter_range){
+		.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE, .nmsrs = 1,
+		.base = 0x1b /* IA32_APIC_BASE */, .bitmap = deny,
+	};
+	if (vm_ioctl(k, KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR)", err,
+		     errlen) < 0)
+		return -1;
+	return vm_ioctl(k, KVM_X86_SET_MSR_FILTER, &f, "KVM_X86_SET_MSR_FILTER", err, errlen);
 }
 
 static int real_mode_support(struct kvm *k, char *err, size_t errlen)
@@ -251,11 +281,15 @@ static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char 
 	}
 	if (real_mode_support(k, err, errlen) < 0 || set_memory(k, p->mem, err, errlen) < 0)
 		return -1;
-	if (p->x2apic && (k->user || enable_x2apic_api(k, err, errlen) < 0)) {
-		if (k->user)
-			snprintf(err, errlen, "--irqchip user: no x2APIC yet (xAPIC only)");
+	if (k->user && k->msr_exits && user_msr_exits(k, err, errlen) < 0)
+		return -1;
+	if (p->x2apic && k->user && !k->msr_exits) {
+		snprintf(err, errlen, "--irqchip user: this KVM has no MSR exits "
+			 "(KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_MSR_FILTER): xAPIC only");
 		return -1;
 	}
+	if (p->x2apic && !k->user && enable_x2apic_api(k, err, errlen) < 0)
+		return -1;
 	/* --irqchip split: local APICs only, the first routes kept for mpvmm's I/O APIC.  The
 	 * kernel's PIT needs its PIC (KVM_CREATE_PIT2 fails with ENOENT then, seen on PVM). */
 	struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP,
@@ -414,11 +448,16 @@ static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_
 			};
 		}
 		free(c);
-		/* --irqchip user: xAPIC only, there are no MSR exits for the x2APIC registers:
-		 * clear CPUID.01H:ECX.x2APIC[bit 21] (SDM Vol. 3A, 10.12.1). */
-		for (size_t i = 0; k->user && i < t->n; i++)
-			if (t->e[i].function == 1)
+		/* --irqchip user: without MSR exits xAPIC only: clear CPUID.01H:ECX.x2APIC[bit
+		 * 21] (SDM Vol. 3A, 10.12.1).  KVM without its APIC ignores IA32_TSC_DEADLINE,
+		 * and mpvmm's has no TSC-deadline mode here: clear ECX bit 24 (10.5.4.1). */
+		for (size_t i = 0; k->user && i < t->n; i++) {
+			if (t->e[i].function != 1)
+				continue;
+			if (!k->msr_exits)
 				t->e[i].ecx &= ~(1u << 21);
+			t->e[i].ecx &= ~(1u << 24);
+		}
 		return t;
 	}
 	snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: out of memory");
@@ -752,6 +791,14 @@ static void fill_exit(struct accel_vcpu *v, struct accel_exit *e)
 		e->kind = ACCEL_EXIT_EOI;
 		e->eoi.vector = r->eoi.vector;
 		break;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+		/* Completed by the handler in kvm_run's page before the next KVM_RUN. */
+		e->kind = r->exit_reason == KVM_EXIT_X86_RDMSR ? ACCEL_EXIT_RDMSR : ACCEL_EXIT_WRMSR;
+		e->msr.index = r->msr.index;
+		e->msr.data = (uint64_t *)&r->msr.data; /* __u64: same 64-bit object */
+		e->msr.error = &r->msr.error;
+		break;
 	default:
 		e->kind = ACCEL_EXIT_OTHER;
 		e->other.reason = r->exit_reason;
@@ -791,7 +838,7 @@ static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
 			if (hooked && v->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN)
 				continue;
 			fill_exit(v, e);
-			v->after_mmio = e->kind == ACCEL_EXIT_MMIO;
+			v->after_mmio = e->kind == ACCEL_EXIT_MMIO || e->kind == ACCEL_EXIT_WRMSR;
 			return 0;
 		}
 		if (errno == EINTR) {
@@ -1041,6 +1088,10 @@ struct accel *accel_kvm_open(enum accel_irqchip irqchip, bool *missing, char *er
 		kvm_destroy(&k->base);
 		return NULL;
 	}
+	/* --irqchip user: the APIC's MSRs need exits (checked on /dev/kvm, before any VM). */
+	k->msr_exits = user_irqchip && check_cap(k, KVM_CAP_X86_USER_SPACE_MSR) &&
+		       check_cap(k, KVM_CAP_X86_MSR_FILTER);
+	k->base.apic_msrs = k->msr_exits;
 	k->run_size = ioctl(k->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (k->run_size <= 0 || !check_cap(k, KVM_CAP_IMMEDIATE_EXIT) ||
 	    install_kick_handler() < 0) {

@@ -286,7 +286,7 @@ expect_refused() {
 	fi
 }
 
-# KVM without an in-kernel irqchip: mpvmm's MP state machine and local APICs (xAPIC only).
+# KVM without an in-kernel irqchip: mpvmm's MP state machine and local APICs.
 run_kvm_user_tests() {
 	local GUEST_IRQCHIP=user n
 	for n in 1 2 4 16 64 255; do
@@ -302,8 +302,11 @@ run_kvm_user_tests() {
 	check_mistakes
 	check_init_to_bsp
 	expect_refused kvm-user/irqchip-bad "--irqchip 'pic': use kernel, split or user" --irqchip pic
-	expect_refused kvm-user/x2apic "no x2APIC yet" --irqchip user --x2apic
-	expect_refused kvm-user/cpus-256 "xAPIC IDs 0-254 only" --irqchip user --cpus 256
+	# x2APIC through MSR exits (the x2APIC MSRs, IA32_APIC_BASE), where KVM has them.
+	expect_pass x2apic-forced 4 1 --cpus 4 --boot-cpu 1 --x2apic --quiet
+	expect_pass selftest-300 300 0 --cpus 300 --quiet
+	check_step_mode step-x2apic 3 1 --x2apic
+	check_irq irq-x2apic --cpus 4 --x2apic
 }
 
 # KVM's local APICs (and MP state, inferred as with --irqchip kernel), mpvmm's PIC, I/O APIC
