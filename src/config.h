@@ -33,11 +33,9 @@ enum config_accel {
 /* --irqchip: where the local APICs and MP state of a KVM guest live. */
 enum config_irqchip {
 	CONFIG_IRQCHIP_KERNEL = 0, /* KVM's in-kernel irqchip (KVM_CREATE_IRQCHIP)          */
+	CONFIG_IRQCHIP_SPLIT,      /* local APICs in KVM; PIC, I/O APIC, PIT in mpvmm        */
 	CONFIG_IRQCHIP_USER,       /* mpvmm's mp_user + apic_bus, as for the software CPU   */
 };
-
-/* --irqchip user has no x2APIC yet: xAPIC IDs 0-254 (0xFF is the broadcast). */
-#define CONFIG_IRQCHIP_USER_MAX_APIC_ID 254u
 
 /* The software CPU has no x2APIC (Unicorn cannot trap RDMSR/WRMSR): xAPIC IDs 0-254 only. */
 #define CONFIG_SOFT_MAX_CPUS 255u
@@ -49,6 +47,8 @@ struct vm_config {
 	bool selftest_step;    /* --selftest-step */
 	bool selftest_hold;    /* --selftest-hold: keep running after the verdict */
 	bool selftest_racy;    /* --selftest-racy: the deliberate bring-up bug (explore) */
+	bool selftest_irq;     /* --selftest-irq: check the interrupt controllers too     */
+	bool selftest_mistakes; /* --selftest-mistakes: guest mistakes after bring-up     */
 	bool x2apic;           /* --x2apic: x2APIC mode even when every APIC ID fits xAPIC */
 	bool quiet;            /* --quiet: no informational lines, only the guest and errors */
 	uint32_t ap_timeout_ms;
@@ -62,7 +62,7 @@ struct vm_config {
 	const char *cmdline;       /* --cmdline STRING (default CONFIG_DEFAULT_CMDLINE) */
 	bool reboot_restart;       /* --on-reboot restart (default: exit) */
 	enum config_accel accel;   /* --accel kvm|soft|auto (default auto) */
-	enum config_irqchip irqchip; /* --irqchip kernel|user (default kernel) */
+	enum config_irqchip irqchip; /* --irqchip kernel|split|user (default kernel) */
 	bool seeded;               /* --seed S given: the software CPU's turns follow S */
 	uint64_t seed;
 };

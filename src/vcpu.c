@@ -481,6 +481,17 @@ static void handle_exit(struct vcpu *v, const struct accel_exit *e)
 	case ACCEL_EXIT_HLT:
 	case ACCEL_EXIT_INTERRUPTED:
 		break; /* HLT only reaches us without an in-kernel irqchip */
+	case ACCEL_EXIT_EOI:
+		if (v->env->irqchip)
+			irqchip_eoi(v->env->irqchip, e->eoi.vector);
+		break;
+	case ACCEL_EXIT_RDMSR:
+	case ACCEL_EXIT_WRMSR:
+		if (v->env->user)
+			vcpu_user_msr(v, e);
+		else
+			*e->msr.error = 1; /* nobody else asks for MSR exits: #GP(0) */
+		break;
 	case ACCEL_EXIT_SHUTDOWN:
 		dump_state(v);
 		stop_vm(v, VCPU_STATUS_TRIPLE_FAULT, "vCPU %u (APIC ID %u): triple fault",
@@ -538,6 +549,39 @@ static void finish(struct vcpu *v)
 	pthread_mutex_unlock(&v->lock);
 }
 
+/*
+ * --irqchip split, the BSP before each entry: the 8259A's INTR is injected as an ExtINT
+ * (KVM_INTERRUPT) once the kernel's local APIC would take it, else an interrupt window is
+ * asked for.  The PIC's INTR reaches only the BSP, as in QEMU.
+ */
+static bool split_enter(void *ctx)
+{
+	struct vcpu *v = ctx;
+	const struct accel_ops *ops = v->env->ops;
+
+	if (!irqchip_intr(v->env->irqchip) || !ops->interrupt_window(v->av, true))
+		return true;
+	if (ops->interrupt(v->av, (uint8_t)irqchip_ack(v->env->irqchip), false) == 0)
+		return true;
+	stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot inject the 8259A's interrupt",
+		v->index);
+	return false;
+}
+
+static int thread_init(struct vcpu *v)
+{
+	const struct accel_ops *ops = v->env->ops;
+	const struct accel_vcpu_hooks split = { .enter = split_enter, .ctx = v };
+
+	if (ops->thread_init(v->av) < 0)
+		return -1;
+	if (v->env->user)
+		return vcpu_user_thread_init(v);
+	if (v->env->irqchip && v->bsp)
+		return ops->set_hooks(v->av, &split);
+	return 0;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -545,7 +589,7 @@ static void *vcpu_thread(void *arg)
 	struct accel_exit e;
 
 	current_vcpu = v;
-	if (ops->thread_init(v->av) < 0 || (v->env->user && vcpu_user_thread_init(v) < 0)) {
+	if (thread_init(v) < 0) {
 		stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot set up its thread", v->index);
 		finish(v);
 		return NULL;

@@ -16,6 +16,7 @@
 
 #include "accel/accel.h"
 #include "dev/bus.h"
+#include "dev/irqchip.h"
 #include "guest_mem.h"
 #include "mp/mp.h"
 #include "vm_control.h"
@@ -50,6 +51,8 @@ struct vcpu_env {
 	struct vcpu_gate *gate;
 	/* Non-NULL when mpvmm keeps MP state and APICs (accel.user_mp): see vcpu_user.h. */
 	struct vcpu_user *user;
+	/* Non-NULL when mpvmm keeps the PIC, I/O APIC and PIT (accel.user_irqchip). */
+	struct irqchip *irqchip;
 };
 
 /* Exit statuses the vCPU loop asks for (see config_usage). */

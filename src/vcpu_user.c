@@ -42,18 +42,25 @@ static bool take_start(struct vcpu *v)
 	return true;
 }
 
-/* An NMI first (SDM 6.9: it outranks maskable interrupts), else the APIC's highest vector. */
+/*
+ * An NMI first (SDM 6.9: it outranks maskable interrupts); then the 8259A's ExtINT through
+ * LINT0, which the APIC's priorities do not hold back (SDM 10.5.1: the vector comes from the
+ * INTA, as KVM gives it precedence); else the APIC's highest vector.
+ */
 static bool inject(struct vcpu *v)
 {
 	const struct accel_ops *ops = v->env->ops;
-	struct apic_bus *b = v->env->user->apics;
+	const struct vcpu_user *u = v->env->user;
+	struct apic_bus *b = u->apics;
 	int vector = -1;
 	bool nmi = apic_bus_take_nmi(b, v->index);
 
 	if (!nmi) {
-		if (apic_bus_pending(b, v->index) < 0 || !ops->interrupt_window(v->av, true))
+		bool extint = u->ic && apic_bus_extint(b, v->index);
+		if ((!extint && apic_bus_pending(b, v->index) < 0) ||
+		    !ops->interrupt_window(v->av, true))
 			return true;
-		vector = apic_bus_take_interrupt(b, v->index);
+		vector = extint ? irqchip_ack(u->ic) : apic_bus_take_interrupt(b, v->index);
 		if (vector < 0)
 			return true;
 	}
@@ -123,6 +130,23 @@ void vcpu_user_run(struct vcpu *v)
 		halt(v);
 }
 
+/*
+ * IA32_APIC_BASE and the x2APIC MSRs go to the vCPU's APIC model; the accelerator also hands
+ * over MSRs it refused itself, which stay refused (SDM Vol. 3A, 10.12.1.2: x2APIC MSRs #GP
+ * outside x2APIC mode; the APIC model says so as LAPIC_GP).
+ */
+void vcpu_user_msr(struct vcpu *v, const struct accel_exit *e)
+{
+	struct apic_bus *b = v->env->user->apics;
+	int r;
+
+	if (e->kind == ACCEL_EXIT_RDMSR)
+		r = apic_bus_msr_read(b, v->index, e->msr.index, e->msr.data);
+	else
+		r = apic_bus_msr_write(b, v->index, e->msr.index, *e->msr.data);
+	*e->msr.error = r != LAPIC_OK;
+}
+
 void vcpu_user_kick(struct vcpu *v)
 {
 	mp_user_kick(v->env->user->mp, v->index);
@@ -157,12 +181,14 @@ static uint64_t next_event(void *ctx)
 	return t == LAPIC_TIMER_NONE ? ACCEL_NO_EVENT : t;
 }
 
+/* Timers due; and an AP left in INIT_RECEIVED too long is a guest mistake worth a line. */
 static void advance(void *ctx, uint64_t now_ns)
 {
 	struct vcpu_user *u = ctx;
 
 	if (apic_bus_next_deadline(u->apics) <= now_ns)
 		apic_bus_fire_timers(u->apics, now_ns);
+	mp_user_tick(u->mp, now_ns);
 }
 
 void vcpu_user_machine(struct vcpu_user *u, struct accel_machine *m)

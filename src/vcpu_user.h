@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "accel/accel.h"
+#include "dev/irqchip.h"
 #include "mp/apic_bus.h"
 #include "mp/mp_user.h"
 
@@ -22,6 +23,7 @@ struct vcpu;
 struct vcpu_user {
 	struct mp_user *mp;
 	struct apic_bus *apics;
+	struct irqchip *ic; /* the 8259A answers an ExtINT's INTA; NULL: none */
 };
 
 /* On the vCPU's thread, before its loop: hand the accelerator our enter/exit hooks. */
@@ -30,6 +32,8 @@ int vcpu_user_thread_init(struct vcpu *v);
 void vcpu_user_run(struct vcpu *v);
 /* Make a waiting vCPU look at its requests (vcpu_call, pause, stop). */
 void vcpu_user_kick(struct vcpu *v);
+/* An RDMSR or WRMSR exit: the local APIC's MSRs, #GP(0) for anything else or refused. */
+void vcpu_user_msr(struct vcpu *v, const struct accel_exit *e);
 /* The thread ends: let the other vCPUs have the CPU. */
 void vcpu_user_thread_exit(struct vcpu *v);
 

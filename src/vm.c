@@ -18,6 +18,7 @@
 #include "boot/selftest.h"
 #include "dev/bus.h"
 #include "dev/debug_exit.h"
+#include "dev/irqchip.h"
 #include "dev/selftest_port.h"
 #include "dev/serial.h"
 #include "guest_mem.h"
@@ -40,6 +41,15 @@
 #define ERRLEN 512
 /* Step mode: how long a step waits for a released AP to take its start. */
 #define STEP_RELEASE_WAIT_NS 1000000000ull
+/*
+ * mpvmm's MP state: an AP in INIT_RECEIVED this long without a SIPI is worth a warning.  The
+ * SDM's example waits 10 ms between INIT and SIPI (8.4.4.1); the checks come with the timer
+ * passes (at least every 50 ms on KVM).
+ */
+#define SIPI_TIMEOUT_NS 500000000ull
+/* Guest mistakes: a repeated line is counted, not printed; at most this many lines a second. */
+#define WARN_BURST 50u
+#define WARN_WINDOW_NS 1000000000ull
 
 static void vm_stop_cb(void *vm, int status, const char *why)
 {
@@ -166,13 +176,14 @@ static int check_limits(struct vm *vm)
 	uint32_t top_id = topology_max_apic_id(t);
 
 	vm->accel->ops->limits(vm->accel, &max_vcpus, &max_id);
-	if (vm->accel->user_mp && (t->cpus > max_vcpus || top_id >= max_id)) {
-		log_error("--cpus %u: %s allows %u vCPUs with APIC IDs below %u (xAPIC only: %s); "
-			  "this topology needs APIC ID %u", t->cpus,
+	if (vm->accel->user_mp && !vm->accel->apic_msrs &&
+	    (t->cpus > max_vcpus || top_id >= max_id || vm->cfg.x2apic)) {
+		log_error("--cpus %u%s: %s allows %u vCPUs with APIC IDs below %u (xAPIC only: %s); "
+			  "this topology needs APIC ID %u", t->cpus, vm->cfg.x2apic ? " --x2apic" : "",
 			  strcmp(vm->accel->ops->name, "kvm") ? "the software CPU" : "--irqchip user",
 			  max_vcpus, max_id,
 			  strcmp(vm->accel->ops->name, "kvm") ? "it cannot trap RDMSR/WRMSR, so it has "
-			  "no x2APIC" : "no x2APIC yet", top_id);
+			  "no x2APIC" : "this KVM has no MSR exits for the x2APIC MSRs", top_id);
 		return -1;
 	}
 	if (t->cpus > max_vcpus) {
@@ -298,12 +309,134 @@ static void irq_line_cb(void *ctx, unsigned gsi, bool level)
 	vm->accel->ops->irq_line(vm->accel, gsi, level);
 }
 
+/* Say how many warnings were held back: repeats of the last line, lines over the burst. */
+static void warn_flush_locked(struct vm *vm)
+{
+	if (vm->warn_repeats)
+		log_warn("the warning above came %u more times", vm->warn_repeats);
+	if (vm->warn_dropped)
+		log_warn("%u more warnings about the guest in the last second were not shown",
+			 vm->warn_dropped);
+	vm->warn_repeats = vm->warn_dropped = 0;
+}
+
+/*
+ * A guest mistake (the models' warn callbacks, under their locks): one line each, but the
+ * same line again is only counted (a SIPI storm), and a guest making many different ones
+ * gets WARN_BURST lines a second and a count.
+ */
+static void user_warn(void *ctx, const char *msg)
+{
+	struct vm *vm = ctx;
+	uint64_t now = mp_now_ns();
+
+	pthread_mutex_lock(&vm->warn_lock);
+	if (!strcmp(msg, vm->warn_last)) {
+		vm->warn_repeats++;
+		pthread_mutex_unlock(&vm->warn_lock);
+		return;
+	}
+	if (now - vm->warn_since >= WARN_WINDOW_NS) {
+		warn_flush_locked(vm);
+		vm->warn_since = now;
+		vm->warn_shown = 0;
+	} else if (vm->warn_repeats) {
+		log_warn("the warning above came %u more times", vm->warn_repeats);
+		vm->warn_repeats = 0;
+	}
+	snprintf(vm->warn_last, sizeof(vm->warn_last), "%s", msg);
+	if (vm->warn_shown < WARN_BURST) {
+		vm->warn_shown++;
+		log_warn("%s", msg);
+	} else {
+		vm->warn_dropped++;
+	}
+	pthread_mutex_unlock(&vm->warn_lock);
+}
+
+/* ---- the PIC, I/O APIC and PIT kept by mpvmm (accel.user_irqchip) ------------------------ */
+
+/* An I/O APIC message: into mpvmm's APIC bus, or to the in-kernel local APICs. */
+static void platform_msi(void *ctx, const struct ioapic_msi *m)
+{
+	struct vm *vm = ctx;
+	const struct accel_msi am = { .address = m->address, .data = m->data };
+
+	if (vm->user.apics)
+		apic_bus_msi(vm->user.apics, m->address, m->data);
+	else
+		vm->accel->ops->msi(vm->accel, &am); /* a failure is logged there */
+}
+
+/*
+ * The 8259A's INTR: on every LINT0 of mpvmm's APICs; with in-kernel ones to the BSP, as QEMU
+ * wires it, which injects the ExtINT before its next entry (vcpu.c): kick it out of KVM_RUN.
+ */
+static void platform_intr(void *ctx, bool level)
+{
+	struct vm *vm = ctx;
+
+	if (vm->user.apics)
+		apic_bus_set_extint(vm->user.apics, level);
+	else if (level && vm->cfg.boot_cpu < vm->nvcpus)
+		vcpu_kick(&vm->vcpus[vm->cfg.boot_cpu]);
+}
+
+/* --irqchip split: the in-kernel APICs learn which vectors are the I/O APIC's, and how. */
+static void platform_routes(void *ctx, const struct ioapic_msi m[IOAPIC_PINS])
+{
+	struct vm *vm = ctx;
+	struct accel_msi am[IOAPIC_PINS];
+
+	if (vm->user.apics || !vm->accel->ops->msi_routes)
+		return;
+	for (unsigned i = 0; i < IOAPIC_PINS; i++)
+		am[i] = (struct accel_msi){ .address = m[i].address, .data = m[i].data };
+	vm->accel->ops->msi_routes(vm->accel, am, IOAPIC_PINS);
+}
+
+static void platform_timer_changed(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	if (vm->accel->ops->timers_changed)
+		vm->accel->ops->timers_changed(vm->accel);
+}
+
+static uint64_t guest_clock(void *ctx)
+{
+	struct accel *a = ctx;
+
+	return a->ops->now_ns(a);
+}
+
+static int create_irqchip(struct vm *vm)
+{
+	const struct irqchip_config c = {
+		.pio = vm->pio, .mmio = vm->mmio, .ioapic_id = vm->plat.ioapic_id,
+		.now_ns = guest_clock, .clock_ctx = vm->accel,
+		.msi = platform_msi, .intr = platform_intr, .routes = platform_routes,
+		.timer_changed = platform_timer_changed, .warn = user_warn, .ctx = vm,
+	};
+
+	vm->irqchip = irqchip_create(&c);
+	if (!vm->irqchip)
+		return -1;
+	vm->user.ic = vm->irqchip;
+	return 0;
+}
+
 /* The PC platform every guest finds: COM1, i8042, RTC, an empty PCI bus, ACPI PM, fw_cfg. */
 static int create_platform_devices(struct vm *vm, const struct vm_control *ctl)
 {
 	uint16_t ncpus = (uint16_t)vm->plat.topo.cpus;
 
 	vm->irq = (struct irq_line){ .set = irq_line_cb, .ctx = vm };
+	if (vm->accel->user_irqchip) {
+		if (create_irqchip(vm) < 0)
+			return -1;
+		vm->irq = irqchip_line(vm->irqchip);
+	}
 	vm->serial = serial_create(vm->pio, SERIAL_COM1_BASE, STDOUT_FILENO);
 	if (!vm->serial)
 		return -1;
@@ -351,25 +484,12 @@ static int create_devices(struct vm *vm)
 	vm->env = (struct vcpu_env){
 		.ops = vm->accel->ops, .pio = vm->pio, .mmio = vm->mmio, .mp = vm->mp,
 		.mem = &vm->mem, .ctl = ctl, .stopping = &vm->stopping, .gate = &vm->gate,
-		.user = vm->accel->user_mp ? &vm->user : NULL,
+		.user = vm->accel->user_mp ? &vm->user : NULL, .irqchip = vm->irqchip,
 	};
 	if (vm->accel->user_mp &&
 	    bus_register(vm->mmio, LAPIC_DEFAULT_BASE, 0x1000, lapic_mmio, vm, "local APIC") < 0)
 		return -1;
 	return 0;
-}
-
-static uint64_t guest_clock(void *ctx)
-{
-	struct accel *a = ctx;
-
-	return a->ops->now_ns(a);
-}
-
-static void user_warn(void *ctx, const char *msg)
-{
-	(void)ctx;
-	log_warn("%s", msg);
 }
 
 /* mp_user: cpu's MP state changed or an interrupt came: make it leave run() to look. */
@@ -379,6 +499,15 @@ static void user_kick(void *ctx, uint32_t cpu)
 
 	if (cpu < vm->nvcpus)
 		vm->accel->ops->kick(vm->vcpus[cpu].av);
+}
+
+/* A local APIC's EOI of a level-triggered interrupt, broadcast to the I/O APIC. */
+static void user_eoi(void *ctx, uint8_t vector)
+{
+	struct vm *vm = ctx;
+
+	if (vm->irqchip)
+		irqchip_eoi(vm->irqchip, vector);
 }
 
 /*
@@ -391,7 +520,8 @@ static int create_user_mp(struct vm *vm)
 	uint32_t n = vm->plat.topo.cpus;
 	const struct mp_user_config uc = {
 		.ncpus = n, .bsp = vm->cfg.boot_cpu, .now_ns = guest_clock, .clock_ctx = vm->accel,
-		.warn = user_warn, .kick = user_kick, .kick_ctx = vm,
+		.sipi_timeout_ns = SIPI_TIMEOUT_NS,
+		.warn = user_warn, .warn_ctx = vm, .kick = user_kick, .kick_ctx = vm,
 		/* Threads run at once: without a hold, an AP takes its start before the BSP's
 		 * step announcement of the SIPI, which could never show SIPI_RECEIVED. */
 		.hold_starts = vm->cfg.selftest_step && vm->accel->parallel,
@@ -410,8 +540,9 @@ static int create_user_mp(struct vm *vm)
 	vm->mp = mp_create(n, cpus, &mp_user_backend, exec_on_vcpu, vm, vm->t0_ns);
 	const struct apic_bus_config bc = {
 		.ncpus = n, .cpus = cpus, .bus_hz = vm->accel->lapic_timer_hz,
-		.now_ns = guest_clock, .clock_ctx = vm->accel, .warn = user_warn,
-		.mp = vm->user.mp,
+		.x2apic = vm->accel->apic_msrs,
+		.now_ns = guest_clock, .clock_ctx = vm->accel, .warn = user_warn, .warn_ctx = vm,
+		.mp = vm->user.mp, .eoi = user_eoi, .eoi_ctx = vm,
 	};
 	vm->user.apics = vm->mp ? apic_bus_create(&bc) : NULL;
 	free(cpus);
@@ -420,9 +551,7 @@ static int create_user_mp(struct vm *vm)
 	if (vm->cfg.seeded)
 		mp_set_clock(vm->mp, guest_clock, vm->accel);
 	mp_user_attach(vm->user.mp, vm->mp);
-	struct accel_machine m;
-	vcpu_user_machine(&vm->user, &m);
-	vm->accel->ops->set_machine(vm->accel, &m);
+	vcpu_user_machine(&vm->user, &vm->user_machine);
 	return 0;
 }
 
@@ -448,6 +577,49 @@ static int create_mp(struct vm *vm)
 	vm->mp = mp_create(n, cpus, &mp_kernel_backend, exec_on_vcpu, vm, vm->t0_ns);
 	free(cpus);
 	return vm->mp ? 0 : -1;
+}
+
+/* ---- the machine as the accelerator schedules and times it ---------------------------------- */
+
+static enum accel_runnable machine_runnable(void *ctx, uint32_t index)
+{
+	struct vm *vm = ctx;
+
+	return vm->user_machine.runnable(vm->user_machine.ctx, index);
+}
+
+/* The earliest of the local APICs' timers (user_mp) and the PIT (user_irqchip). */
+static uint64_t machine_next_event(void *ctx)
+{
+	struct vm *vm = ctx;
+	uint64_t t = vm->irqchip ? irqchip_next_event(vm->irqchip) : ACCEL_NO_EVENT;
+
+	if (vm->user.mp) {
+		uint64_t u = vm->user_machine.next_event(vm->user_machine.ctx);
+		t = u < t ? u : t;
+	}
+	return t;
+}
+
+static void machine_advance(void *ctx, uint64_t now_ns)
+{
+	struct vm *vm = ctx;
+
+	if (vm->user.mp)
+		vm->user_machine.advance(vm->user_machine.ctx, now_ns);
+	if (vm->irqchip)
+		irqchip_advance(vm->irqchip, now_ns);
+}
+
+static void set_machine(struct vm *vm)
+{
+	const struct accel_machine m = {
+		.runnable = vm->user.mp ? machine_runnable : NULL,
+		.next_event = machine_next_event, .advance = machine_advance, .ctx = vm,
+	};
+
+	if (vm->accel->user_mp || vm->accel->user_irqchip)
+		vm->accel->ops->set_machine(vm->accel, &m);
 }
 
 static int create_vcpus(struct vm *vm, char *err)
@@ -493,9 +665,14 @@ static int open_accel(struct vm *vm, int *status)
 	bool missing = false;
 	enum config_accel want = vm->cfg.accel;
 
+	static const enum accel_irqchip irqchip[] = {
+		[CONFIG_IRQCHIP_KERNEL] = ACCEL_IRQCHIP_KERNEL,
+		[CONFIG_IRQCHIP_SPLIT] = ACCEL_IRQCHIP_SPLIT,
+		[CONFIG_IRQCHIP_USER] = ACCEL_IRQCHIP_USER,
+	};
+
 	if (want != CONFIG_ACCEL_SOFT)
-		vm->accel = accel_kvm_open(vm->cfg.irqchip == CONFIG_IRQCHIP_USER, &missing, err,
-					   sizeof(err));
+		vm->accel = accel_kvm_open(irqchip[vm->cfg.irqchip], &missing, err, sizeof(err));
 	if (want == CONFIG_ACCEL_AUTO && vm->accel)
 		log_info("accelerator: kvm (--accel auto: /dev/kvm opened)");
 	if (!vm->accel && want != CONFIG_ACCEL_SOFT && (want == CONFIG_ACCEL_KVM || !missing)) {
@@ -539,6 +716,9 @@ static int vm_build(struct vm *vm, int *status)
 		*status = VM_STATUS_USAGE;
 		return -1;
 	}
+	/* The MP table names the I/O APIC's version: mpvmm's own model where it is mpvmm's. */
+	if (vm->accel->user_irqchip)
+		vm->plat.ioapic_version = PLATFORM_IOAPIC_VERSION_MPVMM;
 	struct accel_vm_params params = {
 		.mem = &vm->mem,
 		.boot_vcpu_id = vm->plat.cpus[vm->cfg.boot_cpu].apic_id,
@@ -555,6 +735,7 @@ static int vm_build(struct vm *vm, int *status)
 		log_error("cannot create the MP interface or devices (out of memory?)");
 		return -1;
 	}
+	set_machine(vm);
 	if (create_vcpus(vm, err) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -577,6 +758,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg, int *status)
 	vcpu_gate_init(&vm->gate);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
+	pthread_mutex_init(&vm->warn_lock, NULL);
 	return vm;
 }
 
@@ -699,6 +881,9 @@ int vm_run(struct vm *vm)
 		vm->console = NULL;
 	}
 	serial_flush(vm->serial);
+	pthread_mutex_lock(&vm->warn_lock);
+	warn_flush_locked(vm);
+	pthread_mutex_unlock(&vm->warn_lock);
 
 	pthread_mutex_lock(&vm->stop_lock);
 	int status = vm->status;
@@ -790,10 +975,11 @@ void vm_destroy(struct vm *vm)
 	serial_destroy(vm->serial);
 	bus_destroy(vm->pio);
 	bus_destroy(vm->mmio);
-	/* Before the APIC bus: KVM with --irqchip user fires its timers from a thread. */
+	/* Before the APIC bus and the PIT: KVM fires their timers from a thread. */
 	if (vm->accel)
 		vm->accel->ops->destroy(vm->accel);
 	vm->accel = NULL;
+	irqchip_destroy(vm->irqchip);
 	mp_destroy(vm->mp);
 	apic_bus_destroy(vm->user.apics);
 	mp_user_destroy(vm->user.mp);
@@ -807,6 +993,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->restored_kernel);
 	pthread_cond_destroy(&vm->stop_cond);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->warn_lock);
 	vcpu_gate_destroy(&vm->gate);
 	free(vm);
 }

@@ -16,6 +16,14 @@ static struct vm *vm_of(void *ctx)
 	return ctx;
 }
 
+/* Where the interrupt controllers are: kernel, split or user (mpvmm keeps them all). */
+static const char *irqchip_name(const struct vm *vm)
+{
+	if (vm->accel->user_mp)
+		return "user";
+	return vm->accel->user_irqchip ? "split" : "kernel";
+}
+
 static void api_vm_info(void *ctx, struct api_vm_info *out)
 {
 	struct vm *vm = vm_of(ctx);
@@ -25,7 +33,7 @@ static void api_vm_info(void *ctx, struct api_vm_info *out)
 		.cpus = vm->plat.topo.cpus, .sockets = vm->plat.topo.sockets,
 		.cores = vm->plat.topo.cores, .threads = vm->plat.topo.threads,
 		.boot_cpu = vm->cfg.boot_cpu, .memory = vm->cfg.mem_size,
-		.irqchip = "kernel", .accel = vm->accel->ops->name, .guest = vm->cfg.guest,
+		.irqchip = irqchip_name(vm), .accel = vm->accel->ops->name, .guest = vm->cfg.guest,
 		.state = atomic_load(&vm->stopping) ? "shutting-down" :
 			 vm_paused(vm) ? "paused" : "running",
 		.uptime_ns = now > vm->t0_ns ? now - vm->t0_ns : 0,

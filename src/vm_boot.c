@@ -50,6 +50,8 @@ int vm_load_selftest(struct vm *vm)
 		.step = vm->cfg.selftest_step,
 		.hold = vm->cfg.selftest_hold,
 		.racy = vm->cfg.selftest_racy,
+		.irq = vm->cfg.selftest_irq,
+		.mistakes = vm->cfg.selftest_mistakes,
 		.x2apic = vm->plat.x2apic,
 		.apic_base_cpuid = vm->accel->no_msr_exits,
 		.ap_timeout_ms = vm->cfg.ap_timeout_ms,

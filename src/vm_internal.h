@@ -20,6 +20,7 @@
 #include "dev/debug_exit.h"
 #include "dev/fw_cfg.h"
 #include "dev/i8042.h"
+#include "dev/irqchip.h"
 #include "dev/pci_none.h"
 #include "dev/rtc.h"
 #include "dev/selftest_port.h"
@@ -54,6 +55,8 @@ struct vm {
 	struct mp *mp;
 	struct mp_kernel_ctx *mp_ctx;
 	struct vcpu_user user;     /* accel->user_mp: MP state and APICs kept by mpvmm */
+	struct accel_machine user_machine; /* user_mp: vcpu_user's view, inside the machine's */
+	struct irqchip *irqchip;   /* accel->user_irqchip: PIC, I/O APIC and PIT kept by mpvmm */
 	struct vcpu *vcpus;
 	uint32_t nvcpus; /* created so far */
 	struct vcpu_env env;
@@ -68,6 +71,11 @@ struct vm {
 	bool stopped;
 	int status;
 	char why[256];
+
+	pthread_mutex_t warn_lock; /* guest-mistake warnings: a window and its counts */
+	uint64_t warn_since;
+	unsigned warn_shown, warn_dropped, warn_repeats;
+	char warn_last[256];
 };
 
 /* The control API's operations on this VM (vm_api.c). */

@@ -76,6 +76,7 @@ else
 	run_cli_tests
 	run_kvm_tests
 	run_kvm_user_tests
+	run_kvm_split_tests
 	run_soft_tests
 	run_multiboot_tests
 	run_insn_tests

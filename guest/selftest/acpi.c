@@ -24,7 +24,11 @@
 
 #define MADT_ENTRIES_OFFSET 44u       /* header + local APIC address + flags */
 #define MADT_TYPE_LAPIC   0u
+#define MADT_TYPE_IOAPIC  1u          /* 5.2.12.3: ID at 2, address at 4, GSI base at 8 */
+#define MADT_TYPE_ISO     2u          /* 5.2.12.5: bus 2, source IRQ 3, GSI at 4        */
 #define MADT_TYPE_X2APIC  9u
+#define MADT_IOAPIC_LEN   12u
+#define MADT_ISO_LEN      10u
 #define MADT_LAPIC_LEN    8u
 #define MADT_X2APIC_LEN   16u
 #define MADT_CPU_ENABLED  (1u << 0)   /* Local APIC Flags (Table 5.23) */
@@ -169,6 +173,11 @@ static uint32_t madt_processors(uint64_t mem_size, bool add)
 			fail(SELFTEST_FAIL_ACPI, "acpi: madt processor entry at offset %u too short",
 			     off);
 		} else {
+			if (add && type == MADT_TYPE_IOAPIC && elen >= MADT_IOAPIC_LEN &&
+			    !g.ioapic_addr)
+				memcpy(&g.ioapic_addr, e + 4, 4);
+			if (add && type == MADT_TYPE_ISO && elen >= MADT_ISO_LEN && e[3] == 0)
+				memcpy(&g.timer_gsi, e + 4, 4); /* ISA IRQ 0, the PIT */
 			off += elen;
 			continue;
 		}

@@ -7,7 +7,10 @@
 
 #include <stdint.h>
 
-/* Fills g.cpus / g.ncpus; on any error prints a FAIL line and ends the test. */
+/*
+ * Fills g.cpus / g.ncpus, and g.ioapic_addr / g.timer_gsi (the first I/O APIC, and where an
+ * interrupt source override puts ISA IRQ 0); on any error prints a FAIL line and ends.
+ */
 void acpi_read_processors(uint64_t mem_size);
 
 /* The number of enabled processors in the MADT, g.cpus untouched; FAIL as above on error. */

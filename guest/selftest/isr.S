@@ -3,7 +3,7 @@
  *
  * In 64-bit mode the CPU aligns RSP to 16 and pushes SS, RSP, RFLAGS, CS, RIP and, for some
  * exceptions, an error code (Intel SDM Vol. 3A, 6.14.2).  Exceptions never return: they
- * report and halt.  The three interrupt vectors save the caller-saved registers, call C and
+ * report and halt.  The interrupt vectors save the caller-saved registers, call C and
  * IRETQ; the guest is built with -mgeneral-regs-only, so there is no SSE state to save.
  */
 	.text
@@ -72,6 +72,10 @@ exc_common:
 	IRQ	isr_ap_reported, irq_ap_reported
 	IRQ	isr_timer, irq_timer
 	IRQ	isr_spurious, irq_spurious
+	IRQ	isr_pit_ioapic, irq_pit_ioapic
+	IRQ	isr_com1, irq_com1
+	IRQ	isr_pic_pit, irq_pic_pit
+	IRQ	isr_pic_spurious, irq_pic_spurious
 
 	.section .rodata
 	.balign 8

@@ -2,8 +2,9 @@
  * main.c - the BSP: check the boot info, read the processors from ACPI, cross-check the MP
  * table, choose the APIC mode, check itself, then hand over to smp.c to start the APs.
  *
- * Output (COM1), at most: one info line, then "selftest: PASS cpus=<N> bsp=<uid>" or one or
- * more "selftest: FAIL <reason>" lines.
+ * Output (COM1), at most: one info line, one "selftest: interrupts ok ..." line with
+ * SELFTEST_FLAG_IRQ, one "selftest: mistakes ..." line with SELFTEST_FLAG_MISTAKES, then "selftest: PASS cpus=<N> bsp=<uid>" or one or more
+ * "selftest: FAIL <reason>" lines.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,6 +71,8 @@ void bsp_main(const struct selftest_bootinfo *bi)
 	__atomic_store_n(&g.step, (bi->flags & SELFTEST_FLAG_STEP) != 0, __ATOMIC_RELAXED);
 	g.hold = (bi->flags & SELFTEST_FLAG_HOLD) != 0;
 	g.racy = (bi->flags & SELFTEST_FLAG_RACY) != 0;
+	g.irq = (bi->flags & SELFTEST_FLAG_IRQ) != 0;
+	g.mistakes = (bi->flags & SELFTEST_FLAG_MISTAKES) != 0;
 	__atomic_store_n(&g.apic_base_cpuid, (bi->flags & SELFTEST_FLAG_APIC_BASE_CPUID) != 0,
 			 __ATOMIC_RELAXED);
 

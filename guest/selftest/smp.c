@@ -10,8 +10,10 @@
 
 #include "arch.h"
 #include "cpu.h"
+#include "irq.h"
 #include "lapic.h"
 #include "lib.h"
+#include "mistakes.h"
 #include "result.h"
 #include "state.h"
 #include "trampoline.h"
@@ -156,6 +158,16 @@ static __attribute__((noreturn)) void fail_timeout(uint32_t started)
 	     __atomic_load_n(&g.reported, __ATOMIC_RELAXED), started, n ? list : "none");
 }
 
+/* Bring-up passed: the optional checks that come after it, then PASS. */
+static __attribute__((noreturn)) void verdict(void)
+{
+	if (g.irq)
+		irq_check();
+	if (g.mistakes)
+		mistakes_make();
+	pass(g.ncpus, g.cpus[0].uid);
+}
+
 /* Every AP reported: look at what they said. */
 static __attribute__((noreturn)) void check_reports(void)
 {
@@ -195,7 +207,7 @@ static __attribute__((noreturn)) void check_reports(void)
 		fail_line("%u more ap errors", errors - MAX_AP_FAILS_SHOWN);
 	if (errors)
 		fail_end(SELFTEST_FAIL_AP);
-	pass(g.ncpus, g.cpus[0].uid);
+	verdict();
 }
 
 void smp_boot_aps(void)
@@ -203,7 +215,7 @@ void smp_boot_aps(void)
 	uint32_t naps = g.ncpus - 1;
 
 	if (naps == 0)
-		pass(g.ncpus, g.cpus[0].uid);
+		verdict();
 
 	trampoline_install(naps);
 

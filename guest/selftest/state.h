@@ -19,6 +19,10 @@
 #define VEC_AP_REPORTED 0x40u /* fixed IPI an AP sends the BSP after reporting */
 #define VEC_TIMER       0x41u /* LAPIC timer, 100 Hz, only for timeouts        */
 #define VEC_SPURIOUS    0xffu
+/* irq.c (SELFTEST_FLAG_IRQ): the 8259A's vector base, and the I/O APIC's vectors. */
+#define VEC_PIC_BASE    0x30u /* IRQ 0-15 -> 0x30-0x3f                          */
+#define VEC_IOAPIC_PIT  0x50u /* the PIT through the I/O APIC, edge            */
+#define VEC_IOAPIC_COM1 0x51u /* COM1 through the I/O APIC, level-triggered    */
 
 #define TIMER_HZ 100u
 
@@ -56,6 +60,11 @@ struct selftest_state {
 	uint32_t strays;                      /* atomic: APs whose ID is not in the MADT */
 	uint32_t stray_apic_id;               /* atomic: the first of them              */
 	uint32_t ticks;                       /* atomic: timer interrupts on the BSP   */
+	bool irq;                             /* SELFTEST_FLAG_IRQ                       */
+	bool mistakes;                        /* SELFTEST_FLAG_MISTAKES                  */
+	uint32_t ioapic_addr;                 /* the MADT's first I/O APIC, 0 if none    */
+	uint32_t timer_gsi;                   /* ISA IRQ 0's GSI (MADT override, else 0) */
+	uint32_t irqs[4];                     /* atomic: interrupts taken per irq.c test */
 };
 
 extern struct selftest_state g;

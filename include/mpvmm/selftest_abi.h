@@ -49,6 +49,20 @@
  * is lost depends on how the APs interleave: some software-CPU seeds lose one.
  */
 #define SELFTEST_FLAG_RACY      (1u << 4)
+/*
+ * After every AP reported, the BSP checks the PC's interrupt controllers the way an OS uses
+ * them: the PIT through the I/O APIC (edge), COM1's THR-empty interrupt through the I/O APIC
+ * as a level-triggered one (remote IRR, EOI), and the PIT through the 8259A and LINT0 in
+ * virtual wire mode (ExtINT); then prints "selftest: interrupts ok ..." before the verdict.
+ */
+#define SELFTEST_FLAG_IRQ       (1u << 5)
+/*
+ * After every AP reported (and the interrupt checks), the BSP makes mistakes a VMM must
+ * report and survive: a SIPI to a running AP and a storm of them, an IPI to an APIC ID no
+ * processor has, an IPI from a software-disabled APIC, a reserved-register write (xAPIC),
+ * an INIT with no SIPI (then it waits 800 ms); then "selftest: mistakes made ..." and PASS.
+ */
+#define SELFTEST_FLAG_MISTAKES  (1u << 6)
 #define SELFTEST_CPUID_APIC_BASE 0x40000001u
 
 /* Most processors the guest can bring up (its per-CPU tables and AP stacks are this big). */
@@ -115,6 +129,7 @@ enum selftest_fail {
 	SELFTEST_FAIL_TIMEOUT   = 6, /* not every AP reported within ap_timeout_ms               */
 	SELFTEST_FAIL_AP        = 7, /* an AP reported an error (SELFTEST_AP_ERR_*) or was missing */
 	SELFTEST_FAIL_RESOURCES = 8, /* too many processors, or not enough RAM for AP stacks     */
+	SELFTEST_FAIL_IRQ       = 9, /* SELFTEST_FLAG_IRQ: an interrupt did not come, or twice   */
 };
 
 #endif /* !__ASSEMBLER__ */

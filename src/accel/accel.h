@@ -32,6 +32,10 @@ enum accel_exit_kind {
 	ACCEL_EXIT_INTERRUPTED,   /* kicked: left the guest to serve a request            */
 	ACCEL_EXIT_OTHER,
 	ACCEL_EXIT_EXCEPTION,     /* a guest exception the accelerator cannot deliver (soft)  */
+	ACCEL_EXIT_EOI,           /* an in-kernel local APIC's EOI of a level-triggered interrupt
+				   * from mpvmm's I/O APIC (--irqchip split)                  */
+	ACCEL_EXIT_RDMSR,         /* an MSR mpvmm answers (--irqchip user: the APIC's)         */
+	ACCEL_EXIT_WRMSR,
 	ACCEL_EXIT_KINDS,
 };
 
@@ -67,6 +71,14 @@ struct accel_exit {
 			uint64_t detail;
 		} other;
 		struct {
+			uint8_t vector;
+		} eoi;
+		struct {
+			uint32_t index;
+			uint64_t *data;  /* RDMSR: the handler writes the value; WRMSR: the value */
+			uint8_t *error;  /* the handler sets it to 1 for #GP(0)                   */
+		} msr;
+		struct {
 			int vector;         /* 0-31, or -1 for a memory error (what says which) */
 			uint64_t rip;       /* where it happened                               */
 			const char *what;   /* a static description                            */
@@ -83,6 +95,19 @@ enum accel_ipi {
 	ACCEL_IPI_FIXED = 0,
 	ACCEL_IPI_INIT,
 	ACCEL_IPI_STARTUP,
+};
+
+/* Where the interrupt controllers of a KVM guest live (--irqchip). */
+enum accel_irqchip {
+	ACCEL_IRQCHIP_KERNEL = 0, /* PIC, I/O APIC, PIT and local APICs in the kernel          */
+	ACCEL_IRQCHIP_SPLIT,      /* local APICs in the kernel; PIC, I/O APIC, PIT in mpvmm     */
+	ACCEL_IRQCHIP_USER,       /* all of them in mpvmm                                       */
+};
+
+/* An interrupt message in MSI format (Intel SDM Vol. 3A, 10.11.1-10.11.2). */
+struct accel_msi {
+	uint64_t address;
+	uint32_t data;
 };
 
 struct accel_vm_params {
@@ -136,6 +161,17 @@ struct accel_ops {
 	/* Any thread: drive an input of the in-kernel interrupt controllers (PIC + IOAPIC). */
 	int (*irq_line)(struct accel *a, unsigned gsi, bool level);
 	/*
+	 * Any thread, with in-kernel local APICs: deliver an MSI-format message (mpvmm's I/O
+	 * APIC's interrupts) as the platform's APIC bus would.  ENOTSUP without them.
+	 */
+	int (*msi)(struct accel *a, const struct accel_msi *m);
+	/*
+	 * Any thread, --irqchip split (NULL or ENOTSUP otherwise): the message each of the I/O
+	 * APIC's n pins sends now, so that the in-kernel local APICs know which vectors are
+	 * level-triggered and report their EOI (ACCEL_EXIT_EOI).
+	 */
+	int (*msi_routes)(struct accel *a, const struct accel_msi *m, unsigned n);
+	/*
 	 * Any thread: deliver INIT, STARTUP (with vector) or a fixed interrupt to the local
 	 * APIC with this ID, through the platform's APIC bus, as another CPU's IPI would.
 	 */
@@ -167,15 +203,21 @@ struct accel_ops {
 	void (*destroy_vcpu)(struct accel_vcpu *v);
 
 	/*
-	 * For accelerators without an in-kernel local APIC (accel.user_mp); NULL otherwise.
-	 * set_machine: VM scope, before vCPU threads start.  now_ns: the guest's clock (any
-	 * thread).  interrupt_window: IF is set and no interrupt shadow (STI, MOV SS) is in
-	 * force; if not and `request`, run() returns as soon as it may open.  interrupt: deliver
-	 * an external interrupt (or an NMI, vector 2) now, through the guest's IDT.  idle: the
-	 * vCPU will not run until its MP state changes: let the others have the CPU.
+	 * For accelerators without an in-kernel local APIC (accel.user_mp) or interrupt
+	 * controllers (accel.user_irqchip); NULL otherwise.  set_machine: VM scope, before vCPU
+	 * threads start (with user_irqchip alone, only its timers are used).  now_ns: the
+	 * guest's clock (any thread).  timers_changed: a timer the machine reports may have
+	 * moved: look at next_event again (any thread; NULL if never needed).  set_hooks: with
+	 * an in-kernel local APIC too (--irqchip split: the 8259A's ExtINT on the BSP).
+	 * interrupt_window: IF is set and no interrupt shadow (STI, MOV SS) is in force (with an
+	 * in-kernel local APIC: and it takes an ExtINT); if not and `request`, run() returns as
+	 * soon as it may open.  interrupt: deliver an external interrupt (or an NMI, vector 2)
+	 * now, through the guest's IDT (with an in-kernel local APIC: an ExtINT vector).  idle:
+	 * the vCPU will not run until its MP state changes: let the others have the CPU.
 	 */
 	void (*set_machine)(struct accel *a, const struct accel_machine *m);
 	uint64_t (*now_ns)(struct accel *a);
+	void (*timers_changed)(struct accel *a);
 	int (*set_hooks)(struct accel_vcpu *v, const struct accel_vcpu_hooks *h);
 	bool (*interrupt_window)(struct accel_vcpu *v, bool request);
 	int (*interrupt)(struct accel_vcpu *v, uint8_t vector, bool nmi);
@@ -201,19 +243,28 @@ struct accel {
 	bool emulates;           /* guest code is emulated (PVM): slow, and some instructions
 				  * end KVM_RUN with an emulation failure */
 	bool user_mp;            /* no in-kernel local APIC: mpvmm keeps MP state and APICs */
+	bool user_irqchip;       /* no in-kernel PIC, I/O APIC or PIT: mpvmm's (dev/irqchip.h) */
 	bool identity_only;      /* paging does not translate: identity-mapped guests only  */
 	bool no_msr_exits;       /* RDMSR/WRMSR cannot be trapped: no x2APIC, and
 				  * IA32_APIC_BASE reads 0 in the guest                   */
+	bool apic_msrs;          /* user_mp: the APIC's MSRs reach mpvmm's APICs
+				  * (ACCEL_EXIT_RDMSR/WRMSR): x2APIC mode works            */
 	uint32_t max_xapic_cpus; /* user_mp: at most this many vCPUs (xAPIC IDs)           */
 	bool parallel;           /* vCPUs run at once, a host thread each (KVM)            */
 };
 
 /*
  * Open KVM.  Returns NULL with a reason in err; *missing is set if /dev/kvm is not usable.
- * With `user_irqchip` (--irqchip user) the VM gets no in-kernel irqchip: user_mp is set and
- * the set_machine ... idle operations work.
+ * ACCEL_IRQCHIP_USER: no in-kernel irqchip: user_mp and user_irqchip are set and the
+ * set_machine ... idle operations work; where KVM can exit on MSRs
+ * (KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_MSR_FILTER) IA32_APIC_BASE and the x2APIC MSRs
+ * come out as ACCEL_EXIT_RDMSR/WRMSR (apic_msrs), otherwise the APIC is xAPIC only.
+ * ACCEL_IRQCHIP_SPLIT: in-kernel local APICs only (KVM_CAP_SPLIT_IRQCHIP): user_irqchip is set; set_machine, now_ns, timers_changed,
+ * set_hooks, interrupt_window, interrupt, msi_routes and ACCEL_EXIT_EOI serve mpvmm's PIC,
+ * I/O APIC and PIT.
  */
-struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t errlen);
+struct accel *accel_kvm_open(enum accel_irqchip irqchip, bool *missing, char *err,
+			     size_t errlen);
 
 /*
  * Open the software CPU (Unicorn).  With `seeded`, the order of turns and their lengths are a

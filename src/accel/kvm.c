@@ -13,7 +13,18 @@
  * KVM_INTERRUPT when run->ready_for_interrupt_injection says the guest takes one, else an
  * interrupt window (run->request_interrupt_window, KVM_EXIT_IRQ_WINDOW_OPEN), NMIs through
  * KVM_NMI (api.rst 4.25, 4.48, 5: struct kvm_run), and a thread firing the LAPIC timers on
- * host time.  xAPIC only: MSR exits are not used, so x2APIC is taken out of CPUID.
+ * host time.  The APIC's MSRs (IA32_APIC_BASE, the x2APIC range) go to mpvmm through MSR
+ * exits (KVM_CAP_X86_USER_SPACE_MSR: a filter for IA32_APIC_BASE, the "invalid" reason for
+ * the x2APIC MSRs, which KVM does not filter and rejects without its own APIC; api.rst
+ * 7.21, 4.x KVM_X86_SET_MSR_FILTER).  Where KVM has no MSR exits, xAPIC only: x2APIC is taken
+ * out of CPUID.
+ *
+ * With `--irqchip split` (KVM_CAP_SPLIT_IRQCHIP, api.rst 7.x) the local APICs, and so the MP
+ * state, stay in the kernel; the PIC, I/O APIC and PIT are mpvmm's (dev/irqchip.h).  Their
+ * messages go in with KVM_SIGNAL_MSI, the I/O APIC's pins are mirrored as the reserved MSI
+ * routes (KVM_SET_GSI_ROUTING) so that the kernel reports the EOI of level-triggered
+ * vectors (KVM_EXIT_IOAPIC_EOI), the 8259A's ExtINT goes to the BSP with KVM_INTERRUPT
+ * (through the `enter` hook), and the timer thread fires the PIT.
  */
 #include "accel/accel.h"
 
@@ -84,10 +95,10 @@ static int kvm_limits(struct accel *a, uint32_t *max_vcpus, uint32_t *max_vcpu_i
 		mv = 4;
 	if (mid <= 0)
 		mid = mv;
-	/* --irqchip user: xAPIC IDs only (no MSR exits for x2APIC yet). */
-	if (k->user && (uint32_t)mv > a->max_xapic_cpus)
+	/* --irqchip user without MSR exits: xAPIC IDs only. */
+	if (k->user && !k->msr_exits && (uint32_t)mv > a->max_xapic_cpus)
 		mv = (int)a->max_xapic_cpus;
-	if (k->user && (uint32_t)mid > a->max_xapic_cpus)
+	if (k->user && !k->msr_exits && (uint32_t)mid > a->max_xapic_cpus)
 		mid = (int)a->max_xapic_cpus;
 	*max_vcpus = (uint32_t)mv;
 	*max_vcpu_id = (uint32_t)mid;
@@ -135,6 +146,31 @@ static int enable_x2apic_api(struct kvm *k, char *err, size_t errlen)
 	return vm_ioctl(k, KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP(KVM_CAP_X2APIC_API)", err, errlen);
 }
 
+/*
+ * --irqchip user: the local APIC's MSRs to mpvmm.  IA32_APIC_BASE through a filter (KVM keeps
+ * it even without an APIC); the x2APIC MSRs cannot be filtered, but KVM without an APIC
+ * rejects them, and the "invalid" reason makes that an exit too (api.rst 7.21).  Any other
+ * MSR KVM rejects then comes out as well; mpvmm answers #GP(0), as KVM would have.
+ */
+static int user_msr_exits(struct kvm *k, char *err, size_t errlen)
+{
+	static uint8_t deny[1]; /* one MSR per range, its bit clear: denied, so it exits */
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_X86_USER_SPACE_MSR,
+		.args[0] = KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_FILTER,
+	};
+	struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
+
+	f.ranges[0] = (struct kvm_msr_filter_range){
+		.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE, .nmsrs = 1,
+		.base = 0x1b /* IA32_APIC_BASE */, .bitmap = deny,
+	};
+	if (vm_ioctl(k, KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR)", err,
+		     errlen) < 0)
+		return -1;
+	return vm_ioctl(k, KVM_X86_SET_MSR_FILTER, &f, "KVM_X86_SET_MSR_FILTER", err, errlen);
+}
+
 static int real_mode_support(struct kvm *k, char *err, size_t errlen)
 {
 	/* VMX without unrestricted guest emulates real mode with these (api.rst 4.48, 4.42). */
@@ -152,6 +188,41 @@ static int real_mode_support(struct kvm *k, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The in-kernel irqchip's GSI routing, as QEMU sets it (api.rst 4.52 KVM_SET_GSI_ROUTING):
+ * GSI n < 16 on 8259A input n but the cascade (2), GSI n < 24 on I/O APIC pin n, and GSI 0
+ * (the PIT, ISA IRQ 0) on pin 2, as the MADT's interrupt source override and the MP table
+ * say (x86/acpi.c, x86/mptable.c).  KVM's default routing has GSI 0 on pin 0.
+ */
+static int kernel_routes(struct kvm *k, char *err, size_t errlen)
+{
+	struct {
+		struct kvm_irq_routing r;
+		struct kvm_irq_routing_entry e[16 + KVM_SPLIT_IOAPIC_PINS];
+	} t;
+	unsigned n = 0;
+
+	memset(&t, 0, sizeof(t));
+	for (unsigned gsi = 0; gsi < 16; gsi++) {
+		if (gsi == 2)
+			continue;
+		t.e[n].gsi = gsi;
+		t.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		t.e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+		t.e[n++].u.irqchip.pin = gsi % 8;
+	}
+	for (unsigned gsi = 0; gsi < KVM_SPLIT_IOAPIC_PINS; gsi++) {
+		if (gsi == 2)
+			continue;
+		t.e[n].gsi = gsi;
+		t.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		t.e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		t.e[n++].u.irqchip.pin = gsi == 0 ? 2 : gsi;
+	}
+	t.r.nr = n;
+	return vm_ioctl(k, KVM_SET_GSI_ROUTING, &t, "KVM_SET_GSI_ROUTING", err, errlen);
+}
+
 static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char *err,
 			 size_t errlen)
 {
@@ -166,19 +237,35 @@ static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char 
 		snprintf(err, errlen, "this KVM lacks KVM_CAP_IRQCHIP or KVM_CAP_MP_STATE");
 		return -1;
 	}
-	if (real_mode_support(k, err, errlen) < 0 || set_memory(k, p->mem, err, errlen) < 0)
-		return -1;
-	if (p->x2apic && (k->user || enable_x2apic_api(k, err, errlen) < 0)) {
-		if (k->user)
-			snprintf(err, errlen, "--irqchip user: no x2APIC yet (xAPIC only)");
+	if (k->split && !kvm_check_cap(k, KVM_CAP_SPLIT_IRQCHIP)) {
+		snprintf(err, errlen, "--irqchip split: this KVM lacks KVM_CAP_SPLIT_IRQCHIP");
 		return -1;
 	}
+	if (real_mode_support(k, err, errlen) < 0 || set_memory(k, p->mem, err, errlen) < 0)
+		return -1;
+	if (k->user && k->msr_exits && user_msr_exits(k, err, errlen) < 0)
+		return -1;
+	if (p->x2apic && k->user && !k->msr_exits) {
+		snprintf(err, errlen, "--irqchip user: this KVM has no MSR exits "
+			 "(KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_MSR_FILTER): xAPIC only");
+		return -1;
+	}
+	if (p->x2apic && !k->user && enable_x2apic_api(k, err, errlen) < 0)
+		return -1;
+	/* --irqchip split: local APICs only, the first routes kept for mpvmm's I/O APIC.  The
+	 * kernel's PIT needs its PIC (KVM_CREATE_PIT2 fails with ENOENT then, seen on PVM). */
+	struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP,
+					.args[0] = KVM_SPLIT_IOAPIC_PINS };
+	if (k->split && vm_ioctl(k, KVM_ENABLE_CAP, &split, "KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)",
+				 err, errlen) < 0)
+		return -1;
 	/* --irqchip user: the local APICs are mpvmm's; there is no PIC, IOAPIC or PIT. */
-	if (!k->user && vm_ioctl(k, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP", err,
-				 errlen) < 0)
+	bool kernel = !k->user && !k->split;
+	if (kernel && (vm_ioctl(k, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP", err,
+				errlen) < 0 || kernel_routes(k, err, errlen) < 0))
 		return -1;
 	struct kvm_pit_config pit = { .flags = 0 };
-	if (!k->user && vm_ioctl(k, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2", err, errlen) < 0)
+	if (kernel && vm_ioctl(k, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2", err, errlen) < 0)
 		return -1;
 	if (!kvm_check_cap(k, KVM_CAP_SET_BOOT_CPU_ID)) {
 		if (p->boot_vcpu_id != 0) {
@@ -200,12 +287,69 @@ static int kvm_irq_line(struct accel *a, unsigned gsi, bool level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
 
-	if (kvm_of(a)->user)
-		return 0; /* --irqchip user: no IOAPIC or PIC yet: device interrupts are dropped */
+	if (kvm_of(a)->user || kvm_of(a)->split) {
+		errno = ENOTSUP; /* no in-kernel PIC or I/O APIC: the VM drives mpvmm's */
+		return -1;
+	}
 
 	if (ioctl(kvm_of(a)->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
 		int e = errno;
 		log_error("KVM_IRQ_LINE(%u, %d): %s", gsi, level, strerror(e));
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* KVM_SIGNAL_MSI (api.rst 4.71): with KVM_CAP_X2APIC_API, address_hi holds ID bits 31:8. */
+static int kvm_msi(struct accel *a, const struct accel_msi *m)
+{
+	struct kvm_msi msi = { .address_lo = (uint32_t)m->address,
+			       .address_hi = (uint32_t)(m->address >> 32), .data = m->data };
+
+	if (kvm_of(a)->user) {
+		errno = ENOTSUP; /* the VM delivers through its APIC bus (apic_bus_msi) instead */
+		return -1;
+	}
+	if (ioctl(kvm_of(a)->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
+		int e = errno;
+		log_error("KVM_SIGNAL_MSI(address %#llx, data %#x): %s",
+			  (unsigned long long)m->address, m->data, strerror(e));
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * --irqchip split: the I/O APIC's pins as the MSI routes KVM reserved for them (GSI 0..n-1).
+ * KVM scans them for level-triggered vectors aimed at each local APIC and reports their EOI
+ * with KVM_EXIT_IOAPIC_EOI (api.rst 7.x, KVM_CAP_SPLIT_IRQCHIP; 4.52 KVM_SET_GSI_ROUTING).
+ */
+static int kvm_msi_routes(struct accel *a, const struct accel_msi *m, unsigned n)
+{
+	struct kvm *k = kvm_of(a);
+
+	if (!k->split || n > KVM_SPLIT_IOAPIC_PINS) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	struct {
+		struct kvm_irq_routing r;
+		struct kvm_irq_routing_entry e[KVM_SPLIT_IOAPIC_PINS];
+	} t;
+	memset(&t, 0, sizeof(t));
+	t.r.nr = n;
+	for (unsigned i = 0; i < n; i++) {
+		t.e[i].gsi = i;
+		t.e[i].type = KVM_IRQ_ROUTING_MSI;
+		t.e[i].u.msi.address_lo = (uint32_t)m[i].address;
+		t.e[i].u.msi.address_hi = (uint32_t)(m[i].address >> 32);
+		t.e[i].u.msi.data = m[i].data;
+	}
+	if (ioctl(k->vm_fd, KVM_SET_GSI_ROUTING, &t) < 0) {
+		int e = errno;
+		log_error("KVM_SET_GSI_ROUTING(%u I/O APIC routes): %s", n, strerror(e));
 		errno = e;
 		return -1;
 	}
@@ -223,26 +367,13 @@ static int kvm_send_ipi(struct accel *a, uint32_t dest, enum accel_ipi kind, uin
 {
 	static const uint32_t mode[] = { [ACCEL_IPI_FIXED] = 0, [ACCEL_IPI_INIT] = 5,
 					 [ACCEL_IPI_STARTUP] = 6 };
-
-	if (kvm_of(a)->user) {
-		errno = ENOTSUP; /* the VM sends through its APIC bus (apic_bus_deliver) instead */
-		return -1;
-	}
-	struct kvm_msi msi = {
-		.address_lo = 0xfee00000u | ((dest & 0xffu) << 12),
-		.address_hi = dest & 0xffffff00u,
+	const struct accel_msi m = {
+		.address = 0xfee00000u | ((dest & 0xffu) << 12) |
+			   ((uint64_t)(dest & 0xffffff00u) << 32),
 		.data = (mode[kind] << 8) | (kind == ACCEL_IPI_INIT ? 0 : vector) | (1u << 14),
 	};
 
-	if (ioctl(kvm_of(a)->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
-		int e = errno;
-		log_error("KVM_SIGNAL_MSI(%s to APIC ID %u): %s",
-			  kind == ACCEL_IPI_INIT ? "INIT" : kind == ACCEL_IPI_STARTUP ? "SIPI" : "fixed",
-			  dest, strerror(e));
-		errno = e;
-		return -1;
-	}
-	return 0;
+	return kvm_msi(a, &m);
 }
 
 static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_t errlen)
@@ -279,11 +410,16 @@ static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_
 			};
 		}
 		free(c);
-		/* --irqchip user: xAPIC only, there are no MSR exits for the x2APIC registers:
-		 * clear CPUID.01H:ECX.x2APIC[bit 21] (SDM Vol. 3A, 10.12.1). */
-		for (size_t i = 0; k->user && i < t->n; i++)
-			if (t->e[i].function == 1)
+		/* --irqchip user: without MSR exits xAPIC only: clear CPUID.01H:ECX.x2APIC[bit
+		 * 21] (SDM Vol. 3A, 10.12.1).  KVM without its APIC ignores IA32_TSC_DEADLINE,
+		 * and mpvmm's has no TSC-deadline mode here: clear ECX bit 24 (10.5.4.1). */
+		for (size_t i = 0; k->user && i < t->n; i++) {
+			if (t->e[i].function != 1)
+				continue;
+			if (!k->msr_exits)
 				t->e[i].ecx &= ~(1u << 21);
+			t->e[i].ecx &= ~(1u << 24);
+		}
 		return t;
 	}
 	snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: out of memory");
@@ -614,6 +750,18 @@ static void fill_exit(struct accel_vcpu *v, struct accel_exit *e)
 	case KVM_EXIT_INTR:
 		e->kind = ACCEL_EXIT_INTERRUPTED;
 		break;
+	case KVM_EXIT_IOAPIC_EOI:
+		e->kind = ACCEL_EXIT_EOI;
+		e->eoi.vector = r->eoi.vector;
+		break;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+		/* Completed by the handler in kvm_run's page before the next KVM_RUN. */
+		e->kind = r->exit_reason == KVM_EXIT_X86_RDMSR ? ACCEL_EXIT_RDMSR : ACCEL_EXIT_WRMSR;
+		e->msr.index = r->msr.index;
+		e->msr.data = (uint64_t *)&r->msr.data; /* __u64: same 64-bit object */
+		e->msr.error = &r->msr.error;
+		break;
 	default:
 		e->kind = ACCEL_EXIT_OTHER;
 		e->other.reason = r->exit_reason;
@@ -624,13 +772,14 @@ static void fill_exit(struct accel_vcpu *v, struct accel_exit *e)
 static void timer_look(struct kvm *k);
 
 /*
- * --irqchip user, before each KVM_RUN: no interrupt window unless `enter` asks again; a LAPIC
- * access just handled may have armed a timer; then vcpu_user.c's `enter` (a start, injection).
+ * --irqchip user (and the BSP with --irqchip split), before each KVM_RUN: no interrupt window
+ * unless `enter` asks again; a LAPIC access just handled may have armed a timer; then the
+ * `enter` hook (vcpu_user.c: a start, injection; vcpu.c: the 8259A's ExtINT).
  */
-static bool user_enter(struct accel_vcpu *v)
+static bool hooked_enter(struct accel_vcpu *v)
 {
 	v->run->request_interrupt_window = 0;
-	if (v->after_mmio) {
+	if (v->after_mmio && v->kvm->user) {
 		v->after_mmio = false;
 		timer_look(v->kvm);
 	}
@@ -639,18 +788,20 @@ static bool user_enter(struct accel_vcpu *v)
 
 static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
 {
+	bool hooked = v->kvm->user || v->hooks.enter;
+
 	for (;;) {
-		if (v->kvm->user && !user_enter(v)) {
+		if (hooked && !hooked_enter(v)) {
 			memset(e, 0, sizeof(*e));
 			e->kind = ACCEL_EXIT_INTERRUPTED;
 			return 0;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) == 0) {
 			/* The window `enter` asked for: enter again, which injects (api.rst 5). */
-			if (v->kvm->user && v->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN)
+			if (hooked && v->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN)
 				continue;
 			fill_exit(v, e);
-			v->after_mmio = e->kind == ACCEL_EXIT_MMIO;
+			v->after_mmio = e->kind == ACCEL_EXIT_MMIO || e->kind == ACCEL_EXIT_WRMSR;
 			return 0;
 		}
 		if (errno == EINTR) {
@@ -740,6 +891,11 @@ static void timer_stop(struct kvm *k)
 	pthread_mutex_destroy(&k->timer_lock);
 }
 
+static void kvm_timers_changed(struct accel *a)
+{
+	timer_look(kvm_of(a));
+}
+
 /* VM scope, before the vCPU threads: the machine, and the thread for its timers. */
 static void kvm_set_machine(struct accel *a, const struct accel_machine *m)
 {
@@ -776,8 +932,9 @@ static int kvm_set_hooks(struct accel_vcpu *v, const struct accel_vcpu_hooks *h)
 /*
  * Whether an external interrupt can be injected now: KVM says so at every exit in
  * run->ready_for_interrupt_injection (no interrupt shadow, nothing queued) and run->if_flag
- * (api.rst 5, "struct kvm_run"; SDM Vol. 3A, 6.8.1 and Vol. 2B STI).  If not and `request`,
- * the next KVM_RUN returns with KVM_EXIT_IRQ_WINDOW_OPEN as soon as it opens.
+ * (api.rst 5, "struct kvm_run"; SDM Vol. 3A, 6.8.1 and Vol. 2B STI).  With --irqchip split
+ * the kernel also requires LINT0 to take an ExtINT and no ExtINT already queued.  If not and
+ * `request`, the next KVM_RUN returns with KVM_EXIT_IRQ_WINDOW_OPEN as soon as it opens.
  */
 static bool kvm_interrupt_window(struct accel_vcpu *v, bool request)
 {
@@ -788,7 +945,10 @@ static bool kvm_interrupt_window(struct accel_vcpu *v, bool request)
 	return open;
 }
 
-/* KVM_INTERRUPT (api.rst 4.16: only without an in-kernel irqchip) or KVM_NMI (api.rst 4.70). */
+/*
+ * KVM_INTERRUPT (api.rst 4.16: without an in-kernel PIC; with --irqchip split it queues the
+ * vector of an ExtINT, EEXIST while one is queued) or KVM_NMI (api.rst 4.70).
+ */
 static int kvm_interrupt(struct accel_vcpu *v, uint8_t vector, bool nmi)
 {
 	struct kvm_interrupt irq = { .irq = vector };
@@ -812,6 +972,8 @@ static const struct accel_ops kvm_ops = {
 	.create_vcpu = kvm_create_vcpu,
 	.destroy = kvm_destroy,
 	.irq_line = kvm_irq_line,
+	.msi = kvm_msi,
+	.msi_routes = kvm_msi_routes,
 	.send_ipi = kvm_send_ipi,
 	.thread_init = kvm_thread_init,
 	.set_cpuid = kvm_set_cpuid,
@@ -831,6 +993,7 @@ static const struct accel_ops kvm_ops = {
 	.destroy_vcpu = kvm_destroy_vcpu,
 	.set_machine = kvm_set_machine,
 	.now_ns = kvm_now_ns,
+	.timers_changed = kvm_timers_changed,
 	.set_hooks = kvm_set_hooks,
 	.interrupt_window = kvm_interrupt_window,
 	.interrupt = kvm_interrupt,
@@ -841,8 +1004,10 @@ static const struct accel_ops kvm_ops = {
 	.load_vm = kvm_load_vm,
 };
 
-struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t errlen)
+struct accel *accel_kvm_open(enum accel_irqchip irqchip, bool *missing, char *err,
+			     size_t errlen)
 {
+	bool user_irqchip = irqchip == ACCEL_IRQCHIP_USER;
 	struct kvm *k = calloc(1, sizeof(*k));
 
 	*missing = false;
@@ -857,8 +1022,10 @@ struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t
 	k->base.emulates = access("/sys/module/kvm_pvm", F_OK) == 0;
 	k->vm_fd = -1;
 	k->user = user_irqchip;
+	k->split = irqchip == ACCEL_IRQCHIP_SPLIT;
 	/* --irqchip user: mpvmm keeps the MP state and APICs; xAPIC IDs 0-254 (SDM 10.6.2.1). */
 	k->base.user_mp = user_irqchip;
+	k->base.user_irqchip = irqchip != ACCEL_IRQCHIP_KERNEL;
 	k->base.max_xapic_cpus = user_irqchip ? 255 : 0;
 	k->base.parallel = true;
 	k->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -888,6 +1055,10 @@ struct accel *accel_kvm_open(bool user_irqchip, bool *missing, char *err, size_t
 		kvm_destroy(&k->base);
 		return NULL;
 	}
+	/* --irqchip user: the APIC's MSRs need exits (checked on /dev/kvm, before any VM). */
+	k->msr_exits = user_irqchip && kvm_check_cap(k, KVM_CAP_X86_USER_SPACE_MSR) &&
+		       kvm_check_cap(k, KVM_CAP_X86_MSR_FILTER);
+	k->base.apic_msrs = k->msr_exits;
 	k->run_size = ioctl(k->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (k->run_size <= 0 || !kvm_check_cap(k, KVM_CAP_IMMEDIATE_EXIT) ||
 	    install_kick_handler() < 0) {

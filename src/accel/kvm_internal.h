@@ -19,6 +19,9 @@
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ull
 #define KVM_TSS_ADDR 0xfeffd000ull
 
+/* --irqchip split: the GSI routes KVM reserves for mpvmm's I/O APIC, one per pin. */
+#define KVM_SPLIT_IOAPIC_PINS 24
+
 /* --irqchip user: the LAPIC timers' thread sleeps at most this long between two looks. */
 #define KVM_TIMER_MAX_SLEEP_NS 50000000ull
 
@@ -28,6 +31,8 @@ struct kvm {
 	int vm_fd;
 	int run_size;
 	bool user;                 /* --irqchip user: no KVM_CREATE_IRQCHIP / PIT           */
+	bool split;                /* --irqchip split: KVM_CAP_SPLIT_IRQCHIP, no PIT        */
+	bool msr_exits;            /* user: the APIC's MSRs come out as RDMSR/WRMSR exits   */
 	struct accel_machine m;    /* user: the machine's runnable vCPUs and timers         */
 	pthread_t timer;           /* user: fires the LAPIC timers on host time             */
 	bool timer_started;
@@ -47,7 +52,7 @@ struct accel_vcpu {
 	pthread_t thread;
 	_Atomic bool bound; /* thread is valid: set once by the vCPU's thread */
 	struct accel_vcpu_hooks hooks; /* user: vcpu_user.c's enter hook */
-	bool after_mmio;    /* user: the last exit was MMIO (a LAPIC timer may be armed) */
+	bool after_mmio;    /* user: the last exit was MMIO or an MSR (a LAPIC timer may be armed) */
 };
 
 struct kvm *kvm_of(struct accel *a);

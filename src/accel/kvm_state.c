@@ -21,8 +21,9 @@
  *   LVT mode decides whether a deadline counts), IA32_TSC_DEADLINE, vCPU events (the SIPI
  *   vector a SIPI_RECEIVED state uses), MP state (last: it may latch INIT/SIPI events that
  *   everything above must already describe), debug registers.
- * VM: the in-kernel PIC pair and IOAPIC (KVM_GET/SET_IRQCHIP), the PIT (KVM_GET/SET_PIT2)
- * and kvmclock (KVM_GET/SET_CLOCK), when the irqchip is in the kernel.
+ * VM: the in-kernel PIC pair and IOAPIC (KVM_GET/SET_IRQCHIP) and the PIT (KVM_GET/SET_PIT2)
+ * when the irqchip is in the kernel (split: only the LAPICs are, saved per vCPU), and
+ * kvmclock (KVM_GET/SET_CLOCK).
  *
  * --irqchip user (k->user): the LAPICs and MP state are mpvmm's (apic_bus, mp_user: their
  * own snapshot sections), so no LAPIC record and no KVM_SET_MP_STATE.  What kvm.c keeps for
@@ -476,7 +477,8 @@ int kvm_save_vm(struct accel *a, struct snap_enc *e, char *err, size_t errlen)
 	struct kvm *k = kvm_of(a);
 	struct kvm_clock_data clock;
 
-	if (!k->user) {
+	/* Split and user modes: the PIC, I/O APIC and PIT are mpvmm's (dev/irqchip). */
+	if (!k->user && !k->split) {
 		static const uint32_t tags[] = { REC_PIC_MASTER, REC_PIC_SLAVE, REC_IOAPIC };
 		for (uint32_t chip = 0; chip < 3; chip++) {
 			struct kvm_irqchip c = { .chip_id = chip };
@@ -510,7 +512,7 @@ int kvm_load_vm(struct accel *a, struct snap_dec *d, char *err, size_t errlen)
 
 	if (parse_recs(d, p, n, REC_PIC_MASTER, REC_CLOCK, err, errlen) < 0)
 		return -1;
-	if (!k->user) {
+	if (!k->user && !k->split) {
 		for (uint32_t chip = 0; chip < 3; chip++) {
 			struct kvm_irqchip c;
 			if (!p[chip] || n[chip] != sizeof(c)) {

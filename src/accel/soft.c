@@ -1278,7 +1278,8 @@ static int soft_irq_line(struct accel *a, unsigned gsi, bool level)
 	(void)a;
 	(void)gsi;
 	(void)level;
-	return 0; /* no IOAPIC or PIC in the software machine: device interrupts are dropped */
+	errno = ENOTSUP; /* no PIC or I/O APIC of its own: the VM drives mpvmm's */
+	return -1;
 }
 
 static int soft_send_ipi(struct accel *a, uint32_t dest, enum accel_ipi kind, uint8_t vector)
@@ -1659,6 +1660,7 @@ struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errl
 	s->base.lapic_timer_hz = 1000000000ull; /* the guest clock: 1 ns per instruction */
 	s->base.emulates = false;
 	s->base.user_mp = true;
+	s->base.user_irqchip = true; /* no PIC, I/O APIC or PIT of its own: mpvmm's */
 	s->base.identity_only = true;
 	s->base.no_msr_exits = true;
 	s->base.max_xapic_cpus = 255; /* xAPIC IDs 0-254; 0xFF is the broadcast (SDM 10.6.2.1) */

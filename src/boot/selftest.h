@@ -18,6 +18,8 @@ struct selftest_options {
 	bool step;
 	bool hold;
 	bool racy;
+	bool irq;
+	bool mistakes;
 	bool x2apic;
 	bool apic_base_cpuid; /* SELFTEST_FLAG_APIC_BASE_CPUID: IA32_APIC_BASE reads 0 */
 	uint32_t ap_timeout_ms;

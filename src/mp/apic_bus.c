@@ -21,6 +21,8 @@ struct apic_bus {
 	struct lapic **lapics;
 	struct mp_cpu *cpus; /* a copy of cfg.cpus (the caller's may not outlive create) */
 	bool *hit; /* scratch: the targets of the IPI being routed (used under the lock) */
+	bool extint;   /* the 8259A's INTR, on every LINT0 */
+	int eoi;       /* a level-triggered EOI to broadcast once unlocked, or -1 */
 };
 
 static const char *const mode_names[8] = {
@@ -47,7 +49,9 @@ static void sync(struct apic_bus *b, uint32_t cpu)
 	const struct lapic *l = b->lapics[cpu];
 
 	if (b->cfg.mp)
-		mp_user_set_pending(b->cfg.mp, cpu, lapic_pending(l) >= 0, lapic_nmi_pending(l));
+		mp_user_set_pending(b->cfg.mp, cpu,
+				    lapic_pending(l) >= 0 || (b->extint && lapic_accepts_extint(l)),
+				    lapic_nmi_pending(l));
 }
 
 /* ---- destinations ------------------------------------------------------------------------ */
@@ -176,6 +180,11 @@ static void route(struct apic_bus *b, uint32_t from, const struct lapic_ipi *ipi
 	}
 	if (ipi->mode == LAPIC_DM_INIT && !ipi->assert)
 		return; /* INIT level de-assert (10.6.1): arbitration IDs only, no MP state */
+	if (ipi->mode == LAPIC_DM_EXTINT && from == APIC_BUS_EXTERNAL) {
+		warnf(b, "ExtINT message (vector %#x) dropped: the 8259A reaches the CPUs through "
+		      "LINT0 only", ipi->vector);
+		return;
+	}
 	if (ipi->mode > LAPIC_DM_SIPI || ipi->mode == 3)
 		return;
 	if (select_targets(b, from, ipi) == 0) {
@@ -195,6 +204,26 @@ static void lapic_send(void *ctx, uint32_t from, const struct lapic_ipi *ipi)
 	route(ctx, from, ipi);
 }
 
+/* The lapic's `eoi` callback (bus locked): broadcast once the bus is unlocked. */
+static void lapic_eoi_level(void *ctx, uint32_t cpu, uint8_t vector)
+{
+	struct apic_bus *b = ctx;
+
+	(void)cpu;
+	b->eoi = vector;
+}
+
+/* Unlock, then broadcast the EOI a register write made, if any. */
+static void unlock_and_broadcast(struct apic_bus *b)
+{
+	int eoi = b->eoi;
+
+	b->eoi = -1;
+	pthread_mutex_unlock(&b->lock);
+	if (eoi >= 0 && b->cfg.eoi)
+		b->cfg.eoi(b->cfg.eoi_ctx, (uint8_t)eoi);
+}
+
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
 static struct lapic_config lapic_config_of(struct apic_bus *b, uint32_t i)
@@ -208,6 +237,9 @@ static struct lapic_config lapic_config_of(struct apic_bus *b, uint32_t i)
 		.now_ns = cfg->now_ns, .clock_ctx = cfg->clock_ctx,
 		.send = lapic_send, .send_ctx = b,
 		.warn = cfg->warn, .warn_ctx = cfg->warn_ctx,
+		.eoi = lapic_eoi_level, .eoi_ctx = b,
+		/* The BSP's LINT0 in virtual wire mode, as PC firmware and KVM leave it. */
+		.virtual_wire = cfg->cpus[i].bsp,
 	};
 }
 
@@ -218,6 +250,7 @@ struct apic_bus *apic_bus_create(const struct apic_bus_config *cfg)
 	if (!b)
 		return NULL;
 	b->cfg = *cfg;
+	b->eoi = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	b->lapics = calloc(cfg->ncpus, sizeof(*b->lapics));
 	b->hit = calloc(cfg->ncpus, sizeof(*b->hit));
@@ -289,7 +322,7 @@ int apic_bus_mmio_write(struct apic_bus *b, uint32_t cpu, uint64_t gpa, unsigned
 		r = lapic_mmio_write(l, (uint32_t)(gpa - base), size, value);
 		sync(b, cpu);
 	}
-	pthread_mutex_unlock(&b->lock);
+	unlock_and_broadcast(b);
 	return r;
 }
 
@@ -310,7 +343,7 @@ int apic_bus_msr_write(struct apic_bus *b, uint32_t cpu, uint32_t msr, uint64_t 
 	pthread_mutex_lock(&b->lock);
 	int r = lapic_msr_write(b->lapics[cpu], msr, value);
 	sync(b, cpu);
-	pthread_mutex_unlock(&b->lock);
+	unlock_and_broadcast(b);
 	return r;
 }
 
@@ -483,4 +516,39 @@ int apic_bus_load(struct apic_bus *b, struct snap_dec *d, char *err, size_t errl
 		r = load_one(b->lapics[i], i, d, err, errlen);
 	pthread_mutex_unlock(&b->lock);
 	return r;
+}
+
+void apic_bus_msi(struct apic_bus *b, uint64_t address, uint32_t data)
+{
+	const struct lapic_ipi ipi = {
+		.dest = (uint32_t)(address >> 12) & 0xff,
+		.vector = (uint8_t)data,
+		.mode = (uint8_t)((data >> 8) & 7),
+		.logical = address & (1u << 2),
+		.assert = true, /* 10.11.2: edge messages ignore the level bit */
+		.level = data & (1u << 15),
+	};
+
+	apic_bus_deliver(b, APIC_BUS_EXTERNAL, &ipi);
+}
+
+void apic_bus_set_extint(struct apic_bus *b, bool level)
+{
+	pthread_mutex_lock(&b->lock);
+	if (b->extint != level) {
+		b->extint = level;
+		for (uint32_t i = 0; i < b->cfg.ncpus; i++)
+			sync(b, i);
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+bool apic_bus_extint(struct apic_bus *b, uint32_t cpu)
+{
+	if (cpu >= b->cfg.ncpus)
+		return false;
+	pthread_mutex_lock(&b->lock);
+	bool due = b->extint && lapic_accepts_extint(b->lapics[cpu]);
+	pthread_mutex_unlock(&b->lock);
+	return due;
 }

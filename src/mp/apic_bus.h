@@ -8,6 +8,11 @@
  * every interrupt taken, every timer expiry goes through here, under one mutex, and after
  * each the target's MP state learns what it has pending.  It knows neither KVM nor Unicorn;
  * guest mistakes go to the `warn` callback (called with the bus locked).
+ *
+ * Outside the APICs: interrupt messages in MSI format (an I/O APIC's), the 8259A's INTR on
+ * every LINT0, and the EOI broadcast of level-triggered interrupts out to the I/O APIC,
+ * through the `eoi` callback, called with the bus unlocked (so that it may deliver again).
+ * Lock order: whoever calls apic_bus_msi / apic_bus_set_extint, then the bus.
  */
 #ifndef MPVMM_MP_APIC_BUS_H
 #define MPVMM_MP_APIC_BUS_H
@@ -35,6 +40,9 @@ struct apic_bus_config {
 	void (*warn)(void *ctx, const char *msg);
 	void *warn_ctx;
 	struct mp_user *mp;         /* INIT, SIPI, NMI and wake-ups; NULL: APIC-only tests  */
+	/* A local APIC's EOI of level-triggered `vector` (SDM 10.8.5); NULL: none.  Unlocked. */
+	void (*eoi)(void *ctx, uint8_t vector);
+	void *eoi_ctx;
 };
 
 struct apic_bus;
@@ -69,6 +77,18 @@ unsigned apic_bus_fire_timers(struct apic_bus *b, uint64_t now_ns);
 
 /* An interrupt message from outside the APICs (IOAPIC, MSI), routed like an IPI. */
 void apic_bus_deliver(struct apic_bus *b, uint32_t from, const struct lapic_ipi *ipi);
+/*
+ * The same from its MSI address and data (SDM Vol. 3A, 10.11.1-10.11.2: destination ID in
+ * address bits 19:12, destination mode bit 2; vector, delivery mode, level and trigger
+ * mode in data bits 7:0, 10:8, 14, 15).  ExtINT messages are dropped with a warning: the
+ * 8259A reaches the CPUs through LINT0 (apic_bus_set_extint).
+ */
+void apic_bus_msi(struct apic_bus *b, uint64_t address, uint32_t data);
+
+/* The 8259A's INTR output, wired to every local APIC's LINT0. */
+void apic_bus_set_extint(struct apic_bus *b, bool level);
+/* INTR is high and cpu's LINT0 takes it (lapic_accepts_extint): an INTA is due. */
+bool apic_bus_extint(struct apic_bus *b, uint32_t cpu);
 
 /*
  * Snapshots, under the bus lock: every local APIC (lapic_save), in vCPU order.  The bus owns

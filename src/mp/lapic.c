@@ -84,6 +84,11 @@ static void bit_set(uint32_t r[8], uint8_t v, bool on)
 		r[v >> 5] &= ~(1u << (v & 31));
 }
 
+static bool bit_test(const uint32_t r[8], uint8_t v)
+{
+	return r[v >> 5] & (1u << (v & 31));
+}
+
 static int highest(const uint32_t r[8])
 {
 	for (int i = 7; i >= 0; i--)
@@ -145,6 +150,8 @@ static void clear_regs(struct lapic *l)
 	l->icr_lo = l->icr_hi = 0;
 	for (int i = 0; i < LVT_COUNT; i++)
 		l->lvt[i] = LAPIC_LVT_MASKED;
+	if (l->cfg.virtual_wire)
+		l->lvt[LVT_LINT0] = (uint32_t)LAPIC_DM_EXTINT << 8;
 	l->dcr = 0;
 	l->timer = (struct lapic_timer){ 0 };
 	l->nmi_pending = false;
@@ -258,13 +265,29 @@ int lapic_accept(struct lapic *l)
 	return v;
 }
 
-/* 10.8.5: EOI retires the highest-priority in-service interrupt. */
+/*
+ * 10.8.5: EOI retires the highest-priority in-service interrupt; for a level-triggered one
+ * (TMR set) the EOI is also broadcast to the I/O APICs.
+ */
 static void lapic_eoi(struct lapic *l)
 {
 	int v = highest(l->isr);
 
-	if (v >= 0)
-		bit_set(l->isr, (uint8_t)v, false);
+	if (v < 0)
+		return;
+	bit_set(l->isr, (uint8_t)v, false);
+	if (bit_test(l->tmr, (uint8_t)v) && l->cfg.eoi)
+		l->cfg.eoi(l->cfg.eoi_ctx, l->cfg.cpu, (uint8_t)v);
+}
+
+bool lapic_accepts_extint(const struct lapic *l)
+{
+	uint32_t lint0 = l->lvt[LVT_LINT0];
+
+	if (lapic_mode(l) == LAPIC_MODE_DISABLED)
+		return true;
+	return !(lint0 & LAPIC_LVT_MASKED) &&
+	       ((lint0 & LVT_DELIVERY_MODE) >> 8) == LAPIC_DM_EXTINT;
 }
 
 void lapic_raise_nmi(struct lapic *l)

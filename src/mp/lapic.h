@@ -83,6 +83,7 @@ enum lapic_delivery {
 	LAPIC_DM_NMI = 4,
 	LAPIC_DM_INIT = 5,
 	LAPIC_DM_SIPI = 6,
+	LAPIC_DM_EXTINT = 7, /* LVT only (10.5.1): the 8259A's INTA supplies the vector */
 };
 
 enum lapic_shorthand {
@@ -136,6 +137,14 @@ struct lapic_config {
 	void *send_ctx;
 	void (*warn)(void *ctx, const char *msg);
 	void *warn_ctx;
+	/* EOI of a level-triggered interrupt (TMR set): broadcast to the I/O APICs (10.8.5). */
+	void (*eoi)(void *ctx, uint32_t cpu, uint8_t vector);
+	void *eoi_ctx;
+	/*
+	 * LVT LINT0 is ExtINT, unmasked, after RESET and INIT ("virtual wire", MP Spec 3.6.2.2):
+	 * the BSP as PC firmware leaves it, and as KVM's in-kernel APIC starts it.
+	 */
+	bool virtual_wire;
 };
 
 struct lapic;
@@ -177,6 +186,11 @@ bool lapic_set_irq(struct lapic *l, uint8_t vector, bool level);
 int lapic_pending(const struct lapic *l);
 /* The CPU takes it: IRR -> ISR (SDM 10.8.4); returns the vector, or -1 if none. */
 int lapic_accept(struct lapic *l);
+/*
+ * The 8259A's INTR reaches this CPU (10.5.1, 10.4.3): LVT LINT0 is unmasked with delivery
+ * mode ExtINT, or the APIC is disabled and LINT0 is the processor's INTR pin.
+ */
+bool lapic_accepts_extint(const struct lapic *l);
 /* NMI (10.6.1): a pending flag the CPU takes; no IRR, no priority, not blocked by SVR. */
 void lapic_raise_nmi(struct lapic *l);
 bool lapic_nmi_pending(const struct lapic *l);

@@ -204,6 +204,9 @@ void mp_user_init(struct mp_user *u, uint32_t cpu, uint32_t from)
 	if (cpu == u->cfg.bsp) {
 		/* 8.4.2: after the MP protocol, an INIT leaves the BSP flag set and the BSP runs
 		 * the BIOS from the reset vector; it never waits for a SIPI. */
+		warnf(u, "cpu %u, the BSP: INIT from cpu %d: it restarts at the reset vector "
+		      "F000:FFF0 (SDM 8.4.2), where this machine has no firmware", cpu,
+		      from == TRACE_NO_CPU ? -1 : (int)from);
 		c->start = MP_USER_START_RESET;
 		set_state(c, MP_STATE_RUNNABLE);
 	} else {

@@ -97,7 +97,6 @@ enum mp_int_type { MP_INT = 0, MP_NMI = 1, MP_SMI = 2, MP_EXTINT = 3 }; /* Table
 
 #define MP_SPEC_REV 4            /* 1.4 */
 #define MP_LAPIC_VERSION 0x14    /* integrated local APIC, as KVM's reports (SDM Vol. 3A 10.4.8) */
-#define MP_IOAPIC_VERSION 0x11   /* 82093AA I/O APIC version register */
 /* CPU signature and feature flags are CPUID.1 EAX and EDX (Table 4-4, 4-5, 4-6): family 6,
  * with FPU (EDX bit 0) and APIC (EDX bit 9) as the SDM Vol. 2A Table 3-11 numbers them. */
 #define MP_CPU_SIGNATURE 0x600u
@@ -198,7 +197,7 @@ static void write_config_table(const struct platform *p, uint8_t *cfg, size_t le
 	struct mpc_bus bus = { .type = MP_BUS, .bus_id = ISA_BUS_ID,
 			       .bus_type = { 'I', 'S', 'A', ' ', ' ', ' ' } };
 	struct mpc_ioapic ioapic = { .type = MP_IOAPIC, .ioapic_id = p->ioapic_id,
-				     .ioapic_version = MP_IOAPIC_VERSION,
+				     .ioapic_version = p->ioapic_version,
 				     .flags = MPC_IOAPIC_EN, .addr = PLATFORM_IOAPIC_ADDR };
 	uint8_t *cur = cfg + sizeof(h);
 

@@ -66,6 +66,7 @@ int platform_init(struct platform *p, const struct topology *t, uint32_t boot_cp
 	p->max_apic_id = topology_max_apic_id(t);
 	p->x2apic = force_x2apic || p->max_apic_id > PLATFORM_XAPIC_MAX_ID;
 	p->ioapic_id = choose_ioapic_id(p->max_apic_id);
+	p->ioapic_version = PLATFORM_IOAPIC_VERSION_KVM;
 	return 0;
 }
 

@@ -17,6 +17,10 @@
 /* Fixed addresses of the PC platform's interrupt controllers (Intel SDM 10.4.1; 82093AA). */
 #define PLATFORM_LAPIC_ADDR  0xfee00000u
 #define PLATFORM_IOAPIC_ADDR 0xfec00000u
+/* The I/O APIC version register (MP Spec 4.3.3): KVM's in-kernel one reads 0x11 (82093AA),
+ * mpvmm's dev/ioapic.c 0x20 (ICH, with the EOI register). */
+#define PLATFORM_IOAPIC_VERSION_KVM 0x11u
+#define PLATFORM_IOAPIC_VERSION_MPVMM 0x20u
 #define PLATFORM_IOAPIC_PINS 24u
 
 /* 0xFF is the xAPIC broadcast ID, so the largest APIC ID an xAPIC (and the MP table, and a
@@ -37,6 +41,7 @@ struct platform {
 	uint32_t max_apic_id;
 	bool x2apic;          /* some ID >= 255, or forced: x2APIC MADT entries, no MP table   */
 	uint8_t ioapic_id;
+	uint8_t ioapic_version;  /* the I/O APIC's version register: 0x11 (KVM's), 0x20 (mpvmm's) */
 	struct cpu_desc *cpus; /* topo.cpus entries, by index                                  */
 };
 

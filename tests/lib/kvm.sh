@@ -2,15 +2,17 @@
 # With GUEST_ACCEL=soft (tests/lib/soft.sh) the same cases run on the software CPU, which
 # needs no KVM: names start with soft/ instead of kvm/.
 # With GUEST_IRQCHIP=user the cases run on KVM without an in-kernel irqchip (--irqchip user),
-# where mpvmm keeps the MP state as on the software CPU: names start with kvm-user/.
+# where mpvmm keeps the MP state as on the software CPU: names start with kvm-user/.  With
+# GUEST_IRQCHIP=split the local APICs (and MP state) stay in KVM and mpvmm keeps the PIC,
+# I/O APIC and PIT (--irqchip split): names start with kvm-split/.
 # shellcheck shell=bash
 
-# The name prefix of the current runs: kvm, kvm-user or soft.
+# The name prefix of the current runs: kvm, kvm-user, kvm-split or soft.
 guest_tag() {
 	if [ "${GUEST_ACCEL:-kvm}" = soft ]; then
 		echo soft
-	elif [ "${GUEST_IRQCHIP:-kernel}" = user ]; then
-		echo kvm-user
+	elif [ "${GUEST_IRQCHIP:-kernel}" != kernel ]; then
+		echo "kvm-$GUEST_IRQCHIP"
 	else
 		echo kvm
 	fi
@@ -35,7 +37,7 @@ run_guest() {
 	local name=$1
 	shift
 	[ "${GUEST_ACCEL:-kvm}" = soft ] && set -- --accel soft "$@"
-	[ "${GUEST_IRQCHIP:-kernel}" = user ] && set -- --accel kvm --irqchip user "$@"
+	[ "${GUEST_IRQCHIP:-kernel}" != kernel ] && set -- --accel kvm --irqchip "$GUEST_IRQCHIP" "$@"
 	timeout -k 10 "$TIMEOUT" "$MPVMM" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
 }
 
@@ -170,6 +172,103 @@ run_kvm_tests() {
 	check_step_mode step-bsp-last 3 2
 	check_kvm_limit
 	check_interrupt
+	check_irq irq --cpus 4 --boot-cpu 2
+	check_mistakes
+	check_same_output
+}
+
+# --selftest-irq: the guest's interrupt checks pass, and it says so in one line.
+IRQ_LINE='selftest: interrupts ok: i/o apic edge (pin 2), i/o apic level + eoi (pin 4), 8259a extint (irq 0)'
+check_irq() {
+	local name=$1
+	shift
+	kvm_or_skip "$(guest_tag)/$name" || return 0
+	run_guest "$name" --selftest-irq --quiet "$@"
+	local status=$?
+	if [ "$status" -eq 0 ] && grep -qxF "$IRQ_LINE" "$TMP/$name.out" &&
+	   grep -q '^selftest: PASS' "$TMP/$name.out"; then
+		pass "$(guest_tag)/$name"
+	else
+		fail "$(guest_tag)/$name" "exit $status, want '$IRQ_LINE' and PASS"
+		show_output "$name"
+	fi
+}
+
+# --selftest-mistakes: the guest's MP-protocol and APIC mistakes.  Every mode survives them
+# (PASS, exit 0); where mpvmm keeps the MP state it names each one, a storm as one line and a
+# count, and the AP left waiting for a SIPI is still INIT_RECEIVED at the end.
+check_mistakes() {
+	local name=mistakes
+	kvm_or_skip "$(guest_tag)/$name" || return 0
+	run_guest "$name" --cpus 4 --selftest-mistakes
+	local status=$? missing="" w
+	if exact_mp; then
+		for w in 'cpu 1: SIPI vector 0x8 from cpu 0 ignored in state HALTED' \
+			 'the warning above came 25 more times' \
+			 'fixed IPI from cpu 0 to physical destination 0x4 reaches no enabled APIC' \
+			 'cpu 0: local APIC: IPI sent while software-disabled' \
+			 'cpu 0: local APIC: write of 0x1234 to reserved register 0x40' \
+			 'cpu 3: INIT received [0-9]* ms ago and no SIPI since' \
+			 '^ *3 *3 *no .*> INIT_RECEIVED@[0-9.]*$'; do
+			grep -q "$w" "$TMP/$name.err" || missing="$missing [$w]"
+		done
+	fi
+	if [ "$status" -eq 0 ] && [ -z "$missing" ] &&
+	   grep -q '^selftest: mistakes made: 26 sipis to a running ap' "$TMP/$name.out" &&
+	   grep -q '^selftest: PASS cpus=4 bsp=0' "$TMP/$name.out"; then
+		pass "$(guest_tag)/$name"
+	else
+		fail "$(guest_tag)/$name" "exit $status; missing:$missing"
+		show_output "$name"
+	fi
+}
+
+# The guest sees the same machine whoever keeps its interrupt controllers: the same output,
+# line for line, with the kernel's irqchip, split and user (and the software CPU).
+check_same_output() {
+	local name=same-output m ref="" bad=""
+	kvm_or_skip "kvm/$name" || return 0
+	for m in kernel split user soft; do
+		local accel=(--accel kvm --irqchip "$m")
+		[ "$m" = soft ] && accel=(--accel soft)
+		timeout -k 10 "$TIMEOUT" "$MPVMM" "${accel[@]}" --cpus 5 --boot-cpu 3 --selftest-irq \
+			--quiet >"$TMP/$name-$m.out" 2>"$TMP/$name-$m.err" </dev/null ||
+			bad="$bad $m:exit=$?"
+		[ -z "$ref" ] && ref=$TMP/$name-$m.out
+		cmp -s "$ref" "$TMP/$name-$m.out" || bad="$bad $m:differs"
+	done
+	if [ -z "$bad" ] && grep -q '^selftest: PASS cpus=5 bsp=3' "$ref"; then
+		pass "kvm/$name"
+	else
+		fail "kvm/$name" "$bad"
+		head -5 "$TMP/$name"-*.out
+	fi
+}
+
+# INIT to the BSP (here from outside, through the API): mpvmm keeps the MP state, so the BSP
+# restarts at the reset vector, where there is no firmware.  mpvmm says so, then stops in
+# order when the CPU cannot fetch there (status 5), with its table.
+check_init_to_bsp() {
+	local name=init-to-bsp sock=$TMP/init-to-bsp.sock i
+	kvm_or_skip "kvm-user/$name" || return 0
+	timeout -k 10 "$TIMEOUT" "$MPVMM" --accel kvm --irqchip user --cpus 2 --selftest-hold \
+		--api "$sock" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
+	local pid=$!
+	for i in $(seq 1 300); do
+		grep -q '^selftest: PASS' "$TMP/$name.out" 2>/dev/null && [ -S "$sock" ] && break
+		sleep 0.1
+	done
+	"$MPVMM" ctl "$sock" init 0 >/dev/null 2>&1
+	wait "$pid"
+	local status=$? rows
+	rows=$(grep -cE '^ +[0-9]+ +[0-9]+ +(yes|no) ' "$TMP/$name.err")
+	if [ "$status" -eq 5 ] && [ "$rows" -eq 2 ] &&
+	   grep -q 'cpu 0, the BSP: INIT from cpu -1: it restarts at the reset vector' "$TMP/$name.err"; then
+		pass "kvm-user/$name"
+	else
+		fail "kvm-user/$name" "exit $status, $rows table rows"
+		show_output "$name"
+	fi
 }
 
 # expect_refused TAG/NAME WANT ARGS...: exit status 2 and an error line containing WANT (no
@@ -187,20 +286,46 @@ expect_refused() {
 	fi
 }
 
-# KVM without an in-kernel irqchip: mpvmm's MP state machine and local APICs (xAPIC only).
+# KVM without an in-kernel irqchip: mpvmm's MP state machine and local APICs.
 run_kvm_user_tests() {
 	local GUEST_IRQCHIP=user n
-	for n in 1 2 4 16 64; do
+	for n in 1 2 4 16 64 255; do
 		expect_pass "selftest-$n" "$n" 0 --cpus "$n" --quiet
 	done
+	expect_pass boot-cpu-middle 5 2 --cpus 5 --boot-cpu 2 --quiet
 	expect_pass boot-cpu-last 5 4 --cpus 5 --boot-cpu 4 --quiet
 	check_table
 	check_step_mode step-4 4 0
 	check_step_mode step-bsp-last 3 2
-	expect_refused kvm-user/irqchip-split "--irqchip split: not implemented yet" --irqchip split
-	expect_refused kvm-user/irqchip-bad "--irqchip 'pic': use kernel or user" --irqchip pic
-	expect_refused kvm-user/x2apic "no x2APIC yet" --irqchip user --x2apic
-	expect_refused kvm-user/cpus-256 "xAPIC IDs 0-254 only" --irqchip user --cpus 256
+	check_trace_ipis kvm-user --accel kvm --irqchip user
+	check_irq irq --cpus 4 --boot-cpu 2
+	check_mistakes
+	check_init_to_bsp
+	expect_refused kvm-user/irqchip-bad "--irqchip 'pic': use kernel, split or user" --irqchip pic
+	# x2APIC through MSR exits (the x2APIC MSRs, IA32_APIC_BASE), where KVM has them.
+	expect_pass x2apic-forced 4 1 --cpus 4 --boot-cpu 1 --x2apic --quiet
+	expect_pass selftest-300 300 0 --cpus 300 --quiet
+	check_step_mode step-x2apic 3 1 --x2apic
+	check_irq irq-x2apic --cpus 4 --x2apic
+}
+
+# KVM's local APICs (and MP state, inferred as with --irqchip kernel), mpvmm's PIC, I/O APIC
+# and PIT: x2APIC and more than 255 vCPUs work as in the kernel mode.
+run_kvm_split_tests() {
+	local GUEST_IRQCHIP=split n
+	for n in 1 2 4 16 64 255; do
+		expect_pass "selftest-$n" "$n" 0 --cpus "$n" --quiet
+	done
+	expect_pass boot-cpu-middle 5 2 --cpus 5 --boot-cpu 2 --quiet
+	expect_pass boot-cpu-last 5 4 --cpus 5 --boot-cpu 4 --quiet
+	expect_pass x2apic-forced 4 1 --cpus 4 --boot-cpu 1 --x2apic --quiet
+	expect_pass selftest-300 300 0 --cpus 300 --quiet
+	check_table
+	check_step_mode step-4 4 0
+	check_step_mode step-bsp-last 3 2
+	check_irq irq --cpus 4 --boot-cpu 2
+	check_irq irq-x2apic --cpus 4 --x2apic
+	check_mistakes
 }
 
 run_kvm_slow_tests() {

@@ -50,12 +50,15 @@ check_auto() {
 	fi
 }
 
-# Step mode on the software CPU: the trace holds every INIT and SIPI the BSP sent, exactly
+# check_trace_ipis TAG ACCEL-ARGS...: step mode where mpvmm keeps the MP state (the software
+# CPU, KVM with --irqchip user): the trace holds every INIT and SIPI the BSP sent, exactly
 # (mpvmm saw each one), in order, from the BSP, with the SIPI vector.
-check_soft_trace_ipis() {
-	local name=soft-trace-ipis cpus=4
-	"$MPVMM" --accel soft --cpus $cpus --selftest-step --quiet --trace "$TMP/$name.json" \
-		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
+check_trace_ipis() {
+	local tag=$1 name=trace-ipis-$1 cpus=4
+	shift
+	[ "$tag" = soft ] || kvm_or_skip "$tag/trace-ipis" || return 0
+	timeout -k 10 "$TIMEOUT" "$MPVMM" "$@" --cpus $cpus --selftest-step --quiet \
+		--trace "$TMP/$name.json" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
 	local status=$?
 	if [ "$status" -eq 0 ] && python3 - "$TMP/$name.json" $cpus <<'PY'
 import json, sys
@@ -78,9 +81,9 @@ for ap in range(1, n):
             sys.exit(f"AP {ap}: vector {a.get('vector')}")
 PY
 	then
-		pass "soft/$name"
+		pass "$tag/trace-ipis"
 	else
-		fail "soft/$name" "exit $status"
+		fail "$tag/trace-ipis" "exit $status"
 		show_output "$name"
 	fi
 }
@@ -99,7 +102,7 @@ check_same_pass_line() {
 }
 
 run_soft_tests() {
-	check_soft_trace_ipis
+	check_trace_ipis soft --accel soft
 	check_same_pass_line
 	local GUEST_ACCEL=soft n
 	for n in 1 2 4 16 64; do
@@ -113,6 +116,8 @@ run_soft_tests() {
 	check_step_mode step-4 4 0
 	check_step_mode step-bsp-last 3 2
 	check_step_mode step-seeded 4 1 --seed 5
+	check_irq irq --cpus 4 --boot-cpu 2
+	check_mistakes
 	expect_refused soft/cpus-300 "at most 255 vCPUs" --accel soft --cpus 300
 	expect_refused soft/kernel "--kernel needs --accel kvm" --accel soft --kernel /dev/null
 	expect_refused soft/x2apic "no x2APIC" --accel soft --x2apic

@@ -2,8 +2,10 @@
  * test_apic_bus.c - IPI routing between modelled local APICs, driven by guest-style ICR
  * writes: physical, broadcast, logical flat and cluster destinations in xAPIC and x2APIC
  * form, shorthands, lowest priority, software- and hardware-disabled APICs, NMI and SMI,
- * wake-ups of halted vCPUs, relocated APIC pages and the warnings for guest mistakes, and
- * snapshots of the whole bus (loaded all or nothing).
+ * wake-ups of halted vCPUs, relocated APIC pages and the warnings for guest mistakes;
+ * snapshots of the whole bus (loaded all or nothing); and the platform's side: MSI-format
+ * messages, the EOI broadcast of level-triggered vectors (made with the bus unlocked), the
+ * 8259A's INTR on LINT0 (virtual wire on the BSP).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +26,9 @@ static uint64_t clk;
 static unsigned nwarn;
 static char last_warn[256];
 static unsigned kicks[N];
+static int eois[8];
+static unsigned neoi;
+static struct apic_bus *eoi_bus; /* set: the EOI callback delivers again through it */
 
 static uint64_t fake_now(void *ctx)
 {
@@ -36,6 +41,17 @@ static void count_warn(void *ctx, const char *msg)
 	(void)ctx;
 	nwarn++;
 	strncpy(last_warn, msg, sizeof(last_warn) - 1);
+}
+
+/* An I/O APIC would clear remote IRR and may send again: the bus must be unlocked here. */
+static void record_eoi(void *ctx, uint8_t vector)
+{
+	(void)ctx;
+	if (neoi < 8)
+		eois[neoi] = vector;
+	neoi++;
+	if (eoi_bus && neoi == 1)
+		apic_bus_msi(eoi_bus, 0xfee00000u, 0xc000u | vector); /* re-sent, level */
 }
 
 static void count_kick(void *ctx, uint32_t cpu)
@@ -60,6 +76,8 @@ static struct machine make(const uint32_t ids[N])
 	nwarn = 0;
 	last_warn[0] = 0;
 	memset(kicks, 0, sizeof(kicks));
+	neoi = 0;
+	eoi_bus = NULL;
 	struct mp_user_config uc = {
 		.ncpus = N, .bsp = 0, .now_ns = fake_now, .warn = count_warn, .kick = count_kick,
 	};
@@ -67,7 +85,7 @@ static struct machine make(const uint32_t ids[N])
 	assert_non_null(m.u);
 	struct apic_bus_config bc = {
 		.ncpus = N, .cpus = cpus, .x2apic = true, .now_ns = fake_now,
-		.warn = count_warn, .mp = m.u,
+		.warn = count_warn, .mp = m.u, .eoi = record_eoi,
 	};
 	m.b = apic_bus_create(&bc);
 	assert_non_null(m.b);
@@ -500,6 +518,79 @@ static void test_snapshot_refused(void **state)
 	snap_enc_free(&e);
 }
 
+static void test_msi_and_eoi_broadcast(void **state)
+{
+	struct machine m = make(small_ids);
+
+	(void)state;
+	enable_all(&m);
+	/* Physical destination 1, fixed, edge: IRR, no TMR, no broadcast on EOI. */
+	apic_bus_msi(m.b, 0xfee01000u, 0x4031u);
+	assert_int_equal(got(&m, 0x31), 0x02);
+	assert_int_equal(neoi, 0);
+	/* Level-triggered, logical flat destination 0x06 (LDRs set below). */
+	mmio(&m, 1, LAPIC_LDR, 0x02000000u);
+	mmio(&m, 2, LAPIC_LDR, 0x04000000u);
+	apic_bus_msi(m.b, 0xfee06004u, 0xc041u);
+	int v = apic_bus_take_interrupt(m.b, 2);
+	assert_int_equal(v, 0x41);
+	assert_true(lapic_pending(apic_bus_lapic(m.b, 1)) == 0x41);
+	/* cpu 2's EOI of a level-triggered vector goes out once, with the vector; the
+	 * callback delivers again (to cpu 0) without deadlocking. */
+	eoi_bus = m.b;
+	mmio(&m, 2, LAPIC_EOI, 0);
+	assert_int_equal(neoi, 1);
+	assert_int_equal(eois[0], 0x41);
+	assert_int_equal(lapic_pending(apic_bus_lapic(m.b, 0)), 0x41);
+	eoi_bus = NULL;
+	/* NMI and INIT by message; ExtINT is refused with a warning. */
+	apic_bus_msi(m.b, 0xfee00000u, 0x4400u);
+	assert_true(apic_bus_take_nmi(m.b, 0));
+	apic_bus_msi(m.b, 0xfee04000u, 0x4700u);
+	assert_int_equal(nwarn, 1);
+	assert_non_null(strstr(last_warn, "ExtINT"));
+	destroy(&m);
+}
+
+static void test_extint_lint0(void **state)
+{
+	struct machine m = make(small_ids);
+
+	(void)state;
+	/* Virtual wire on the BSP after RESET: LINT0 ExtINT, unmasked; the APs' masked. */
+	uint32_t lint0 = 0;
+	apic_bus_mmio_read(m.b, 0, PAGE + LAPIC_LVT_LINT0, 4, &lint0);
+	assert_int_equal(lint0, 0x700);
+	apic_bus_mmio_read(m.b, 1, PAGE + LAPIC_LVT_LINT0, 4, &lint0);
+	assert_int_equal(lint0, LAPIC_LVT_MASKED);
+	assert_false(apic_bus_extint(m.b, 0));
+	/* INTR high: the BSP (halted with IF = 1) wakes; the APs do not take it. */
+	assert_int_equal(mp_user_halt(m.u, 0, true), MP_STATE_HALTED);
+	apic_bus_set_extint(m.b, true);
+	assert_int_equal(mp_user_state(m.u, 0), MP_STATE_RUNNABLE);
+	assert_true(apic_bus_extint(m.b, 0));
+	assert_false(apic_bus_extint(m.b, 1));
+	/* LINT0 masked by the guest: no longer. */
+	mmio(&m, 0, LAPIC_SVR, 0x1ff);
+	mmio(&m, 0, LAPIC_LVT_LINT0, 0x700 | LAPIC_LVT_MASKED);
+	assert_false(apic_bus_extint(m.b, 0));
+	/* An AP in virtual wire mode takes it; a hardware-disabled APIC passes INTR through. */
+	mmio(&m, 1, LAPIC_SVR, 0x1ff);
+	mmio(&m, 1, LAPIC_LVT_LINT0, 0x700);
+	assert_true(apic_bus_extint(m.b, 1));
+	msr(&m, 2, LAPIC_MSR_APIC_BASE, PAGE);
+	assert_true(apic_bus_extint(m.b, 2));
+	apic_bus_set_extint(m.b, false);
+	assert_false(apic_bus_extint(m.b, 1));
+	assert_false(apic_bus_extint(m.b, 2));
+	assert_false(apic_bus_extint(m.b, N));
+	/* INIT puts the BSP's LINT0 back in virtual wire mode (as KVM does). */
+	icr(&m, 1, 0, LAPIC_DM_INIT << 8 | LAPIC_ICR_ASSERT);
+	apic_bus_mmio_read(m.b, 0, PAGE + LAPIC_LVT_LINT0, 4, &lint0);
+	assert_int_equal(lint0, 0x700);
+	destroy(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -514,6 +605,8 @@ int main(void)
 		cmocka_unit_test(test_relocated_page_and_external),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_snapshot_refused),
+		cmocka_unit_test(test_msi_and_eoi_broadcast),
+		cmocka_unit_test(test_extint_lint0),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

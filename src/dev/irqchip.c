@@ -1,0 +1,246 @@
+/*
+ * irqchip.c - see irqchip.h.  Only wiring and locking: every register and every rule is the
+ * models' (pic.c, ioapic.c, pit.c).  It must not know where a message or INTR ends up.
+ */
+#include "dev/irqchip.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "dev/pic.h"
+#include "dev/pit.h"
+
+struct irqchip {
+	struct irqchip_config cfg;
+	pthread_mutex_t lock;
+	struct pic *pic;
+	struct ioapic *ioapic;
+	struct pit *pit;
+};
+
+/* ---- the models' outputs (called with the lock held) --------------------------------------- */
+
+static void intr_changed(void *ctx, bool level)
+{
+	struct irqchip *ic = ctx;
+
+	if (ic->cfg.intr)
+		ic->cfg.intr(ic->cfg.ctx, level);
+}
+
+static void ioapic_send(void *ctx, unsigned pin, const struct ioapic_msi *m)
+{
+	struct irqchip *ic = ctx;
+
+	(void)pin;
+	if (ic->cfg.msi)
+		ic->cfg.msi(ic->cfg.ctx, m);
+}
+
+static void all_routes(struct irqchip *ic, struct ioapic_msi m[IOAPIC_PINS])
+{
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		m[pin] = ioapic_rte_msi(ioapic_rte(ic->ioapic, pin));
+}
+
+static void ioapic_changed(void *ctx, unsigned pin)
+{
+	struct irqchip *ic = ctx;
+	struct ioapic_msi m[IOAPIC_PINS];
+
+	(void)pin;
+	if (!ic->cfg.routes)
+		return;
+	all_routes(ic, m);
+	ic->cfg.routes(ic->cfg.ctx, m);
+}
+
+static void warn(void *ctx, const char *msg)
+{
+	struct irqchip *ic = ctx;
+
+	if (ic->cfg.warn)
+		ic->cfg.warn(ic->cfg.ctx, msg);
+}
+
+/* ISA IRQ n: 8259A input n and I/O APIC pin n, the timer on pin 2 (MP Spec 5.1, table 5-1). */
+static void set_irq_locked(struct irqchip *ic, unsigned gsi, bool level)
+{
+	if (gsi < 16)
+		pic_set_irq(ic->pic, gsi, level);
+	if (gsi == 0)
+		ioapic_set_irq(ic->ioapic, IRQCHIP_PIT_PIN, level);
+	else if (gsi != IRQCHIP_PIT_PIN)
+		ioapic_set_irq(ic->ioapic, gsi, level);
+}
+
+static void pit_out(void *ctx, bool level)
+{
+	set_irq_locked(ctx, 0, level);
+}
+
+/* ---- inputs ------------------------------------------------------------------------------- */
+
+void irqchip_set_irq(struct irqchip *ic, unsigned gsi, bool level)
+{
+	pthread_mutex_lock(&ic->lock);
+	set_irq_locked(ic, gsi, level);
+	pthread_mutex_unlock(&ic->lock);
+}
+
+static void line_set(void *ctx, unsigned gsi, bool level)
+{
+	irqchip_set_irq(ctx, gsi, level);
+}
+
+struct irq_line irqchip_line(struct irqchip *ic)
+{
+	return (struct irq_line){ .set = line_set, .ctx = ic };
+}
+
+void irqchip_eoi(struct irqchip *ic, uint8_t vector)
+{
+	pthread_mutex_lock(&ic->lock);
+	ioapic_eoi(ic->ioapic, vector);
+	pthread_mutex_unlock(&ic->lock);
+}
+
+bool irqchip_intr(struct irqchip *ic)
+{
+	pthread_mutex_lock(&ic->lock);
+	bool intr = pic_output(ic->pic);
+	pthread_mutex_unlock(&ic->lock);
+	return intr;
+}
+
+int irqchip_ack(struct irqchip *ic)
+{
+	pthread_mutex_lock(&ic->lock);
+	int vector = pic_ack(ic->pic);
+	pthread_mutex_unlock(&ic->lock);
+	return vector;
+}
+
+void irqchip_routes(struct irqchip *ic, struct ioapic_msi m[IOAPIC_PINS])
+{
+	pthread_mutex_lock(&ic->lock);
+	all_routes(ic, m);
+	pthread_mutex_unlock(&ic->lock);
+}
+
+uint64_t irqchip_next_event(struct irqchip *ic)
+{
+	pthread_mutex_lock(&ic->lock);
+	uint64_t t = pit_next_event_ns(ic->pit);
+	pthread_mutex_unlock(&ic->lock);
+	return t == PIT_NO_EVENT ? IRQCHIP_NO_EVENT : t;
+}
+
+void irqchip_advance(struct irqchip *ic, uint64_t now_ns)
+{
+	pthread_mutex_lock(&ic->lock);
+	pit_advance(ic->pit, now_ns);
+	pthread_mutex_unlock(&ic->lock);
+}
+
+/* ---- the buses ------------------------------------------------------------------------------ */
+
+/* Port I/O, a byte at a time (a word access to 0x20 is two registers, as on a PC). */
+static void pio(void *ctx, const struct bus_access *a)
+{
+	struct irqchip *ic = ctx;
+	bool pit = a->addr == PIT_PORT_B || (a->addr >= PIT_PORT_COUNTER0 &&
+					      a->addr <= PIT_PORT_CONTROL);
+
+	pthread_mutex_lock(&ic->lock);
+	uint64_t before = pit ? pit_next_event_ns(ic->pit) : 0;
+	for (uint32_t i = 0; i < a->size; i++) {
+		uint16_t port = (uint16_t)(a->addr + i);
+		bool is_pit = port == PIT_PORT_B || (port >= PIT_PORT_COUNTER0 &&
+						     port <= PIT_PORT_CONTROL);
+		if (a->write && is_pit)
+			pit_io_write(ic->pit, port, a->data[i]);
+		else if (a->write)
+			pic_io_write(ic->pic, port, a->data[i]);
+		else
+			a->data[i] = is_pit ? pit_io_read(ic->pit, port) : pic_io_read(ic->pic, port);
+	}
+	if (pit && a->write && pit_next_event_ns(ic->pit) != before && ic->cfg.timer_changed)
+		ic->cfg.timer_changed(ic->cfg.ctx);
+	pthread_mutex_unlock(&ic->lock);
+}
+
+static void mmio(void *ctx, const struct bus_access *a)
+{
+	struct irqchip *ic = ctx;
+	uint32_t off = (uint32_t)(a->addr - IRQCHIP_IOAPIC_ADDR), v = 0;
+
+	pthread_mutex_lock(&ic->lock);
+	if (a->write) {
+		for (uint32_t i = 0; i < a->size && i < 4; i++)
+			v |= (uint32_t)a->data[i] << (8 * i);
+		ioapic_mmio_write(ic->ioapic, off, a->size, v);
+	} else {
+		v = ioapic_mmio_read(ic->ioapic, off, a->size);
+		for (uint32_t i = 0; i < a->size; i++)
+			a->data[i] = i < 4 ? (uint8_t)(v >> (8 * i)) : 0;
+	}
+	pthread_mutex_unlock(&ic->lock);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+static int claim(struct irqchip *ic)
+{
+	static const struct { uint16_t base, len; const char *name; } ports[] = {
+		{ PIC_MASTER_CMD, 2, "8259A master" },
+		{ PIC_SLAVE_CMD, 2, "8259A slave" },
+		{ PIC_ELCR_MASTER, 2, "8259A ELCR" },
+		{ PIT_PORT_COUNTER0, 4, "8254 PIT" },
+		{ PIT_PORT_B, 1, "port B (PIT gate 2)" },
+	};
+
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
+		if (bus_register(ic->cfg.pio, ports[i].base, ports[i].len, pio, ic,
+				 ports[i].name) < 0)
+			return -1;
+	return bus_register(ic->cfg.mmio, IRQCHIP_IOAPIC_ADDR, IOAPIC_MMIO_SIZE, mmio, ic,
+			    "I/O APIC");
+}
+
+struct irqchip *irqchip_create(const struct irqchip_config *cfg)
+{
+	struct irqchip *ic = calloc(1, sizeof(*ic));
+
+	if (!ic)
+		return NULL;
+	ic->cfg = *cfg;
+	pthread_mutex_init(&ic->lock, NULL);
+	const struct pic_config pc = { .output = intr_changed, .output_ctx = ic,
+				       .warn = warn, .warn_ctx = ic };
+	const struct ioapic_config ioc = { .id = cfg->ioapic_id, .send = ioapic_send,
+					   .send_ctx = ic, .changed = ioapic_changed,
+					   .changed_ctx = ic, .warn = warn, .warn_ctx = ic };
+	const struct pit_config tc = { .now_ns = cfg->now_ns, .clock_ctx = cfg->clock_ctx,
+				       .out = pit_out, .out_ctx = ic, .warn = warn,
+				       .warn_ctx = ic };
+	ic->pic = pic_create(&pc);
+	ic->ioapic = ioapic_create(&ioc);
+	ic->pit = pit_create(&tc);
+	if (!ic->pic || !ic->ioapic || !ic->pit || claim(ic) < 0) {
+		irqchip_destroy(ic);
+		return NULL;
+	}
+	return ic;
+}
+
+void irqchip_destroy(struct irqchip *ic)
+{
+	if (!ic)
+		return;
+	pit_destroy(ic->pit);
+	ioapic_destroy(ic->ioapic);
+	pic_destroy(ic->pic);
+	pthread_mutex_destroy(&ic->lock);
+	free(ic);
+}

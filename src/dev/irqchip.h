@@ -1,0 +1,72 @@
+/*
+ * irqchip.h - the PC's interrupt controllers and timer when mpvmm keeps them rather than
+ * KVM (`--irqchip split`, `--irqchip user`, the software CPU): the 8259A pair (dev/pic.h),
+ * the I/O APIC (dev/ioapic.h) and the 8254 (dev/pit.h), wired as on a PC and behind one
+ * lock, on the I/O port bus (0x20-0x21, 0xA0-0xA1, 0x4D0-0x4D1, 0x40-0x43, 0x61) and the
+ * MMIO bus (the I/O APIC at 0xFEC00000).
+ *
+ * Wiring (the MP table and MADT say the same, x86/mptable.c): ISA IRQ n goes to 8259A input
+ * n and I/O APIC pin n, but the timer (IRQ 0) to I/O APIC pin 2; IRQ 2 is the cascade.
+ * Pins 16-23 have no 8259A input.  The PIT's counter 0 drives IRQ 0.
+ *
+ * What goes out is the owner's business, through callbacks made with the lock held: the I/O
+ * APIC's messages (`msi`), the 8259A's INTR (`intr`), the I/O APIC's message of every pin
+ * when one changes (`routes`, optional), and "the PIT's next event may have moved"
+ * (`timer_changed`, optional).  What comes in: device lines (irqchip_set_irq, also as a
+ * struct irq_line), the local APICs' EOI broadcast (irqchip_eoi), the CPU's interrupt
+ * acknowledge (irqchip_ack) and time (irqchip_next_event, irqchip_advance).
+ *
+ * It knows neither KVM nor the local APICs nor the vCPUs.  Lock order: a device's own lock,
+ * then this one, then whatever the callbacks take (the APIC bus, the MP state).
+ */
+#ifndef MPVMM_DEV_IRQCHIP_H
+#define MPVMM_DEV_IRQCHIP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dev/bus.h"
+#include "dev/ioapic.h"
+#include "dev/irq.h"
+
+#define IRQCHIP_IOAPIC_ADDR 0xfec00000ull /* x86/platform.h's PLATFORM_IOAPIC_ADDR */
+#define IRQCHIP_PIT_PIN 2                 /* the timer's I/O APIC pin */
+#define IRQCHIP_NO_EVENT UINT64_MAX
+
+struct irqchip_config {
+	struct bus *pio, *mmio;
+	uint8_t ioapic_id;
+	uint64_t (*now_ns)(void *ctx); /* the machine's clock, for the PIT */
+	void *clock_ctx;
+	void (*msi)(void *ctx, const struct ioapic_msi *m);
+	void (*intr)(void *ctx, bool level);
+	void (*routes)(void *ctx, const struct ioapic_msi m[IOAPIC_PINS]);
+	void (*timer_changed)(void *ctx);
+	void (*warn)(void *ctx, const char *msg);
+	void *ctx; /* for every callback but now_ns */
+};
+
+struct irqchip;
+
+/* Creates the three models and claims their ports and MMIO page; NULL on failure. */
+struct irqchip *irqchip_create(const struct irqchip_config *cfg);
+void irqchip_destroy(struct irqchip *ic);
+
+/* ISA IRQ 0-15 or I/O APIC pin 16-23 goes high or low (any thread). */
+void irqchip_set_irq(struct irqchip *ic, unsigned gsi, bool level);
+/* The same as a struct irq_line for the devices (dev/irq.h). */
+struct irq_line irqchip_line(struct irqchip *ic);
+
+/* A local APIC's EOI of a level-triggered interrupt with `vector`. */
+void irqchip_eoi(struct irqchip *ic, uint8_t vector);
+/* The 8259A's INTR now, and the CPU's interrupt acknowledge: the vector. */
+bool irqchip_intr(struct irqchip *ic);
+int irqchip_ack(struct irqchip *ic);
+/* Every I/O APIC pin's message as it is now (what `routes` is given). */
+void irqchip_routes(struct irqchip *ic, struct ioapic_msi m[IOAPIC_PINS]);
+
+/* The PIT's next event on the machine's clock, or IRQCHIP_NO_EVENT; time is now_ns. */
+uint64_t irqchip_next_event(struct irqchip *ic);
+void irqchip_advance(struct irqchip *ic, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * test_ioapic.c - the I/O APIC model without a machine: reset state, the ID/version/
+ * arbitration registers, redirection entries and their read-only bits, masking, edge
+ * against level triggering, remote IRR and EOI (broadcast and the EOI register), the MSI
+ * encoding of every field, the `changed` notification, and bad accesses (reserved indices,
+ * wrong widths, unknown offsets, pins out of range): warned, never fatal.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dev/ioapic.h"
+
+#define MAX_SENT 16
+
+static struct { unsigned pin; struct ioapic_msi m; } sent[MAX_SENT];
+static unsigned nsent, nwarn, nchanged;
+static char last_warn[200];
+
+static void capture_send(void *ctx, unsigned pin, const struct ioapic_msi *m)
+{
+	(void)ctx;
+	if (nsent < MAX_SENT) {
+		sent[nsent].pin = pin;
+		sent[nsent].m = *m;
+	}
+	nsent++;
+}
+
+static void count_changed(void *ctx, unsigned pin)
+{
+	(void)ctx;
+	(void)pin;
+	nchanged++;
+}
+
+static void count_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	nwarn++;
+	strncpy(last_warn, msg, sizeof(last_warn) - 1);
+}
+
+static struct ioapic *make(void)
+{
+	const struct ioapic_config c = { .id = 5, .send = capture_send, .changed = count_changed,
+					 .warn = count_warn };
+
+	nsent = nwarn = nchanged = 0;
+	last_warn[0] = 0;
+	struct ioapic *io = ioapic_create(&c);
+	assert_non_null(io);
+	return io;
+}
+
+static uint32_t rd(struct ioapic *io, uint32_t index)
+{
+	ioapic_mmio_write(io, IOAPIC_IOREGSEL, 4, index);
+	return ioapic_mmio_read(io, IOAPIC_IOWIN, 4);
+}
+
+static void wr(struct ioapic *io, uint32_t index, uint32_t v)
+{
+	ioapic_mmio_write(io, IOAPIC_IOREGSEL, 4, index);
+	ioapic_mmio_write(io, IOAPIC_IOWIN, 4, v);
+}
+
+static void set_rte(struct ioapic *io, unsigned pin, uint64_t v)
+{
+	wr(io, IOAPIC_REG_REDTBL + 2 * pin + 1, (uint32_t)(v >> 32));
+	wr(io, IOAPIC_REG_REDTBL + 2 * pin, (uint32_t)v);
+}
+
+static void test_reset_and_ids(void **state)
+{
+	(void)state;
+	struct ioapic *io = make();
+
+	assert_int_equal(rd(io, IOAPIC_REG_ID), 5u << 24);
+	assert_int_equal(rd(io, IOAPIC_REG_VER), 0x00170020u); /* 24 entries, version 0x20 */
+	assert_int_equal(rd(io, IOAPIC_REG_ARB), 5u << 24);
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++) {
+		assert_int_equal(ioapic_rte(io, pin), IOAPIC_RTE_MASKED);
+		assert_int_equal(rd(io, IOAPIC_REG_REDTBL + 2 * pin), IOAPIC_RTE_MASKED);
+		assert_int_equal(rd(io, IOAPIC_REG_REDTBL + 2 * pin + 1), 0);
+	}
+	/* The ID is 4 bits wide (27:24); the others are read-only. */
+	wr(io, IOAPIC_REG_ID, 0xff000000u);
+	assert_int_equal(rd(io, IOAPIC_REG_ID), 0x0f000000u);
+	wr(io, IOAPIC_REG_VER, 0);
+	assert_int_equal(rd(io, IOAPIC_REG_VER), 0x00170020u);
+	assert_int_equal(nwarn, 1);
+	/* IOREGSEL keeps its low byte and reads back. */
+	ioapic_mmio_write(io, IOAPIC_IOREGSEL, 4, 0x1234);
+	assert_int_equal(ioapic_mmio_read(io, IOAPIC_IOREGSEL, 4), 0x34);
+	ioapic_mmio_write(io, IOAPIC_IOREGSEL, 1, 0x11);
+	assert_int_equal(ioapic_mmio_read(io, IOAPIC_IOREGSEL, 4), 0x11);
+	ioapic_reset(io);
+	assert_int_equal(rd(io, IOAPIC_REG_ID), 5u << 24);
+	ioapic_destroy(io);
+}
+
+static void test_rte_bits(void **state)
+{
+	(void)state;
+	struct ioapic *io = make();
+
+	/* Every writable bit, and the read-only ones (delivery status, remote IRR) refused. */
+	wr(io, IOAPIC_REG_REDTBL + 6, 0xffffffffu);
+	assert_int_equal(rd(io, IOAPIC_REG_REDTBL + 6),
+			 (uint32_t)(IOAPIC_RTE_VECTOR | IOAPIC_RTE_DELMOD | IOAPIC_RTE_LOGICAL |
+				    IOAPIC_RTE_ACTIVE_LOW | IOAPIC_RTE_LEVEL | IOAPIC_RTE_MASKED));
+	wr(io, IOAPIC_REG_REDTBL + 7, 0xffffffffu);
+	assert_int_equal(rd(io, IOAPIC_REG_REDTBL + 7), 0xff000000u);
+	assert_int_equal(nsent, 0);
+	assert_int_equal(nwarn, 0);
+	ioapic_destroy(io);
+}
+
+static void test_edge_and_mask(void **state)
+{
+	(void)state;
+	struct ioapic *io = make();
+
+	set_rte(io, 4, 0x31 | (3ull << IOAPIC_RTE_DEST_SHIFT)); /* edge, fixed, physical 3 */
+	ioapic_set_irq(io, 4, true);
+	assert_int_equal(nsent, 1);
+	assert_int_equal(sent[0].pin, 4);
+	assert_int_equal(sent[0].m.address, 0xfee03000u);
+	assert_int_equal(sent[0].m.data, 0x4031u);
+	/* Held high: no new edge.  Low then high: one more. */
+	ioapic_set_irq(io, 4, true);
+	assert_int_equal(nsent, 1);
+	ioapic_set_irq(io, 4, false);
+	ioapic_set_irq(io, 4, true);
+	assert_int_equal(nsent, 2);
+	ioapic_set_irq(io, 4, false);
+	/* An edge is not latched in an edge entry: no remote IRR, EOI changes nothing. */
+	assert_false(ioapic_rte(io, 4) & IOAPIC_RTE_REMOTE_IRR);
+	ioapic_eoi(io, 0x31);
+	assert_int_equal(nsent, 2);
+	/* Masked: the edge is ignored, and not delivered when unmasked (82093AA 3.2.4). */
+	set_rte(io, 4, 0x31 | IOAPIC_RTE_MASKED);
+	ioapic_set_irq(io, 4, true);
+	ioapic_set_irq(io, 4, false);
+	set_rte(io, 4, 0x31);
+	assert_int_equal(nsent, 2);
+	ioapic_destroy(io);
+}
+
+static void test_level_remote_irr_eoi(void **state)
+{
+	(void)state;
+	struct ioapic *io = make();
+
+	set_rte(io, 9, 0x41 | IOAPIC_RTE_LEVEL);
+	ioapic_set_irq(io, 9, true);
+	assert_int_equal(nsent, 1);
+	assert_int_equal(sent[0].m.data, 0xc041u); /* level, assert */
+	assert_true(ioapic_rte(io, 9) & IOAPIC_RTE_REMOTE_IRR);
+	assert_true(rd(io, IOAPIC_REG_REDTBL + 18) & IOAPIC_RTE_REMOTE_IRR);
+	/* In service: asserting again sends nothing. */
+	ioapic_set_irq(io, 9, true);
+	assert_int_equal(nsent, 1);
+	/* EOI of another vector: nothing.  Of ours with the line still high: sent again. */
+	ioapic_eoi(io, 0x42);
+	assert_int_equal(nsent, 1);
+	ioapic_eoi(io, 0x41);
+	assert_int_equal(nsent, 2);
+	assert_true(ioapic_rte(io, 9) & IOAPIC_RTE_REMOTE_IRR);
+	/* Line low, then EOI: remote IRR clear, nothing sent. */
+	ioapic_set_irq(io, 9, false);
+	ioapic_eoi(io, 0x41);
+	assert_int_equal(nsent, 2);
+	assert_false(ioapic_rte(io, 9) & IOAPIC_RTE_REMOTE_IRR);
+	/* The EOI register (version 0x20) does what the broadcast does. */
+	ioapic_set_irq(io, 9, true);
+	assert_int_equal(nsent, 3);
+	ioapic_set_irq(io, 9, false);
+	ioapic_mmio_write(io, IOAPIC_EOIR, 4, 0x41);
+	assert_false(ioapic_rte(io, 9) & IOAPIC_RTE_REMOTE_IRR);
+	assert_int_equal(ioapic_mmio_read(io, IOAPIC_EOIR, 4), 0);
+	/* Remote IRR is read-only: a write of the bit does not set or clear it. */
+	ioapic_set_irq(io, 9, true);
+	assert_int_equal(nsent, 4);
+	wr(io, IOAPIC_REG_REDTBL + 18, 0x41 | IOAPIC_RTE_LEVEL);
+	assert_true(ioapic_rte(io, 9) & IOAPIC_RTE_REMOTE_IRR);
+	assert_int_equal(nsent, 4);
+	/* Made edge-triggered: no longer in service. */
+	wr(io, IOAPIC_REG_REDTBL + 18, 0x41);
+	assert_false(ioapic_rte(io, 9) & IOAPIC_RTE_REMOTE_IRR);
+	assert_int_equal(nwarn, 0);
+	ioapic_destroy(io);
+}
+
+static void test_level_masked_then_unmasked(void **state)
+{
+	(void)state;
+	struct ioapic *io = make();
+
+	set_rte(io, 10, 0x50 | IOAPIC_RTE_LEVEL | IOAPIC_RTE_MASKED);
+	ioapic_set_irq(io, 10, true);
+	assert_int_equal(nsent, 0);
+	/* Unmasked while asserted: sent at once. */
+	set_rte(io, 10, 0x50 | IOAPIC_RTE_LEVEL);
+	assert_int_equal(nsent, 1);
+	/* Masked while in service: the EOI clears remote IRR, nothing is sent. */
+	set_rte(io, 10, 0x50 | IOAPIC_RTE_LEVEL | IOAPIC_RTE_MASKED);
+	ioapic_eoi(io, 0x50);
+	assert_int_equal(nsent, 1);
+	/* Deasserted before the unmask: nothing. */
+	ioapic_set_irq(io, 10, false);
+	set_rte(io, 10, 0x50 | IOAPIC_RTE_LEVEL);
+	assert_int_equal(nsent, 1);
+	ioapic_destroy(io);
+}
+
+static void test_msi_encoding(void **state)
+{
+	(void)state;
+	struct ioapic_msi m;
+
+	/* Physical destination 0x12, fixed, edge. */
+	m = ioapic_rte_msi(0x20 | (0x12ull << 56));
+	assert_int_equal(m.address, 0xfee12000u);
+	assert_int_equal(m.data, 0x4020u);
+	/* Logical destination 0x0f, lowest priority, level. */
+	m = ioapic_rte_msi(0x33 | (1ull << 8) | IOAPIC_RTE_LOGICAL | IOAPIC_RTE_LEVEL |
+			   (0x0full << 56));
+	assert_int_equal(m.address, 0xfee0f004u);
+	assert_int_equal(m.data, 0xc133u);
+	/* NMI, INIT, ExtINT: the delivery mode in data bits 10:8. */
+	assert_int_equal(ioapic_rte_msi((uint64_t)IOAPIC_DM_NMI << 8).data, 0x4400u);
+	assert_int_equal(ioapic_rte_msi((uint64_t)IOAPIC_DM_INIT << 8).data, 0x4500u);
+	assert_int_equal(ioapic_rte_msi((uint64_t)IOAPIC_DM_EXTINT << 8).data, 0x4700u);
+	/* Polarity, mask, remote IRR and delivery status are not part of the message. */
+	m = ioapic_rte_msi(0x20 | IOAPIC_RTE_ACTIVE_LOW | IOAPIC_RTE_MASKED |
+			   IOAPIC_RTE_REMOTE_IRR | IOAPIC_RTE_DELIVS);
+	assert_int_equal(m.address, 0xfee00000u);
+	assert_int_equal(m.data, 0x4020u);
+}
+
+static void test_delivery_modes_sent(void **state)
+{
+	(void)state;
+	struct ioapic *io = make();
+
+	set_rte(io, 1, (uint64_t)IOAPIC_DM_NMI << 8 | (1ull << 56));
+	ioapic_set_irq(io, 1, true);
+	set_rte(io, 2, (uint64_t)IOAPIC_DM_EXTINT << 8);
+	ioapic_set_irq(io, 2, true);
+	assert_int_equal(nsent, 2);
+	assert_int_equal(sent[0].m.data, 0x4400u);
+	assert_int_equal(sent[0].m.address, 0xfee01000u);
+	assert_int_equal(sent[1].m.data, 0x4700u);
+	/* Reserved delivery modes 3 and 6 are dropped with a warning. */
+	set_rte(io, 3, 3ull << 8);
+	ioapic_set_irq(io, 3, true);
+	set_rte(io, 6, 6ull << 8);
+	ioapic_set_irq(io, 6, true);
+	assert_int_equal(nsent, 2);
+	assert_int_equal(nwarn, 2);
+	assert_non_null(strstr(last_warn, "reserved"));
+	ioapic_destroy(io);
+}
+
+static void test_changed(void **state)
+{
+	(void)state;
+	struct ioapic *io = make();
+
+	set_rte(io, 4, 0x31);                     /* vector: changed */
+	assert_int_equal(nchanged, 1);
+	set_rte(io, 4, 0x31 | IOAPIC_RTE_MASKED); /* mask only: same message */
+	set_rte(io, 4, 0x31);
+	assert_int_equal(nchanged, 1);
+	set_rte(io, 4, 0x31 | (2ull << 56));      /* destination */
+	assert_int_equal(nchanged, 2);
+	set_rte(io, 4, 0x31 | (2ull << 56) | IOAPIC_RTE_LEVEL); /* trigger mode */
+	assert_int_equal(nchanged, 3);
+	ioapic_destroy(io);
+}
+
+static void test_bad_accesses(void **state)
+{
+	(void)state;
+	struct ioapic *io = make();
+
+	/* Index beyond the table and in the gap below it: read 0, writes ignored, warned. */
+	assert_int_equal(rd(io, 0x40), 0);
+	assert_int_equal(rd(io, 0x03), 0);
+	assert_int_equal(rd(io, 0xff), 0);
+	wr(io, 0x40, 0x1234);
+	wr(io, 0x0f, 0x1234);
+	assert_int_equal(nwarn, 5);
+	assert_non_null(strstr(last_warn, "does not exist"));
+	/* Wrong widths on IOWIN, unknown offsets: warned, nothing changes. */
+	ioapic_mmio_write(io, IOAPIC_IOREGSEL, 4, IOAPIC_REG_REDTBL);
+	ioapic_mmio_write(io, IOAPIC_IOWIN, 2, 0x20);
+	ioapic_mmio_write(io, IOAPIC_IOWIN, 1, 0x20);
+	assert_int_equal(ioapic_mmio_read(io, IOAPIC_IOWIN, 2), 0);
+	ioapic_mmio_write(io, 0x20, 4, 0x20);
+	assert_int_equal(ioapic_mmio_read(io, 0x30, 4), 0);
+	ioapic_mmio_write(io, 0xffc, 4, 0);
+	assert_int_equal(nwarn, 11);
+	assert_int_equal(ioapic_rte(io, 0), IOAPIC_RTE_MASKED);
+	/* Pins that do not exist: ignored. */
+	ioapic_set_irq(io, IOAPIC_PINS, true);
+	ioapic_set_irq(io, 1000, true);
+	assert_int_equal(ioapic_rte(io, IOAPIC_PINS), 0);
+	assert_int_equal(nsent, 0);
+	ioapic_destroy(io);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reset_and_ids),
+		cmocka_unit_test(test_rte_bits),
+		cmocka_unit_test(test_edge_and_mask),
+		cmocka_unit_test(test_level_remote_irr_eoi),
+		cmocka_unit_test(test_level_masked_then_unmasked),
+		cmocka_unit_test(test_msi_encoding),
+		cmocka_unit_test(test_delivery_modes_sent),
+		cmocka_unit_test(test_changed),
+		cmocka_unit_test(test_bad_accesses),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
