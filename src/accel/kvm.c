@@ -538,6 +538,39 @@ static int kvm_inject_error(struct accel_vcpu *v, uint8_t vector, uint32_t error
 	return vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
 }
 
+static int kvm_get_events(struct accel_vcpu *v, struct accel_events *e)
+{
+	struct kvm_vcpu_events ev;
+
+	if (vcpu_ioctl(v, KVM_GET_VCPU_EVENTS, &ev, "KVM_GET_VCPU_EVENTS") < 0)
+		return -1;
+	*e = (struct accel_events){
+		.irq_injected = ev.interrupt.injected, .irq_vector = ev.interrupt.nr,
+		.irq_shadow = ev.interrupt.shadow != 0,
+		.nmi_injected = ev.nmi.injected, .nmi_pending = ev.nmi.pending,
+		.nmi_masked = ev.nmi.masked,
+		.exc_injected = ev.exception.injected, .exc_vector = ev.exception.nr,
+	};
+	return 0;
+}
+
+/* KVM_GET_LAPIC: the APIC page's first KiB as the in-kernel APIC keeps it (x2APIC mode too,
+ * with KVM_CAP_X2APIC_API's 32-bit IDs left as they are). */
+static int kvm_get_lapic(struct accel_vcpu *v, struct accel_lapic *l)
+{
+	struct kvm_lapic_state st;
+
+	if (v->kvm->user) {
+		errno = ENODEV;
+		return -1;
+	}
+	if (vcpu_ioctl(v, KVM_GET_LAPIC, &st, "KVM_GET_LAPIC") < 0)
+		return -1;
+	for (unsigned i = 0; i < ACCEL_LAPIC_REGS; i++)
+		memcpy(&l->reg[i], st.regs + i * 16, sizeof(l->reg[i]));
+	return 0;
+}
+
 /*
  * The x87/SSE state through KVM_GET/SET_XSAVE, whose first 512 bytes are the FXSAVE image
  * (Intel SDM Vol. 1, 10.5.1, Table 10-2: FCW at 0, FSW at 2, abridged FTW at 4, MXCSR at
@@ -858,6 +891,8 @@ static const struct accel_ops kvm_ops = {
 	.inject_error = kvm_inject_error,
 	.get_fpu = kvm_get_fpu,
 	.set_fpu = kvm_set_fpu,
+	.get_events = kvm_get_events,
+	.get_lapic = kvm_get_lapic,
 	.translate = kvm_translate,
 	.kick = kvm_kick,
 	.destroy_vcpu = kvm_destroy_vcpu,

@@ -69,6 +69,9 @@ unsigned apic_bus_fire_timers(struct apic_bus *b, uint64_t now_ns);
 /* An interrupt message from outside the APICs (IOAPIC, MSI), routed like an IPI. */
 void apic_bus_deliver(struct apic_bus *b, uint32_t from, const struct lapic_ipi *ipi);
 
+/* cpu's APIC registers (lapic_peek), under the bus lock; -1 if there is no such cpu. */
+int apic_bus_peek(struct apic_bus *b, uint32_t cpu, uint32_t reg[64]);
+
 /* The model of cpu's APIC, unlocked: for tests and a single-threaded caller. */
 struct lapic *apic_bus_lapic(struct apic_bus *b, uint32_t cpu);
 
