@@ -176,6 +176,8 @@ struct accel_ops {
 	/* x87/SSE control and status (FCW, FSW, abridged FTW, MXCSR); set keeps the rest. */
 	int (*get_fpu)(struct accel_vcpu *v, struct x86_fpu *f);
 	int (*set_fpu)(struct accel_vcpu *v, const struct x86_fpu *f);
+	/* The guest's TSC frequency in kHz (0: unknown); NULL where there is no TSC to ask. */
+	uint32_t (*tsc_khz)(struct accel_vcpu *v);
 	/* Pending and injected events; NULL where the accelerator keeps none of its own. */
 	int (*get_events)(struct accel_vcpu *v, struct accel_events *e);
 	/* The in-kernel local APIC's registers; NULL where mpvmm keeps the APICs (user_mp). */

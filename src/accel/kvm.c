@@ -538,6 +538,14 @@ static int kvm_inject_error(struct accel_vcpu *v, uint8_t vector, uint32_t error
 	return vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
 }
 
+/* KVM_GET_TSC_KHZ returns the frequency as the ioctl's value (KVM_CAP_GET_TSC_KHZ). */
+static uint32_t kvm_tsc_khz(struct accel_vcpu *v)
+{
+	int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+
+	return khz > 0 ? (uint32_t)khz : 0;
+}
+
 static int kvm_get_events(struct accel_vcpu *v, struct accel_events *e)
 {
 	struct kvm_vcpu_events ev;
@@ -891,6 +899,7 @@ static const struct accel_ops kvm_ops = {
 	.inject_error = kvm_inject_error,
 	.get_fpu = kvm_get_fpu,
 	.set_fpu = kvm_set_fpu,
+	.tsc_khz = kvm_tsc_khz,
 	.get_events = kvm_get_events,
 	.get_lapic = kvm_get_lapic,
 	.translate = kvm_translate,
