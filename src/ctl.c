@@ -318,6 +318,102 @@ static int cmd_vcpu(const struct ctl *c, char **args)
 	return 0;
 }
 
+/* GET /vcpus/ID/what, printed by `print`. */
+static int vcpu_view(const struct ctl *c, const char *id_arg, const char *what,
+		     void (*print)(json_t *))
+{
+	char path[64];
+	uint32_t id;
+	json_t *o;
+
+	if (parse_id(id_arg, &id) < 0)
+		return CTL_EXIT_USAGE;
+	snprintf(path, sizeof(path), "/vcpus/%u/%s", id, what);
+	int st = request_json(c, "GET", path, NULL, &o);
+	if (st || !o)
+		return st;
+	print(o);
+	json_decref(o);
+	return 0;
+}
+
+static void print_segment(const char *name, json_t *g)
+{
+	printf("  %-4s 0x%04x base %-18s limit %-10s dpl %" JSON_INTEGER_FORMAT
+	       "%s\n", name, (unsigned)int_of(g, "selector"), str_of(g, "base", "?"),
+	       str_of(g, "limit", "?"), int_of(g, "dpl"),
+	       json_is_true(json_object_get(g, "long")) ? " 64-bit" : "");
+}
+
+static void print_regs(json_t *o)
+{
+	static const char *const gpr[] = {
+		"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10",
+		"r11", "r12", "r13", "r14", "r15", "rip", "rflags", "cr0", "cr2", "cr3", "cr4",
+		"cr8", "efer", "apic_base",
+	};
+	static const char *const segs[] = { "cs", "ss", "ds", "es", "fs", "gs", "tr" };
+	json_t *ev = json_object_get(o, "events");
+
+	printf("vCPU %" JSON_INTEGER_FORMAT "\n", int_of(o, "id"));
+	for (size_t i = 0; i < sizeof(gpr) / sizeof(gpr[0]); i++)
+		printf("  %-9s %-18s%s", gpr[i], str_of(o, gpr[i], "?"),
+		       i % 3 == 2 || i + 1 == sizeof(gpr) / sizeof(gpr[0]) ? "\n" : "");
+	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+		print_segment(segs[i], json_object_get(o, segs[i]));
+	if (json_is_object(ev)) {
+		json_t *irq = json_object_get(ev, "interrupt"), *nmi = json_object_get(ev, "nmi");
+		json_t *exc = json_object_get(ev, "exception");
+		printf("  events: interrupt %s%s, NMI%s%s%s, exception %s\n",
+		       json_is_true(json_object_get(irq, "injected")) ? "injected" : "none",
+		       json_is_true(json_object_get(irq, "shadow")) ? " (shadow)" : "",
+		       json_is_true(json_object_get(nmi, "injected")) ? " injected" : "",
+		       json_is_true(json_object_get(nmi, "pending")) ? " pending" : "",
+		       json_is_true(json_object_get(nmi, "masked")) ? " masked" : " unmasked",
+		       json_is_true(json_object_get(exc, "injected")) ? "injected" : "none");
+	}
+}
+
+static void print_vectors(const char *name, json_t *list)
+{
+	size_t i;
+	json_t *v;
+
+	printf("  %-5s", name);
+	json_array_foreach(list, i, v)
+		printf(" 0x%02x", (unsigned)json_integer_value(v));
+	printf("%s\n", json_array_size(list) ? "" : " none");
+}
+
+static void print_lapic(json_t *o)
+{
+	json_t *lvt = json_object_get(o, "lvt"), *t = json_object_get(o, "timer");
+
+	printf("vCPU %" JSON_INTEGER_FORMAT " local APIC (ID register %s, SVR %s, ESR %s)\n",
+	       int_of(o, "id"), str_of(o, "apic_id", "?"), str_of(o, "svr", "?"),
+	       str_of(o, "esr", "?"));
+	printf("  TPR 0x%02x  APR 0x%02x  PPR 0x%02x  ICR %s\n", (unsigned)int_of(o, "tpr"),
+	       (unsigned)int_of(o, "apr"), (unsigned)int_of(o, "ppr"), str_of(o, "icr", "?"));
+	print_vectors("IRR", json_object_get(o, "irr"));
+	print_vectors("ISR", json_object_get(o, "isr"));
+	print_vectors("TMR", json_object_get(o, "tmr"));
+	printf("  LVT   timer %s  LINT0 %s  LINT1 %s  error %s\n", str_of(lvt, "timer", "?"),
+	       str_of(lvt, "lint0", "?"), str_of(lvt, "lint1", "?"), str_of(lvt, "error", "?"));
+	printf("  timer initial %" JSON_INTEGER_FORMAT "  current %" JSON_INTEGER_FORMAT
+	       "  divide %s\n", int_of(t, "initial"), int_of(t, "current"),
+	       str_of(t, "divide", "?"));
+}
+
+static int cmd_regs(const struct ctl *c, char **args)
+{
+	return vcpu_view(c, args[0], "regs", print_regs);
+}
+
+static int cmd_lapic(const struct ctl *c, char **args)
+{
+	return vcpu_view(c, args[0], "lapic", print_lapic);
+}
+
 static int cmd_vm(const struct ctl *c, char **args)
 {
 	json_t *o;
@@ -507,6 +603,8 @@ static int cmd_trace_clear(const struct ctl *c, char **args)
 static const struct command commands[] = {
 	{ "vcpus", 0, "", cmd_vcpus },
 	{ "vcpu", 1, "ID", cmd_vcpu },
+	{ "regs", 1, "ID", cmd_regs },
+	{ "lapic", 1, "ID", cmd_lapic },
 	{ "vm", 0, "", cmd_vm },
 	{ "pause", 0, "", cmd_pause },
 	{ "resume", 0, "", cmd_resume },

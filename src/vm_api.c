@@ -104,6 +104,76 @@ static enum api_status api_vcpu_info(void *ctx, uint32_t id, struct api_vcpu_inf
 	return API_OK;
 }
 
+struct regs_read {
+	struct vcpu *v;
+	struct api_vcpu_regs *out;
+	int ret;
+};
+
+static void read_all_regs_on_thread(void *arg)
+{
+	struct regs_read *r = arg;
+	const struct accel_ops *ops = r->v->env->ops;
+
+	r->ret = ops->get_regs(r->v->av, &r->out->regs);
+	if (r->ret == 0)
+		r->ret = ops->get_sregs(r->v->av, &r->out->sregs);
+	r->out->events_known = r->ret == 0 && ops->get_events &&
+			       ops->get_events(r->v->av, &r->out->events) == 0;
+}
+
+static enum api_status api_vcpu_regs(void *ctx, uint32_t id, struct api_vcpu_regs *out,
+				     char *err, size_t errlen)
+{
+	struct vm *vm = vm_of(ctx);
+	struct regs_read r = { .v = &vm->vcpus[id], .out = out, .ret = -1 };
+
+	memset(out, 0, sizeof(*out));
+	if (vcpu_call(r.v, read_all_regs_on_thread, &r) < 0 || r.ret < 0) {
+		snprintf(err, errlen, atomic_load(&vm->stopping) ? "the VM is shutting down" :
+			 "cannot read vCPU %u's registers", id);
+		return atomic_load(&vm->stopping) ? API_CONFLICT : API_FAILED;
+	}
+	return API_OK;
+}
+
+struct lapic_read {
+	struct vcpu *v;
+	struct accel_lapic *out;
+	int ret;
+};
+
+static void read_lapic_on_thread(void *arg)
+{
+	struct lapic_read *r = arg;
+
+	r->ret = r->v->env->ops->get_lapic(r->v->av, r->out);
+}
+
+/* mpvmm's own APIC model when it keeps the APICs; otherwise the accelerator's, read on the
+ * vCPU's thread. */
+static enum api_status api_vcpu_lapic(void *ctx, uint32_t id, struct accel_lapic *out,
+				      char *err, size_t errlen)
+{
+	struct vm *vm = vm_of(ctx);
+	struct lapic_read r = { .v = &vm->vcpus[id], .out = out, .ret = -1 };
+
+	memset(out, 0, sizeof(*out));
+	if (vm->user.apics) {
+		if (apic_bus_peek(vm->user.apics, id, out->reg) == 0)
+			return API_OK;
+	} else if (vm->accel->ops->get_lapic) {
+		if (vcpu_call(r.v, read_lapic_on_thread, &r) == 0 && r.ret == 0)
+			return API_OK;
+	} else {
+		snprintf(err, errlen, "this VM has no local APIC to show");
+		return API_NOT_FOUND;
+	}
+	snprintf(err, errlen, atomic_load(&vm->stopping) ? "the VM is shutting down" :
+		 "cannot read vCPU %u's local APIC", id);
+	return atomic_load(&vm->stopping) ? API_CONFLICT : API_FAILED;
+}
+
 static enum api_status send(struct vm *vm, uint32_t id, enum accel_ipi kind, uint8_t vector,
 			    char *err, size_t errlen)
 {
@@ -218,6 +288,8 @@ void vm_api_ops(struct vm *vm, struct api_ops *ops)
 		.vm_info = api_vm_info,
 		.ncpus = api_ncpus,
 		.vcpu_info = api_vcpu_info,
+		.vcpu_regs = api_vcpu_regs,
+		.vcpu_lapic = api_vcpu_lapic,
 		.set_mp_state = api_set_mp_state,
 		.send_init = api_send_init,
 		.send_sipi = api_send_sipi,

@@ -13,6 +13,7 @@
 #include "check.h"
 #include "lib.h"
 #include "paging.h"
+#include "ring3.h"
 #include "trap.h"
 
 #define MSR_GS_BASE 0xc0000101u
@@ -514,6 +515,46 @@ static void case_emms(void)
 	}
 }
 
+/* ---- System-call entries from CPL 3 ---------------------------------------------------- */
+
+/*
+ * Not instructions mpvmm carries: what the host's KVM does when a guest's user mode makes a
+ * system call, which every Linux user space needs.  Architecturally SYSCALL enters LSTAR at
+ * CPL 0 with RCX = the next RIP, and INT 0x80 through a DPL 3 gate enters its handler at
+ * CPL 0.  A host that does otherwise without telling the VMM (no exit: nothing to carry)
+ * is named in a SKIP line, which tests/lib/insn.sh accepts only on such a host.
+ */
+static void case_syscall_cpl3(void)
+{
+	struct ring3_result r;
+
+	ring3_try(RING3_SYSCALL, &r);
+	if (r.entry_cs & 3) {
+		printk("insn: SKIP syscall-cpl3 the host's KVM ran the entry at CPL 3 (CS 0x%lx): "
+		       "no system call from user mode\n", (unsigned long)r.entry_cs);
+		skip_case("");
+		return;
+	}
+	eq("entry cs", r.entry_cs, RING3_KCODE);
+	eq("rcx", r.entry_rcx, ring3_user_syscall + 2);
+	eq("traps", r.traps, 0);
+}
+
+static void case_int80_cpl3(void)
+{
+	struct ring3_result r;
+
+	ring3_try(RING3_INT80, &r);
+	if (r.traps && r.vector == 6 && r.rip == ring3_user_int80 && !r.entry_cs) {
+		printk("insn: SKIP int80-cpl3 the host's KVM raised #UD for INT 0x80 at CPL 3: "
+		       "no system call from user mode\n");
+		skip_case("");
+		return;
+	}
+	eq("entry cs", r.entry_cs, RING3_KCODE);
+	eq("traps", r.traps, 0);
+}
+
 void run_all_cases(void)
 {
 	alias_init(&page0, &page1);
@@ -536,4 +577,7 @@ void run_all_cases(void)
 	run_case("cmpxchg16b", case_cmpxchg16b);
 	run_case("fnclex", case_fnclex);
 	run_case("emms", case_emms);
+	ring3_init();
+	run_case("syscall-cpl3", case_syscall_cpl3);
+	run_case("int80-cpl3", case_int80_cpl3);
 }

@@ -10,7 +10,8 @@
 
 void eq(const char *what, uint64_t got, uint64_t want);
 void run_case(const char *name, void (*fn)(void));
-/* The current case cannot run here: "insn: SKIP <name> <why>" instead of PASS. */
+/* The current case cannot run here: "insn: SKIP <name> <why>" instead of PASS (an empty
+ * `why`: the case printed its own SKIP line). */
 void skip_case(const char *why);
 
 /* Architectural RFLAGS bits (Intel SDM Vol. 1, 3.4.3). */

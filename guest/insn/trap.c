@@ -8,6 +8,7 @@
 #include "gdt.h"
 #include "lib.h"
 #include "mpvmm/selftest_abi.h"
+#include "ring3.h"
 
 struct gate {
 	uint16_t offset_lo;
@@ -25,6 +26,7 @@ struct idtr {
 } __attribute__((packed));
 
 #define GATE_INTERRUPT 0x8eu /* present, DPL 0, 64-bit interrupt gate */
+#define GATE_DPL_SHIFT 5
 #define STUBS 33u            /* vectors 0-31 and INSN_TEST_VECTOR     */
 
 extern const uint64_t trap_stubs[STUBS];
@@ -33,10 +35,11 @@ static struct gate idt[256];
 volatile struct trap_record last_trap;
 volatile uint64_t trap_resume;
 
-static void set_gate(unsigned vec, uint64_t handler)
+void trap_set_gate(unsigned vec, uint64_t handler, unsigned dpl)
 {
 	idt[vec] = (struct gate){
-		.offset_lo = (uint16_t)handler, .selector = GDT_CODE64, .type_attr = GATE_INTERRUPT,
+		.offset_lo = (uint16_t)handler, .selector = GDT_CODE64,
+		.type_attr = (uint8_t)(GATE_INTERRUPT | dpl << GATE_DPL_SHIFT),
 		.offset_mid = (uint16_t)(handler >> 16), .offset_hi = (uint32_t)(handler >> 32),
 	};
 }
@@ -46,8 +49,8 @@ void trap_init(void)
 	struct idtr r = { .limit = sizeof(idt) - 1, .base = (uint64_t)(uintptr_t)idt };
 
 	for (unsigned v = 0; v < 32; v++)
-		set_gate(v, trap_stubs[v]);
-	set_gate(INSN_TEST_VECTOR, trap_stubs[32]);
+		trap_set_gate(v, trap_stubs[v], 0);
+	trap_set_gate(INSN_TEST_VECTOR, trap_stubs[32], 0);
 	__asm__ volatile("lidt %0" : : "m"(r) : "memory");
 }
 
@@ -65,6 +68,8 @@ void trap_handler(struct trap_frame *f)
 	last_trap.rip = f->rip;
 	last_trap.cr2 = read_cr2();
 	last_trap.count++;
+	if (ring3_back(f))
+		return; /* from CPL 3: back to the ring-3 case at CPL 0 */
 	if (f->vector == 1 || f->vector == 3 || f->vector == INSN_TEST_VECTOR)
 		return; /* traps: resume after the instruction */
 	if (trap_resume) {

@@ -29,6 +29,8 @@ extern volatile struct trap_record last_trap;
 extern volatile uint64_t trap_resume;
 
 void trap_init(void);
+/* A 64-bit interrupt gate to `handler`; dpl 3 lets INT n reach it from CPL 3. */
+void trap_set_gate(unsigned vec, uint64_t handler, unsigned dpl);
 void trap_handler(struct trap_frame *f);
 #endif
 

@@ -147,6 +147,23 @@ struct accel_machine {
 	void *ctx;
 };
 
+/* Events pending or being delivered on a vCPU (Intel SDM Vol. 3C, 27.6: event injection). */
+struct accel_events {
+	bool irq_injected;     /* an external interrupt is being delivered ...           */
+	uint8_t irq_vector;    /* ... with this vector                                    */
+	bool irq_shadow;       /* STI / MOV SS blocking: no interrupt before the next instruction */
+	bool nmi_injected, nmi_pending, nmi_masked;
+	bool exc_injected;     /* an exception is being delivered ...                     */
+	uint8_t exc_vector;    /* ... with this vector                                    */
+};
+
+/* The registers of a local APIC: the 32-bit register at each 16-byte offset 0x000-0x3f0 of
+ * its xAPIC page (Intel SDM Vol. 3A, table 10-1), in xAPIC or x2APIC mode alike. */
+#define ACCEL_LAPIC_REGS 64
+struct accel_lapic {
+	uint32_t reg[ACCEL_LAPIC_REGS];
+};
+
 struct accel_ops {
 	const char *name;
 
@@ -196,6 +213,12 @@ struct accel_ops {
 	/* x87/SSE control and status (FCW, FSW, abridged FTW, MXCSR); set keeps the rest. */
 	int (*get_fpu)(struct accel_vcpu *v, struct x86_fpu *f);
 	int (*set_fpu)(struct accel_vcpu *v, const struct x86_fpu *f);
+	/* The guest's TSC frequency in kHz (0: unknown); NULL where there is no TSC to ask. */
+	uint32_t (*tsc_khz)(struct accel_vcpu *v);
+	/* Pending and injected events; NULL where the accelerator keeps none of its own. */
+	int (*get_events)(struct accel_vcpu *v, struct accel_events *e);
+	/* The in-kernel local APIC's registers; NULL where mpvmm keeps the APICs (user_mp). */
+	int (*get_lapic)(struct accel_vcpu *v, struct accel_lapic *l);
 	/* Guest virtual -> guest physical through the vCPU's current paging. */
 	int (*translate)(struct accel_vcpu *v, uint64_t gva, uint64_t *gpa);
 	/* Any thread: make the vCPU leave run() soon with ACCEL_EXIT_INTERRUPTED. */

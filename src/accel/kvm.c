@@ -642,6 +642,47 @@ static int kvm_inject_error(struct accel_vcpu *v, uint8_t vector, uint32_t error
 	return kvm_vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS");
 }
 
+/* KVM_GET_TSC_KHZ returns the frequency as the ioctl's value (KVM_CAP_GET_TSC_KHZ). */
+static uint32_t kvm_tsc_khz(struct accel_vcpu *v)
+{
+	int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+
+	return khz > 0 ? (uint32_t)khz : 0;
+}
+
+static int kvm_get_events(struct accel_vcpu *v, struct accel_events *e)
+{
+	struct kvm_vcpu_events ev;
+
+	if (kvm_vcpu_ioctl(v, KVM_GET_VCPU_EVENTS, &ev, "KVM_GET_VCPU_EVENTS") < 0)
+		return -1;
+	*e = (struct accel_events){
+		.irq_injected = ev.interrupt.injected, .irq_vector = ev.interrupt.nr,
+		.irq_shadow = ev.interrupt.shadow != 0,
+		.nmi_injected = ev.nmi.injected, .nmi_pending = ev.nmi.pending,
+		.nmi_masked = ev.nmi.masked,
+		.exc_injected = ev.exception.injected, .exc_vector = ev.exception.nr,
+	};
+	return 0;
+}
+
+/* KVM_GET_LAPIC: the APIC page's first KiB as the in-kernel APIC keeps it (x2APIC mode too,
+ * with KVM_CAP_X2APIC_API's 32-bit IDs left as they are). */
+static int kvm_get_lapic(struct accel_vcpu *v, struct accel_lapic *l)
+{
+	struct kvm_lapic_state st;
+
+	if (v->kvm->user) {
+		errno = ENODEV;
+		return -1;
+	}
+	if (kvm_vcpu_ioctl(v, KVM_GET_LAPIC, &st, "KVM_GET_LAPIC") < 0)
+		return -1;
+	for (unsigned i = 0; i < ACCEL_LAPIC_REGS; i++)
+		memcpy(&l->reg[i], st.regs + i * 16, sizeof(l->reg[i]));
+	return 0;
+}
+
 /*
  * The x87/SSE state through KVM_GET/SET_XSAVE, whose first 512 bytes are the FXSAVE image
  * (Intel SDM Vol. 1, 10.5.1, Table 10-2: FCW at 0, FSW at 2, abridged FTW at 4, MXCSR at
@@ -988,6 +1029,9 @@ static const struct accel_ops kvm_ops = {
 	.inject_error = kvm_inject_error,
 	.get_fpu = kvm_get_fpu,
 	.set_fpu = kvm_set_fpu,
+	.tsc_khz = kvm_tsc_khz,
+	.get_events = kvm_get_events,
+	.get_lapic = kvm_get_lapic,
 	.translate = kvm_translate,
 	.kick = kvm_kick,
 	.destroy_vcpu = kvm_destroy_vcpu,

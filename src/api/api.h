@@ -14,6 +14,8 @@
  *   POST   /vm/pause | /vm/resume | /vm/shutdown
  *   GET    /vcpus                    every vCPU (as GET /vcpus/{id})
  *   GET    /vcpus/{id}               one vCPU: APIC ID, BSP, MP state, RIP, exits, time in state
+ *   GET    /vcpus/{id}/regs          its registers (general, control, segments) and events
+ *   GET    /vcpus/{id}/lapic         its local APIC: IRR, ISR, TMR, TPR, PPR, ICR, LVTs, timer
  *   PUT    /vcpus/{id}/mp_state      {"state": "RUNNABLE"}
  *   POST   /vcpus/{id}/init
  *   POST   /vcpus/{id}/sipi          {"vector": 8}
@@ -64,6 +66,13 @@ struct api_vcpu_info {
 	uint64_t carried[INSN_KINDS];
 };
 
+struct api_vcpu_regs {
+	struct x86_regs regs;
+	struct x86_sregs sregs;
+	bool events_known;       /* the accelerator reports events */
+	struct accel_events events;
+};
+
 /* Implemented by the VM; `err` (errlen bytes) gets a one-line reason when not API_OK. */
 struct api_ops {
 	void *ctx;
@@ -72,6 +81,11 @@ struct api_ops {
 	/* id < ncpus is checked by the server before any of these is called. */
 	enum api_status (*vcpu_info)(void *ctx, uint32_t id, struct api_vcpu_info *out, char *err,
 				     size_t errlen);
+	/* Read on the vCPU's thread between two runs: a snapshot, not a pause. */
+	enum api_status (*vcpu_regs)(void *ctx, uint32_t id, struct api_vcpu_regs *out, char *err,
+				     size_t errlen);
+	enum api_status (*vcpu_lapic)(void *ctx, uint32_t id, struct accel_lapic *out, char *err,
+				      size_t errlen);
 	enum api_status (*set_mp_state)(void *ctx, uint32_t id, enum mp_state s, char *err,
 					size_t errlen);
 	enum api_status (*send_init)(void *ctx, uint32_t id, char *err, size_t errlen);

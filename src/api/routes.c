@@ -417,6 +417,112 @@ static void post_sipi(const struct api_ops *ops, const struct route_args *a,
 	json_decref(o);
 }
 
+static json_t *hex(uint64_t v)
+{
+	char s[24];
+
+	snprintf(s, sizeof(s), "0x%" PRIx64, v);
+	return json_string(s);
+}
+
+static json_t *segment_json(const struct x86_segment *g)
+{
+	return json_pack("{s:I,s:o,s:o,s:I,s:b}", "selector", (json_int_t)g->selector, "base",
+			 hex(g->base), "limit", hex(g->limit), "dpl", (json_int_t)g->dpl,
+			 "long", g->l);
+}
+
+static json_t *events_json(const struct accel_events *e)
+{
+	return json_pack("{s:{s:b,s:I,s:b},s:{s:b,s:b,s:b},s:{s:b,s:I}}",
+			 "interrupt", "injected", e->irq_injected, "vector",
+			 (json_int_t)e->irq_vector, "shadow", e->irq_shadow,
+			 "nmi", "injected", e->nmi_injected, "pending", e->nmi_pending,
+			 "masked", e->nmi_masked,
+			 "exception", "injected", e->exc_injected, "vector",
+			 (json_int_t)e->exc_vector);
+}
+
+static void get_regs(const struct api_ops *ops, const struct route_args *a,
+		     struct api_response *r)
+{
+	static const char *const names[] = {
+		"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10",
+		"r11", "r12", "r13", "r14", "r15", "rip", "rflags",
+	};
+	struct api_vcpu_regs v;
+	char err[ERR_LEN] = "";
+	enum api_status st = ops->vcpu_regs ? ops->vcpu_regs(ops->ctx, a->id, &v, err, sizeof(err))
+					    : API_FAILED;
+
+	if (st != API_OK) {
+		reply_status(r, st, err);
+		return;
+	}
+	const uint64_t *gpr = &v.regs.rax; /* struct x86_regs: 18 uint64_t in this order */
+	const struct x86_sregs *s = &v.sregs;
+	json_t *o = json_pack("{s:I}", "id", (json_int_t)a->id);
+	for (unsigned i = 0; o && i < sizeof(names) / sizeof(names[0]); i++)
+		json_object_set_new(o, names[i], hex(gpr[i]));
+	json_t *sr = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+			       "cr0", hex(s->cr0), "cr2", hex(s->cr2), "cr3", hex(s->cr3),
+			       "cr4", hex(s->cr4), "cr8", hex(s->cr8), "efer", hex(s->efer),
+			       "apic_base", hex(s->apic_base), "cs", segment_json(&s->cs),
+			       "ss", segment_json(&s->ss), "ds", segment_json(&s->ds),
+			       "es", segment_json(&s->es), "fs", segment_json(&s->fs),
+			       "gs", segment_json(&s->gs), "tr", segment_json(&s->tr),
+			       "gdt", json_pack("{s:o,s:I}", "base", hex(s->gdt.base), "limit",
+						(json_int_t)s->gdt.limit),
+			       "idt", json_pack("{s:o,s:I}", "base", hex(s->idt.base), "limit",
+						(json_int_t)s->idt.limit));
+	if (o && sr)
+		json_object_update(o, sr);
+	json_decref(sr);
+	if (o)
+		json_object_set_new(o, "events", v.events_known ? events_json(&v.events) :
+								    json_null());
+	reply_json(r, 200, o);
+}
+
+/* The vectors whose bits are set in a 256-bit APIC register (eight 32-bit words, 16 apart). */
+static json_t *vectors_json(const uint32_t *reg, unsigned first)
+{
+	json_t *list = json_array();
+
+	for (unsigned v = 0; list && v < 256; v++)
+		if (reg[first + v / 32] & (1u << (v % 32)))
+			json_array_append_new(list, json_integer(v));
+	return list;
+}
+
+static void get_lapic(const struct api_ops *ops, const struct route_args *a,
+		      struct api_response *r)
+{
+	struct accel_lapic l;
+	char err[ERR_LEN] = "";
+	enum api_status st = ops->vcpu_lapic ? ops->vcpu_lapic(ops->ctx, a->id, &l, err,
+							       sizeof(err)) : API_FAILED;
+
+	if (st != API_OK) {
+		reply_status(r, st, err);
+		return;
+	}
+	const uint32_t *g = l.reg; /* g[offset / 16] */
+	reply_json(r, 200, json_pack(
+		"{s:I,s:o,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+		"s:{s:o,s:o,s:o,s:o,s:o,s:o},s:{s:I,s:I,s:o}}",
+		"id", (json_int_t)a->id, "apic_id", hex(g[0x02]), "version", hex(g[0x03]),
+		"tpr", (json_int_t)g[0x08], "apr", (json_int_t)g[0x09], "ppr", (json_int_t)g[0x0a],
+		"ldr", hex(g[0x0d]), "dfr", hex(g[0x0e]), "svr", hex(g[0x0f]), "esr", hex(g[0x28]),
+		"icr", hex((uint64_t)g[0x31] << 32 | g[0x30]),
+		"isr", vectors_json(g, 0x10), "tmr", vectors_json(g, 0x18),
+		"irr", vectors_json(g, 0x20),
+		"lvt", "timer", hex(g[0x32]), "thermal", hex(g[0x33]), "perf", hex(g[0x34]),
+		"lint0", hex(g[0x35]), "lint1", hex(g[0x36]), "error", hex(g[0x37]),
+		"timer", "initial", (json_int_t)g[0x38], "current", (json_int_t)g[0x39],
+		"divide", hex(g[0x3e])));
+}
+
 static struct mp *need_mp(const struct api_ops *ops, struct api_response *r)
 {
 	struct mp *mp = ops->mp ? ops->mp(ops->ctx) : NULL;
@@ -468,6 +574,8 @@ static const struct route routes[] = {
 	{ "POST", "/vm/shutdown", post_shutdown },
 	{ "GET", "/vcpus", get_vcpus },
 	{ "GET", "/vcpus/{id}", get_vcpu },
+	{ "GET", "/vcpus/{id}/regs", get_regs },
+	{ "GET", "/vcpus/{id}/lapic", get_lapic },
 	{ "PUT", "/vcpus/{id}/mp_state", put_mp_state },
 	{ "POST", "/vcpus/{id}/init", post_init },
 	{ "POST", "/vcpus/{id}/sipi", post_sipi },

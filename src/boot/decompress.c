@@ -78,7 +78,8 @@ static unsigned room(const struct outbuf *o)
 	return r > UINT_MAX ? UINT_MAX : (unsigned)r;
 }
 
-static int gunzip(const uint8_t *in, size_t n, struct outbuf *o, char *err, size_t errlen)
+static int gunzip(const uint8_t *in, size_t n, struct outbuf *o, size_t *used, char *err,
+		  size_t errlen)
 {
 	z_stream z;
 	int r, ok = -1;
@@ -106,6 +107,7 @@ static int gunzip(const uint8_t *in, size_t n, struct outbuf *o, char *err, size
 			 z.msg ? z.msg : "corrupt stream");
 		break;
 	}
+	*used = z.total_in;
 	inflateEnd(&z);
 	return ok;
 }
@@ -124,8 +126,8 @@ static const char *lzma_reason(lzma_ret r)
 }
 
 /* xz (stream, BCJ filters included) or lzma alone, with liblzma. */
-static int unlzma(const uint8_t *in, size_t n, int xz, struct outbuf *o, char *err,
-		  size_t errlen)
+static int unlzma(const uint8_t *in, size_t n, int xz, struct outbuf *o, size_t *used,
+		  char *err, size_t errlen)
 {
 	lzma_stream s = LZMA_STREAM_INIT;
 	lzma_ret r = xz ? lzma_stream_decoder(&s, UINT64_MAX, 0)
@@ -147,11 +149,13 @@ static int unlzma(const uint8_t *in, size_t n, int xz, struct outbuf *o, char *e
 		if (r != LZMA_OK && r != LZMA_STREAM_END)
 			snprintf(err, errlen, "%s: %s", xz ? "xz" : "lzma", lzma_reason(r));
 	}
+	*used = (size_t)s.total_in;
 	lzma_end(&s);
 	return r == LZMA_STREAM_END ? 0 : -1;
 }
 
-static int unzstd(const uint8_t *in, size_t n, struct outbuf *o, char *err, size_t errlen)
+static int unzstd(const uint8_t *in, size_t n, struct outbuf *o, size_t *used, char *err,
+		  size_t errlen)
 {
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	ZSTD_inBuffer ib = { in, n, 0 };
@@ -177,6 +181,7 @@ static int unzstd(const uint8_t *in, size_t n, struct outbuf *o, char *err, size
 			break;
 		}
 	}
+	*used = ib.pos;
 	ZSTD_freeDCtx(d);
 	return r == 0 ? 0 : -1;
 }
@@ -184,20 +189,29 @@ static int unzstd(const uint8_t *in, size_t n, struct outbuf *o, char *err, size
 int decompress(const uint8_t *in, size_t n, size_t hint, uint8_t **out, size_t *outlen,
 	       char *err, size_t errlen)
 {
+	size_t used;
+
+	return decompress_used(in, n, hint, out, outlen, &used, err, errlen);
+}
+
+int decompress_used(const uint8_t *in, size_t n, size_t hint, uint8_t **out, size_t *outlen,
+		    size_t *used, char *err, size_t errlen)
+{
 	enum decompress_format f = decompress_detect(in, n);
 	struct outbuf o = { NULL, 0, 0 };
 	int r;
 
+	*used = 0;
 	if (hint > 0 && hint <= DECOMPRESS_MAX - 4096) {
 		o.cap = hint + 4096; /* slack: a decoder may want room to notice the end */
 		o.p = malloc(o.cap);
 		o.cap = o.p ? o.cap : 0;
 	}
 	switch (f) {
-	case DECOMPRESS_GZIP: r = gunzip(in, n, &o, err, errlen); break;
-	case DECOMPRESS_XZ: r = unlzma(in, n, 1, &o, err, errlen); break;
-	case DECOMPRESS_LZMA: r = unlzma(in, n, 0, &o, err, errlen); break;
-	case DECOMPRESS_ZSTD: r = unzstd(in, n, &o, err, errlen); break;
+	case DECOMPRESS_GZIP: r = gunzip(in, n, &o, used, err, errlen); break;
+	case DECOMPRESS_XZ: r = unlzma(in, n, 1, &o, used, err, errlen); break;
+	case DECOMPRESS_LZMA: r = unlzma(in, n, 0, &o, used, err, errlen); break;
+	case DECOMPRESS_ZSTD: r = unzstd(in, n, &o, used, err, errlen); break;
 	default:
 		snprintf(err, errlen, "%s compression is not supported (gzip, xz, lzma and zstd "
 			 "are)", f == DECOMPRESS_UNKNOWN ? "this" : decompress_name(f));

@@ -1,7 +1,8 @@
 /*
  * decompress.h - one compressed stream in memory to a new heap buffer, with the system's
  * zlib (gzip), liblzma (xz, lzma) and libzstd (zstd).  Used to unpack the vmlinux ELF that a
- * bzImage carries as its payload (Documentation/arch/x86/boot.rst, payload_offset).  Knows
+ * bzImage carries as its payload (Documentation/arch/x86/boot.rst, payload_offset), and an
+ * initramfs that is one compressed cpio archive.  Knows
  * nothing of kernels, ELF or guest memory.
  */
 #ifndef MPVMM_BOOT_DECOMPRESS_H
@@ -39,5 +40,9 @@ const char *decompress_name(enum decompress_format f);
  */
 int decompress(const uint8_t *in, size_t n, size_t hint, uint8_t **out, size_t *outlen,
 	       char *err, size_t errlen);
+
+/* As decompress(), and *used is how many input bytes the stream took (its end). */
+int decompress_used(const uint8_t *in, size_t n, size_t hint, uint8_t **out, size_t *outlen,
+		    size_t *used, char *err, size_t errlen);
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "boot/bytes.h"
+#include "boot/decompress.h"
 #include "boot/elf.h"
 #include "boot/linux.h"
 #include "boot/multiboot.h"
@@ -55,24 +56,65 @@ const char *kernel_format_name(enum kernel_format f)
 	}
 }
 
+/*
+ * A Linux initramfs that is one compressed cpio archive (then nothing but zero padding,
+ * which Linux's unpacker skips too) is the same archive to the kernel uncompressed
+ * (init/initramfs.c takes both).  Returns the unpacked copy (the caller frees it) with its
+ * format in *format, or NULL to load the initrd as it is: not compressed, several archives
+ * one after another, or a stream that does not decompress (the kernel will then say so).
+ */
+static uint8_t *unpack_initramfs(const struct kernel_params *p, size_t *size,
+				 const char **format)
+{
+	enum decompress_format f = decompress_detect(p->initrd, p->initrd_size);
+	uint8_t *out;
+	size_t used;
+	char err[128];
+
+	if (f == DECOMPRESS_UNKNOWN ||
+	    decompress_used(p->initrd, p->initrd_size, 0, &out, size, &used, err,
+			    sizeof(err)) < 0)
+		return NULL;
+	for (size_t i = used; i < p->initrd_size; i++) {
+		if (p->initrd[i]) {
+			free(out);
+			return NULL;
+		}
+	}
+	if (*size == 0) {
+		free(out);
+		return NULL;
+	}
+	*format = decompress_name(f);
+	return out;
+}
+
 int kernel_load(struct guest_mem *m, const struct kernel_params *p, struct boot_entry *entry,
 		struct kernel_info *info, char *err, size_t errlen)
 {
 	struct kernel_info local;
 	struct boot_entry e = *entry;
+	enum kernel_format f = kernel_detect(p->image, p->image_size);
+	struct kernel_params lp = *p;
+	uint8_t *unpacked = NULL;
 	int r;
 
 	info = info ? info : &local;
 	memset(info, 0, sizeof(*info));
-	switch (kernel_detect(p->image, p->image_size)) {
-	case KERNEL_FORMAT_BZIMAGE: r = linux_load_bzimage(m, p, &e, info, err, errlen); break;
+	if (f != KERNEL_FORMAT_MULTIBOOT && p->initrd && p->decompress == KERNEL_DECOMPRESS_HOST)
+		unpacked = unpack_initramfs(p, &lp.initrd_size, &info->initrd_compression);
+	lp.initrd = unpacked ? unpacked : p->initrd;
+	lp.initrd_size = unpacked ? lp.initrd_size : p->initrd_size;
+	switch (f) {
+	case KERNEL_FORMAT_BZIMAGE: r = linux_load_bzimage(m, &lp, &e, info, err, errlen); break;
 	case KERNEL_FORMAT_MULTIBOOT: r = multiboot_load(m, p, &e, info, err, errlen); break;
-	case KERNEL_FORMAT_VMLINUX: r = linux_load_vmlinux(m, p, &e, info, err, errlen); break;
+	case KERNEL_FORMAT_VMLINUX: r = linux_load_vmlinux(m, &lp, &e, info, err, errlen); break;
 	default:
 		snprintf(err, errlen, "kernel image of unknown format (%zu bytes): not a bzImage, "
 			 "an ELF64 vmlinux or a multiboot kernel", p->image_size);
-		return -1;
+		r = -1;
 	}
+	free(unpacked);
 	if (r == 0)
 		*entry = e; /* the entry state changes only on success, too */
 	return r;

@@ -27,7 +27,9 @@ enum kernel_format {
 /* Where a bzImage's compressed kernel is unpacked. */
 enum kernel_decompress {
 	KERNEL_DECOMPRESS_GUEST, /* enter the bzImage's own decompressor (64-bit entry)         */
-	KERNEL_DECOMPRESS_HOST,  /* unpack the payload's vmlinux on the host, boot it as an ELF */
+	KERNEL_DECOMPRESS_HOST,  /* unpack the payload's vmlinux on the host, boot it as an ELF;
+				  * a Linux initramfs that is one compressed archive is
+				  * unpacked on the host too                                    */
 };
 
 struct kernel_params {
@@ -45,6 +47,7 @@ struct kernel_params {
 struct kernel_info {
 	enum kernel_format format;
 	const char *compression;   /* bzImage payload format ("xz", ...) when unpacked here */
+	const char *initrd_compression; /* the initramfs's format when unpacked here        */
 	uint16_t protocol_version; /* Linux boot protocol of the image (0x020f = 2.15)      */
 	uint64_t kernel_start;     /* guest physical range the kernel occupies               */
 	uint64_t kernel_end;

@@ -290,6 +290,16 @@ struct lapic *apic_bus_lapic(struct apic_bus *b, uint32_t cpu)
 	return cpu < b->cfg.ncpus ? b->lapics[cpu] : NULL;
 }
 
+int apic_bus_peek(struct apic_bus *b, uint32_t cpu, uint32_t reg[64])
+{
+	if (cpu >= b->cfg.ncpus)
+		return -1;
+	pthread_mutex_lock(&b->lock);
+	lapic_peek(b->lapics[cpu], reg);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
 /* ---- guest accesses: lock, act on cpu's APIC, tell the MP state, unlock -------------------- */
 
 int apic_bus_mmio_read(struct apic_bus *b, uint32_t cpu, uint64_t gpa, unsigned size,

@@ -103,6 +103,9 @@ struct snap_dec;
 int apic_bus_save(struct apic_bus *b, struct snap_enc *e);
 int apic_bus_load(struct apic_bus *b, struct snap_dec *d, char *err, size_t errlen);
 
+/* cpu's APIC registers (lapic_peek), under the bus lock; -1 if there is no such cpu. */
+int apic_bus_peek(struct apic_bus *b, uint32_t cpu, uint32_t reg[64]);
+
 /* The model of cpu's APIC, unlocked: for tests and a single-threaded caller. */
 struct lapic *apic_bus_lapic(struct apic_bus *b, uint32_t cpu);
 

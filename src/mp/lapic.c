@@ -622,6 +622,13 @@ static bool mmio_ok(struct lapic *l, uint32_t offset, unsigned size, bool write)
 	return false;
 }
 
+void lapic_peek(const struct lapic *l, uint32_t reg[64])
+{
+	for (uint32_t i = 0; i < 64; i++)
+		if (reg_read(l, i * 16, false, &reg[i]) < 0)
+			reg[i] = 0;
+}
+
 int lapic_mmio_read(struct lapic *l, uint32_t offset, unsigned size, uint32_t *value)
 {
 	if (lapic_mode(l) != LAPIC_MODE_XAPIC || offset >= 0x1000)

@@ -168,6 +168,12 @@ int lapic_mmio_write(struct lapic *l, uint32_t offset, unsigned size, uint32_t v
 int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *value);
 int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t value);
 
+/*
+ * Every register the xAPIC page reads at offset 16*i, into reg[i] (i < 64), with no side
+ * effect: reserved and write-only offsets read 0 and no error is logged (for a debugger).
+ */
+void lapic_peek(const struct lapic *l, uint32_t reg[64]);
+
 enum lapic_mode lapic_mode(const struct lapic *l);
 uint64_t lapic_base(const struct lapic *l); /* MMIO page address */
 uint32_t lapic_id(const struct lapic *l);

@@ -77,6 +77,12 @@ check_api_restart_ap() {
 	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '{"vector":' \
 		http://localhost/vcpus/1/sipi)
 	[ "$code" = 400 ] || bad="$bad bad-json=$code"
+	# Registers and local APIC of a halted AP: long mode, the APIC software-enabled, and
+	# the APIC ID register naming that AP (its xAPIC ID in bits 31:24).
+	ctl regs 2 | grep -qE '^  cs   0x[0-9a-f]{4} .* 64-bit$' || bad="$bad regs"
+	ctl regs 2 --json | grep -q '"events"' || bad="$bad regs-events"
+	ctl lapic 2 | grep -qE '^vCPU 2 local APIC \(ID register 0x2000000, SVR 0x1' ||
+		bad="$bad lapic:$(ctl lapic 2 | head -1)"
 	stop_held_vm
 	local status=$?
 	[ "$status" -eq 0 ] || bad="$bad exit=$status"

@@ -99,6 +99,34 @@ static enum api_status vcpu_info(void *ctx, uint32_t id, struct api_vcpu_info *o
 	return API_OK;
 }
 
+/* Registers a test can predict from the id: RIP = 0xffffffff80000000 + id, CS 0x10. */
+static enum api_status vcpu_regs(void *ctx, uint32_t id, struct api_vcpu_regs *out, char *err,
+				 size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	out->regs.rip = 0xffffffff80000000ull + id;
+	out->regs.rflags = 0x246;
+	out->sregs.cr3 = 0x1000ull * (id + 1);
+	out->sregs.cs = (struct x86_segment){ .selector = 0x10, .l = 1, .limit = 0xffffffff };
+	out->events_known = id != 0; /* vCPU 0's accelerator reports no events */
+	out->events.irq_shadow = true;
+	return API_OK;
+}
+
+/* A local APIC with vector 0xfb (Linux's CALL_FUNCTION) pending in IRR and 0xec in service. */
+static enum api_status vcpu_lapic(void *ctx, uint32_t id, struct accel_lapic *out, char *err,
+				  size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	out->reg[0x02] = id << 24;      /* ID */
+	out->reg[0x0a] = 0xe0;          /* PPR */
+	out->reg[0x10 + 0xec / 32] |= 1u << (0xec % 32); /* ISR */
+	out->reg[0x20 + 0xfb / 32] |= 1u << (0xfb % 32); /* IRR */
+	out->reg[0x32] = 0x400ec;       /* LVT timer: TSC-deadline, vector 0xec */
+	out->reg[0x38] = 1000;          /* timer initial count */
+	return API_OK;
+}
+
 static bool shutting_down(struct array_vm *vm, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -223,6 +251,7 @@ struct array_vm *array_vm_create(uint32_t n, uint32_t boot_cpu)
 	/* The backend contexts live as long as the VM: keep them with it. */
 	vm->ops = (struct api_ops){
 		.ctx = vm, .vm_info = vm_info, .ncpus = ncpus, .vcpu_info = vcpu_info,
+		.vcpu_regs = vcpu_regs, .vcpu_lapic = vcpu_lapic,
 		.set_mp_state = set_mp_state, .send_init = send_init, .send_sipi = send_sipi,
 		.pause = pause_vm, .resume = resume_vm, .shutdown = shutdown_vm, .mp = get_mp,
 	};

@@ -337,6 +337,48 @@ static void test_get_vcpu(void **state)
 	json_decref(o);
 }
 
+static void test_get_regs(void **state)
+{
+	json_t *o = expect_json("GET", "/vcpus/2/regs", NULL, 200);
+
+	assert_int_equal(num(o, "id"), 2);
+	assert_string_equal(str(o, "rip"), "0xffffffff80000002");
+	assert_string_equal(str(o, "rflags"), "0x246");
+	assert_string_equal(str(o, "cr3"), "0x3000");
+	assert_string_equal(str(o, "rax"), "0x0");
+	json_t *cs = json_object_get(o, "cs");
+	assert_int_equal(num(cs, "selector"), 0x10);
+	assert_true(json_is_true(json_object_get(cs, "long")));
+	json_t *irq = json_object_get(json_object_get(o, "events"), "interrupt");
+	assert_true(json_is_true(json_object_get(irq, "shadow")));
+	json_decref(o);
+	o = expect_json("GET", "/vcpus/0/regs", NULL, 200); /* no events known: null */
+	assert_true(json_is_null(json_object_get(o, "events")));
+	json_decref(o);
+	json_decref(expect_json("GET", "/vcpus/4/regs", NULL, 404));
+	json_decref(expect_json("POST", "/vcpus/1/regs", NULL, 405));
+}
+
+static void test_get_lapic(void **state)
+{
+	json_t *o = expect_json("GET", "/vcpus/1/lapic", NULL, 200);
+
+	assert_int_equal(num(o, "id"), 1);
+	assert_string_equal(str(o, "apic_id"), "0x1000000");
+	assert_int_equal(num(o, "ppr"), 0xe0);
+	json_t *irr = json_object_get(o, "irr"), *isr = json_object_get(o, "isr");
+	assert_int_equal(json_array_size(irr), 1);
+	assert_int_equal(json_integer_value(json_array_get(irr, 0)), 0xfb);
+	assert_int_equal(json_array_size(isr), 1);
+	assert_int_equal(json_integer_value(json_array_get(isr, 0)), 0xec);
+	assert_int_equal(json_array_size(json_object_get(o, "tmr")), 0);
+	assert_string_equal(str(json_object_get(o, "lvt"), "timer"), "0x400ec");
+	assert_int_equal(num(json_object_get(o, "timer"), "initial"), 1000);
+	json_decref(o);
+	json_decref(expect_json("GET", "/vcpus/7/lapic", NULL, 404));
+	json_decref(expect_json("DELETE", "/vcpus/1/lapic", NULL, 405));
+}
+
 static void test_put_mp_state(void **state)
 {
 	json_t *o = expect_json("PUT", "/vcpus/1/mp_state", "{\"state\": \"halted\"}", 200);
@@ -895,6 +937,16 @@ static void test_ctl(void **state)
 	json_t *o = json_loads(out, 0, NULL);
 	assert_string_equal(str(o, "mp_state"), "HALTED");
 	json_decref(o);
+	assert_int_equal(ctl(out, sizeof(out), p, "regs", "1", NULL), 0);
+	assert_non_null(strstr(out, "rip       0xffffffff80000001"));
+	assert_non_null(strstr(out, "cs   0x0010 base 0x0"));
+	assert_non_null(strstr(out, "interrupt none (shadow)"));
+	assert_int_equal(ctl(out, sizeof(out), p, "lapic", "1", NULL), 0);
+	assert_non_null(strstr(out, "PPR 0xe0"));
+	assert_non_null(strstr(out, "IRR   0xfb\n"));
+	assert_non_null(strstr(out, "ISR   0xec\n"));
+	assert_non_null(strstr(out, "TMR   none\n"));
+	assert_int_equal(ctl(out, sizeof(out), p, "lapic", "8", NULL), CTL_EXIT_API_ERROR);
 	assert_int_equal(ctl(out, sizeof(out), p, "pause", NULL), 0);
 	assert_string_equal(out, "VM paused\n");
 	assert_int_equal(ctl(out, sizeof(out), p, "resume", NULL), 0);
@@ -947,6 +999,8 @@ int main(void)
 		T(test_get_vm),
 		T(test_get_vcpus),
 		T(test_get_vcpu),
+		T(test_get_regs),
+		T(test_get_lapic),
 		T(test_put_mp_state),
 		T(test_init_sipi),
 		T(test_bad_ids),

@@ -94,6 +94,87 @@ static void test_dispatch(void **state)
 	free(d);
 }
 
+/* Load with this initrd; the bytes the guest finds at boot_params' initrd address. */
+static uint8_t *initrd_seen(const uint8_t *k, size_t kn, const uint8_t *rd, size_t rdn,
+			    enum kernel_decompress where, size_t *seen, const char **format)
+{
+	struct guest_mem m;
+	struct boot_entry e = { .protocol = "reset" };
+	struct kernel_info info;
+	struct kernel_params p = { .image = k, .image_size = kn, .initrd = rd,
+				   .initrd_size = rdn, .decompress = where };
+	char err[256];
+
+	assert_int_equal(guest_mem_init(&m, 64u << 20, err, sizeof(err)), 0);
+	if (kernel_load(&m, &p, &e, &info, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	uint8_t *copy = malloc(info.initrd_size);
+	assert_non_null(copy);
+	memcpy(copy, guest_mem_ptr(&m, info.initrd_addr, info.initrd_size), info.initrd_size);
+	*seen = info.initrd_size;
+	*format = info.initrd_compression;
+	guest_mem_free(&m);
+	return copy;
+}
+
+/* With host decompression a Linux initramfs that is one compressed archive is unpacked
+ * (zero padding after it allowed); anything else, and every multiboot module, as it is. */
+static void test_initramfs_unpacked_on_host(void **state)
+{
+	uint8_t cpio[3000], *gz, *seen, *mb;
+	size_t kn, gzn, mbn, n;
+	const char *format;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cpio); i++)
+		cpio[i] = (uint8_t)(i * 7 + 1);
+	memcpy(cpio, "070701", 6);
+	uint8_t *k = test_vmlinux(0, &kn);
+	gz = test_gzip(cpio, sizeof(cpio), &gzn);
+	gz = realloc(gz, gzn + 16);
+	assert_non_null(gz);
+	memset(gz + gzn, 0, 16);
+
+	seen = initrd_seen(k, kn, gz, gzn + 16, KERNEL_DECOMPRESS_HOST, &n, &format);
+	assert_int_equal(n, sizeof(cpio));
+	assert_memory_equal(seen, cpio, sizeof(cpio));
+	assert_string_equal(format, "gzip");
+	free(seen);
+	/* Decompressed in the guest: as it is. */
+	seen = initrd_seen(k, kn, gz, gzn, KERNEL_DECOMPRESS_GUEST, &n, &format);
+	assert_int_equal(n, gzn);
+	assert_memory_equal(seen, gz, gzn);
+	assert_null(format);
+	free(seen);
+	/* A second archive after the stream: as it is (the kernel unpacks both). */
+	gz[gzn + 8] = '0';
+	seen = initrd_seen(k, kn, gz, gzn + 16, KERNEL_DECOMPRESS_HOST, &n, &format);
+	assert_int_equal(n, gzn + 16);
+	assert_null(format);
+	free(seen);
+	/* Not compressed, or corrupt: as it is. */
+	seen = initrd_seen(k, kn, cpio, sizeof(cpio), KERNEL_DECOMPRESS_HOST, &n, &format);
+	assert_int_equal(n, sizeof(cpio));
+	assert_null(format);
+	free(seen);
+	gz[gzn / 2] ^= 0xff;
+	seen = initrd_seen(k, kn, gz, gzn, KERNEL_DECOMPRESS_HOST, &n, &format);
+	assert_int_equal(n, gzn);
+	assert_memory_equal(seen, gz, gzn);
+	assert_null(format);
+	free(seen);
+	gz[gzn / 2] ^= 0xff;
+	/* A multiboot module is the kernel's business: as it is. */
+	mb = multiboot_elf(&mbn);
+	seen = initrd_seen(mb, mbn, gz, gzn, KERNEL_DECOMPRESS_HOST, &n, &format);
+	assert_int_equal(n, gzn);
+	assert_null(format);
+	free(seen);
+	free(mb);
+	free(gz);
+	free(k);
+}
+
 static void refused(const uint8_t *d, size_t n, const char *what)
 {
 	struct guest_mem m;
@@ -161,6 +242,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_dispatch),
+		cmocka_unit_test(test_initramfs_unpacked_on_host),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_read_file),
 	};

@@ -249,6 +249,41 @@ static void test_esr(void **state)
 	lapic_destroy(l);
 }
 
+/* lapic_peek: every readable register as MMIO reads it; reserved ones 0, nothing logged. */
+static void test_peek(void **state)
+{
+	struct lapic *l = make(5, false, 0, 0);
+	uint32_t reg[64];
+
+	(void)state;
+	enable(l);
+	wr(l, LAPIC_TPR, 0x20);
+	assert_true(lapic_set_irq(l, 0xfb, false));
+	assert_true(lapic_set_irq(l, 0x31, true));
+	assert_int_equal(lapic_accept(l), 0xfb);
+	nwarn = 0;
+	lapic_peek(l, reg);
+	assert_int_equal(nwarn, 0);
+	assert_int_equal(reg[LAPIC_ID / 16], 0x05000000);
+	assert_int_equal(reg[LAPIC_VER / 16], LAPIC_VERSION);
+	assert_int_equal(reg[LAPIC_TPR / 16], 0x20);
+	assert_int_equal(reg[LAPIC_PPR / 16], 0xf0);
+	assert_int_equal(reg[(LAPIC_ISR + 0x70) / 16], 1u << 27);
+	assert_int_equal(reg[(LAPIC_IRR + 0x10) / 16], 1u << 17);
+	assert_int_equal(reg[(LAPIC_TMR + 0x10) / 16], 1u << 17);
+	assert_int_equal(reg[0x040 / 16], 0);
+	for (uint32_t off = 0; off < 0x400; off += 0x10)
+		if (off != LAPIC_EOI && off != 0x040 && off != 0x050 && off != 0x060 &&
+		    off != 0x070 && !(off >= 0x290 && off < 0x300) && !(off >= 0x3a0 &&
+		    off < 0x3e0) && off != 0x3f0 && off != 0x000 && off != 0x010)
+			assert_int_equal(reg[off / 16], rd(l, off));
+	assert_int_equal(nwarn, 0);
+	/* No error was logged: a write to ESR latches nothing. */
+	wr(l, LAPIC_ESR, 0);
+	assert_int_equal(rd(l, LAPIC_ESR), 0);
+	lapic_destroy(l);
+}
+
 static void test_mmio_access_rules(void **state)
 {
 	struct lapic *l = make(0, true, 0, 0);
@@ -838,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_apr),
 		cmocka_unit_test(test_software_disable),
 		cmocka_unit_test(test_esr),
+		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_mmio_access_rules),
 		cmocka_unit_test(test_icr_xapic),
 		cmocka_unit_test(test_timer_one_shot_divides),
