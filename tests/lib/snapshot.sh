@@ -205,6 +205,14 @@ check_bad_snapshots() {
 	printf "\\x$(printf %02x $((byte ^ 0x10)))" |
 		dd of="$TMP/flip.snap" bs=1 seek="$off" conv=notrunc status=none
 	expect_bad_snapshot bit-flip "$TMP/flip.snap" "damaged\|CRC"
+	# Intact, but for another CPU: CPUID leaf 1 ECX bit 31 (the hypervisor bit) flipped and
+	# the section's CRC written again; the first different leaf is named.
+	cp "$src" "$TMP/cpuid.snap"
+	if "$HERE/tools/snap-cpuid-flip" "$TMP/cpuid.snap" 1 ecx 31 >/dev/null; then
+		expect_bad_snapshot other-cpu "$TMP/cpuid.snap" "CPU differs.*leaf 0x1 "
+	else
+		fail "snapshot/refused/other-cpu" "could not edit the CPUID section"
+	fi
 	# Another accelerator than the one that saved it.
 	if [ -z "$KVM_REASON" ]; then
 		timeout -k 5 20 "$MPVMM" restore "$src" --accel kvm >/dev/null 2>"$TMP/cross.err"
