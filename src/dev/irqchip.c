@@ -1,6 +1,7 @@
 /*
- * irqchip.c - see irqchip.h.  Only wiring and locking: every register and every rule is the
- * models' (pic.c, ioapic.c, pit.c).  It must not know where a message or INTR ends up.
+ * irqchip.c - see irqchip.h.  Only wiring, locking and the snapshot's framing: every
+ * register, every rule and every saved field is the models' (pic.c, ioapic.c, pit.c).  It
+ * must not know where a message or INTR ends up.
  */
 #include "dev/irqchip.h"
 
