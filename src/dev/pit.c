@@ -541,8 +541,11 @@ void pit_save(const struct pit *p, struct snap_enc *e)
 	snap_enc_u8(e, p->speaker);
 }
 
-/* Decodes counter c->index into `c`, its start placed on the clock at `t`. */
-static void counter_decode(struct counter *c, uint64_t t, struct snap_dec *d)
+/*
+ * Decodes counter c->index into `c`, its start placed on the clock at `t`; false if a flag
+ * is unknown or the latch holds more than 16 bits.
+ */
+static bool counter_decode(struct counter *c, uint64_t t, struct snap_dec *d)
 {
 	c->mode = snap_dec_u8(d);
 	c->rw = snap_dec_u8(d);
@@ -557,20 +560,19 @@ static void counter_decode(struct counter *c, uint64_t t, struct snap_dec *d)
 	/* A clock younger than the time counted: counting starts at its 0 (as lapic.c). */
 	c->load_ns = (int64_t)elapsed > 0 && elapsed > t ? 0 : t - elapsed;
 	c->latch = (uint16_t)latch;
-	if (f & ~(uint32_t)F_ALL || latch > 0xffff)
-		c->mode = 0xff; /* refused by counter_check */
 	c->bcd = f & F_BCD, c->programmed = f & F_PROGRAMMED, c->loaded = f & F_LOADED;
 	c->triggered = f & F_TRIGGERED, c->null_count = f & F_NULL_COUNT, c->gate = f & F_GATE;
 	c->frozen = f & F_FROZEN, c->write_msb = f & F_WRITE_MSB, c->read_msb = f & F_READ_MSB;
 	c->count_latched = f & F_COUNT_LATCHED, c->latch_msb = f & F_LATCH_MSB;
 	c->status_latched = f & F_STATUS_LATCHED, c->out = f & F_OUT;
+	return !(f & ~(uint32_t)F_ALL) && latch <= 0xffff;
 }
 
 /* A reason, or NULL if the counter's state is one the model can reach. */
 static const char *counter_check(const struct counter *c)
 {
 	if (c->mode > 5 || c->rw > RW_WORD || (c->programmed && c->rw == RW_LATCH))
-		return "mode or access out of range, or unknown flags";
+		return "mode or access out of range";
 	/* 8254 "Counter programming": 1..0x10000 binary (0 counts 0x10000); 2 and 3 need 2. */
 	if (c->count < 1 || c->count > 0x10000 ||
 	    (c->loaded && c->count < 2 && (c->mode == 2 || c->mode == 3)))
@@ -588,6 +590,7 @@ int pit_load(struct pit *p, struct snap_dec *d, char *err, size_t errlen)
 {
 	struct counter c[PIT_COUNTERS];
 	uint64_t t = now(p);
+	bool fit = true;
 
 	uint32_t version = snap_dec_u32(d);
 	uint32_t n = snap_dec_u32(d);
@@ -598,11 +601,12 @@ int pit_load(struct pit *p, struct snap_dec *d, char *err, size_t errlen)
 	}
 	for (unsigned i = 0; i < PIT_COUNTERS; i++) {
 		c[i] = (struct counter){ .index = i };
-		counter_decode(&c[i], t, d);
+		fit = counter_decode(&c[i], t, d) && fit;
 	}
 	uint8_t speaker = snap_dec_u8(d);
-	if (d->bad || speaker > 1) {
-		snprintf(err, errlen, "8254 PIT state: %s", d->bad ? "truncated" :
+	if (d->bad || !fit || speaker > 1) {
+		snprintf(err, errlen, "8254 PIT state: %s", d->bad ? "truncated" : !fit ?
+			 "unknown counter flags or a latch over 16 bits" :
 			 "speaker flag neither 0 nor 1");
 		return -1;
 	}

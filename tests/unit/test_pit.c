@@ -487,6 +487,7 @@ static void test_snapshot_refused(void **state)
 	refuse(q, &e, 8, 6, "counter 0: mode");                     /* 8254: modes 0-5 */
 	refuse(q, &e, SNAP_C0_COUNT + 2, 2, "counter 0: count");     /* 0x20000 + 1193 */
 	refuse(q, &e, SNAP_C0_FLAGS, e.buf[SNAP_C0_FLAGS] & ~0x20, "tied high"); /* gate low */
+	refuse(q, &e, SNAP_C0_FLAGS + 3, 0x80, "unknown counter flags");
 	refuse(q, &e, e.len - 1, 2, "speaker");
 	save(q, &after);
 	assert_int_equal(after.len, before.len);
