@@ -12,8 +12,9 @@
  *      state first, see accel/kvm_state.c);
  *   3. VM-wide accelerator state (in-kernel PIC, IOAPIC, PIT, clock), after the vCPUs: no
  *      vCPU runs between the two, and the vCPUs' reads complete their last exits first;
- *   4. the userspace MP state machine and APICs (when mpvmm keeps them), the devices, the
- *      MP trace, and last guest RAM (nothing that runs while paused writes it).
+ *   4. the userspace MP state machine and APICs (when mpvmm keeps them), the devices (with
+ *      mpvmm's PIC, I/O APIC and PIT when it keeps them), the MP trace, and last guest RAM
+ *      (nothing that runs while paused writes it).
  * Restore: the machine section gives a configuration; the VM is built from it as for a fresh
  * boot except that RAM comes from the snapshot (mapped before the accelerator registers it,
  * so KVM sees the file-backed pages), the firmware tables are not written again (they are in
@@ -21,7 +22,8 @@
  * the saved one.  Then, before any vCPU thread starts: VM-wide accelerator state (the
  * irqchip before the LAPICs that route through it), each vCPU (accel/kvm_state.c says in
  * which order), the trace (the userspace MP state machine records what it loads there),
- * the userspace MP state, the devices.
+ * the userspace MP state, the devices (mpvmm's PIC, I/O APIC and PIT first: their PIT
+ * counts on the clock the VM-wide state restored).
  */
 #include "vm.h"
 #include "vm_internal.h"
@@ -41,7 +43,8 @@
 
 enum machine_instance { MACHINE_CONFIG = 0, MACHINE_CPUID = 1 };
 enum mp_user_instance { MP_USER_STATE = 0, MP_USER_APICS = 1 };
-enum device_id { DEV_SERIAL = 0, DEV_RTC, DEV_I8042, DEV_ACPI_PM, DEV_FW_CFG, DEV_PCI };
+enum device_id { DEV_SERIAL = 0, DEV_RTC, DEV_I8042, DEV_ACPI_PM, DEV_FW_CFG, DEV_PCI,
+		 DEV_IRQCHIP };
 
 enum config_flag {
 	FLAG_STEP = 1u << 0,
@@ -231,6 +234,8 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t 
 	SAVE_DEVICE(DEV_ACPI_PM, acpi_pm_save, vm->acpi_pm, "ACPI PM");
 	SAVE_DEVICE(DEV_FW_CFG, fw_cfg_save, vm->fw_cfg, "fw_cfg");
 	SAVE_DEVICE(DEV_PCI, pci_none_save, vm->pci, "PCI");
+	if (vm->irqchip)
+		SAVE_DEVICE(DEV_IRQCHIP, irqchip_save, vm->irqchip, "interrupt controllers");
 #undef SAVE_DEVICE
 	snap_enc_free(&e);
 	if (r < 0 && !err[0])
@@ -504,9 +509,30 @@ static int load_user_mp(struct vm *vm, const struct snap_reader *r, char *err, s
 	return 0;
 }
 
+/*
+ * mpvmm's PIC, I/O APIC and PIT, first of the devices (their lines are the devices' IRQs),
+ * on the clock load_vm restored.  Present exactly when this VM keeps them.
+ */
+static int load_irqchip(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
+{
+	struct snap_dec d;
+	bool saved = section(r, SNAP_SEC_DEVICE, DEV_IRQCHIP, &d);
+
+	if (saved != (vm->irqchip != NULL)) {
+		snprintf(err, errlen, vm->irqchip ? "the snapshot has no state for mpvmm's "
+			 "interrupt controllers (PIC, I/O APIC, PIT)" : "the snapshot has state "
+			 "for mpvmm's interrupt controllers, but this VM does not keep them");
+		return -1;
+	}
+	return saved ? irqchip_load(vm->irqchip, &d, err, errlen) : 0;
+}
+
 static int load_devices(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
 {
 	struct snap_dec d;
+
+	if (load_irqchip(vm, r, err, errlen) < 0)
+		return -1;
 
 #define LOAD_DEVICE(id, fn, dev, name)                                                      \
 	do {                                                                                \

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "snapshot/snapfile.h"
+
 #define ID_SHIFT 24
 #define ID_MASK 0xfu             /* 82093AA 3.2.1: bits 27:24 */
 #define VER_MAX_ENTRY_SHIFT 16   /* 3.2.2: bits 23:16, the highest entry's index */
@@ -216,6 +218,75 @@ void ioapic_mmio_write(struct ioapic *io, uint32_t offset, unsigned size, uint32
 uint64_t ioapic_rte(const struct ioapic *io, unsigned pin)
 {
 	return pin < IOAPIC_PINS ? io->rte[pin] : 0;
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+#define IOAPIC_SNAP_VERSION 1u
+/* What an entry may hold: the writable bits and remote IRR (delivery status is always idle). */
+#define RTE_STATE (RTE_LOW_WRITABLE | RTE_HIGH_WRITABLE | IOAPIC_RTE_REMOTE_IRR)
+
+/* Layout (version 1): IOREGSEL, ID, the pin count, each entry, the input levels. */
+void ioapic_save(const struct ioapic *io, struct snap_enc *e)
+{
+	snap_enc_u32(e, IOAPIC_SNAP_VERSION);
+	snap_enc_u32(e, io->regsel);
+	snap_enc_u8(e, io->id);
+	snap_enc_u32(e, IOAPIC_PINS);
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		snap_enc_u64(e, io->rte[pin]);
+	snap_enc_u32(e, io->asserted);
+}
+
+__attribute__((format(printf, 3, 4)))
+static int refuse(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, errlen, "I/O APIC state: ");
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* An entry the guest could have made: 82093AA 3.2.4's reserved bits clear, remote IRR on
+ * level-triggered entries only (write_rte clears it when an entry becomes edge). */
+static bool rte_possible(uint64_t rte)
+{
+	return !(rte & ~RTE_STATE) && (is_level(rte) || !(rte & IOAPIC_RTE_REMOTE_IRR));
+}
+
+int ioapic_load(struct ioapic *io, struct snap_dec *d, char *err, size_t errlen)
+{
+	struct ioapic n = { .cfg = io->cfg };
+
+	uint32_t version = snap_dec_u32(d);
+	if (!d->bad && version != IOAPIC_SNAP_VERSION)
+		return refuse(err, errlen, "version %u (this mpvmm reads %u)", version,
+			      IOAPIC_SNAP_VERSION);
+	n.regsel = snap_dec_u32(d);
+	n.id = snap_dec_u8(d);
+	uint32_t pins = snap_dec_u32(d);
+	if (!d->bad && pins != IOAPIC_PINS)
+		return refuse(err, errlen, "%u pins (this one has %u)", pins, IOAPIC_PINS);
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		n.rte[pin] = snap_dec_u64(d);
+	n.asserted = snap_dec_u32(d);
+	if (d->bad)
+		return refuse(err, errlen, "truncated");
+	if (n.regsel > 0xff || n.id > ID_MASK) /* 3.1.1: IOREGSEL bits 7:0; 3.2.1: 4-bit ID */
+		return refuse(err, errlen, "IOREGSEL %#x or ID %#x out of range", n.regsel, n.id);
+	if (n.asserted >> IOAPIC_PINS)
+		return refuse(err, errlen, "input levels %#x beyond pin %u", n.asserted,
+			      IOAPIC_PINS - 1);
+	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
+		if (!rte_possible(n.rte[pin]))
+			return refuse(err, errlen, "redirection entry %u (%#llx) is not valid",
+				      pin, (unsigned long long)n.rte[pin]);
+	*io = n;
+	return 0;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */

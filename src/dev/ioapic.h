@@ -21,7 +21,11 @@
 #define MPVMM_DEV_IOAPIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct snap_enc;
+struct snap_dec;
 
 #define IOAPIC_PINS 24
 #define IOAPIC_VERSION 0x20u  /* ICH: 0x20 has the EOI register (82093AA: 0x11); as
@@ -110,6 +114,14 @@ void ioapic_set_irq(struct ioapic *io, unsigned pin, bool level);
  * input is still asserted and it is not masked.
  */
 void ioapic_eoi(struct ioapic *io, uint8_t vector);
+
+/*
+ * Snapshots: IOREGSEL, the ID, the 24 redirection entries (remote IRR included) and the
+ * input levels.  ioapic_load checks everything first and changes nothing on failure, with
+ * one line in err; it sends nothing and calls no callback (the owner re-reads the routes).
+ */
+void ioapic_save(const struct ioapic *io, struct snap_enc *e);
+int ioapic_load(struct ioapic *io, struct snap_dec *d, char *err, size_t errlen);
 
 /* Redirection entry `pin` (64 bits), or 0 for a pin that does not exist. */
 uint64_t ioapic_rte(const struct ioapic *io, unsigned pin);

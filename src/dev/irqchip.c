@@ -1,14 +1,19 @@
 /*
- * irqchip.c - see irqchip.h.  Only wiring and locking: every register and every rule is the
- * models' (pic.c, ioapic.c, pit.c).  It must not know where a message or INTR ends up.
+ * irqchip.c - see irqchip.h.  Only wiring, locking and the snapshot's framing: every
+ * register, every rule and every saved field is the models' (pic.c, ioapic.c, pit.c).  It
+ * must not know where a message or INTR ends up.
  */
 #include "dev/irqchip.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "dev/pic.h"
 #include "dev/pit.h"
+#include "snapshot/snapfile.h"
+
+#define IRQCHIP_SNAP_VERSION 1u
 
 struct irqchip {
 	struct irqchip_config cfg;
@@ -186,6 +191,83 @@ static void mmio(void *ctx, const struct bus_access *a)
 			a->data[i] = i < 4 ? (uint8_t)(v >> (8 * i)) : 0;
 	}
 	pthread_mutex_unlock(&ic->lock);
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+/* Layout (version 1): the version, then the 8259A pair's, the I/O APIC's and the PIT's own. */
+int irqchip_save(struct irqchip *ic, struct snap_enc *e)
+{
+	pthread_mutex_lock(&ic->lock);
+	snap_enc_u32(e, IRQCHIP_SNAP_VERSION);
+	pic_save(ic->pic, e);
+	ioapic_save(ic->ioapic, e);
+	pit_save(ic->pit, e);
+	pthread_mutex_unlock(&ic->lock);
+	return e->oom ? -1 : 0;
+}
+
+/* Each model loads all or nothing: a first pass into scratch models finds any fault. */
+static int load_models(struct pic *pic, struct ioapic *io, struct pit *pit, struct snap_dec *d,
+		       char *err, size_t errlen)
+{
+	uint32_t version = snap_dec_u32(d);
+
+	if (!d->bad && version != IRQCHIP_SNAP_VERSION) {
+		snprintf(err, errlen, "interrupt controllers' state: version %u (this mpvmm reads "
+			 "%u)", version, IRQCHIP_SNAP_VERSION);
+		return -1;
+	}
+	if (pic_load(pic, d, err, errlen) < 0 || ioapic_load(io, d, err, errlen) < 0 ||
+	    pit_load(pit, d, err, errlen) < 0)
+		return -1;
+	if (!snap_dec_done(d)) {
+		snprintf(err, errlen, "interrupt controllers' state: %zu bytes too many",
+			 d->len - d->off);
+		return -1;
+	}
+	return 0;
+}
+
+static int check(struct irqchip *ic, struct snap_dec d, char *err, size_t errlen)
+{
+	const struct pic_config pc = { 0 };
+	const struct ioapic_config ioc = { 0 };
+	const struct pit_config tc = { .now_ns = ic->cfg.now_ns, .clock_ctx = ic->cfg.clock_ctx };
+	struct pic *pic = pic_create(&pc);
+	struct ioapic *io = ioapic_create(&ioc);
+	struct pit *pit = pit_create(&tc);
+	int r = -1;
+
+	if (!pic || !io || !pit)
+		snprintf(err, errlen, "interrupt controllers' state: out of memory");
+	else
+		r = load_models(pic, io, pit, &d, err, errlen);
+	pit_destroy(pit);
+	ioapic_destroy(io);
+	pic_destroy(pic);
+	return r;
+}
+
+/* The owner learns the loaded state: INTR, every pin's message, the PIT's next event. */
+static void drive_outputs(struct irqchip *ic)
+{
+	intr_changed(ic, pic_output(ic->pic));
+	ioapic_changed(ic, 0);
+	if (ic->cfg.timer_changed)
+		ic->cfg.timer_changed(ic->cfg.ctx);
+}
+
+int irqchip_load(struct irqchip *ic, struct snap_dec *d, char *err, size_t errlen)
+{
+	if (check(ic, *d, err, errlen) < 0)
+		return -1;
+	pthread_mutex_lock(&ic->lock);
+	int r = load_models(ic->pic, ic->ioapic, ic->pit, d, err, errlen);
+	if (r == 0)
+		drive_outputs(ic);
+	pthread_mutex_unlock(&ic->lock);
+	return r;
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */

@@ -23,6 +23,7 @@
 #define MPVMM_DEV_IRQCHIP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dev/bus.h"
@@ -68,5 +69,18 @@ void irqchip_routes(struct irqchip *ic, struct ioapic_msi m[IOAPIC_PINS]);
 /* The PIT's next event on the machine's clock, or IRQCHIP_NO_EVENT; time is now_ns. */
 uint64_t irqchip_next_event(struct irqchip *ic);
 void irqchip_advance(struct irqchip *ic, uint64_t now_ns);
+
+struct snap_enc;
+struct snap_dec;
+
+/*
+ * Snapshots: the three models' state (pic_save, ioapic_save, pit_save) under the lock.
+ * irqchip_load checks all of it before it changes anything (nothing changes on failure, one
+ * line in err), then drives the outputs as loaded: `intr`, `routes` and `timer_changed`.
+ * The PIT's time is the clock's as it is at the load: load after the clock is restored.
+ * irqchip_save returns -1 when out of memory.
+ */
+int irqchip_save(struct irqchip *ic, struct snap_enc *e);
+int irqchip_load(struct irqchip *ic, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "snapshot/snapfile.h"
+
 #define ELCR_MASTER_WRITABLE 0xf8u /* IRQ 0-2 edge only */
 #define ELCR_SLAVE_WRITABLE 0xdeu  /* IRQ 8 and 13 edge only */
 
@@ -118,11 +120,16 @@ static void chip_input(struct chip *c, unsigned ir, bool level)
 	c->lines = level ? c->lines | bit : c->lines & ~bit;
 }
 
-/* The slave's INT is the master's IR2; the master's INT is the CPU's INTR. */
-static void update(struct pic *p)
+/* The slave's INT is the master's IR2; the master's INT is the CPU's INTR: its level. */
+static bool settle(struct pic *p)
 {
 	chip_input(&p->c[0], PIC_CASCADE_IRQ, chip_request(&p->c[1]) >= 0);
-	bool intr = chip_request(&p->c[0]) >= 0;
+	return chip_request(&p->c[0]) >= 0;
+}
+
+static void update(struct pic *p)
+{
+	bool intr = settle(p);
 	if (intr != p->intr) {
 		p->intr = intr;
 		if (p->cfg.output)
@@ -372,4 +379,98 @@ struct pic *pic_create(const struct pic_config *cfg)
 void pic_destroy(struct pic *p)
 {
 	free(p);
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+#define PIC_SNAP_VERSION 1u
+
+enum chip_flag {
+	F_LTIM = 1u << 0,
+	F_WANT_ICW4 = 1u << 1,
+	F_SINGLE = 1u << 2,
+	F_AEOI = 1u << 3,
+	F_ROTATE_AEOI = 1u << 4,
+	F_SFNM = 1u << 5,
+	F_SPECIAL_MASK = 1u << 6,
+	F_READ_ISR = 1u << 7,
+	F_POLL = 1u << 8,
+	F_ALL = (1u << 9) - 1,
+};
+
+static uint32_t chip_flags(const struct chip *c)
+{
+	return (c->ltim ? F_LTIM : 0) | (c->want_icw4 ? F_WANT_ICW4 : 0) |
+	       (c->single ? F_SINGLE : 0) | (c->aeoi ? F_AEOI : 0) |
+	       (c->rotate_aeoi ? F_ROTATE_AEOI : 0) | (c->sfnm ? F_SFNM : 0) |
+	       (c->special_mask ? F_SPECIAL_MASK : 0) | (c->read_isr ? F_READ_ISR : 0) |
+	       (c->poll ? F_POLL : 0);
+}
+
+/* Per chip: IRR, ISR, IMR, input levels, ELCR, ICW2 base, lowest priority, init step, flags. */
+static void chip_save(const struct chip *c, struct snap_enc *e)
+{
+	const uint8_t regs[] = { c->irr, c->isr, c->imr, c->lines, c->elcr, c->base, c->lowest,
+				 (uint8_t)c->init };
+
+	snap_enc_bytes(e, regs, sizeof(regs));
+	snap_enc_u32(e, chip_flags(c));
+}
+
+void pic_save(const struct pic *p, struct snap_enc *e)
+{
+	snap_enc_u32(e, PIC_SNAP_VERSION);
+	chip_save(&p->c[0], e);
+	chip_save(&p->c[1], e);
+}
+
+/* Decodes into `c` (already reset); a reason, or NULL if the chip's state is possible. */
+static const char *chip_decode(struct chip *c, struct snap_dec *d)
+{
+	uint8_t r[8];
+
+	snap_dec_bytes(d, r, sizeof(r));
+	uint32_t f = snap_dec_u32(d);
+	if (d->bad)
+		return "truncated";
+	if (f & ~(uint32_t)F_ALL)
+		return "unknown flags";
+	if (r[4] & ~c->elcr_writable) /* PIIX/ICH: IRQ 0-2, 8 and 13 are edge only */
+		return "ELCR bits that are edge-only";
+	if (r[5] & 7) /* 8086 mode: ICW2 gives T7-T3 */
+		return "a vector base that is not a multiple of 8";
+	if (r[6] > 7 || r[7] > INIT_ICW4)
+		return "priority or initialisation step out of range";
+	c->irr = r[0], c->isr = r[1], c->imr = r[2], c->lines = r[3], c->elcr = r[4];
+	c->base = r[5], c->lowest = r[6], c->init = (enum init_step)r[7];
+	c->ltim = f & F_LTIM, c->want_icw4 = f & F_WANT_ICW4, c->single = f & F_SINGLE;
+	c->aeoi = f & F_AEOI, c->rotate_aeoi = f & F_ROTATE_AEOI, c->sfnm = f & F_SFNM;
+	c->special_mask = f & F_SPECIAL_MASK, c->read_isr = f & F_READ_ISR;
+	c->poll = f & F_POLL;
+	return NULL;
+}
+
+int pic_load(struct pic *p, struct snap_dec *d, char *err, size_t errlen)
+{
+	struct pic n = { .cfg = p->cfg };
+	const char *why = NULL;
+
+	uint32_t version = snap_dec_u32(d);
+	if (!d->bad && version != PIC_SNAP_VERSION) {
+		snprintf(err, errlen, "8259A state: version %u (this mpvmm reads %u)", version,
+			 PIC_SNAP_VERSION);
+		return -1;
+	}
+	chip_reset(&n.c[0], true);
+	chip_reset(&n.c[1], false);
+	int i = 0;
+	for (; i < 2 && !why; i++)
+		why = chip_decode(&n.c[i], d);
+	if (why) {
+		snprintf(err, errlen, "8259A %s state: %s", n.c[i - 1].name, why);
+		return -1;
+	}
+	n.intr = settle(&n);
+	*p = n;
+	return 0;
 }

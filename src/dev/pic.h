@@ -20,7 +20,11 @@
 #define MPVMM_DEV_PIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct snap_enc;
+struct snap_dec;
 
 #define PIC_MASTER_CMD 0x20u
 #define PIC_MASTER_DATA 0x21u
@@ -61,5 +65,14 @@ bool pic_output(const struct pic *p);
  * sequence").
  */
 int pic_ack(struct pic *p);
+
+/*
+ * Snapshots: both chips' registers and internal state (the initialisation sequence,
+ * IRR/ISR/IMR, priority, modes, ELCR, read select and poll, input levels).  pic_load checks
+ * everything first and changes nothing on failure, with one line in err; it recomputes the
+ * INTR output without calling `output` (the owner reads pic_output and drives it).
+ */
+void pic_save(const struct pic *p, struct snap_enc *e);
+int pic_load(struct pic *p, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "snapshot/snapfile.h"
+
 #define NS_PER_S 1000000000ull
 #define TICK_NONE UINT64_MAX
 #define REFRESH_NS 15085ull /* port B bit 4 toggles every 15.085 us (PC/AT refresh) */
@@ -474,4 +476,149 @@ struct pit *pit_create(const struct pit_config *cfg)
 void pit_destroy(struct pit *p)
 {
 	free(p);
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+#define PIT_SNAP_VERSION 1u
+#define PIT_COUNTERS 3u
+
+enum counter_flag {
+	F_BCD = 1u << 0,
+	F_PROGRAMMED = 1u << 1,
+	F_LOADED = 1u << 2,
+	F_TRIGGERED = 1u << 3,
+	F_NULL_COUNT = 1u << 4,
+	F_GATE = 1u << 5,
+	F_FROZEN = 1u << 6,
+	F_WRITE_MSB = 1u << 7,
+	F_READ_MSB = 1u << 8,
+	F_COUNT_LATCHED = 1u << 9,
+	F_LATCH_MSB = 1u << 10,
+	F_STATUS_LATCHED = 1u << 11,
+	F_OUT = 1u << 12,
+	F_ALL = (1u << 13) - 1,
+};
+
+static uint32_t counter_flags(const struct counter *c)
+{
+	return (c->bcd ? F_BCD : 0) | (c->programmed ? F_PROGRAMMED : 0) |
+	       (c->loaded ? F_LOADED : 0) | (c->triggered ? F_TRIGGERED : 0) |
+	       (c->null_count ? F_NULL_COUNT : 0) | (c->gate ? F_GATE : 0) |
+	       (c->frozen ? F_FROZEN : 0) | (c->write_msb ? F_WRITE_MSB : 0) |
+	       (c->read_msb ? F_READ_MSB : 0) | (c->count_latched ? F_COUNT_LATCHED : 0) |
+	       (c->latch_msb ? F_LATCH_MSB : 0) | (c->status_latched ? F_STATUS_LATCHED : 0) |
+	       (c->out ? F_OUT : 0);
+}
+
+/*
+ * Per counter: mode, access (RW), flags, count, ns elapsed since counting started (two's
+ * complement if it starts later), ticks held while frozen, the LSB written, the latched
+ * count and status, and counter 0's next rise in ticks after the start.
+ */
+static void counter_save(const struct counter *c, uint64_t now, struct snap_enc *e)
+{
+	snap_enc_u8(e, c->mode);
+	snap_enc_u8(e, c->rw);
+	snap_enc_u32(e, counter_flags(c));
+	snap_enc_u32(e, c->count);
+	snap_enc_u64(e, now - c->load_ns);
+	snap_enc_u64(e, c->frozen_ticks);
+	snap_enc_u8(e, c->lsb);
+	snap_enc_u32(e, c->latch);
+	snap_enc_u8(e, c->status);
+	snap_enc_u64(e, c->next_edge);
+}
+
+void pit_save(const struct pit *p, struct snap_enc *e)
+{
+	uint64_t t = now(p);
+
+	snap_enc_u32(e, PIT_SNAP_VERSION);
+	snap_enc_u32(e, PIT_COUNTERS);
+	for (unsigned i = 0; i < PIT_COUNTERS; i++)
+		counter_save(&p->c[i], t, e);
+	snap_enc_u8(e, p->speaker);
+}
+
+/*
+ * Decodes counter c->index into `c`, its start placed on the clock at `t`; false if a flag
+ * is unknown or the latch holds more than 16 bits.
+ */
+static bool counter_decode(struct counter *c, uint64_t t, struct snap_dec *d)
+{
+	c->mode = snap_dec_u8(d);
+	c->rw = snap_dec_u8(d);
+	uint32_t f = snap_dec_u32(d);
+	c->count = snap_dec_u32(d);
+	uint64_t elapsed = snap_dec_u64(d);
+	c->frozen_ticks = snap_dec_u64(d);
+	c->lsb = snap_dec_u8(d);
+	uint32_t latch = snap_dec_u32(d);
+	c->status = snap_dec_u8(d);
+	c->next_edge = snap_dec_u64(d);
+	/* A clock younger than the time counted: counting starts at its 0 (as lapic.c). */
+	c->load_ns = (int64_t)elapsed > 0 && elapsed > t ? 0 : t - elapsed;
+	c->latch = (uint16_t)latch;
+	c->bcd = f & F_BCD, c->programmed = f & F_PROGRAMMED, c->loaded = f & F_LOADED;
+	c->triggered = f & F_TRIGGERED, c->null_count = f & F_NULL_COUNT, c->gate = f & F_GATE;
+	c->frozen = f & F_FROZEN, c->write_msb = f & F_WRITE_MSB, c->read_msb = f & F_READ_MSB;
+	c->count_latched = f & F_COUNT_LATCHED, c->latch_msb = f & F_LATCH_MSB;
+	c->status_latched = f & F_STATUS_LATCHED, c->out = f & F_OUT;
+	return !(f & ~(uint32_t)F_ALL) && latch <= 0xffff;
+}
+
+/* A reason, or NULL if the counter's state is one the model can reach. */
+static const char *counter_check(const struct counter *c)
+{
+	if (c->mode > 5 || c->rw > RW_WORD || (c->programmed && c->rw == RW_LATCH))
+		return "mode or access out of range";
+	/* 8254 "Counter programming": 1..0x10000 binary (0 counts 0x10000); 2 and 3 need 2. */
+	if (c->count < 1 || c->count > 0x10000 ||
+	    (c->loaded && c->count < 2 && (c->mode == 2 || c->mode == 3)))
+		return "count out of range";
+	if (c->frozen && (!c->loaded || c->gate))
+		return "held with its gate high or no count";
+	if (c->index != 2 && !c->gate)
+		return "gate low, but it is tied high";
+	if (c->index != 0 && c->next_edge != TICK_NONE)
+		return "an IRQ 0 edge on a counter other than 0";
+	return NULL;
+}
+
+int pit_load(struct pit *p, struct snap_dec *d, char *err, size_t errlen)
+{
+	struct counter c[PIT_COUNTERS];
+	uint64_t t = now(p);
+	bool fit = true;
+
+	uint32_t version = snap_dec_u32(d);
+	uint32_t n = snap_dec_u32(d);
+	if (!d->bad && (version != PIT_SNAP_VERSION || n != PIT_COUNTERS)) {
+		snprintf(err, errlen, "8254 PIT state: version %u with %u counters (this mpvmm "
+			 "reads %u with %u)", version, n, PIT_SNAP_VERSION, PIT_COUNTERS);
+		return -1;
+	}
+	for (unsigned i = 0; i < PIT_COUNTERS; i++) {
+		c[i] = (struct counter){ .index = i };
+		fit = counter_decode(&c[i], t, d) && fit;
+	}
+	uint8_t speaker = snap_dec_u8(d);
+	if (d->bad || !fit || speaker > 1) {
+		snprintf(err, errlen, "8254 PIT state: %s", d->bad ? "truncated" : !fit ?
+			 "unknown counter flags or a latch over 16 bits" :
+			 "speaker flag neither 0 nor 1");
+		return -1;
+	}
+	for (unsigned i = 0; i < PIT_COUNTERS; i++) {
+		const char *why = counter_check(&c[i]);
+		if (why) {
+			snprintf(err, errlen, "8254 PIT state: counter %u: %s", i, why);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < PIT_COUNTERS; i++)
+		p->c[i] = c[i];
+	p->speaker = speaker;
+	return 0;
 }

@@ -20,7 +20,11 @@
 #define MPVMM_DEV_PIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct snap_enc;
+struct snap_dec;
 
 #define PIT_HZ 1193182u
 #define PIT_PORT_COUNTER0 0x40u
@@ -63,5 +67,15 @@ void pit_io_write(struct pit *p, uint16_t port, uint8_t value);
 uint64_t pit_next_event_ns(const struct pit *p);
 /* Time is now_ns: hand a due rising edge of counter 0 to `out` (one, however many were due). */
 void pit_advance(struct pit *p, uint64_t now_ns);
+
+/*
+ * Snapshots: each counter's mode, access state, latches, read-back status, gate and the count
+ * in progress, its start saved as time elapsed on the clock, so that a counter loaded under
+ * another clock (a restored VM's) goes on from where it was; and port 0x61's speaker bit.
+ * pit_load checks everything first and changes nothing on failure, with one line in err; it
+ * calls no callback (the owner asks pit_next_event_ns again).
+ */
+void pit_save(const struct pit *p, struct snap_enc *e);
+int pit_load(struct pit *p, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

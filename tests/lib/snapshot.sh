@@ -1,18 +1,24 @@
 # Snapshots end to end: a real VM saved through the control API at each step of the MP
 # protocol, restored in a new process that must finish the self-test; bad snapshot files
 # refused; a save killed half-way leaves nothing at the final path.  The KVM cases are
-# skipped (counted) without KVM; the same cases run with --irqchip user (SNAP_IRQCHIP=user)
-# and on the software CPU (SNAP_ACCEL=soft), which needs no KVM.
+# skipped (counted) without KVM; the same cases run with --irqchip split and --irqchip user
+# (SNAP_IRQCHIP=split|user: mpvmm's PIC, I/O APIC and PIT are then in the snapshot) and on
+# the software CPU (SNAP_ACCEL=soft), which needs no KVM.
 # shellcheck shell=bash
 
 snap_accel() { echo "${SNAP_ACCEL:-kvm}"; }
-# The name of the current mode (kvm, kvm-user or soft) and its mpvmm options.
+# The name of the current mode (kvm, kvm-split, kvm-user or soft) and its mpvmm options.
 snap_mode() {
-	if [ "${SNAP_IRQCHIP:-kernel}" = user ]; then echo kvm-user; else snap_accel; fi
+	case ${SNAP_IRQCHIP:-kernel} in
+	split | user) echo "kvm-$SNAP_IRQCHIP" ;;
+	*) snap_accel ;;
+	esac
 }
 snap_opts() {
 	echo "--accel $(snap_accel)"
-	[ "${SNAP_IRQCHIP:-kernel}" = user ] && echo "--irqchip user"
+	case ${SNAP_IRQCHIP:-kernel} in
+	split | user) echo "--irqchip $SNAP_IRQCHIP" ;;
+	esac
 }
 
 # snap_or_skip NAME: KVM cases need /dev/kvm; the software CPU runs anywhere.
@@ -88,8 +94,9 @@ snapshot_at_step() {
 }
 
 # The AP's MP state at each step, as the accelerator shows it (a pattern): KVM's in-kernel
-# APIC turns a SIPI into RUNNABLE at once; the software CPU holds SIPI_RECEIVED until the
-# AP's turn; with --irqchip user the AP's own thread may take its start as the step pauses.
+# APIC turns a SIPI into RUNNABLE at once (with --irqchip split too: the LAPICs stay in the
+# kernel); the software CPU holds SIPI_RECEIVED until the AP's turn; with --irqchip user the
+# AP's own thread may take its start as the step pauses.
 check_snapshot_steps() {
 	local sipi=RUNNABLE
 	[ "$(snap_mode)" = soft ] && sipi=SIPI_RECEIVED
@@ -103,14 +110,22 @@ check_snapshot_steps() {
 
 # A held VM (the self-test passed, every AP halted) with its RAM in a file beside the
 # snapshot: the restored VM answers the API with every vCPU as saved; a second generation
-# (a snapshot of the restored VM) restores too.
+# (a snapshot of the restored VM) restores too.  With `irq`, the self-test first runs its
+# interrupt checks (--selftest-irq: the PIT, COM1, the I/O APIC and the 8259A), so the
+# snapshots hold the controllers as the guest left them: initialised, routed, all masked,
+# the PIT's one-shot expired.  Nothing in the held guest uses them after PASS, so what a
+# restore shows is that this state is saved, accepted whole by the load's checks, and
+# saved and restored again; not the guest taking interrupts after the restore.
 check_snapshot_generations() {
-	local name=snap-$(snap_mode)-gen tag=snapshot/$(snap_mode)/generations bad="" gen
+	local irq=${1:-} suffix="" extra=()
+	[ "$irq" = irq ] && suffix=-irq extra=(--selftest-irq)
+	local name=snap-$(snap_mode)-gen$suffix tag=snapshot/$(snap_mode)/generations$suffix
+	local bad="" gen
 	snap_or_skip "$tag" || return 0
 	SOCK=$TMP/$name.sock
 	: >"$TMP/$name.out"
 	# shellcheck disable=SC2046
-	"$MPVMM" $(snap_opts) --cpus 4 --selftest-hold --api "$SOCK" \
+	"$MPVMM" $(snap_opts) --cpus 4 --selftest-hold "${extra[@]}" --api "$SOCK" \
 		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
 	VM_PID=$!
 	local i
@@ -118,6 +133,8 @@ check_snapshot_generations() {
 		grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
 		sleep 0.1
 	done
+	[ -n "$suffix" ] && ! grep -q '^selftest: interrupts ok' "$TMP/$name.out" &&
+		bad="$bad no-interrupt-checks"
 	for gen in 1 2; do
 		snap_ctl snapshot "$TMP/$name.$gen.snap" --memory-file "$TMP/$name.$gen.mem" \
 			>/dev/null 2>"$TMP/$name.ctl" || bad="$bad snapshot$gen($(cat "$TMP/$name.ctl"))"
@@ -227,6 +244,83 @@ check_bad_snapshots() {
 	fi
 }
 
+# snap_edit IN OUT TYPE INSTANCE NEW_INSTANCE [OFFSET BYTE]: copy a snapshot with section
+# (TYPE, INSTANCE) renumbered, and the payload byte at OFFSET set to BYTE, its CRC32C made
+# right again (snapfile.c's layout), so that only mpvmm's own checks can refuse it.
+snap_edit() {
+	python3 - "$@" <<'PY'
+import struct, sys
+src, dst, typ, inst, new = sys.argv[1:6]
+typ, inst, new = int(typ), int(inst), int(new)
+def crc32c(data, crc=0):
+    crc ^= 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+buf = bytearray(open(src, "rb").read())
+count, = struct.unpack_from("<I", buf, 20)
+off, = struct.unpack_from("<Q", buf, 24)
+found = False
+for _ in range(count):
+    t, i, n = struct.unpack_from("<IIQ", buf, off)
+    if (t, i) == (typ, inst):
+        found = True
+        struct.pack_into("<I", buf, off + 4, new)
+        if len(sys.argv) > 7:
+            buf[off + 24 + int(sys.argv[6])] = int(sys.argv[7], 0)
+        crc = crc32c(bytes(buf[off + 24:off + 24 + n]), crc32c(bytes(buf[off:off + 16])))
+        struct.pack_into("<I", buf, off + 16, crc)
+    off += (24 + n + 7) & ~7
+open(dst, "wb").write(buf)
+sys.exit(0 if found else 1)
+PY
+}
+
+# The controllers' section (SNAP_SEC_DEVICE 5, instance DEV_IRQCHIP 6 in vm_snapshot.c):
+# a VM that keeps them refuses a snapshot without it, or with a field no 8259A can hold; a
+# VM whose controllers are in the kernel refuses one that has it.
+check_snapshot_irqchip_section() {
+	local name=snap-ic src=$TMP/snap-ic.snap i
+	SOCK=$TMP/$name.sock
+	"$MPVMM" --accel soft --cpus 2 --selftest-hold --selftest-irq --api "$SOCK" \
+		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
+	VM_PID=$!
+	for i in $(seq 1 300); do
+		grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
+		sleep 0.1
+	done
+	snap_ctl snapshot "$src" >/dev/null 2>&1
+	snap_ctl shutdown >/dev/null 2>&1
+	wait "$VM_PID"
+	if ! snap_edit "$src" "$TMP/ic-same.snap" 5 6 6; then
+		fail "snapshot/refused/irqchip" "no controllers' section in a software CPU's snapshot"
+		return
+	fi
+	snap_edit "$src" "$TMP/ic-missing.snap" 5 6 100
+	expect_bad_snapshot irqchip-missing "$TMP/ic-missing.snap" "no state for mpvmm's interrupt"
+	# Payload byte 13: the version of the whole, the 8259A's, then the master's ICW2 base.
+	snap_edit "$src" "$TMP/ic-bad.snap" 5 6 6 13 0x21
+	expect_bad_snapshot irqchip-bad-field "$TMP/ic-bad.snap" "8259A master state: a vector base"
+	if [ -n "$KVM_REASON" ]; then
+		skip "snapshot/refused/irqchip-unexpected" "$KVM_REASON"
+		return
+	fi
+	"$MPVMM" --accel kvm --cpus 2 --selftest-hold --api "$SOCK" \
+		>"$TMP/$name.k.out" 2>"$TMP/$name.k.err" </dev/null &
+	VM_PID=$!
+	for i in $(seq 1 300); do
+		grep -q '^selftest: PASS' "$TMP/$name.k.out" && [ -S "$SOCK" ] && break
+		sleep 0.1
+	done
+	snap_ctl snapshot "$TMP/snap-ic-kvm.snap" >/dev/null 2>&1
+	snap_ctl shutdown >/dev/null 2>&1
+	wait "$VM_PID"
+	snap_edit "$TMP/snap-ic-kvm.snap" "$TMP/ic-unexpected.snap" 5 5 6 # PCI's, renumbered
+	expect_bad_snapshot irqchip-unexpected "$TMP/ic-unexpected.snap" "does not keep them"
+}
+
 # A save killed with SIGKILL at any moment leaves either nothing at the final path or a
 # complete snapshot (which restores); never a file that looks complete and is not.
 check_snapshot_killed() {
@@ -307,11 +401,17 @@ check_snapshot_api_errors() {
 run_snapshot_tests() {
 	SNAP_ACCEL=kvm check_snapshot_steps
 	SNAP_ACCEL=kvm check_snapshot_generations
+	SNAP_ACCEL=kvm SNAP_IRQCHIP=split check_snapshot_steps
+	SNAP_ACCEL=kvm SNAP_IRQCHIP=split check_snapshot_generations
+	SNAP_ACCEL=kvm SNAP_IRQCHIP=split check_snapshot_generations irq
 	SNAP_ACCEL=kvm SNAP_IRQCHIP=user check_snapshot_steps
 	SNAP_ACCEL=kvm SNAP_IRQCHIP=user check_snapshot_generations
+	SNAP_ACCEL=kvm SNAP_IRQCHIP=user check_snapshot_generations irq
 	SNAP_ACCEL=soft check_snapshot_steps
 	SNAP_ACCEL=soft check_snapshot_generations
+	SNAP_ACCEL=soft check_snapshot_generations irq
 	check_bad_snapshots
+	check_snapshot_irqchip_section
 	check_snapshot_killed
 	check_snapshot_api_errors
 }

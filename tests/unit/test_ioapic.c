@@ -3,7 +3,9 @@
  * arbitration registers, redirection entries and their read-only bits, masking, edge
  * against level triggering, remote IRR and EOI (broadcast and the EOI register), the MSI
  * encoding of every field, the `changed` notification, and bad accesses (reserved indices,
- * wrong widths, unknown offsets, pins out of range): warned, never fatal.
+ * wrong widths, unknown offsets, pins out of range): warned, never fatal; snapshots (a
+ * level-triggered pin awaiting its EOI saved and loaded into another, which goes on the
+ * same; every truncation and bad fields refused, leaving the I/O APIC as it was).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <cmocka.h>
 
 #include "dev/ioapic.h"
+#include "snapshot/snapfile.h"
 
 #define MAX_SENT 16
 
@@ -316,6 +319,126 @@ static void test_bad_accesses(void **state)
 	ioapic_destroy(io);
 }
 
+static void save(const struct ioapic *io, struct snap_enc *e)
+{
+	*e = (struct snap_enc){ 0 };
+	ioapic_save(io, e);
+	assert_false(e->oom);
+}
+
+static void assert_same_state(const struct ioapic *a, const struct ioapic *b)
+{
+	struct snap_enc ea, eb;
+
+	save(a, &ea);
+	save(b, &eb);
+	assert_int_equal(ea.len, eb.len);
+	assert_memory_equal(ea.buf, eb.buf, ea.len);
+	snap_enc_free(&ea);
+	snap_enc_free(&eb);
+}
+
+/* Pin 9 level-triggered, sent and awaiting its EOI with its line high; ID and IOREGSEL moved. */
+static struct ioapic *awaiting_eoi(void)
+{
+	struct ioapic *io = make();
+
+	wr(io, IOAPIC_REG_ID, 9u << 24);
+	set_rte(io, 9, 0x41 | IOAPIC_RTE_LEVEL | (2ull << IOAPIC_RTE_DEST_SHIFT));
+	set_rte(io, 4, 0x34);
+	ioapic_set_irq(io, 9, true);
+	assert_int_equal(nsent, 1);
+	assert_true(ioapic_rte(io, 9) & IOAPIC_RTE_REMOTE_IRR);
+	ioapic_mmio_write(io, IOAPIC_IOREGSEL, 4, IOAPIC_REG_REDTBL + 2 * 9);
+	return io;
+}
+
+static void test_snapshot_round_trip(void **state)
+{
+	(void)state;
+	struct ioapic *io = awaiting_eoi();
+	struct ioapic *copy = make();
+	struct snap_enc e;
+	struct snap_dec d;
+	char err[160] = "";
+
+	nsent = nchanged = 0;
+	save(io, &e);
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(ioapic_load(copy, &d, err, sizeof(err)), 0);
+	assert_true(snap_dec_done(&d));
+	assert_int_equal(nsent + nchanged, 0); /* a load sends nothing and reports nothing */
+	assert_same_state(io, copy);
+	/* Both go on alike: IOREGSEL, ID, then the EOI sends again as the line is still high. */
+	struct ioapic *both[2] = { io, copy };
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(ioapic_mmio_read(both[i], IOAPIC_IOWIN, 4), 0x41 | 0x8000 | 0x4000);
+		assert_int_equal(rd(both[i], IOAPIC_REG_ID), 9u << 24);
+		ioapic_set_irq(both[i], 9, true);
+		assert_int_equal(nsent, i);
+		ioapic_eoi(both[i], 0x41);
+		assert_int_equal(nsent, i + 1);
+		assert_int_equal(sent[i].pin, 9);
+		assert_int_equal(sent[i].m.address, 0xfee02000u);
+		assert_int_equal(sent[i].m.data, 0xc041u);
+	}
+	assert_same_state(io, copy);
+	snap_enc_free(&e);
+	ioapic_destroy(io);
+	ioapic_destroy(copy);
+}
+
+/* Offsets in the payload: version, IOREGSEL, ID, pin count, then 8 bytes per entry. */
+#define SNAP_RTE(pin) (4 + 4 + 1 + 4 + 8 * (pin))
+
+static void refuse(struct ioapic *io, struct snap_enc *e, size_t off, uint8_t v,
+		   const char *why)
+{
+	uint8_t old = e->buf[off];
+	struct snap_dec d;
+	char err[160] = "";
+
+	e->buf[off] = v;
+	snap_dec_init(&d, e->buf, e->len);
+	assert_int_equal(ioapic_load(io, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, why));
+	e->buf[off] = old;
+}
+
+static void test_snapshot_refused(void **state)
+{
+	(void)state;
+	struct ioapic *io = awaiting_eoi();
+	struct ioapic *other = make();
+	struct snap_enc e, before, after;
+	struct snap_dec d;
+	char err[160];
+
+	set_rte(other, 1, 0x31);
+	save(io, &e);
+	save(other, &before);
+	for (size_t len = 0; len < e.len; len++) {
+		err[0] = 0;
+		snap_dec_init(&d, e.buf, len);
+		assert_int_equal(ioapic_load(other, &d, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "I/O APIC state"));
+	}
+	refuse(other, &e, 0, 7, "version 7");
+	refuse(other, &e, 4 + 4 + 1, 16, "16 pins");
+	refuse(other, &e, 4 + 4, 0x10, "ID");                    /* 82093AA: a 4-bit ID */
+	refuse(other, &e, SNAP_RTE(3) + 2, 0x02, "entry 3");     /* bit 17: reserved */
+	refuse(other, &e, SNAP_RTE(9) + 1, 0x40, "entry 9");     /* edge with remote IRR */
+	refuse(other, &e, SNAP_RTE(24) + 3, 0x01, "input levels"); /* pin 24 asserted */
+	save(other, &after);
+	assert_int_equal(after.len, before.len);
+	assert_memory_equal(after.buf, before.buf, after.len);
+	snap_enc_free(&e);
+	snap_enc_free(&before);
+	snap_enc_free(&after);
+	ioapic_destroy(io);
+	ioapic_destroy(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +451,8 @@ int main(void)
 		cmocka_unit_test(test_delivery_modes_sent),
 		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_bad_accesses),
+		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_snapshot_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

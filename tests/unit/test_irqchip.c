@@ -2,7 +2,10 @@
  * test_irqchip.c - the PC's interrupt controllers as mpvmm wires them, through the buses as a
  * guest reaches them: ISA IRQ n on the 8259A and I/O APIC pin n, the timer on pin 2, the PIT's
  * counter 0 driving both on a fake clock, messages and INTR out, routes when an entry
- * changes, the EOI broadcast in, and the ports and page it claims.
+ * changes, the EOI broadcast in, the ports and page it claims, and snapshots: all three
+ * models mid-interrupt saved and loaded into another machine on another clock, which drives
+ * its outputs as loaded and goes on the same; every truncation, trailing bytes and a bad field
+ * in the last model refused with nothing changed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include "bus_io.h"
 #include "dev/bus.h"
 #include "dev/irqchip.h"
+#include "snapshot/snapfile.h"
 
 static uint64_t clk;
 static struct ioapic_msi msis[8];
@@ -188,12 +192,121 @@ static void test_pit_drives_irq0(void **state)
 	destroy(&r);
 }
 
+/*
+ * IRQ 4 pending at the 8259A (INTR high), pin 20 level-triggered awaiting its EOI with its
+ * line high, the PIT's counter 0 in mode 2 (about 1 ms) on pin 2 with vector 0x30.
+ */
+static struct rig busy(void)
+{
+	struct rig r = make();
+
+	rte(&r, 2, 0x30);
+	rte(&r, 20, 0x60 | (1ull << 15));
+	io(r.pio, 0x21, true, 1, 0xef);
+	io(r.pio, 0x43, true, 1, 0x34);
+	io(r.pio, 0x40, true, 1, 0xa9);
+	io(r.pio, 0x40, true, 1, 0x04);
+	irqchip_set_irq(r.ic, 20, true);
+	irqchip_set_irq(r.ic, 4, true);
+	assert_int_equal(nmsi, 1);
+	assert_true(intr);
+	clk += 300000;
+	return r;
+}
+
+static void save(struct rig *r, struct snap_enc *e)
+{
+	*e = (struct snap_enc){ 0 };
+	assert_int_equal(irqchip_save(r->ic, e), 0);
+}
+
+static void test_snapshot_round_trip(void **state)
+{
+	(void)state;
+	struct rig a = busy();
+	struct snap_enc e;
+	struct snap_dec d;
+	char err[160] = "";
+
+	save(&a, &e);
+	uint64_t ahead = irqchip_next_event(a.ic) - clk;
+	destroy(&a);
+	struct rig b = make();
+	clk = 5000000000ull; /* a restored machine's clock */
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(irqchip_load(b.ic, &d, err, sizeof(err)), 0);
+	/* The owner heard the loaded state: INTR, every route, the timer; nothing was sent. */
+	assert_true(intr);
+	assert_int_equal(nroutes, 1);
+	assert_int_equal(routes[20].data, 0xc060u);
+	assert_int_equal(routes[2].data & 0xff, 0x30);
+	assert_int_equal(ntimer, 1);
+	assert_int_equal(nmsi, 0);
+	assert_int_equal(irqchip_next_event(b.ic) - clk, ahead);
+	/* It goes on: the 8259A answers IRQ 4, the EOI resends pin 20, the PIT ticks on pin 2. */
+	assert_int_equal(irqchip_ack(b.ic), 4);
+	irqchip_eoi(b.ic, 0x60);
+	assert_int_equal(nmsi, 1);
+	assert_int_equal(msis[0].data, 0xc060u);
+	clk += ahead;
+	irqchip_advance(b.ic, clk);
+	assert_int_equal(nmsi, 2);
+	assert_int_equal(msis[1].data & 0xff, 0x30);
+	snap_enc_free(&e);
+	destroy(&b);
+}
+
+static void refuse(struct rig *r, const uint8_t *buf, size_t len, const char *why)
+{
+	struct snap_dec d;
+	char err[160] = "";
+
+	snap_dec_init(&d, buf, len);
+	assert_int_equal(irqchip_load(r->ic, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, why));
+}
+
+static void test_snapshot_refused(void **state)
+{
+	(void)state;
+	struct rig a = busy();
+	struct snap_enc e, before, after;
+
+	save(&a, &e);
+	destroy(&a);
+	struct rig b = make();
+	rte(&b, 5, 0x55);
+	io(b.pio, 0xa1, true, 1, 0x0f);
+	save(&b, &before);
+	unsigned heard = nroutes + ntimer + nmsi;
+	for (size_t len = 0; len < e.len; len++)
+		refuse(&b, e.buf, len, "state");
+	snap_enc_u8(&e, 0);
+	refuse(&b, e.buf, e.len, "1 bytes too many");
+	e.len--;
+	e.buf[e.len - 1] = 2; /* the PIT's speaker flag, the last field */
+	refuse(&b, e.buf, e.len, "8254 PIT state: speaker");
+	e.buf[e.len - 1] = 0;
+	e.buf[0] = 3;
+	refuse(&b, e.buf, e.len, "version 3");
+	assert_int_equal(nroutes + ntimer + nmsi, heard);
+	save(&b, &after);
+	assert_int_equal(after.len, before.len);
+	assert_memory_equal(after.buf, before.buf, after.len);
+	snap_enc_free(&e);
+	snap_enc_free(&before);
+	snap_enc_free(&after);
+	destroy(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_claims),
 		cmocka_unit_test(test_isa_wiring),
 		cmocka_unit_test(test_pit_drives_irq0),
+		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_snapshot_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

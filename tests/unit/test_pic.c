@@ -2,7 +2,9 @@
  * test_pic.c - the 8259A pair without a machine: initialisation as Linux and a BIOS do it,
  * INTR and the vector of INTA, priority and masking, non-specific / specific / automatic EOI
  * and rotation, the cascade on IRQ 2, reading IRR and ISR, poll, spurious IRQ 7 and 15,
- * edge against level (ELCR and LTIM), special mask mode, and guest mistakes (warned).
+ * edge against level (ELCR and LTIM), special mask mode, guest mistakes (warned), and
+ * snapshots (a pair mid-interrupt saved, loaded into another and going on the same; every
+ * truncation and a bad field refused, leaving the pair as it was).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 
 #include "dev/pic.h"
+#include "snapshot/snapfile.h"
 
 static bool intr;
 static unsigned nedges, nwarn;
@@ -339,6 +342,113 @@ static void test_mistakes(void **state)
 	pic_destroy(p);
 }
 
+static void save(const struct pic *p, struct snap_enc *e)
+{
+	*e = (struct snap_enc){ 0 };
+	pic_save(p, e);
+	assert_false(e->oom);
+}
+
+static void assert_same_state(const struct pic *a, const struct pic *b)
+{
+	struct snap_enc ea, eb;
+
+	save(a, &ea);
+	save(b, &eb);
+	assert_int_equal(ea.len, eb.len);
+	assert_memory_equal(ea.buf, eb.buf, ea.len);
+	snap_enc_free(&ea);
+	snap_enc_free(&eb);
+}
+
+/* IRQ 4 in service, IRQ 6 pending below it, IRQ 5 masked, IRQ 10 level and high, reading ISR. */
+static struct pic *mid_interrupt(void)
+{
+	struct pic *p = make(false);
+
+	pic_io_write(p, PIC_ELCR_SLAVE, 0x04);
+	pic_io_write(p, PIC_MASTER_DATA, 1u << 5);
+	pic_io_write(p, PIC_SLAVE_DATA, 1u << 2);   /* IRQ 10 masked for now */
+	pulse(p, 4);
+	assert_int_equal(pic_ack(p), 0x24);
+	pulse(p, 6);
+	pulse(p, 5);
+	pic_set_irq(p, 10, true);
+	pic_io_write(p, PIC_MASTER_CMD, 0x0b);       /* OCW3: read ISR */
+	assert_false(intr);
+	return p;
+}
+
+static void test_snapshot_round_trip(void **state)
+{
+	(void)state;
+	struct pic *p = mid_interrupt();
+	const struct pic_config c = { 0 };
+	struct pic *q = pic_create(&c);
+	struct snap_enc e;
+	struct snap_dec d;
+	char err[160] = "";
+
+	save(p, &e);
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(pic_load(q, &d, err, sizeof(err)), 0);
+	assert_true(snap_dec_done(&d));
+	assert_same_state(p, q);
+	assert_false(pic_output(q));
+	/* Both go on alike: ISR read, the EOI lets IRQ 6 through, then unmasking IRQ 10. */
+	struct pic *both[2] = { p, q };
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pic_io_read(both[i], PIC_MASTER_CMD), 0x10);
+		eoi(both[i], PIC_MASTER_CMD);
+		assert_true(pic_output(both[i]));
+		assert_int_equal(pic_ack(both[i]), 0x26);
+		pic_io_write(both[i], PIC_SLAVE_DATA, 0);
+		assert_int_equal(pic_ack(both[i]), 0x2a); /* IRQ 10 above IRQ 6 in service */
+		assert_false(pic_output(both[i]));
+	}
+	assert_same_state(p, q);
+	snap_enc_free(&e);
+	pic_destroy(p);
+	pic_destroy(q);
+}
+
+static void test_snapshot_refused(void **state)
+{
+	(void)state;
+	struct pic *p = mid_interrupt();
+	struct pic *q = make(true);
+	struct snap_enc e, before;
+	struct snap_dec d;
+	char err[160];
+
+	save(p, &e);
+	save(q, &before);
+	for (size_t len = 0; len < e.len; len++) {
+		err[0] = 0;
+		snap_dec_init(&d, e.buf, len);
+		assert_int_equal(pic_load(q, &d, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "8259A"));
+	}
+	e.buf[4 + 5] = 0x21; /* the master's ICW2 base: not a multiple of 8 */
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(pic_load(q, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "master"));
+	e.buf[4 + 5] = 0x20;
+	e.buf[0] = 2; /* version */
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(pic_load(q, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "version 2"));
+	struct snap_enc after;
+	save(q, &after);
+	assert_int_equal(after.len, before.len);
+	assert_memory_equal(after.buf, before.buf, after.len);
+	snap_enc_free(&e);
+	snap_enc_free(&before);
+	snap_enc_free(&after);
+	pic_destroy(p);
+	pic_destroy(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +463,8 @@ int main(void)
 		cmocka_unit_test(test_poll),
 		cmocka_unit_test(test_special_mask),
 		cmocka_unit_test(test_mistakes),
+		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_snapshot_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,10 @@
  * test_pit.c - the 8254 on a hand-driven clock: counter 0 in modes 2 and 3 (periodic IRQ 0
  * edges, coalesced when late, the minimum period), mode 0 and 4 (one edge), reading the
  * count live, latched and through read-back with status, BCD, counter 2 as Linux calibrates
- * with it through port 0x61 (gate, OUT), gate semantics of modes 0 and 1, and mistakes.
+ * with it through port 0x61 (gate, OUT), gate semantics of modes 0 and 1, mistakes, and
+ * snapshots (counters mid-count, mid-latch and with a status latched, saved and loaded into
+ * a PIT on another clock, which goes on the same relative to it; every truncation and bad
+ * fields refused, leaving the PIT as it was).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <cmocka.h>
 
 #include "dev/pit.h"
+#include "snapshot/snapfile.h"
 
 static uint64_t clk;
 static bool out_level;
@@ -352,6 +356,149 @@ static void test_mistakes(void **state)
 	pit_destroy(p);
 }
 
+static void save(const struct pit *p, struct snap_enc *e)
+{
+	*e = (struct snap_enc){ 0 };
+	pit_save(p, e);
+	assert_false(e->oom);
+}
+
+static uint64_t ctx_now(void *ctx)
+{
+	return *(const uint64_t *)ctx;
+}
+
+static void count_rises(void *ctx, bool level)
+{
+	if (level)
+		(*(unsigned *)ctx)++;
+}
+
+/*
+ * Counter 0 in mode 2 past its first edge and mid-period; counter 1 in mode 3 with its
+ * status latched; counter 2 in mode 0 gated through port 0x61 (speaker on), its count
+ * latched and half read.
+ */
+static struct pit *mid_count(uint64_t *t0)
+{
+	struct pit *p = make();
+
+	*t0 = clk;
+	program(p, 0, 2 << 1, 1193);
+	clk = *t0 + ns(1193);
+	pit_advance(p, clk);
+	assert_int_equal(rises, 1);
+	program(p, 1, 3 << 1, 100);
+	pit_io_write(p, PIT_PORT_B, PIT_B_GATE2 | PIT_B_SPEAKER);
+	program(p, 2, 0, 5000);
+	clk = *t0 + ns(1193 + 300);
+	pit_io_write(p, PIT_PORT_CONTROL, 0xe0 | (1u << 2) | 0x20); /* read-back: status of 1 */
+	pit_io_write(p, PIT_PORT_CONTROL, 0x80);                    /* latch counter 2 */
+	(void)pit_io_read(p, PIT_PORT_COUNTER2);                     /* its LSB */
+	return p;
+}
+
+static void test_snapshot_round_trip(void **state)
+{
+	(void)state;
+	uint64_t t0, clk2 = 7000000000ull;
+	unsigned rises2 = 0;
+	struct pit *p = mid_count(&t0);
+	const struct pit_config c = { .now_ns = ctx_now, .clock_ctx = &clk2,
+				      .out = count_rises, .out_ctx = &rises2 };
+	struct pit *q = pit_create(&c);
+	struct snap_enc e;
+	struct snap_dec d;
+	char err[160] = "";
+
+	save(p, &e);
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(pit_load(q, &d, err, sizeof(err)), 0);
+	assert_true(snap_dec_done(&d));
+	assert_int_equal(rises2, 0); /* a load hands no edge out */
+	/* The next IRQ 0 edge lies as far ahead on the new clock as on the old one. */
+	assert_int_equal(pit_next_event_ns(p) - clk, pit_next_event_ns(q) - clk2);
+	assert_int_equal(pit_next_event_ns(p), t0 + ns(2 * 1193));
+	/* Latched and live reads, status and port B (less its refresh bit) go on alike. */
+	assert_int_equal(pit_io_read(q, PIT_PORT_COUNTER2), pit_io_read(p, PIT_PORT_COUNTER2));
+	assert_int_equal(pit_io_read(q, PIT_PORT_COUNTER1), pit_io_read(p, PIT_PORT_COUNTER1));
+	assert_int_equal(pit_io_read(q, PIT_PORT_COUNTER1), pit_io_read(p, PIT_PORT_COUNTER1));
+	assert_int_equal(read_lohi(q, 0), read_lohi(p, 0));
+	assert_int_equal(read_lohi(q, 0), 1193 - 300);
+	assert_int_equal(pit_io_read(q, PIT_PORT_B) & ~PIT_B_REFRESH,
+			 pit_io_read(p, PIT_PORT_B) & ~PIT_B_REFRESH);
+	/* Both reach the next edge after the same time, and count on alike after it. */
+	uint64_t dt = pit_next_event_ns(p) - clk;
+	clk += dt;
+	clk2 += dt;
+	pit_advance(p, clk);
+	pit_advance(q, clk2);
+	assert_int_equal(rises, 2);
+	assert_int_equal(rises2, 1);
+	assert_int_equal(pit_next_event_ns(p) - clk, pit_next_event_ns(q) - clk2);
+	clk += ns(400);
+	clk2 += ns(400);
+	assert_int_equal(read_lohi(q, 0), read_lohi(p, 0));
+	assert_int_equal(read_lohi(q, 2), read_lohi(p, 2));
+	snap_enc_free(&e);
+	pit_destroy(p);
+	pit_destroy(q);
+}
+
+/* Offsets in the payload: version, counters, then counter 0's mode, RW, flags, count. */
+#define SNAP_C0_FLAGS 10
+#define SNAP_C0_COUNT 14
+
+static void refuse(struct pit *p, struct snap_enc *e, size_t off, uint8_t v, const char *why)
+{
+	uint8_t old = e->buf[off];
+	struct snap_dec d;
+	char err[160] = "";
+
+	e->buf[off] = v;
+	snap_dec_init(&d, e->buf, e->len);
+	assert_int_equal(pit_load(p, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, why));
+	e->buf[off] = old;
+}
+
+static void test_snapshot_refused(void **state)
+{
+	(void)state;
+	uint64_t t0;
+	struct pit *p = mid_count(&t0);
+	const struct pit_config c = { .now_ns = fake_now };
+	struct pit *q = pit_create(&c);
+	struct snap_enc e, before, after;
+	struct snap_dec d;
+	char err[160];
+
+	program(q, 0, 3 << 1, 4000);
+	save(p, &e);
+	save(q, &before);
+	for (size_t len = 0; len < e.len; len++) {
+		err[0] = 0;
+		snap_dec_init(&d, e.buf, len);
+		assert_int_equal(pit_load(q, &d, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "8254 PIT state"));
+	}
+	refuse(q, &e, 0, 9, "version 9");
+	refuse(q, &e, 4, 2, "2 counters");
+	refuse(q, &e, 8, 6, "counter 0: mode");                     /* 8254: modes 0-5 */
+	refuse(q, &e, SNAP_C0_COUNT + 2, 2, "counter 0: count");     /* 0x20000 + 1193 */
+	refuse(q, &e, SNAP_C0_FLAGS, e.buf[SNAP_C0_FLAGS] & ~0x20, "tied high"); /* gate low */
+	refuse(q, &e, SNAP_C0_FLAGS + 3, 0x80, "unknown counter flags");
+	refuse(q, &e, e.len - 1, 2, "speaker");
+	save(q, &after);
+	assert_int_equal(after.len, before.len);
+	assert_memory_equal(after.buf, before.buf, after.len);
+	snap_enc_free(&e);
+	snap_enc_free(&before);
+	snap_enc_free(&after);
+	pit_destroy(p);
+	pit_destroy(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -366,6 +513,8 @@ int main(void)
 		cmocka_unit_test(test_gate),
 		cmocka_unit_test(test_min_period),
 		cmocka_unit_test(test_mistakes),
+		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_snapshot_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
