@@ -48,7 +48,10 @@ wait_holds() {
 # snapshot restored in a new process, which must print the remaining steps and PASS.
 snapshot_at_step() {
 	local step=$1 n=$2 want=$3
-	local name=snap-$(snap_mode)-$step tag=snapshot/$(snap_mode)/$step bad="" i
+	local mode name tag bad="" i
+	mode=$(snap_mode)
+	name=snap-$mode-$step
+	tag=snapshot/$mode/$step
 	snap_or_skip "$tag" || return 0
 	SOCK=$TMP/$name.sock
 	rm -f "$TMP/$name.snap"
@@ -119,7 +122,10 @@ check_snapshot_steps() {
 check_snapshot_generations() {
 	local irq=${1:-} suffix="" extra=()
 	[ "$irq" = irq ] && suffix=-irq extra=(--selftest-irq)
-	local name=snap-$(snap_mode)-gen$suffix tag=snapshot/$(snap_mode)/generations$suffix
+	local mode name tag
+	mode=$(snap_mode)
+	name=snap-$mode-gen$suffix
+	tag=snapshot/$mode/generations$suffix
 	local bad="" gen
 	snap_or_skip "$tag" || return 0
 	SOCK=$TMP/$name.sock
