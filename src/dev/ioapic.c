@@ -294,7 +294,7 @@ int ioapic_load(struct ioapic *io, struct snap_dec *d, char *err, size_t errlen)
 void ioapic_reset(struct ioapic *io)
 {
 	io->regsel = 0;
-	io->id = io->cfg.id;
+	io->id = io->cfg.id & ID_MASK; /* the register holds 4 bits (3.2.1) */
 	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
 		io->rte[pin] = IOAPIC_RTE_MASKED; /* 3.2.4: reset masks every entry */
 }

@@ -405,6 +405,31 @@ static void refuse(struct ioapic *io, struct snap_enc *e, size_t off, uint8_t v,
 	e->buf[off] = old;
 }
 
+/*
+ * An ID past the register's 4 bits (the platform numbers the I/O APIC after the CPUs: 0x40
+ * with 64 of them) reads back as its low 4 bits, and the state saved at reset loads.
+ */
+static void test_snapshot_wide_id(void **state)
+{
+	const struct ioapic_config c = { .id = 0x40, .send = capture_send,
+					 .changed = count_changed, .warn = count_warn };
+	struct ioapic *a = ioapic_create(&c), *b = ioapic_create(&c);
+	struct snap_enc e = { 0 };
+	struct snap_dec d;
+	char err[160] = "";
+
+	(void)state;
+	assert_int_equal(rd(a, 0) >> 24, 0x0);
+	ioapic_save(a, &e);
+	snap_dec_init(&d, e.buf, e.len);
+	if (ioapic_load(b, &d, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(rd(b, 0) >> 24, 0x0);
+	snap_enc_free(&e);
+	ioapic_destroy(a);
+	ioapic_destroy(b);
+}
+
 static void test_snapshot_refused(void **state)
 {
 	(void)state;
@@ -452,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_bad_accesses),
 		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_snapshot_wide_id),
 		cmocka_unit_test(test_snapshot_refused),
 	};
 
