@@ -40,6 +40,8 @@
 
 #define MACHINE_VERSION 1u
 #define VCPU_VERSION 1u
+/* vCPUs saving at once: enough for the host's cores, few mailboxes held at a time. */
+#define SAVE_BATCH 16u
 
 enum machine_instance { MACHINE_CONFIG = 0, MACHINE_CPUID = 1 };
 enum mp_user_instance { MP_USER_STATE = 0, MP_USER_APICS = 1 };
@@ -161,14 +163,18 @@ static int save_vcpus(struct vm *vm, struct snap_writer *w, char *err, size_t er
 
 	if (r < 0)
 		snprintf(err, errlen, "out of memory");
-	for (uint32_t i = 0; r == 0 && i < n; i++) {
-		jobs[i] = (struct vcpu_job){ .v = &vm->vcpus[i], .r = -1 };
-		snprintf(jobs[i].err, sizeof(jobs[i].err), "its thread has ended");
-		posted[i] = vcpu_post(&vm->vcpus[i], save_vcpu_on_thread, &jobs[i]) == 0;
+	/* In batches: a posted request holds its vCPU's mailbox until it is waited for. */
+	for (uint32_t first = 0; r == 0 && first < n; first += SAVE_BATCH) {
+		uint32_t end = first + SAVE_BATCH < n ? first + SAVE_BATCH : n;
+		for (uint32_t i = first; i < end; i++) {
+			jobs[i] = (struct vcpu_job){ .v = &vm->vcpus[i], .r = -1 };
+			snprintf(jobs[i].err, sizeof(jobs[i].err), "its thread has ended");
+			posted[i] = vcpu_post(&vm->vcpus[i], save_vcpu_on_thread, &jobs[i]) == 0;
+		}
+		for (uint32_t i = first; i < end; i++)
+			if (posted[i])
+				vcpu_wait(&vm->vcpus[i]);
 	}
-	for (uint32_t i = 0; r == 0 && i < n; i++)
-		if (posted[i])
-			vcpu_wait(&vm->vcpus[i]);
 	for (uint32_t i = 0; r == 0 && i < n; i++) {
 		char what[32];
 		snprintf(what, sizeof(what), "state of vCPU %u", i);
