@@ -2,13 +2,15 @@
 # socket, the mpvmm ctl client and curl.  Needs KVM (skipped and counted without it).
 # shellcheck shell=bash
 
-# start_held_vm NAME CPUS: boots the guest with --selftest-hold --api; sets VM_PID, SOCK.
-start_held_vm() {
-	local name=$1 cpus=$2 i
+# start_held NAME ARGS...: runs mpvmm ARGS --selftest-hold --api (stdout, stderr in
+# $TMP/NAME.out, .err) until the guest passed and the socket is up; sets VM_PID, SOCK.
+start_held() {
+	local name=$1 i
+	shift
 	SOCK=$TMP/$name.sock
-	"$MPVMM" --accel "${API_ACCEL:-kvm}" --cpus "$cpus" --selftest-hold --api "$SOCK" \
-		--trace "$TMP/$name.json" \
-		--timeline "$TMP/$name.svg" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
+	: >"$TMP/$name.out"
+	"$MPVMM" "$@" --selftest-hold --api "$SOCK" >"$TMP/$name.out" 2>"$TMP/$name.err" \
+		</dev/null &
 	VM_PID=$!
 	for i in $(seq 1 300); do
 		grep -q '^selftest: PASS' "$TMP/$name.out" 2>/dev/null && [ -S "$SOCK" ] && return 0
@@ -16,6 +18,12 @@ start_held_vm() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# start_held_vm NAME CPUS: the held guest with trace and timeline files; sets VM_PID, SOCK.
+start_held_vm() {
+	start_held "$1" --accel "${API_ACCEL:-kvm}" --cpus "$2" --trace "$TMP/$1.json" \
+		--timeline "$TMP/$1.svg"
 }
 
 stop_held_vm() {

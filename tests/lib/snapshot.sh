@@ -129,17 +129,9 @@ check_snapshot_generations() {
 	tag=snapshot/$mode/generations$suffix
 	local bad="" gen
 	snap_or_skip "$tag" || return 0
-	SOCK=$TMP/$name.sock
-	: >"$TMP/$name.out"
 	# shellcheck disable=SC2046
-	"$MPVMM" $(snap_opts) --cpus "$cpus" --selftest-hold "${extra[@]}" --api "$SOCK" \
-		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
-	VM_PID=$!
+	start_held "$name" $(snap_opts) --cpus "$cpus" "${extra[@]}"
 	local i
-	for i in $(seq 1 300); do
-		grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
-		sleep 0.1
-	done
 	[ "$irq" = irq ] && ! grep -q '^selftest: interrupts ok' "$TMP/$name.out" &&
 		bad="$bad no-interrupt-checks"
 	for gen in 1 2; do
@@ -193,15 +185,7 @@ expect_bad_snapshot() {
 # Damaged snapshots, made from a real one (the software CPU's: it runs on every machine).
 check_bad_snapshots() {
 	local name=snap-bad src=$TMP/snap-bad.snap
-	SOCK=$TMP/$name.sock
-	"$MPVMM" --accel soft --cpus 2 --selftest-hold --api "$SOCK" >"$TMP/$name.out" \
-		2>"$TMP/$name.err" </dev/null &
-	VM_PID=$!
-	local i
-	for i in $(seq 1 300); do
-		grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
-		sleep 0.1
-	done
+	start_held "$name" --accel soft --cpus 2
 	snap_ctl snapshot "$src" >/dev/null 2>&1
 	snap_ctl shutdown >/dev/null 2>&1
 	wait "$VM_PID"
@@ -232,7 +216,7 @@ check_bad_snapshots() {
 	# Intact, but for another CPU: CPUID leaf 1 ECX bit 31 (the hypervisor bit) flipped and
 	# the section's CRC written again; the first different leaf is named.
 	cp "$src" "$TMP/cpuid.snap"
-	if "$HERE/tools/snap-cpuid-flip" "$TMP/cpuid.snap" 1 ecx 31 >/dev/null; then
+	if "$HERE/tools/snap-edit" cpuid-flip "$TMP/cpuid.snap" 1 ecx 31; then
 		expect_bad_snapshot other-cpu "$TMP/cpuid.snap" "CPU differs.*leaf 0x1 "
 	else
 		fail "snapshot/refused/other-cpu" "could not edit the CPUID section"
@@ -251,53 +235,15 @@ check_bad_snapshots() {
 	fi
 }
 
-# snap_edit IN OUT TYPE INSTANCE NEW_INSTANCE [OFFSET BYTE]: copy a snapshot with section
-# (TYPE, INSTANCE) renumbered, and the payload byte at OFFSET set to BYTE, its CRC32C made
-# right again (snapfile.c's layout), so that only mpvmm's own checks can refuse it.
-snap_edit() {
-	python3 - "$@" <<'PY'
-import struct, sys
-src, dst, typ, inst, new = sys.argv[1:6]
-typ, inst, new = int(typ), int(inst), int(new)
-def crc32c(data, crc=0):
-    crc ^= 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
-buf = bytearray(open(src, "rb").read())
-count, = struct.unpack_from("<I", buf, 20)
-off, = struct.unpack_from("<Q", buf, 24)
-found = False
-for _ in range(count):
-    t, i, n = struct.unpack_from("<IIQ", buf, off)
-    if (t, i) == (typ, inst):
-        found = True
-        struct.pack_into("<I", buf, off + 4, new)
-        if len(sys.argv) > 7:
-            buf[off + 24 + int(sys.argv[6])] = int(sys.argv[7], 0)
-        crc = crc32c(bytes(buf[off + 24:off + 24 + n]), crc32c(bytes(buf[off:off + 16])))
-        struct.pack_into("<I", buf, off + 16, crc)
-    off += (24 + n + 7) & ~7
-open(dst, "wb").write(buf)
-sys.exit(0 if found else 1)
-PY
-}
+# snap_edit IN OUT TYPE INSTANCE NEW_INSTANCE [OFFSET BYTE]: see tests/tools/snap-edit.
+snap_edit() { "$HERE/tools/snap-edit" section "$@"; }
 
 # The controllers' section (SNAP_SEC_DEVICE 5, instance DEV_IRQCHIP 6 in vm_snapshot.c):
 # a VM that keeps them refuses a snapshot without it, or with a field no 8259A can hold; a
 # VM whose controllers are in the kernel refuses one that has it.
 check_snapshot_irqchip_section() {
 	local name=snap-ic src=$TMP/snap-ic.snap i
-	SOCK=$TMP/$name.sock
-	"$MPVMM" --accel soft --cpus 2 --selftest-hold --selftest-irq --api "$SOCK" \
-		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
-	VM_PID=$!
-	for i in $(seq 1 300); do
-		grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
-		sleep 0.1
-	done
+	start_held "$name" --accel soft --cpus 2 --selftest-irq
 	snap_ctl snapshot "$src" >/dev/null 2>&1
 	snap_ctl shutdown >/dev/null 2>&1
 	wait "$VM_PID"
@@ -333,16 +279,9 @@ check_snapshot_irqchip_section() {
 check_snapshot_killed() {
 	local name=snap-kill tag=snapshot/sigkill bad="" delay partial=0 whole=0
 	for delay in 0 0.005 0.02 0.1 1; do
-		SOCK=$TMP/$name.sock
 		rm -f "$TMP/$name.snap"
-		"$MPVMM" --accel soft --cpus 2 --memory 1G --selftest-hold --api "$SOCK" \
-			>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
-		VM_PID=$!
+		start_held "$name" --accel soft --cpus 2 --memory 1G
 		local i
-		for i in $(seq 1 300); do
-			grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
-			sleep 0.1
-		done
 		snap_ctl snapshot "$TMP/$name.snap" >/dev/null 2>&1 &
 		sleep "$delay"
 		kill -KILL "$VM_PID"
@@ -377,15 +316,7 @@ check_snapshot_killed() {
 # API refusals: a bad body is a 400, an unwritable path a clear error; the VM runs on.
 check_snapshot_api_errors() {
 	local name=snap-api tag=snapshot/api-errors bad=""
-	SOCK=$TMP/$name.sock
-	"$MPVMM" --accel soft --cpus 2 --selftest-hold --api "$SOCK" >"$TMP/$name.out" \
-		2>"$TMP/$name.err" </dev/null &
-	VM_PID=$!
-	local i
-	for i in $(seq 1 300); do
-		grep -q '^selftest: PASS' "$TMP/$name.out" && [ -S "$SOCK" ] && break
-		sleep 0.1
-	done
+	start_held "$name" --accel soft --cpus 2
 	local code
 	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X POST \
 		-d '{"path": 7}' http://localhost/vm/snapshot)
