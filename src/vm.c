@@ -410,6 +410,22 @@ static uint64_t guest_clock(void *ctx)
 	return a->ops->now_ns(a);
 }
 
+/*
+ * A vCPU's TSC, for a TSC deadline it has just written (its thread) or a loaded snapshot's
+ * (VM not running).  If it cannot be read, the deadline is taken as passed: an early timer
+ * interrupt, which a guest checks against its clock, rather than one that never comes.
+ */
+static uint64_t guest_tsc(void *ctx, uint32_t cpu)
+{
+	struct vm *vm = ctx;
+	uint64_t tsc;
+
+	if (vm->accel->ops->guest_tsc(vm->vcpus[cpu].av, &tsc) == 0)
+		return tsc;
+	log_error("vCPU %u: cannot read its TSC for a TSC deadline: %s", cpu, strerror(errno));
+	return UINT64_MAX;
+}
+
 static int create_irqchip(struct vm *vm)
 {
 	const struct irqchip_config c = {
@@ -540,8 +556,9 @@ static int create_user_mp(struct vm *vm)
 	vm->mp = mp_create(n, cpus, &mp_user_backend, exec_on_vcpu, vm, vm->t0_ns);
 	const struct apic_bus_config bc = {
 		.ncpus = n, .cpus = cpus, .bus_hz = vm->accel->lapic_timer_hz,
-		.x2apic = vm->accel->apic_msrs,
-		.now_ns = guest_clock, .clock_ctx = vm->accel, .warn = user_warn, .warn_ctx = vm,
+		.x2apic = vm->accel->apic_msrs, .tsc_hz = vm->accel->tsc_hz,
+		.now_ns = guest_clock, .clock_ctx = vm->accel,
+		.tsc_now = vm->accel->tsc_hz ? guest_tsc : NULL, .tsc_ctx = vm, .warn = user_warn, .warn_ctx = vm,
 		.mp = vm->user.mp, .eoi = user_eoi, .eoi_ctx = vm,
 	};
 	vm->user.apics = vm->mp ? apic_bus_create(&bc) : NULL;

@@ -76,6 +76,7 @@ exc_common:
 	IRQ	isr_com1, irq_com1
 	IRQ	isr_pic_pit, irq_pic_pit
 	IRQ	isr_pic_spurious, irq_pic_spurious
+	IRQ	isr_tsc_deadline, irq_tsc_deadline
 
 	.section .rodata
 	.balign 8

@@ -2,9 +2,10 @@
  * main.c - the BSP: check the boot info, read the processors from ACPI, cross-check the MP
  * table, choose the APIC mode, check itself, then hand over to smp.c to start the APs.
  *
- * Output (COM1), at most: one info line, one "selftest: interrupts ok ..." line with
- * SELFTEST_FLAG_IRQ, one "selftest: mistakes ..." line with SELFTEST_FLAG_MISTAKES, then "selftest: PASS cpus=<N> bsp=<uid>" or one or more
- * "selftest: FAIL <reason>" lines.
+ * Output (COM1), at most: one info line; with SELFTEST_FLAG_IRQ one "selftest: interrupts
+ * ok ..." line and one "selftest: tsc-deadline timer ..." line; one "selftest: mistakes
+ * ..." line with SELFTEST_FLAG_MISTAKES; then "selftest: PASS cpus=<N> bsp=<uid>" or one
+ * or more "selftest: FAIL <reason>" lines.
  */
 #include <stdbool.h>
 #include <stdint.h>

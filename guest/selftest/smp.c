@@ -16,6 +16,7 @@
 #include "mistakes.h"
 #include "result.h"
 #include "state.h"
+#include "tscdeadline.h"
 #include "trampoline.h"
 
 #define MAX_MISSING_SHOWN 8u
@@ -161,8 +162,10 @@ static __attribute__((noreturn)) void fail_timeout(uint32_t started)
 /* Bring-up passed: the optional checks that come after it, then PASS. */
 static __attribute__((noreturn)) void verdict(void)
 {
-	if (g.irq)
+	if (g.irq) {
 		irq_check();
+		tsc_deadline_check();
+	}
 	if (g.mistakes)
 		mistakes_make();
 	pass(g.ncpus, g.cpus[0].uid);

@@ -23,6 +23,7 @@
 #define VEC_PIC_BASE    0x30u /* IRQ 0-15 -> 0x30-0x3f                          */
 #define VEC_IOAPIC_PIT  0x50u /* the PIT through the I/O APIC, edge            */
 #define VEC_IOAPIC_COM1 0x51u /* COM1 through the I/O APIC, level-triggered    */
+#define VEC_TSC_DEADLINE 0x52u /* the LAPIC timer in TSC-deadline mode         */
 
 #define TIMER_HZ 100u
 

@@ -245,6 +245,8 @@ struct accel_ops {
 	bool (*interrupt_window)(struct accel_vcpu *v, bool request);
 	int (*interrupt)(struct accel_vcpu *v, uint8_t vector, bool nmi);
 	void (*idle)(struct accel_vcpu *v);
+	/* user_mp with tsc_hz: the vCPU's TSC now (its thread, or the VM paused); -1, errno. */
+	int (*guest_tsc)(struct accel_vcpu *v, uint64_t *tsc);
 
 	/*
 	 * Snapshots (vm_snapshot.c), in the accelerator's own encoding, which only it reads back.
@@ -263,6 +265,8 @@ struct accel_ops {
 struct accel {
 	const struct accel_ops *ops;
 	uint64_t lapic_timer_hz; /* local APIC timer input clock the guest sees */
+	uint64_t tsc_hz;         /* user_mp: the guest TSC's rate, for the local APIC's
+				  * TSC-deadline mode (guest_tsc); 0: no such mode          */
 	bool emulates;           /* guest code is emulated (PVM): slow, and some instructions
 				  * end KVM_RUN with an emulation failure */
 	bool user_mp;            /* no in-kernel local APIC: mpvmm keeps MP state and APICs */

@@ -147,24 +147,27 @@ static int enable_x2apic_api(struct kvm *k, char *err, size_t errlen)
 }
 
 /*
- * --irqchip user: the local APIC's MSRs to mpvmm.  IA32_APIC_BASE through a filter (KVM keeps
- * it even without an APIC); the x2APIC MSRs cannot be filtered, but KVM without an APIC
- * rejects them, and the "invalid" reason makes that an exit too (api.rst 7.21).  Any other
- * MSR KVM rejects then comes out as well; mpvmm answers #GP(0), as KVM would have.
+ * --irqchip user: the local APIC's MSRs to mpvmm.  IA32_APIC_BASE and IA32_TSC_DEADLINE
+ * through a filter (KVM keeps the first even without an APIC and ignores the second); the
+ * x2APIC MSRs cannot be filtered, but KVM without an APIC rejects them, and the "invalid"
+ * reason makes that an exit too (api.rst 7.21).  Any other MSR KVM rejects then comes out as
+ * well; mpvmm answers #GP(0), as KVM would have.
  */
 static int user_msr_exits(struct kvm *k, char *err, size_t errlen)
 {
 	static uint8_t deny[1]; /* one MSR per range, its bit clear: denied, so it exits */
+	static const uint32_t denied[] = { 0x1b /* IA32_APIC_BASE */, 0x6e0 /* TSC_DEADLINE */ };
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_X86_USER_SPACE_MSR,
 		.args[0] = KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_FILTER,
 	};
 	struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
 
-	f.ranges[0] = (struct kvm_msr_filter_range){
-		.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE, .nmsrs = 1,
-		.base = 0x1b /* IA32_APIC_BASE */, .bitmap = deny,
-	};
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+		f.ranges[i] = (struct kvm_msr_filter_range){
+			.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE, .nmsrs = 1,
+			.base = denied[i], .bitmap = deny,
+		};
 	if (vm_ioctl(k, KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR)", err,
 		     errlen) < 0)
 		return -1;
@@ -245,6 +248,12 @@ static int kvm_create_vm(struct accel *a, const struct accel_vm_params *p, char 
 		return -1;
 	if (k->user && k->msr_exits && user_msr_exits(k, err, errlen) < 0)
 		return -1;
+	/* --irqchip user: mpvmm's APICs time a TSC deadline with the guest TSC's rate, the
+	 * default for the VM's vCPUs (KVM_GET_TSC_KHZ as a VM ioctl, api.rst 4.56, with
+	 * KVM_CAP_VM_TSC_CONTROL's kernels); without it, or without MSR exits to see the
+	 * deadline, there is no TSC-deadline mode. */
+	int khz = k->user && k->msr_exits ? ioctl(k->vm_fd, KVM_GET_TSC_KHZ, 0) : 0;
+	k->base.tsc_hz = khz > 0 ? (uint64_t)khz * 1000u : 0;
 	if (p->x2apic && k->user && !k->msr_exits) {
 		snprintf(err, errlen, "--irqchip user: this KVM has no MSR exits "
 			 "(KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_MSR_FILTER): xAPIC only");
@@ -411,14 +420,16 @@ static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_
 		}
 		free(c);
 		/* --irqchip user: without MSR exits xAPIC only: clear CPUID.01H:ECX.x2APIC[bit
-		 * 21] (SDM Vol. 3A, 10.12.1).  KVM without its APIC ignores IA32_TSC_DEADLINE,
-		 * and mpvmm's has no TSC-deadline mode here: clear ECX bit 24 (10.5.4.1). */
+		 * 21] (SDM Vol. 3A, 10.12.1).  KVM without its APIC ignores IA32_TSC_DEADLINE:
+		 * mpvmm's APICs have the mode where they see the MSR and know the TSC's rate,
+		 * otherwise ECX bit 24 is cleared (10.5.4.1). */
 		for (size_t i = 0; k->user && i < t->n; i++) {
 			if (t->e[i].function != 1)
 				continue;
 			if (!k->msr_exits)
 				t->e[i].ecx &= ~(1u << 21);
-			t->e[i].ecx &= ~(1u << 24);
+			if (!k->base.tsc_hz)
+				t->e[i].ecx &= ~(1u << 24);
 		}
 		return t;
 	}
@@ -999,6 +1010,24 @@ static int kvm_interrupt(struct accel_vcpu *v, uint8_t vector, bool nmi)
 	return kvm_vcpu_ioctl(v, KVM_INTERRUPT, &irq, "KVM_INTERRUPT");
 }
 
+/* IA32_TSC (SDM Vol. 3B, 17.17) as the guest reads it now. */
+static int kvm_guest_tsc(struct accel_vcpu *v, uint64_t *tsc)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} one = { .h.nmsrs = 1, .e.index = 0x10 /* IA32_TSC */ };
+	int r = ioctl(v->fd, KVM_GET_MSRS, &one);
+
+	if (r != 1) {
+		if (r >= 0)
+			errno = EIO;
+		return -1;
+	}
+	*tsc = one.e.data;
+	return 0;
+}
+
 /* Each vCPU has its own thread: nothing to hand over.  A halting vCPU may have armed a timer. */
 static void kvm_idle(struct accel_vcpu *v)
 {
@@ -1042,6 +1071,7 @@ static const struct accel_ops kvm_ops = {
 	.interrupt_window = kvm_interrupt_window,
 	.interrupt = kvm_interrupt,
 	.idle = kvm_idle,
+	.guest_tsc = kvm_guest_tsc,
 	.save_vcpu = kvm_save_vcpu,
 	.load_vcpu = kvm_load_vcpu,
 	.save_vm = kvm_save_vm,

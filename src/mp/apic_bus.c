@@ -235,6 +235,7 @@ static struct lapic_config lapic_config_of(struct apic_bus *b, uint32_t i)
 		.x2apic = cfg->x2apic, .phys_bits = cfg->phys_bits,
 		.bus_hz = cfg->bus_hz, .tsc_hz = cfg->tsc_hz,
 		.now_ns = cfg->now_ns, .clock_ctx = cfg->clock_ctx,
+		.tsc_now = cfg->tsc_now, .tsc_ctx = cfg->tsc_ctx,
 		.send = lapic_send, .send_ctx = b,
 		.warn = cfg->warn, .warn_ctx = cfg->warn_ctx,
 		.eoi = lapic_eoi_level, .eoi_ctx = b,

@@ -37,6 +37,8 @@ struct apic_bus_config {
 	uint64_t tsc_hz;            /* TSC frequency; 0: no TSC-deadline timer              */
 	uint64_t (*now_ns)(void *ctx);
 	void *clock_ctx;
+	uint64_t (*tsc_now)(void *ctx, uint32_t cpu); /* lapic.h; NULL: from now_ns        */
+	void *tsc_ctx;
 	void (*warn)(void *ctx, const char *msg);
 	void *warn_ctx;
 	struct mp_user *mp;         /* INIT, SIPI, NMI and wake-ups; NULL: APIC-only tests  */

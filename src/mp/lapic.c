@@ -37,6 +37,7 @@ struct lapic_timer {
 	uint32_t div;           /* divide value in force for the current period         */
 	uint64_t start_ns;      /* the current period began                             */
 	uint64_t tsc_deadline;  /* IA32_TSC_DEADLINE; 0 disarmed (10.5.4.1)             */
+	uint64_t deadline_ns;   /* when tsc_deadline falls due, on the clock            */
 };
 
 struct lapic {
@@ -331,6 +332,7 @@ static uint64_t timer_period_ns(const struct lapic *l)
 	return p ? (uint64_t)p : 1;
 }
 
+/* TSC ticks as ns, rounded up (a deadline never falls due early). */
 static uint64_t tsc_to_ns(const struct lapic *l, uint64_t tsc)
 {
 	unsigned __int128 ns = (unsigned __int128)tsc * NS_PER_S + l->cfg.tsc_hz - 1;
@@ -338,6 +340,29 @@ static uint64_t tsc_to_ns(const struct lapic *l, uint64_t tsc)
 	ns /= l->cfg.tsc_hz;
 
 	return ns >= LAPIC_TIMER_NONE ? LAPIC_TIMER_NONE - 1 : (uint64_t)ns;
+}
+
+/* ns as TSC ticks (the inverse of tsc_to_ns, rounded down). */
+static uint64_t ns_to_tsc(const struct lapic *l, uint64_t ns)
+{
+	return (uint64_t)((unsigned __int128)ns * l->cfg.tsc_hz / NS_PER_S);
+}
+
+/* The guest TSC at clock time `now`: the CPU's own where it keeps one, else the clock's. */
+static uint64_t guest_tsc(const struct lapic *l, uint64_t now)
+{
+	return l->cfg.tsc_now ? l->cfg.tsc_now(l->cfg.tsc_ctx, l->cfg.cpu) : ns_to_tsc(l, now);
+}
+
+/* IA32_TSC_DEADLINE := tsc, `tsc` being the guest TSC at clock time `now`: due that many
+ * ticks later on the clock, at once if it has passed (10.5.4.1). */
+static void deadline_set(struct lapic *l, uint64_t deadline, uint64_t now, uint64_t tsc)
+{
+	uint64_t ahead = deadline > tsc ? tsc_to_ns(l, deadline - tsc) : 0;
+
+	l->timer.tsc_deadline = deadline;
+	l->timer.deadline_ns = now > LAPIC_TIMER_NONE - 1 - ahead ? LAPIC_TIMER_NONE - 1
+								   : now + ahead;
 }
 
 static void timer_arm(struct lapic *l, uint32_t initial)
@@ -371,8 +396,7 @@ uint64_t lapic_timer_next(const struct lapic *l)
 	if (lapic_mode(l) == LAPIC_MODE_DISABLED)
 		return LAPIC_TIMER_NONE;
 	if (timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE) {
-		uint64_t tsc = l->timer.tsc_deadline;
-		return tsc ? tsc_to_ns(l, tsc) : LAPIC_TIMER_NONE;
+		return l->timer.tsc_deadline ? l->timer.deadline_ns : LAPIC_TIMER_NONE;
 	}
 	if (!l->timer.armed)
 		return LAPIC_TIMER_NONE;
@@ -690,8 +714,10 @@ static int tsc_deadline_msr(struct lapic *l, bool write, uint64_t *v)
 		return LAPIC_GP; /* no TSC-deadline support: the MSR does not exist */
 	if (!write)
 		*v = armed_mode ? l->timer.tsc_deadline : 0;
-	else if (armed_mode) /* 10.5.4.1: ignored in the other timer modes */
-		l->timer.tsc_deadline = *v;
+	else if (armed_mode) { /* 10.5.4.1: ignored in the other timer modes */
+		uint64_t now = now_ns(l);
+		deadline_set(l, *v, now, *v ? guest_tsc(l, now) : 0);
+	}
 	return LAPIC_OK;
 }
 
@@ -761,12 +787,6 @@ int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t value)
 
 #define LAPIC_SNAP_VERSION 1u
 
-/* The guest TSC on the APIC's clock (the inverse of tsc_to_ns, rounded down). */
-static uint64_t ns_to_tsc(const struct lapic *l, uint64_t ns)
-{
-	return (uint64_t)((unsigned __int128)ns * l->cfg.tsc_hz / NS_PER_S);
-}
-
 static void enc_set(struct snap_enc *e, const uint32_t r[8])
 {
 	for (int i = 0; i < 8; i++)
@@ -806,8 +826,9 @@ void lapic_save(const struct lapic *l, struct snap_enc *e)
 	snap_enc_u32(e, t->div);
 	snap_enc_u64(e, now - t->start_ns); /* two's complement if the period starts later */
 	snap_enc_u8(e, t->tsc_deadline != 0);
-	snap_enc_u64(e, l->cfg.tsc_hz && t->tsc_deadline ?
-			t->tsc_deadline - ns_to_tsc(l, now) : 0);
+	snap_enc_u64(e, !l->cfg.tsc_hz || !t->tsc_deadline ? 0 :
+			t->deadline_ns >= now ? ns_to_tsc(l, t->deadline_ns - now) :
+			0 - ns_to_tsc(l, now - t->deadline_ns));
 	snap_enc_u8(e, l->nmi_pending);
 }
 
@@ -894,10 +915,10 @@ static void place_timer(struct lapic *n, uint64_t elapsed, bool deadline, uint64
 	n->timer.start_ns = (int64_t)elapsed > 0 && elapsed > now ? 0 : now - elapsed;
 	n->timer.tsc_deadline = 0;
 	if (deadline) {
-		uint64_t tsc = ns_to_tsc(n, now);
+		uint64_t tsc = guest_tsc(n, now);
 		int64_t a = (int64_t)ahead;
 		uint64_t at = a < 0 && (uint64_t)-a > tsc ? 1 : tsc + ahead;
-		n->timer.tsc_deadline = at ? at : 1; /* 0 would disarm it */
+		deadline_set(n, at ? at : 1 /* 0 would disarm it */, now, tsc);
 	}
 }
 

@@ -130,9 +130,17 @@ struct lapic_config {
 	uint8_t phys_bits;   /* MAXPHYADDR for IA32_APIC_BASE; 0: 52 */
 	uint64_t bus_hz;     /* the timer's input clock (SDM 10.5.4); 0: 1 GHz */
 	uint64_t tsc_hz;     /* TSC frequency; 0: no TSC-deadline mode */
-	/* Guest time in ns; the guest TSC is now * tsc_hz / 1e9. */
+	/* Guest time in ns; without tsc_now, the guest TSC is now * tsc_hz / 1e9. */
 	uint64_t (*now_ns)(void *ctx);
 	void *clock_ctx;
+	/*
+	 * The guest TSC of vCPU `cpu` now, where it does not follow the clock (KVM: the CPU's
+	 * own counter).  Read when the guest writes IA32_TSC_DEADLINE (on that vCPU's thread,
+	 * stopped) and when a snapshot is loaded, so a deadline becomes a time on the clock
+	 * from the distance between the two.  NULL: derived from now_ns.
+	 */
+	uint64_t (*tsc_now)(void *ctx, uint32_t cpu);
+	void *tsc_ctx;
 	void (*send)(void *ctx, uint32_t from, const struct lapic_ipi *ipi);
 	void *send_ctx;
 	void (*warn)(void *ctx, const char *msg);

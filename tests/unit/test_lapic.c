@@ -742,6 +742,79 @@ static void test_snapshot_round_trip(void **state)
 	snap_enc_free(&e);
 }
 
+/* A CPU with its own TSC (KVM's), here 1,000,000 ticks ahead of the clock's count. */
+static uint64_t cpu_tsc;
+static uint32_t cpu_tsc_asked;
+
+static uint64_t own_tsc(void *ctx, uint32_t cpu)
+{
+	(void)ctx;
+	assert_int_equal(cpu, 3);
+	cpu_tsc_asked++;
+	return cpu_tsc;
+}
+
+static struct lapic *make_own_tsc(uint64_t tsc_hz)
+{
+	struct lapic_config c = {
+		.cpu = 3, .apic_id = 0, .bsp = true, .x2apic = true, .phys_bits = 39,
+		.tsc_hz = tsc_hz, .now_ns = fake_now, .tsc_now = own_tsc,
+		.send = capture_send, .warn = count_warn,
+	};
+	struct lapic *l = lapic_create(&c);
+	assert_non_null(l);
+	cpu_tsc_asked = 0;
+	return l;
+}
+
+/*
+ * The deadline is a distance from the CPU's TSC when it is written, laid on the clock: the
+ * clock's own count (now * tsc_hz) never decides it, so an offset between the two does not
+ * move the interrupt.
+ */
+static void test_timer_tsc_deadline_own_tsc(void **state)
+{
+	char err[200] = "";
+	uint64_t v;
+
+	(void)state;
+	clk = 1000;
+	struct lapic *l = make_own_tsc(2000000000); /* 2 GHz */
+	enable(l);
+	wr(l, LAPIC_LVT_TIMER, LAPIC_TIMER_TSC_DEADLINE | 0x50);
+	cpu_tsc = 1000000;
+	assert_int_equal(lapic_msr_write(l, LAPIC_MSR_TSC_DEADLINE, 1004001), LAPIC_OK);
+	assert_int_equal(cpu_tsc_asked, 1);
+	assert_int_equal(lapic_timer_next(l), 1000 + 2001); /* 4001 ticks: 2000.5 ns, up */
+	assert_int_equal(lapic_msr_read(l, LAPIC_MSR_TSC_DEADLINE, &v), LAPIC_OK);
+	assert_int_equal(v, 1004001);
+	clk = 3000;
+	assert_false(lapic_timer_fire(l, clk));
+	clk = 3001;
+	assert_true(lapic_timer_fire(l, clk));
+	assert_int_equal(lapic_msr_read(l, LAPIC_MSR_TSC_DEADLINE, &v), LAPIC_OK);
+	assert_int_equal(v, 0);
+	/* Already passed on the CPU's TSC: due now, whatever the clock's count says. */
+	cpu_tsc = 5000000;
+	assert_int_equal(lapic_msr_write(l, LAPIC_MSR_TSC_DEADLINE, 4999999), LAPIC_OK);
+	assert_int_equal(lapic_timer_next(l), 3001);
+	/* A snapshot: 2000 ticks ahead at the save, laid on the loading CPU's TSC. */
+	cpu_tsc = 6000000;
+	assert_int_equal(lapic_msr_write(l, LAPIC_MSR_TSC_DEADLINE, 6002000), LAPIC_OK);
+	struct snap_enc e = save_of(l);
+	clk = 50000;
+	struct lapic *n = make_own_tsc(2000000000);
+	cpu_tsc = 77000000;
+	assert_int_equal(load_of(n, e.buf, e.len, err, sizeof(err)), 0);
+	assert_int_equal(cpu_tsc_asked, 1);
+	assert_int_equal(lapic_msr_read(n, LAPIC_MSR_TSC_DEADLINE, &v), LAPIC_OK);
+	assert_int_equal(v, 77002000);
+	assert_int_equal(lapic_timer_next(n), 50000 + 1000);
+	lapic_destroy(n);
+	lapic_destroy(l);
+	snap_enc_free(&e);
+}
+
 static void test_snapshot_tsc_deadline_and_periodic(void **state)
 {
 	char err[200] = "";
@@ -884,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_init_keeps_id_and_base),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_snapshot_tsc_deadline_and_periodic),
+		cmocka_unit_test(test_timer_tsc_deadline_own_tsc),
 		cmocka_unit_test(test_snapshot_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
