@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/kvm_para.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -385,6 +386,16 @@ static int kvm_send_ipi(struct accel *a, uint32_t dest, enum accel_ipi kind, uin
 	return kvm_msi(a, &m);
 }
 
+/*
+ * KVM's paravirtual features (leaf 0x40000001, EAX; Documentation/virt/kvm/x86/cpuid.rst)
+ * that go through its own local APIC: with --irqchip user there is none, so an EOI through
+ * PV_EOI's MSR would #GP, a PV_SEND_IPI or PV_UNHALT kick would reach nobody (and pass by
+ * mpvmm's APICs, which must see every IPI), and async page faults could not say "ready".
+ */
+#define KVM_FEATURES_NEED_APIC ((1u << KVM_FEATURE_ASYNC_PF) | (1u << KVM_FEATURE_PV_EOI) | \
+				(1u << KVM_FEATURE_PV_UNHALT) | (1u << KVM_FEATURE_PV_SEND_IPI) | \
+				(1u << KVM_FEATURE_ASYNC_PF_INT))
+
 static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_t errlen)
 {
 	struct kvm *k = kvm_of(a);
@@ -424,6 +435,8 @@ static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_
 		 * mpvmm's APICs have the mode where they see the MSR and know the TSC's rate,
 		 * otherwise ECX bit 24 is cleared (10.5.4.1). */
 		for (size_t i = 0; k->user && i < t->n; i++) {
+			if (t->e[i].function == KVM_CPUID_FEATURES)
+				t->e[i].eax &= ~KVM_FEATURES_NEED_APIC;
 			if (t->e[i].function != 1)
 				continue;
 			if (!k->msr_exits)
