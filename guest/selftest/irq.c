@@ -108,10 +108,36 @@ static void ioapic_write(uint32_t index, uint32_t v)
 	*ioapic_reg(IOWIN) = v;
 }
 
+/*
+ * KVM's paravirtual CPUID leaves (Linux, Documentation/virt/kvm/x86/cpuid.rst): signature
+ * "KVMKVMKVM\0\0\0" at 0x40000000, KVM_FEATURE_MSI_EXT_DEST_ID (EAX bit 15) at 0x40000001:
+ * an I/O APIC entry may hold APIC ID bits 14:8 in its bits 55:49.
+ */
+#define KVM_CPUID_SIGNATURE 0x40000000u
+#define KVM_CPUID_FEATURES 0x40000001u
+#define KVM_FEATURE_MSI_EXT_DEST_ID (1u << 15)
+#define EXT_DEST_MAX_ID 0x7fffu
+#define RTE_EXT_DEST_SHIFT 17 /* bits 55:49: 23:17 of the high half */
+
+static bool ext_dest_id(void)
+{
+	struct cpuid_regs sig = cpuid(KVM_CPUID_SIGNATURE, 0);
+
+	return sig.ebx == 0x4b4d564bu && sig.ecx == 0x564b4d56u && sig.edx == 0x4du &&
+	       sig.eax >= KVM_CPUID_FEATURES &&
+	       (cpuid(KVM_CPUID_FEATURES, 0).eax & KVM_FEATURE_MSI_EXT_DEST_ID);
+}
+
+/* The high half of an entry for the BSP: APIC ID bits 7:0 in 63:56, 14:8 in 55:49. */
+static uint32_t bsp_destination(void)
+{
+	return (g.bsp_apic_id & 0xffu) << 24 | (g.bsp_apic_id >> 8) << RTE_EXT_DEST_SHIFT;
+}
+
 /* Pin `pin` to the BSP, fixed, physical destination (82093AA 3.2.4); high half first. */
 static void route(uint32_t pin, uint8_t vector, bool level, bool masked)
 {
-	ioapic_write(IOAPIC_REDTBL + 2 * pin + 1, g.bsp_apic_id << 24);
+	ioapic_write(IOAPIC_REDTBL + 2 * pin + 1, bsp_destination());
 	ioapic_write(IOAPIC_REDTBL + 2 * pin, vector | (level ? RTE_LEVEL : 0) |
 		     (masked ? RTE_MASKED : 0));
 }
@@ -242,9 +268,9 @@ void irq_check(void)
 	outb(PIC2_DATA, 0xff);
 	if (!g.ioapic_addr)
 		fail(SELFTEST_FAIL_IRQ, "irq: the madt lists no i/o apic");
-	if (g.bsp_apic_id > XAPIC_MAX_ID)
-		fail(SELFTEST_FAIL_IRQ, "irq: bsp apic id %u cannot be an i/o apic destination",
-		     g.bsp_apic_id);
+	if (g.bsp_apic_id > (ext_dest_id() ? EXT_DEST_MAX_ID : XAPIC_MAX_ID))
+		fail(SELFTEST_FAIL_IRQ, "irq: bsp apic id %u cannot be an i/o apic destination%s",
+		     g.bsp_apic_id, ext_dest_id() ? "" : " (no extended destination id)");
 	check_ioapic_edge();
 	check_ioapic_level();
 	check_pic();

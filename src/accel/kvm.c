@@ -144,7 +144,10 @@ static int enable_x2apic_api(struct kvm *k, char *err, size_t errlen)
 		snprintf(err, errlen, "x2APIC IDs need KVM_CAP_X2APIC_API, which this KVM lacks");
 		return -1;
 	}
-	return vm_ioctl(k, KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP(KVM_CAP_X2APIC_API)", err, errlen);
+	if (vm_ioctl(k, KVM_ENABLE_CAP, &cap, "KVM_ENABLE_CAP(KVM_CAP_X2APIC_API)", err, errlen) < 0)
+		return -1;
+	k->x2apic_api = true;
+	return 0;
 }
 
 /*
@@ -396,6 +399,17 @@ static int kvm_send_ipi(struct accel *a, uint32_t dest, enum accel_ipi kind, uin
 				(1u << KVM_FEATURE_PV_UNHALT) | (1u << KVM_FEATURE_PV_SEND_IPI) | \
 				(1u << KVM_FEATURE_ASYNC_PF_INT))
 
+/*
+ * KVM_FEATURE_MSI_EXT_DEST_ID (cpuid.rst): the I/O APIC's messages may carry APIC ID bits
+ * 14:8 (dev/ioapic.h), so a guest reaches more than 255 CPUs without interrupt remapping.
+ * Where the I/O APIC is mpvmm's: with --irqchip user its messages go to mpvmm's APICs, with
+ * split to KVM's, which read the high bits with KVM_CAP_X2APIC_API only (as QEMU does).
+ */
+static bool ext_dest_id(const struct kvm *k)
+{
+	return k->user || (k->split && k->x2apic_api);
+}
+
 static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_t errlen)
 {
 	struct kvm *k = kvm_of(a);
@@ -434,6 +448,9 @@ static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_
 		 * 21] (SDM Vol. 3A, 10.12.1).  KVM without its APIC ignores IA32_TSC_DEADLINE:
 		 * mpvmm's APICs have the mode where they see the MSR and know the TSC's rate,
 		 * otherwise ECX bit 24 is cleared (10.5.4.1). */
+		for (size_t i = 0; ext_dest_id(k) && i < t->n; i++)
+			if (t->e[i].function == KVM_CPUID_FEATURES)
+				t->e[i].eax |= 1u << KVM_FEATURE_MSI_EXT_DEST_ID;
 		for (size_t i = 0; k->user && i < t->n; i++) {
 			if (t->e[i].function == KVM_CPUID_FEATURES)
 				t->e[i].eax &= ~KVM_FEATURES_NEED_APIC;

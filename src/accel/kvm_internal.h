@@ -33,6 +33,7 @@ struct kvm {
 	bool user;                 /* --irqchip user: no KVM_CREATE_IRQCHIP / PIT           */
 	bool split;                /* --irqchip split: KVM_CAP_SPLIT_IRQCHIP, no PIT        */
 	bool msr_exits;            /* user: the APIC's MSRs come out as RDMSR/WRMSR exits   */
+	bool x2apic_api;           /* KVM_CAP_X2APIC_API: MSIs carry 32-bit destinations    */
 	struct accel_machine m;    /* user: the machine's runnable vCPUs and timers         */
 	pthread_t timer;           /* user: fires the LAPIC timers on host time             */
 	bool timer_started;

@@ -19,7 +19,7 @@
  * polarity, trigger mode, mask (3.2.4; delivery status and remote IRR are read-only). */
 #define RTE_LOW_WRITABLE (IOAPIC_RTE_VECTOR | IOAPIC_RTE_DELMOD | IOAPIC_RTE_LOGICAL | \
 			  IOAPIC_RTE_ACTIVE_LOW | IOAPIC_RTE_LEVEL | IOAPIC_RTE_MASKED)
-#define RTE_HIGH_WRITABLE (0xffull << IOAPIC_RTE_DEST_SHIFT) /* destination, 63:56 */
+#define RTE_HIGH_WRITABLE ((0xffull << IOAPIC_RTE_DEST_SHIFT) | IOAPIC_RTE_EXT_DEST)
 /* What the message is made of: a change to these (not the mask) is a new route. */
 #define RTE_MESSAGE ((RTE_LOW_WRITABLE & ~IOAPIC_RTE_MASKED & ~IOAPIC_RTE_ACTIVE_LOW) | \
 		     RTE_HIGH_WRITABLE)
@@ -51,9 +51,11 @@ static void warnf(const struct ioapic *io, const char *fmt, ...)
 struct ioapic_msi ioapic_rte_msi(uint64_t rte)
 {
 	uint32_t dest = (uint32_t)(rte >> IOAPIC_RTE_DEST_SHIFT) & 0xff;
+	uint32_t ext = (uint32_t)((rte & IOAPIC_RTE_EXT_DEST) >> IOAPIC_RTE_EXT_DEST_SHIFT);
 	uint32_t mode = (uint32_t)((rte & IOAPIC_RTE_DELMOD) >> IOAPIC_RTE_DELMOD_SHIFT);
 	struct ioapic_msi m = {
 		.address = MSI_ADDR_BASE | ((uint64_t)dest << MSI_ADDR_DEST_SHIFT) |
+			   ((uint64_t)(ext << 8) << MSI_ADDR_DEST_HI_SHIFT) |
 			   (rte & IOAPIC_RTE_LOGICAL ? MSI_ADDR_LOGICAL : 0),
 		/* An I/O APIC message always asserts (10.11.2: the level bit matters for
 		 * level-triggered messages only, and 1 is assert). */

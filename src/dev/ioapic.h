@@ -54,6 +54,13 @@ struct snap_dec;
 #define IOAPIC_RTE_LEVEL (1ull << 15)
 #define IOAPIC_RTE_MASKED (1ull << 16)
 #define IOAPIC_RTE_DEST_SHIFT 56
+/*
+ * Bits 55:49, reserved on the 82093AA: the destination's APIC ID bits 14:8 where the
+ * hypervisor offers KVM_FEATURE_MSI_EXT_DEST_ID (Linux's "virt_destid_8_14"), so an I/O
+ * APIC reaches APIC IDs up to 32767 without interrupt remapping.
+ */
+#define IOAPIC_RTE_EXT_DEST_SHIFT 49
+#define IOAPIC_RTE_EXT_DEST (0x7full << IOAPIC_RTE_EXT_DEST_SHIFT)
 
 enum ioapic_delivery {
 	IOAPIC_DM_FIXED = 0,
@@ -69,6 +76,9 @@ enum ioapic_delivery {
 #define MSI_ADDR_DEST_SHIFT 12
 #define MSI_ADDR_RH (1u << 3)
 #define MSI_ADDR_LOGICAL (1u << 2)
+/* Destination ID bits 31:8 in address bits 63:40, as KVM_CAP_X2APIC_API's 32-bit IDs have
+ * them (api.rst 7.7); an MSI that reaches a CPU has those bits 0 otherwise. */
+#define MSI_ADDR_DEST_HI_SHIFT 32
 #define MSI_DATA_VECTOR 0xffu
 #define MSI_DATA_DELMOD_SHIFT 8
 #define MSI_DATA_ASSERT (1u << 14)

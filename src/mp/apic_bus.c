@@ -531,8 +531,12 @@ int apic_bus_load(struct apic_bus *b, struct snap_dec *d, char *err, size_t errl
 
 void apic_bus_msi(struct apic_bus *b, uint64_t address, uint32_t data)
 {
+	/* ID bits 7:0 in address bits 19:12 (10.11.1), bits 31:8 in 63:40 (dev/ioapic.h: the
+	 * extended destination ID), which make it a 32-bit, x2APIC-format destination. */
+	uint32_t high = (uint32_t)(address >> 32) & ~0xffu;
 	const struct lapic_ipi ipi = {
-		.dest = (uint32_t)(address >> 12) & 0xff,
+		.dest = ((uint32_t)(address >> 12) & 0xff) | high,
+		.x2apic = high != 0,
 		.vector = (uint8_t)data,
 		.mode = (uint8_t)((data >> 8) & 7),
 		.logical = address & (1u << 2),

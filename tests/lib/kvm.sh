@@ -319,6 +319,8 @@ run_kvm_user_tests() {
 	expect_pass selftest-300 300 0 --cpus 300 --quiet
 	check_step_mode step-x2apic 3 1 --x2apic
 	check_irq irq-x2apic --cpus 4 --x2apic
+	# The I/O APIC reaches a BSP with APIC ID 299 through the extended destination ID.
+	check_irq irq-bsp-299 --cpus 300 --boot-cpu 299
 }
 
 # KVM's local APICs (and MP state, inferred as with --irqchip kernel), mpvmm's PIC, I/O APIC
@@ -337,6 +339,7 @@ run_kvm_split_tests() {
 	check_step_mode step-bsp-last 3 2
 	check_irq irq --cpus 4 --boot-cpu 2
 	check_irq irq-x2apic --cpus 4 --x2apic
+	check_irq irq-bsp-299 --cpus 300 --boot-cpu 299
 	check_mistakes
 }
 

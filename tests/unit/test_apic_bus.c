@@ -248,6 +248,12 @@ static void test_x2apic_destinations(void **state)
 	msr(&m, 0, 0x830, (0x21ull << 32) | 0x76); /* ID 0x21 does not exist (0x121 does) */
 	assert_int_equal(got(&m, 0x76), 0);
 	assert_int_equal(nwarn, 1);
+	/* A message for ID 0x121: bits 7:0 in address 19:12, 31:8 in 63:40 (the I/O APIC's
+	 * extended destination ID); without the high bits it is ID 0x21, which nobody has. */
+	apic_bus_msi(m.b, 0x00000100fee21000ull, 0x4077u);
+	assert_int_equal(got(&m, 0x77), 0x10);
+	apic_bus_msi(m.b, 0xfee21000u, 0x4078u);
+	assert_int_equal(got(&m, 0x78), 0);
 	destroy(&m);
 }
 

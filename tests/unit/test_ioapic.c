@@ -118,7 +118,7 @@ static void test_rte_bits(void **state)
 			 (uint32_t)(IOAPIC_RTE_VECTOR | IOAPIC_RTE_DELMOD | IOAPIC_RTE_LOGICAL |
 				    IOAPIC_RTE_ACTIVE_LOW | IOAPIC_RTE_LEVEL | IOAPIC_RTE_MASKED));
 	wr(io, IOAPIC_REG_REDTBL + 7, 0xffffffffu);
-	assert_int_equal(rd(io, IOAPIC_REG_REDTBL + 7), 0xff000000u);
+	assert_int_equal(rd(io, IOAPIC_REG_REDTBL + 7), 0xfffe0000u); /* 63:56, 55:49 */
 	assert_int_equal(nsent, 0);
 	assert_int_equal(nwarn, 0);
 	ioapic_destroy(io);
@@ -236,6 +236,12 @@ static void test_msi_encoding(void **state)
 			   (0x0full << 56));
 	assert_int_equal(m.address, 0xfee0f004u);
 	assert_int_equal(m.data, 0xc133u);
+	/* APIC ID 299 = 0x12b: bits 7:0 in 63:56, bits 14:8 in 55:49 (the extended
+	 * destination ID); the message carries bits 31:8 in address bits 63:40. */
+	m = ioapic_rte_msi(0x20 | (0x2bull << 56) | (0x01ull << IOAPIC_RTE_EXT_DEST_SHIFT));
+	assert_int_equal(m.address, 0x00000100fee2b000ull);
+	m = ioapic_rte_msi(0x20 | (0xffull << 56) | IOAPIC_RTE_EXT_DEST);
+	assert_int_equal(m.address, 0x00007f00feeff000ull);
 	/* NMI, INIT, ExtINT: the delivery mode in data bits 10:8. */
 	assert_int_equal(ioapic_rte_msi((uint64_t)IOAPIC_DM_NMI << 8).data, 0x4400u);
 	assert_int_equal(ioapic_rte_msi((uint64_t)IOAPIC_DM_INIT << 8).data, 0x4500u);
