@@ -155,7 +155,7 @@ check_api_step_mode() {
 		paused=$(grep -c '^mpvmm: paused at step' "$TMP/$name.err")
 		if [ "$paused" -gt "$seen" ]; then
 			seen=$paused
-			local line cpu step got others
+			local line cpu step got
 			line=$(grep '^mpvmm: step:' "$TMP/$name.err" | tail -1)
 			cpu=$(echo "$line" | sed -n 's/.*cpu=\([0-9]*\) .*/\1/p')
 			step=$(echo "$line" | awk '{print $5}')
