@@ -1,6 +1,7 @@
 /*
  * arch.h - x86-64 instructions the self-test guest needs, as inline functions: port I/O,
- * MSRs, CPUID, control registers, interrupt flag, HLT and PAUSE.  Nothing else.
+ * MSRs, CPUID, control registers, the time-stamp counter, interrupt flag, HLT and PAUSE.
+ * Nothing else.
  */
 #ifndef SELFTEST_ARCH_H
 #define SELFTEST_ARCH_H
@@ -68,6 +69,18 @@ static inline uint64_t read_cr3(void)
 	uint64_t v;
 	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
 	return v;
+}
+
+/*
+ * The time-stamp counter, read after every earlier instruction has completed: LFENCE before
+ * RDTSC orders it (SDM Vol. 2B, RDTSC), so a timed interval does not start or end early.
+ */
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+	return ((uint64_t)hi << 32) | lo;
 }
 
 static inline void cli(void)

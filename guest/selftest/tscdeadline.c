@@ -15,22 +15,16 @@
 #include "lib.h"
 #include "result.h"
 #include "state.h"
+#include "tsc.h"
 
 #define MSR_TSC_DEADLINE 0x6e0u
 #define LVT_TIMER_TSC_DEADLINE (2u << 17)
 #define CPUID1_ECX_TSC_DEADLINE (1u << 24)
+#define CALIBRATION_TICKS 2u /* the TSC rate, measured over two timer ticks */
 #define LATE_TICKS 100u  /* a deadline may be this many 10 ms ticks late: the host is busy */
 
 static uint32_t fired;       /* atomic: TSC-deadline interrupts taken */
 static uint64_t fired_tsc;   /* the TSC when the last one was taken   */
-
-static inline uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-	return ((uint64_t)hi << 32) | lo;
-}
 
 void irq_tsc_deadline(void)
 {
@@ -42,25 +36,6 @@ void irq_tsc_deadline(void)
 static uint32_t taken(void)
 {
 	return __atomic_load_n(&fired, __ATOMIC_ACQUIRE);
-}
-
-/* TSC ticks in one tick of the periodic timer, measured over two of them. */
-static uint64_t tsc_per_tick(void)
-{
-	uint32_t t = __atomic_load_n(&g.ticks, __ATOMIC_RELAXED);
-
-	while (__atomic_load_n(&g.ticks, __ATOMIC_RELAXED) == t) {
-		sti_hlt();
-		cli();
-	}
-	uint64_t start = rdtsc();
-	t = __atomic_load_n(&g.ticks, __ATOMIC_RELAXED);
-	while (__atomic_load_n(&g.ticks, __ATOMIC_RELAXED) - t < 2) {
-		sti_hlt();
-		cli();
-	}
-	uint64_t per = (rdtsc() - start) / 2;
-	return per ? per : 1;
 }
 
 /* Interrupts on until `want` interrupts were taken or the TSC passes `until`. */
@@ -84,7 +59,7 @@ void tsc_deadline_check(void)
 		printk("selftest: tsc-deadline timer not offered\n");
 		return;
 	}
-	uint64_t tick = tsc_per_tick(), late = LATE_TICKS * tick;
+	uint64_t tick = tsc_per_tick(CALIBRATION_TICKS), late = LATE_TICKS * tick;
 	lapic_timer_stop();
 	lapic_write(LAPIC_LVT_TIMER, LVT_TIMER_TSC_DEADLINE | VEC_TSC_DEADLINE);
 
