@@ -88,6 +88,11 @@ static inline void cli(void)
 	__asm__ volatile("cli" : : : "memory");
 }
 
+static inline void sti(void)
+{
+	__asm__ volatile("sti" : : : "memory");
+}
+
 /*
  * Enable interrupts and halt as one step: STI delays interrupt recognition until after the
  * next instruction (SDM Vol. 2B, STI), so an interrupt that arrives between a check made

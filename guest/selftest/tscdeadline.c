@@ -41,7 +41,7 @@ static uint32_t taken(void)
 /* Interrupts on until `want` interrupts were taken or the TSC passes `until`. */
 static void wait_for(uint32_t want, uint64_t until)
 {
-	__asm__ volatile("sti" : : : "memory");
+	sti();
 	while (taken() < want && rdtsc() < until)
 		cpu_relax();
 	cli();
