@@ -1,7 +1,8 @@
 /*
  * ap.c - what an AP does once the trampoline has brought it to 64-bit mode: the test's APIC
  * mode, software-enable its APIC, (step mode) wait to be released, check its identity,
- * report through SELFTEST_PORT_AP and its slot, wake the BSP with a fixed IPI, halt.
+ * report through SELFTEST_PORT_AP and its slot, wake the BSP with a fixed IPI, halt (with
+ * SELFTEST_FLAG_IPI_PINGPONG: wait with interrupts enabled, to answer the BSP's pings).
  */
 #include <stdint.h>
 
@@ -9,6 +10,7 @@
 #include "cpu.h"
 #include "idt.h"
 #include "lapic.h"
+#include "pingpong.h"
 #include "smp.h"
 #include "state.h"
 
@@ -51,6 +53,8 @@ static __attribute__((noreturn)) void report(int idx, uint32_t apic_id, uint32_t
 
 	lapic_send_ipi(__atomic_load_n(&g.bsp_apic_id, __ATOMIC_RELAXED),
 		       ICR_DM_FIXED | ICR_LEVEL_ASSERT | VEC_AP_REPORTED); /* 0x4040 */
+	if (g.pingpong)
+		pingpong_ap_wait();
 	halt_forever();
 }
 

@@ -38,6 +38,7 @@ static struct gate idt[256];
 extern const uint64_t exc_stubs[NUM_EXCEPTIONS];
 extern char isr_ap_reported[], isr_timer[], isr_spurious[];
 extern char isr_pit_ioapic[], isr_com1[], isr_pic_pit[], isr_pic_spurious[], isr_tsc_deadline[];
+extern char isr_ping[], isr_pong[];
 
 __attribute__((noreturn)) void exception_handler(uint64_t vec, uint64_t rip, uint64_t err);
 void irq_ap_reported(void);
@@ -65,12 +66,14 @@ void idt_init(void)
 	set_gate(VEC_TIMER, (uint64_t)(uintptr_t)isr_timer);
 	set_gate(VEC_SPURIOUS, (uint64_t)(uintptr_t)isr_spurious);
 	/* irq.c's checks: IRQ 0 and the spurious IRQ 7 of the 8259A, the I/O APIC's two;
-	 * tscdeadline.c's timer. */
+	 * tscdeadline.c's timer; pingpong.c's two IPIs. */
 	set_gate(VEC_PIC_BASE, (uint64_t)(uintptr_t)isr_pic_pit);
 	set_gate(VEC_PIC_BASE + 7, (uint64_t)(uintptr_t)isr_pic_spurious);
 	set_gate(VEC_IOAPIC_PIT, (uint64_t)(uintptr_t)isr_pit_ioapic);
 	set_gate(VEC_IOAPIC_COM1, (uint64_t)(uintptr_t)isr_com1);
 	set_gate(VEC_TSC_DEADLINE, (uint64_t)(uintptr_t)isr_tsc_deadline);
+	set_gate(VEC_PING, (uint64_t)(uintptr_t)isr_ping);
+	set_gate(VEC_PONG, (uint64_t)(uintptr_t)isr_pong);
 	/* Any other vector hits a not-present gate: #NP (11), which reports like any fault. */
 }
 

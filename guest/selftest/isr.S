@@ -77,6 +77,8 @@ exc_common:
 	IRQ	isr_pic_pit, irq_pic_pit
 	IRQ	isr_pic_spurious, irq_pic_spurious
 	IRQ	isr_tsc_deadline, irq_tsc_deadline
+	IRQ	isr_ping, irq_ping
+	IRQ	isr_pong, irq_pong
 
 	.section .rodata
 	.balign 8

@@ -3,9 +3,10 @@
  * table, choose the APIC mode, check itself, then hand over to smp.c to start the APs.
  *
  * Output (COM1), at most: one info line; with SELFTEST_FLAG_IRQ one "selftest: interrupts
- * ok ..." line and one "selftest: tsc-deadline timer ..." line; one "selftest: mistakes
- * ..." line with SELFTEST_FLAG_MISTAKES; then "selftest: PASS cpus=<N> bsp=<uid>" or one
- * or more "selftest: FAIL <reason>" lines.
+ * ok ..." line and one "selftest: tsc-deadline timer ..." line; one "selftest: ipi round
+ * trip ..." line with SELFTEST_FLAG_IPI_PINGPONG; one "selftest: mistakes ..." line with
+ * SELFTEST_FLAG_MISTAKES; then "selftest: PASS cpus=<N> bsp=<uid>" or one or more
+ * "selftest: FAIL <reason>" lines.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +75,7 @@ void bsp_main(const struct selftest_bootinfo *bi)
 	g.racy = (bi->flags & SELFTEST_FLAG_RACY) != 0;
 	g.irq = (bi->flags & SELFTEST_FLAG_IRQ) != 0;
 	g.mistakes = (bi->flags & SELFTEST_FLAG_MISTAKES) != 0;
+	g.pingpong = (bi->flags & SELFTEST_FLAG_IPI_PINGPONG) != 0;
 	__atomic_store_n(&g.apic_base_cpuid, (bi->flags & SELFTEST_FLAG_APIC_BASE_CPUID) != 0,
 			 __ATOMIC_RELAXED);
 

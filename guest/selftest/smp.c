@@ -14,6 +14,7 @@
 #include "lapic.h"
 #include "lib.h"
 #include "mistakes.h"
+#include "pingpong.h"
 #include "result.h"
 #include "state.h"
 #include "tscdeadline.h"
@@ -166,6 +167,9 @@ static __attribute__((noreturn)) void verdict(void)
 		irq_check();
 		tsc_deadline_check();
 	}
+	/* Before the mistakes: their INIT without a SIPI may leave the first AP waiting. */
+	if (g.pingpong)
+		pingpong_run();
 	if (g.mistakes)
 		mistakes_make();
 	pass(g.ncpus, g.cpus[0].uid);

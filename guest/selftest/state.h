@@ -24,6 +24,9 @@
 #define VEC_IOAPIC_PIT  0x50u /* the PIT through the I/O APIC, edge            */
 #define VEC_IOAPIC_COM1 0x51u /* COM1 through the I/O APIC, level-triggered    */
 #define VEC_TSC_DEADLINE 0x52u /* the LAPIC timer in TSC-deadline mode         */
+/* pingpong.c (SELFTEST_FLAG_IPI_PINGPONG): the two fixed IPIs of a round trip. */
+#define VEC_PING        0x53u /* BSP -> first AP                               */
+#define VEC_PONG        0x54u /* first AP -> BSP, sent by its VEC_PING handler */
 
 #define TIMER_HZ 100u
 
@@ -63,6 +66,7 @@ struct selftest_state {
 	uint32_t ticks;                       /* atomic: timer interrupts on the BSP   */
 	bool irq;                             /* SELFTEST_FLAG_IRQ                       */
 	bool mistakes;                        /* SELFTEST_FLAG_MISTAKES                  */
+	bool pingpong;                        /* SELFTEST_FLAG_IPI_PINGPONG              */
 	uint32_t ioapic_addr;                 /* the MADT's first I/O APIC, 0 if none    */
 	uint32_t timer_gsi;                   /* ISA IRQ 0's GSI (MADT override, else 0) */
 	uint32_t irqs[4];                     /* atomic: interrupts taken per irq.c test */

@@ -57,12 +57,22 @@
  */
 #define SELFTEST_FLAG_IRQ       (1u << 5)
 /*
- * After every AP reported (and the interrupt checks), the BSP makes mistakes a VMM must
- * report and survive: a SIPI to a running AP and a storm of them, an IPI to an APIC ID no
- * processor has, an IPI from a software-disabled APIC, a reserved-register write (xAPIC),
- * an INIT with no SIPI (then it waits 800 ms); then "selftest: mistakes made ..." and PASS.
+ * After every AP reported (and the interrupt checks and IPI round trips), the BSP makes
+ * mistakes a VMM must report and survive: a SIPI to a running AP and a storm of them, an IPI
+ * to an APIC ID no processor has, an IPI from a software-disabled APIC, a reserved-register
+ * write (xAPIC), an INIT with no SIPI (then it waits 800 ms); then "selftest: mistakes made
+ * ..." and PASS.
  */
 #define SELFTEST_FLAG_MISTAKES  (1u << 6)
+/*
+ * After every AP reported and the interrupt checks, before the mistakes: interrupt delivery
+ * timed.  The BSP sends a fixed IPI to the first AP, whose handler sends one back, a fixed
+ * number of times (guest/selftest/pingpong.c); each round trip is timed with the TSC, its
+ * rate measured against the LAPIC timer.  Then "selftest: ipi round trip: <K> trips, mean
+ * <ns> ns, min <ns> ns, max <ns> ns" and PASS; with one processor "selftest: ipi round trip
+ * skipped: it needs an ap".  APs wait with interrupts enabled after reporting (not IF = 0).
+ */
+#define SELFTEST_FLAG_IPI_PINGPONG (1u << 7)
 #define SELFTEST_CPUID_APIC_BASE 0x40000001u
 
 /* Most processors the guest can bring up (its per-CPU tables and AP stacks are this big). */
@@ -130,6 +140,7 @@ enum selftest_fail {
 	SELFTEST_FAIL_AP        = 7, /* an AP reported an error (SELFTEST_AP_ERR_*) or was missing */
 	SELFTEST_FAIL_RESOURCES = 8, /* too many processors, or not enough RAM for AP stacks     */
 	SELFTEST_FAIL_IRQ       = 9, /* SELFTEST_FLAG_IRQ: an interrupt did not come, or twice   */
+	SELFTEST_FAIL_IPI       = 10, /* SELFTEST_FLAG_IPI_PINGPONG: a ping or pong did not come */
 };
 
 #endif /* !__ASSEMBLER__ */
