@@ -2,7 +2,8 @@
  * multiboot.c - the boot information of a multiboot start (multiboot.h).  Section numbers
  * are those of the Multiboot Specification 0.6.96.
  *
- * No VMM leaves a struct selftest_bootinfo, so one is built here: no flags (x2APIC mode is
+ * No VMM leaves a struct selftest_bootinfo, so one is built here: no flags but
+ * SELFTEST_FLAG_IPI_PINGPONG for the command-line word `ipi-pingpong` (x2APIC mode is
  * still chosen when the MADT has an APIC ID >= 255), ncpus = the MADT's enabled processors
  * (nothing to cross-check them with), mem_size from mem_upper and the memory map (3.3;
  * see adjacent_end), the 1 GHz APIC timer clock of KVM and QEMU, and a 10 s AP timeout.
@@ -48,6 +49,7 @@
 /* A process exit status has 8 bits: (N << 1) | 1 stays distinct for N up to 127. */
 #define EXIT_VALUE_MAX    127u
 #define WORD_SHOWN_MAX    32u
+#define WORD_PINGPONG     "ipi-pingpong" /* SELFTEST_FLAG_IPI_PINGPONG */
 
 __attribute__((noreturn)) void bsp_main(const struct selftest_bootinfo *bi); /* main.c */
 
@@ -55,6 +57,7 @@ static struct selftest_bootinfo bootinfo;
 static bool started;        /* multiboot_main() ran: .bss is zeroed by either entry */
 static bool exit_wanted;    /* the command line has `exit=N`       */
 static uint32_t exit_value; /* N: written on PASS (1 is written on FAIL) */
+static uint32_t flags_wanted; /* SELFTEST_FLAG_* the command line asks for */
 
 bool multiboot_started(void)
 {
@@ -98,7 +101,10 @@ static void parse_exit(const char *w, uint32_t len)
 	     "0 to %u", shown, EXIT_VALUE_MAX);
 }
 
-/* Words separated by blanks; the first is often the kernel's own path (GRUB, QEMU). */
+/*
+ * Words separated by blanks; the first is often the kernel's own path (GRUB, QEMU).  Known:
+ * `exit=N` and `ipi-pingpong`; any other word is ignored.
+ */
 static void parse_cmdline(const char *s)
 {
 	uint32_t i = 0;
@@ -115,6 +121,9 @@ static void parse_cmdline(const char *s)
 		if (len >= 4 && memcmp(s + start, "exit", 4) == 0 &&
 		    (len == 4 || s[start + 4] == '='))
 			parse_exit(s + start, len);
+		else if (len == sizeof(WORD_PINGPONG) - 1 &&
+			 memcmp(s + start, WORD_PINGPONG, len) == 0)
+			flags_wanted |= SELFTEST_FLAG_IPI_PINGPONG;
 	}
 }
 
@@ -175,7 +184,7 @@ void multiboot_main(uint32_t magic, uint32_t info)
 	bootinfo = (struct selftest_bootinfo){
 		.magic = SELFTEST_BOOTINFO_MAGIC,
 		.version = SELFTEST_BOOTINFO_VERSION,
-		.flags = 0,
+		.flags = flags_wanted,
 		.ncpus = acpi_count_processors(mem_size),
 		.mem_size = mem_size,
 		.lapic_timer_hz = MB_LAPIC_TIMER_HZ,

@@ -11,7 +11,8 @@
  * With no VMM to fill in struct selftest_bootinfo, multiboot_main() builds one from defaults
  * and the multiboot information (3.3).  The command-line word `exit=N` also reports the
  * verdict on a QEMU-style debug-exit port: N on PASS, 1 on FAIL, so the loader's process
- * exits with status (N << 1) | 1.
+ * exits with status (N << 1) | 1; the word `ipi-pingpong` times IPI round trips after
+ * bring-up (SELFTEST_FLAG_IPI_PINGPONG).  Other words are ignored.
  */
 #ifndef SELFTEST_MULTIBOOT_H
 #define SELFTEST_MULTIBOOT_H
