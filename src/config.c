@@ -100,6 +100,7 @@ enum {
 	OPT_RACY,
 	OPT_IRQ,
 	OPT_MISTAKES,
+	OPT_IPI_PINGPONG,
 	OPT_X2APIC,
 	OPT_QUIET,
 	OPT_AP_TIMEOUT,
@@ -127,6 +128,7 @@ static const struct option run_options[] = {
 	{ "selftest-racy", no_argument, NULL, OPT_RACY },
 	{ "selftest-irq", no_argument, NULL, OPT_IRQ },
 	{ "selftest-mistakes", no_argument, NULL, OPT_MISTAKES },
+	{ "selftest-ipi-pingpong", no_argument, NULL, OPT_IPI_PINGPONG },
 	{ "x2apic", no_argument, NULL, OPT_X2APIC },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "ap-timeout", required_argument, NULL, OPT_AP_TIMEOUT },
@@ -168,6 +170,8 @@ void config_usage(FILE *out)
 		"                         interrupts (edge, level with EOI, ExtINT)\n"
 		"      --selftest-mistakes  after bring-up, make MP-protocol and APIC mistakes\n"
 		"                         (stray SIPIs, IPIs nobody takes, INIT without SIPI...)\n"
+		"      --selftest-ipi-pingpong  after bring-up, time fixed IPIs from the BSP to an\n"
+		"                         AP and back (--cpus 2 or more): mean, min and max\n"
 		"      --ap-timeout MS    how long the guest's BSP waits for its APs (default %u)\n"
 		"      --debug-exit PORT  I/O port of the debug exit device (default 0x%x);\n"
 		"                         a write of V ends mpvmm with status (V << 1) | 1\n"
@@ -326,6 +330,9 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 		return 0;
 	case OPT_MISTAKES:
 		cfg->selftest_mistakes = true;
+		return 0;
+	case OPT_IPI_PINGPONG:
+		cfg->selftest_ipi_pingpong = true;
 		return 0;
 	case OPT_X2APIC:
 		cfg->x2apic = true;

@@ -49,6 +49,7 @@ struct vm_config {
 	bool selftest_racy;    /* --selftest-racy: the deliberate bring-up bug (explore) */
 	bool selftest_irq;     /* --selftest-irq: check the interrupt controllers too     */
 	bool selftest_mistakes; /* --selftest-mistakes: guest mistakes after bring-up     */
+	bool selftest_ipi_pingpong; /* --selftest-ipi-pingpong: IPI round trips timed      */
 	bool x2apic;           /* --x2apic: x2APIC mode even when every APIC ID fits xAPIC */
 	bool quiet;            /* --quiet: no informational lines, only the guest and errors */
 	uint32_t ap_timeout_ms;

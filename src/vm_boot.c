@@ -53,6 +53,7 @@ int vm_load_selftest(struct vm *vm)
 		.racy = vm->cfg.selftest_racy,
 		.irq = vm->cfg.selftest_irq,
 		.mistakes = vm->cfg.selftest_mistakes,
+		.ipi_pingpong = vm->cfg.selftest_ipi_pingpong,
 		.x2apic = vm->plat.x2apic,
 		.apic_base_cpuid = vm->accel->no_msr_exits,
 		.ap_timeout_ms = vm->cfg.ap_timeout_ms,

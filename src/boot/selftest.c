@@ -27,6 +27,7 @@ static int write_bootinfo(struct guest_mem *m, const struct selftest_options *o,
 			 (o->hold ? SELFTEST_FLAG_HOLD : 0) | (o->racy ? SELFTEST_FLAG_RACY : 0) |
 			 (o->irq ? SELFTEST_FLAG_IRQ : 0) |
 			 (o->mistakes ? SELFTEST_FLAG_MISTAKES : 0) |
+			 (o->ipi_pingpong ? SELFTEST_FLAG_IPI_PINGPONG : 0) |
 			 (o->apic_base_cpuid ? SELFTEST_FLAG_APIC_BASE_CPUID : 0),
 		.ncpus = o->ncpus,
 		.mem_size = guest_mem_low_size(m),

@@ -20,6 +20,7 @@ struct selftest_options {
 	bool racy;
 	bool irq;
 	bool mistakes;
+	bool ipi_pingpong;
 	bool x2apic;
 	bool apic_base_cpuid; /* SELFTEST_FLAG_APIC_BASE_CPUID: IA32_APIC_BASE reads 0 */
 	uint32_t ap_timeout_ms;

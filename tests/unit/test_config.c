@@ -63,6 +63,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.boot_cpu, 0);
 	assert_int_equal(cfg.mem_size, 256ull << 20);
 	assert_false(cfg.selftest_step);
+	assert_false(cfg.selftest_ipi_pingpong);
 	assert_int_equal(cfg.debug_exit_port, 0xf4);
 }
 
@@ -74,7 +75,8 @@ static void test_options(void **state)
 	(void)state;
 	assert_int_equal(parse(&cfg, err, sizeof(err), "--cpus", "8,sockets=2,cores=2,threads=2",
 			       "--boot-cpu", "7", "-m", "1G", "--selftest-step", "--x2apic",
-			       "--debug-exit", "0x501", "--ap-timeout", "250", NULL), CONFIG_OK);
+			       "--debug-exit", "0x501", "--ap-timeout", "250",
+			       "--selftest-ipi-pingpong", NULL), CONFIG_OK);
 	assert_int_equal(cfg.topo.cpus, 8);
 	assert_int_equal(cfg.topo.sockets, 2);
 	assert_int_equal(cfg.topo.cores, 2);
@@ -83,6 +85,7 @@ static void test_options(void **state)
 	assert_int_equal(cfg.mem_size, 1ull << 30);
 	assert_true(cfg.selftest_step);
 	assert_true(cfg.x2apic);
+	assert_true(cfg.selftest_ipi_pingpong);
 	assert_int_equal(cfg.debug_exit_port, 0x501);
 	assert_int_equal(cfg.ap_timeout_ms, 250);
 	/* The parser can run again (getopt state is reset). */
