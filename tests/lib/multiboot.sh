@@ -2,7 +2,7 @@
 # mpvmm's own multiboot loader (--kernel, KVM), and by QEMU with SeaBIOS under TCG, which
 # checks the guest on a platform mpvmm did not build.  The command-line word exit=N makes
 # the guest also report its verdict on the debug-exit port 0xf4: status (N << 1) | 1 on
-# PASS.  Skipped (counted, with the reason) without KVM or without qemu-system-x86_64.
+# PASS; the word ipi-pingpong times IPI round trips as --selftest-ipi-pingpong does.  Skipped (counted, with the reason) without KVM or without qemu-system-x86_64.
 # shellcheck shell=bash
 
 QEMU_SYSTEM=${QEMU_SYSTEM:-qemu-system-x86_64}
@@ -54,6 +54,27 @@ check_mb_qemu() {
 	mb_verdict "$name" "$cpus" 11 $? "$out"
 }
 
+# The command-line word ipi-pingpong on QEMU (TCG, 2 CPUs): the round-trip line that
+# --selftest-ipi-pingpong gives under mpvmm (PINGPONG_RE, kvm.sh), then PASS.
+check_mb_qemu_pingpong() {
+	local name=multiboot/qemu-tcg-pingpong out=$TMP/mb-qemu-pingpong.out
+	if ! command -v "$QEMU_SYSTEM" >/dev/null 2>&1; then
+		skip "$name" "$QEMU_SYSTEM is not installed (Debian package qemu-system-x86)"
+		return 0
+	fi
+	timeout -k 10 "$QEMU_TIMEOUT" "$QEMU_SYSTEM" -M pc -accel tcg -smp 2 -m 256M \
+		-nographic -nodefaults -serial stdio -device isa-debug-exit,iobase=0xf4 \
+		-kernel "$BUILD/guest/selftest.bin" -append "ipi-pingpong exit=5" >"$out" 2>&1 \
+		</dev/null
+	local status=$?
+	if ! tr -d '\r' <"$out" | grep -aqE "$PINGPONG_RE"; then
+		fail "$name" "no round-trip line"
+		tr -d '\r\033' <"$out" | tail -n 20
+		return 0
+	fi
+	mb_verdict "$name" 2 11 "$status" "$out"
+}
+
 run_multiboot_tests() {
 	local n
 	if [ ! -f "$BUILD/guest/selftest.bin" ]; then
@@ -67,4 +88,5 @@ run_multiboot_tests() {
 	for n in 1 4 16; do
 		check_mb_qemu "$n"
 	done
+	check_mb_qemu_pingpong
 }

@@ -118,6 +118,8 @@ run_soft_tests() {
 	check_step_mode step-seeded 4 1 --seed 5
 	check_irq irq --cpus 4 --boot-cpu 2
 	check_mistakes
+	check_pingpong pingpong
+	check_pingpong_alone
 	expect_refused soft/cpus-300 "at most 255 vCPUs" --accel soft --cpus 300
 	expect_refused soft/kernel "--kernel needs --accel kvm" --accel soft --kernel /dev/null
 	expect_refused soft/x2apic "no x2APIC" --accel soft --x2apic
