@@ -22,9 +22,8 @@
 #include "tsc.h"
 
 /*
- * Round trips per run.  One takes ~0.2-1 ms on PVM (emulated guest code) and ~10 ms on the
- * software CPU, where a vCPU spinning after an APIC write keeps its turn for up to a million
- * instructions (accel/soft.c): 500 keep a run there under 10 s.
+ * Round trips per run.  One takes ~0.2-1 ms on PVM (emulated guest code), ~0.04 ms on the
+ * software CPU: 500 keep a run under a second, besides the 1-2 s of calibration.
  */
 #define TRIPS 500u
 #define TRIP_TIMEOUT_MS 1000u /* a round trip may take 1 s: the host may be busy */

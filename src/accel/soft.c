@@ -23,7 +23,10 @@
  * A slice ends when its instruction budget is spent, at HLT, at a guest exception, or at a
  * kick.  After an MMIO write (an IPI, an EOI) it goes on to the vCPU's next port I/O or HLT
  * (at most POST_MMIO_MAX more instructions) and ends there: what a guest reports about an
- * IPI it sent (the self-test's step ports) is seen before the IPI's target runs.
+ * IPI it sent (the self-test's step ports) is seen before the IPI's target runs.  A PAUSE
+ * ends a slice too, once PAUSE_SLICE_MIN instructions ran: the vCPU spins waiting for
+ * another (an answer to its IPI, as in Linux's smp_call_function), which cannot come while it
+ * holds the turn.
  *
  * What Unicorn 2.0.1 cannot do, and what is done instead:
  *  - paging walks the tables but then uses virtual = physical: identity-mapped guests only;
@@ -122,6 +125,7 @@ static const struct dlib_sym lib_syms[] = {
 #define SLICE_SEEDED_MIN 200u
 #define SLICE_SEEDED_SPAN 40000u
 #define POST_MMIO_MAX 1000000u
+#define PAUSE_SLICE_MIN 200u  /* a spinning vCPU gives its turn up after this many */
 #define NO_TURN (-1L)
 #define IDLE_JUMPS_MAX 64u
 
@@ -470,6 +474,15 @@ static void deliver(struct accel_vcpu *v, const struct accel_exit *e)
 	v->in_exit = IN_NO_EXIT;
 }
 
+/* PAUSE (F3 90, SDM Vol. 2B): a spin-wait loop.  Soft guests are identity-mapped, so the
+ * linear address is the physical one. */
+static bool is_pause(struct soft *s, uint64_t addr, uint32_t size)
+{
+	const uint8_t *p = size == 2 ? phys(s, addr, 2) : NULL;
+
+	return p && p[0] == 0xf3 && p[1] == 0x90;
+}
+
 /*
  * Before every instruction: count it, and stop before it when the slice is over.  A stop
  * from a code hook happens before the instruction executes; RIP then reads the linear
@@ -488,7 +501,8 @@ static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 	v->insn_addr = addr;
 	v->insn_size = size;
 	uint64_t limit = v->budget + (v->mmio_written ? POST_MMIO_MAX : 0);
-	if (v->io_stop || v->executed >= limit) {
+	if (v->io_stop || v->executed >= limit ||
+	    (v->executed >= PAUSE_SLICE_MIN && is_pause(v->s, addr, size))) {
 		v->stopped = true;
 		v->stop_addr = addr;
 		lib.emu_stop(uc);
