@@ -12,8 +12,9 @@
 #include <strings.h>
 #include <time.h>
 
-/* Bring-up takes under ten events per vCPU; the ring keeps the latest when more come. */
-#define TRACE_EVENTS_PER_CPU 64
+/* Bring-up takes under ten events per vCPU: they stay; a ring keeps the newest after them. */
+#define TRACE_FIRST_PER_CPU 16
+#define TRACE_LAST_PER_CPU 64
 #define STATE_UNKNOWN 0xff
 
 struct mp {
@@ -77,7 +78,7 @@ struct mp *mp_create(uint32_t ncpus, const struct mp_cpu *cpus, const struct mp_
 	mp->cpus = calloc(ncpus, sizeof(*mp->cpus));
 	mp->last = calloc(ncpus, sizeof(*mp->last));
 	mp->exited = calloc(ncpus, sizeof(*mp->exited));
-	mp->trace = trace_create(ncpus, TRACE_EVENTS_PER_CPU);
+	mp->trace = trace_create(ncpus, TRACE_FIRST_PER_CPU, TRACE_LAST_PER_CPU);
 	if (!mp->cpus || !mp->last || !mp->exited || !mp->trace) {
 		mp_destroy(mp);
 		return NULL;

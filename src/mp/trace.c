@@ -1,5 +1,10 @@
 /*
- * trace.c - see trace.h.  A multi-producer ring per vCPU without locks.
+ * trace.c - see trace.h.  A multi-producer ring per vCPU without locks, behind the vCPU's
+ * first events, which stay.
+ *
+ * Positions count a vCPU's events from its creation.  Those from the last trace_clear
+ * (`base`) on, up to `first` of them, go to slots of their own that nothing overwrites; the
+ * later ones to the ring, slot position % last.
  *
  * A writer reserves a position with one atomic increment of the ring's `head`, claims the
  * slot position % size by moving the slot's sequence number to "being written" (odd), stores
@@ -35,21 +40,25 @@ struct trace_ring {
 
 struct trace {
 	uint32_t ncpus;
-	size_t per_cpu;
-	struct trace_slot *slots; /* all rings, one allocation: pages never written cost nothing */
+	size_t first, last;       /* events kept from the start, and the newest in a ring  */
+	struct trace_slot *slots; /* per vCPU `first` then `last` slots, one allocation:
+				   * pages never written cost nothing */
 	struct trace_ring rings[];
 };
 
-struct trace *trace_create(uint32_t ncpus, size_t per_cpu)
+struct trace *trace_create(uint32_t ncpus, size_t first, size_t last)
 {
-	if (per_cpu == 0)
+	size_t per_cpu = first + last;
+
+	if (last == 0 || per_cpu < last)
 		return NULL;
 	struct trace *t = calloc(1, sizeof(*t) + (size_t)ncpus * sizeof(struct trace_ring));
 
 	if (!t)
 		return NULL;
 	t->ncpus = ncpus;
-	t->per_cpu = per_cpu;
+	t->first = first;
+	t->last = last;
 	/* calloc's zeroes are the atomics' initial values (empty slots, empty rings). */
 	t->slots = calloc((size_t)ncpus * per_cpu, sizeof(struct trace_slot));
 	if (!t->slots) {
@@ -74,7 +83,17 @@ uint32_t trace_ncpus(const struct trace *t)
 
 size_t trace_capacity(const struct trace *t)
 {
-	return t ? t->per_cpu : 0;
+	return t ? t->first + t->last : 0;
+}
+
+/* The slot for cpu's event at position pos, `base` being the ring's base. */
+static struct trace_slot *slot_of(struct trace *t, uint32_t cpu, uint64_t pos, uint64_t base)
+{
+	struct trace_slot *s = &t->slots[(size_t)cpu * (t->first + t->last)];
+
+	if (pos >= base && pos - base < t->first)
+		return &s[pos - base];
+	return &s[t->first + pos % t->last];
 }
 
 static void pack(const struct trace_event *ev, uint64_t w[3])
@@ -119,15 +138,16 @@ void trace_record(struct trace *t, const struct trace_event *ev)
 		return;
 	struct trace_ring *r = &t->rings[ev->cpu];
 	uint64_t pos = atomic_fetch_add_explicit(&r->head, 1, memory_order_relaxed);
-	struct trace_slot *s = &t->slots[(size_t)ev->cpu * t->per_cpu + pos % t->per_cpu];
+	uint64_t base = atomic_load_explicit(&r->base, memory_order_acquire);
+	struct trace_slot *s = slot_of(t, ev->cpu, pos, base);
 	uint64_t prev = 0, w[3];
 
 	if (!claim(s, pos, &prev)) {
 		atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
 		return;
 	}
-	/* Overwriting the oldest event is a loss, unless it had been cleared. */
-	if (prev && prev / 2 - 1 >= atomic_load_explicit(&r->base, memory_order_relaxed))
+	/* Overwriting the ring's oldest event is a loss, unless it had been cleared. */
+	if (prev && prev / 2 - 1 >= base)
 		atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
 	pack(ev, w);
 	for (int i = 0; i < 3; i++)
@@ -155,18 +175,20 @@ size_t trace_copy(struct trace *t, uint32_t cpu, struct trace_event *out, size_t
 	if (!t || cpu >= t->ncpus)
 		return 0;
 	struct trace_ring *r = &t->rings[cpu];
-	struct trace_slot *slots = &t->slots[(size_t)cpu * t->per_cpu];
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
 	uint64_t base = atomic_load_explicit(&r->base, memory_order_acquire);
-	uint64_t first = head > t->per_cpu ? head - t->per_cpu : 0;
+	if (base > head) /* cleared between the two loads: nothing to copy */
+		base = head;
+	uint64_t kept_end = head - base < t->first ? head : base + t->first;
+	uint64_t ring_start = head > t->last ? head - t->last : 0;
 	size_t n = 0;
 
-	if (first < base)
-		first = base;
-	for (uint64_t pos = first; pos < head && n < max; pos++) {
-		if (read_slot(&slots[pos % t->per_cpu], pos, &out[n]))
-			n++;
-	}
+	if (ring_start < kept_end)
+		ring_start = kept_end;
+	for (uint64_t pos = base; pos < kept_end && n < max; pos++)
+		n += read_slot(slot_of(t, cpu, pos, base), pos, &out[n]);
+	for (uint64_t pos = ring_start; pos < head && n < max; pos++)
+		n += read_slot(slot_of(t, cpu, pos, base), pos, &out[n]);
 	return n;
 }
 

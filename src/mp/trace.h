@@ -1,7 +1,9 @@
 /*
  * trace.h - a timestamped record, per vCPU, of MP-state changes and of the INIT / SIPI /
- * IPI traffic mpvmm sees.  A fixed-size ring per vCPU: when it is full the oldest events
- * are dropped and counted.  Knows nothing of how events are observed.
+ * IPI traffic mpvmm sees.  Per vCPU, its first events (its bring-up) are kept for good and
+ * the newest in a fixed-size ring: when the ring is full its oldest events are dropped and
+ * counted, so a guest's IPI traffic never hides how the vCPU started.  Knows nothing of how
+ * events are observed.
  *
  * Recording never takes a lock and never waits: events about a vCPU come from its own
  * thread and from the threads that send it IPIs, all at once.  Readers copy a consistent
@@ -44,7 +46,8 @@ struct trace_event {
 
 struct trace;
 
-struct trace *trace_create(uint32_t ncpus, size_t per_cpu);
+/* Keeps each vCPU's `first` events (from creation or trace_clear) and its `last` newest. */
+struct trace *trace_create(uint32_t ncpus, size_t first, size_t last);
 void trace_destroy(struct trace *t);
 uint32_t trace_ncpus(const struct trace *t);
 /* Events kept per vCPU: the most trace_copy can return. */

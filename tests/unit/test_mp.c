@@ -239,7 +239,7 @@ static void test_failures(void **state)
 
 static void test_ring_overflow(void **state)
 {
-	struct trace *t = trace_create(2, 4);
+	struct trace *t = trace_create(2, 0, 4);
 	struct trace_event ev[8];
 
 	(void)state;

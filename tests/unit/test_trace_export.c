@@ -64,7 +64,7 @@ static void *writer(void *arg)
 
 static void test_ring_concurrent(void **state)
 {
-	struct trace *t = trace_create(2, 64);
+	struct trace *t = trace_create(2, 0, 64);
 	struct writer_arg args[WRITERS];
 	pthread_t th[WRITERS];
 	struct trace_event ev[64];
@@ -107,7 +107,7 @@ static void test_ring_concurrent(void **state)
 
 static void test_ring_clear(void **state)
 {
-	struct trace *t = trace_create(1, 4);
+	struct trace *t = trace_create(1, 0, 4);
 	struct trace_event ev[8];
 
 	(void)state;
@@ -132,7 +132,43 @@ static void test_ring_clear(void **state)
 	assert_int_equal(ev[0].t_ns, 101);
 	assert_int_equal(trace_capacity(t), 4);
 	assert_int_equal(trace_ncpus(t), 1);
-	assert_null(trace_create(1, 0));
+	assert_null(trace_create(1, 0, 0));
+	assert_null(trace_create(1, 4, 0));
+	trace_destroy(t);
+}
+
+/* The first events stay however many come after them; the ring keeps the newest; a clear
+ * makes the next events the first ones again. */
+static void test_first_events_kept(void **state)
+{
+	struct trace *t = trace_create(1, 3, 4);
+	struct trace_event ev[16];
+
+	(void)state;
+	assert_int_equal(trace_capacity(t), 7);
+	for (uint32_t i = 0; i < 5; i++)
+		trace_record(t, &(struct trace_event){ .t_ns = i });
+	assert_int_equal(trace_copy(t, 0, ev, 16), 5);
+	for (uint32_t i = 0; i < 5; i++)
+		assert_int_equal(ev[i].t_ns, i);
+	for (uint32_t i = 5; i < 100; i++)
+		trace_record(t, &(struct trace_event){ .t_ns = i });
+	assert_int_equal(trace_copy(t, 0, ev, 16), 7);
+	static const uint64_t want[7] = { 0, 1, 2, 96, 97, 98, 99 };
+	for (uint32_t i = 0; i < 7; i++)
+		assert_int_equal(ev[i].t_ns, want[i]);
+	assert_int_equal(trace_dropped(t, 0), 100 - 7);
+	/* A short copy takes the oldest. */
+	assert_int_equal(trace_copy(t, 0, ev, 4), 4);
+	assert_int_equal(ev[3].t_ns, 96);
+	trace_clear(t);
+	for (uint32_t i = 0; i < 9; i++)
+		trace_record(t, &(struct trace_event){ .t_ns = 200 + i });
+	assert_int_equal(trace_copy(t, 0, ev, 16), 7);
+	static const uint64_t again[7] = { 200, 201, 202, 205, 206, 207, 208 };
+	for (uint32_t i = 0; i < 7; i++)
+		assert_int_equal(ev[i].t_ns, again[i]);
+	assert_int_equal(trace_dropped(t, 0), 2);
 	trace_destroy(t);
 }
 
@@ -450,6 +486,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ring_concurrent),
 		cmocka_unit_test(test_ring_clear),
+		cmocka_unit_test(test_first_events_kept),
 		cmocka_unit_test(test_time_in_state),
 		cmocka_unit_test(test_chrome),
 		cmocka_unit_test(test_text),
