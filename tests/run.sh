@@ -22,6 +22,9 @@ MPVMM=$BUILD/mpvmm
 HERE=$(cd "$(dirname "$0")" && pwd)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+# In a sanitized build (make test SANITIZE=...) a report fails the test that caused it:
+# ASan and TSan end the process with an error status; UBSan is told to as well.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 PASSED=0
 FAILED=0
