@@ -1401,18 +1401,7 @@ static int soft_translate(struct accel_vcpu *v, uint64_t gva, uint64_t *gpa)
 #define NO_TURN_SAVED UINT64_MAX
 #define UC_CONTEXT_HEADER 16u /* uc_priv.h 2.0.1: size_t context_size; mode; arch */
 
-__attribute__((format(printf, 3, 4)))
-static int snap_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(err, errlen, "software CPU state: ");
-
-	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < errlen)
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#define snap_fail(err, errlen, ...) snap_refuse(err, errlen, "software CPU", __VA_ARGS__)
 
 /* This library and context size, for the saved state to be read by the same. */
 static void put_engine_id(struct soft *s, struct snap_enc *e)

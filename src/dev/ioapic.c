@@ -240,18 +240,7 @@ void ioapic_save(const struct ioapic *io, struct snap_enc *e)
 	snap_enc_u32(e, io->asserted);
 }
 
-__attribute__((format(printf, 3, 4)))
-static int refuse(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(err, errlen, "I/O APIC state: ");
-
-	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < errlen)
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#define refuse(err, errlen, ...) snap_refuse(err, errlen, "I/O APIC", __VA_ARGS__)
 
 /* An entry the guest could have made: 82093AA 3.2.4's reserved bits clear, remote IRR on
  * level-triggered entries only (write_rte clears it when an entry becomes edge). */

@@ -838,18 +838,7 @@ static void dec_set(struct snap_dec *d, uint32_t r[8])
 		r[i] = snap_dec_u32(d);
 }
 
-__attribute__((format(printf, 3, 4)))
-static int refuse(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(err, errlen, "local APIC state: ");
-
-	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < errlen)
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#define refuse(err, errlen, ...) snap_refuse(err, errlen, "local APIC", __VA_ARGS__)
 
 static bool valid_divide(uint32_t div)
 {

@@ -531,18 +531,7 @@ static void decode_cpu(struct snap_dec *d, struct saved_cpu *s)
 	s->since_init = snap_dec_u64(d);
 }
 
-__attribute__((format(printf, 3, 4)))
-static int refuse(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(err, errlen, "MP state: ");
-
-	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < errlen)
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#define refuse(err, errlen, ...) snap_refuse(err, errlen, "MP", __VA_ARGS__)
 
 /* A start is latched exactly in SIPI_RECEIVED, or (the BSP after INIT) while RUNNABLE. */
 static int check_cpu(const struct mp_user *u, uint32_t i, const struct saved_cpu *s,

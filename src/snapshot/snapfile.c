@@ -61,6 +61,8 @@
 #include "snapshot/snapfile.h"
 #include "snapshot/snapfile_layout.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,4 +215,16 @@ const void *snap_dec_blob(struct snap_dec *d, size_t *n)
 bool snap_dec_done(const struct snap_dec *d)
 {
 	return !d->bad && d->off == d->len;
+}
+
+int snap_refuse(char *err, size_t errlen, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, errlen, "%s state: ", what);
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
 }

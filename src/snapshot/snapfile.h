@@ -142,5 +142,8 @@ void snap_dec_bytes(struct snap_dec *d, void *out, size_t n);
 const void *snap_dec_blob(struct snap_dec *d, size_t *n);
 /* All of the payload was consumed and nothing overran. */
 bool snap_dec_done(const struct snap_dec *d);
+/* A decoded state refused: "<what> state: <why>" into err; returns -1. */
+int snap_refuse(char *err, size_t errlen, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif
