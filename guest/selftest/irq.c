@@ -268,9 +268,10 @@ void irq_check(void)
 	outb(PIC2_DATA, 0xff);
 	if (!g.ioapic_addr)
 		fail(SELFTEST_FAIL_IRQ, "irq: the madt lists no i/o apic");
-	if (g.bsp_apic_id > (ext_dest_id() ? EXT_DEST_MAX_ID : XAPIC_MAX_ID))
+	bool ext = ext_dest_id();
+	if (g.bsp_apic_id > (ext ? EXT_DEST_MAX_ID : XAPIC_MAX_ID))
 		fail(SELFTEST_FAIL_IRQ, "irq: bsp apic id %u cannot be an i/o apic destination%s",
-		     g.bsp_apic_id, ext_dest_id() ? "" : " (no extended destination id)");
+		     g.bsp_apic_id, ext ? "" : " (no extended destination id)");
 	check_ioapic_edge();
 	check_ioapic_level();
 	check_pic();

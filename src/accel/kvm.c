@@ -410,6 +410,27 @@ static bool ext_dest_id(const struct kvm *k)
 	return k->user || (k->split && k->x2apic_api);
 }
 
+/* What KVM offers, less what mpvmm's interrupt controllers cannot give, plus what they can. */
+static void fit_to_irqchip(const struct kvm *k, struct cpuid_entry *e)
+{
+	if (e->function == KVM_CPUID_FEATURES) {
+		if (ext_dest_id(k))
+			e->eax |= 1u << KVM_FEATURE_MSI_EXT_DEST_ID;
+		if (k->user)
+			e->eax &= ~KVM_FEATURES_NEED_APIC;
+	}
+	if (e->function != 1 || !k->user)
+		return;
+	/* --irqchip user: without MSR exits xAPIC only: clear CPUID.01H:ECX.x2APIC[bit 21]
+	 * (SDM Vol. 3A, 10.12.1).  KVM without its APIC ignores IA32_TSC_DEADLINE: mpvmm's
+	 * APICs have the mode where they see the MSR and know the TSC's rate, otherwise ECX
+	 * bit 24 is cleared (10.5.4.1). */
+	if (!k->msr_exits)
+		e->ecx &= ~(1u << 21);
+	if (!k->base.tsc_hz)
+		e->ecx &= ~(1u << 24);
+}
+
 static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_t errlen)
 {
 	struct kvm *k = kvm_of(a);
@@ -444,23 +465,8 @@ static struct cpuid_table *kvm_supported_cpuid(struct accel *a, char *err, size_
 			};
 		}
 		free(c);
-		/* --irqchip user: without MSR exits xAPIC only: clear CPUID.01H:ECX.x2APIC[bit
-		 * 21] (SDM Vol. 3A, 10.12.1).  KVM without its APIC ignores IA32_TSC_DEADLINE:
-		 * mpvmm's APICs have the mode where they see the MSR and know the TSC's rate,
-		 * otherwise ECX bit 24 is cleared (10.5.4.1). */
-		for (size_t i = 0; ext_dest_id(k) && i < t->n; i++)
-			if (t->e[i].function == KVM_CPUID_FEATURES)
-				t->e[i].eax |= 1u << KVM_FEATURE_MSI_EXT_DEST_ID;
-		for (size_t i = 0; k->user && i < t->n; i++) {
-			if (t->e[i].function == KVM_CPUID_FEATURES)
-				t->e[i].eax &= ~KVM_FEATURES_NEED_APIC;
-			if (t->e[i].function != 1)
-				continue;
-			if (!k->msr_exits)
-				t->e[i].ecx &= ~(1u << 21);
-			if (!k->base.tsc_hz)
-				t->e[i].ecx &= ~(1u << 24);
-		}
+		for (size_t i = 0; i < t->n; i++)
+			fit_to_irqchip(k, &t->e[i]);
 		return t;
 	}
 	snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: out of memory");
