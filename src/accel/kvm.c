@@ -1046,22 +1046,27 @@ static int kvm_interrupt(struct accel_vcpu *v, uint8_t vector, bool nmi)
 	return kvm_vcpu_ioctl(v, KVM_INTERRUPT, &irq, "KVM_INTERRUPT");
 }
 
-/* IA32_TSC (SDM Vol. 3B, 17.17) as the guest reads it now. */
-static int kvm_guest_tsc(struct accel_vcpu *v, uint64_t *tsc)
+int kvm_get_msr(struct accel_vcpu *v, uint32_t index, uint64_t *value)
 {
 	struct {
 		struct kvm_msrs h;
 		struct kvm_msr_entry e;
-	} one = { .h.nmsrs = 1, .e.index = 0x10 /* IA32_TSC */ };
+	} one = { .h.nmsrs = 1, .e.index = index };
 	int r = ioctl(v->fd, KVM_GET_MSRS, &one);
 
 	if (r != 1) {
 		if (r >= 0)
-			errno = EIO;
+			errno = EIO; /* KVM read none of them */
 		return -1;
 	}
-	*tsc = one.e.data;
+	*value = one.e.data;
 	return 0;
+}
+
+/* IA32_TSC (SDM Vol. 3B, 17.17) as the guest reads it now. */
+static int kvm_guest_tsc(struct accel_vcpu *v, uint64_t *tsc)
+{
+	return kvm_get_msr(v, 0x10 /* IA32_TSC */, tsc);
 }
 
 /* Each vCPU has its own thread: nothing to hand over.  A halting vCPU may have armed a timer. */

@@ -61,5 +61,7 @@ struct kvm *kvm_of(struct accel *a);
 int kvm_check_cap(struct kvm *k, long cap);
 /* A vCPU ioctl; on failure logs "vCPU N: what: strerror" and returns -1 with errno kept. */
 int kvm_vcpu_ioctl(struct accel_vcpu *v, unsigned long req, void *arg, const char *what);
+/* The vCPU's current value of MSR `index` (KVM_GET_MSRS); -1 with errno if KVM cannot read it. */
+int kvm_get_msr(struct accel_vcpu *v, uint32_t index, uint64_t *value);
 
 #endif

@@ -290,20 +290,6 @@ static int set(struct accel_vcpu *v, unsigned long req, void *arg, const char *w
 	return 0;
 }
 
-/* The vCPU's current value of MSR `index`; false if KVM cannot read it. */
-static bool msr_now(struct accel_vcpu *v, uint32_t index, uint64_t *value)
-{
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} one = { .h.nmsrs = 1, .e.index = index };
-
-	if (ioctl(v->fd, KVM_GET_MSRS, &one) != 1)
-		return false;
-	*value = one.e.data;
-	return true;
-}
-
 /*
  * KVM_SET_MSRS stops at the first MSR it refuses.  Some it refuses in one configuration
  * only (e.g. MSR_KVM_ASYNC_PF_INT without an in-kernel LAPIC) though they read back fine:
@@ -326,7 +312,7 @@ static int set_msrs_from(struct accel_vcpu *v, struct kvm_msrs *m, char *err, si
 			return 0;
 		uint64_t now;
 		const struct kvm_msr_entry *bad = &m->entries[got];
-		if (!msr_now(v, bad->index, &now) || now != bad->data) {
+		if (kvm_get_msr(v, bad->index, &now) < 0 || now != bad->data) {
 			snprintf(err, errlen, "KVM_SET_MSRS: this KVM refuses MSR %#x = %#llx",
 				 bad->index, (unsigned long long)bad->data);
 			return -1;
