@@ -258,11 +258,8 @@ static void check_pic(void)
 
 void irq_check(void)
 {
-	if (!__atomic_load_n(&lapic_timer_on, __ATOMIC_RELAXED)) {
-		uint64_t n = g.bi->lapic_timer_hz / TIMER_HZ;
-		lapic_timer_periodic(VEC_TIMER, n == 0 ? 1 : n > 0xffffffffu ? 0xffffffffu
-									: (uint32_t)n);
-	}
+	if (!__atomic_load_n(&lapic_timer_on, __ATOMIC_RELAXED))
+		lapic_timer_at_hz(VEC_TIMER, g.bi->lapic_timer_hz, TIMER_HZ);
 	/* The 8259As stay masked while the I/O APIC is tested: an OS uses one or the other. */
 	outb(PIC1_DATA, 0xff);
 	outb(PIC2_DATA, 0xff);

@@ -97,6 +97,14 @@ void lapic_timer_periodic(uint8_t vec, uint32_t initial_count)
 	__atomic_store_n(&lapic_timer_on, true, __ATOMIC_RELAXED);
 }
 
+void lapic_timer_at_hz(uint8_t vec, uint64_t input_hz, uint32_t hz)
+{
+	uint64_t count = input_hz / hz;
+
+	lapic_timer_periodic(vec, count == 0 ? 1 : count > 0xffffffffu ? 0xffffffffu
+								: (uint32_t)count);
+}
+
 void lapic_timer_stop(void)
 {
 	lapic_write(LAPIC_TIMER_ICR, 0);

@@ -66,6 +66,9 @@ void lapic_send_ipi(uint32_t dest_apic_id, uint32_t icr_lo);
 extern bool lapic_timer_on;
 
 void lapic_timer_periodic(uint8_t vec, uint32_t initial_count);
+/* Periodic, divide by 1, `hz` times a second on a timer clock of `input_hz` (as near as the
+ * 32-bit count allows). */
+void lapic_timer_at_hz(uint8_t vec, uint64_t input_hz, uint32_t hz);
 void lapic_timer_stop(void);
 
 #endif

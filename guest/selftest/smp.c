@@ -227,9 +227,7 @@ void smp_boot_aps(void)
 	trampoline_install(naps);
 
 	/* 100 Hz periodic timer, divide by 1 (SDM 10.5.4): only to bound the waits. */
-	uint64_t count = g.bi->lapic_timer_hz / TIMER_HZ;
-	lapic_timer_periodic(VEC_TIMER, count == 0 ? 1 : count > 0xffffffffu ? 0xffffffffu
-						      : (uint32_t)count);
+	lapic_timer_at_hz(VEC_TIMER, g.bi->lapic_timer_hz, TIMER_HZ);
 	uint32_t timeout = (uint32_t)(((uint64_t)g.bi->ap_timeout_ms + 1000 / TIMER_HZ - 1) /
 				      (1000 / TIMER_HZ)); /* ticks, rounded up */
 

@@ -97,8 +97,7 @@ void tsc_deadline_check(void)
 	if (taken() != 2)
 		fail(SELFTEST_FAIL_IRQ, "tsc-deadline: fired after it was disarmed with 0");
 
-	uint64_t n = g.bi->lapic_timer_hz / TIMER_HZ;
-	lapic_timer_periodic(VEC_TIMER, n == 0 ? 1 : n > 0xffffffffu ? 0xffffffffu : (uint32_t)n);
+	lapic_timer_at_hz(VEC_TIMER, g.bi->lapic_timer_hz, TIMER_HZ);
 	printk("selftest: tsc-deadline timer ok: fires once and not early, at once when passed, "
 	       "0 disarms\n");
 }
