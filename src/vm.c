@@ -86,6 +86,11 @@ static void vm_reset_cb(void *opaque, const char *why)
 	vm_stop(vm, vm->cfg.reboot_restart ? VM_STATUS_RESTART : 0, msg);
 }
 
+/*
+ * The first call stops the VM: every vCPU is told, then the main thread, which joins their
+ * threads.  Not before: a vCPU that sees `stopping` exits at once, and a kick sent to a
+ * thread already joined would be sent to a thread that no longer exists.
+ */
 void vm_stop(struct vm *vm, int status, const char *why)
 {
 	pthread_mutex_lock(&vm->stop_lock);
@@ -95,7 +100,6 @@ void vm_stop(struct vm *vm, int status, const char *why)
 		vm->status = status;
 		snprintf(vm->why, sizeof(vm->why), "%s", why);
 		atomic_store(&vm->stopping, true);
-		pthread_cond_broadcast(&vm->stop_cond);
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (!first)
@@ -105,6 +109,10 @@ void vm_stop(struct vm *vm, int status, const char *why)
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	vcpu_gate_poke(&vm->gate);
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->vcpus_told = true;
+	pthread_cond_broadcast(&vm->stop_cond);
+	pthread_mutex_unlock(&vm->stop_lock);
 }
 
 static uint32_t running_vcpus(struct vm *vm)
@@ -887,7 +895,7 @@ int vm_run(struct vm *vm)
 		}
 	}
 	pthread_mutex_lock(&vm->stop_lock);
-	while (!vm->stopped)
+	while (!vm->vcpus_told)
 		pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
 	pthread_mutex_unlock(&vm->stop_lock);
 	for (uint32_t i = 0; i < vm->nvcpus; i++)

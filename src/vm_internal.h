@@ -68,7 +68,8 @@ struct vm {
 	struct vcpu_gate gate;
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
-	bool stopped;
+	bool stopped;       /* a vm_stop came: the first one's status and reason stand */
+	bool vcpus_told;    /* that vm_stop has kicked every vCPU: their threads may be joined */
 	int status;
 	char why[256];
 
