@@ -355,4 +355,24 @@ run_snapshot_tests() {
 	check_snapshot_irqchip_section
 	check_snapshot_killed
 	check_snapshot_api_errors
+	check_snapshot_old_file
+}
+
+# A snapshot an earlier build wrote (tests/data/README.md: the software CPU, two vCPUs, the
+# AP in INIT_RECEIVED) restores in this build: the remaining steps, PASS, and the same trace
+# bytes as that build's restore (the run is seeded).
+check_snapshot_old_file() {
+	local name=old-file out=$TMP/snap-old-file
+	timeout -k 10 "$TIMEOUT" "$MPVMM" restore "$HERE/data/soft-after-init-format1.snap" \
+		--trace "$out.json" >"$out.out" 2>"$out.err" </dev/null
+	local status=$?
+	if [ "$status" -ne 0 ] || ! grep -qx 'selftest: PASS cpus=2 bsp=0' "$out.out" ||
+	   ! grep -q 'step: cpu=1 apic=1 after-sipi1 SIPI_RECEIVED' "$out.err" ||
+	   grep -q 'step: cpu=1 apic=1 after-init' "$out.err"; then
+		fail "snapshot/$name" "exit $status: $(grep -v '^ ' "$out.err" | tail -n 4)"
+	elif ! cmp -s "$out.json" "$HERE/data/soft-after-init-restored.trace.json"; then
+		fail "snapshot/$name" "the restored run's trace differs from the earlier build's"
+	else
+		pass "snapshot/$name"
+	fi
 }
