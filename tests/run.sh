@@ -76,6 +76,7 @@ elif [ "$SLOW" = 1 ]; then
 	run_api_slow_tests
 	run_linux_slow_tests
 else
+	prepare_linux_guest
 	run_unit_tests
 	run_cli_tests
 	run_kvm_tests
@@ -88,7 +89,6 @@ else
 	run_explore_tests
 	run_nokvm_tests
 	run_snapshot_tests
-	prepare_linux_guest
 	run_kernel_input_tests
 fi
 

@@ -3,6 +3,8 @@
 
 run_unit_tests() {
 	local exe name out status
+	# test_linux parses a real Debian bzImage too, when prepare_linux_guest has one.
+	[ -f "$LINUX_GUEST/vmlinuz" ] && export MPVMM_TEST_VMLINUZ="$LINUX_GUEST/vmlinuz"
 	for exe in "$BUILD"/test_*; do
 		[ -f "$exe" ] && [ -x "$exe" ] || continue
 		name=$(basename "$exe")
@@ -16,7 +18,11 @@ run_unit_tests() {
 		notok=$(grep -vE '# SKIP' "$out" | grep -c '^not ok ')
 		PASSED=$((PASSED + ok))
 		SKIPPED=$((SKIPPED + skipped))
-		grep -E '# SKIP' "$out" | sed "s|^|SKIP unit/$name: |"
+		# A skipped case's reason is the "# skip reason:" line its test printed before it.
+		awk -v name="unit/$name" '/^# skip reason: / { why = substr($0, 16); next }
+			/# SKIP/ { sub(/^(not )?ok [0-9]+ # SKIP /, ""); print "SKIP " name ": " $0 ": " \
+				(why != "" ? why : "no reason given"); why = ""; next }
+			/^(not )?ok / { why = "" }' "$out"
 		if [ "$notok" -gt 0 ] || [ "$status" -ne 0 ] || [ $((ok + skipped)) -eq 0 ]; then
 			FAILED=$((FAILED + (notok > 0 ? notok : 1)))
 			FAILURES="$FAILURES\n  unit/$name"

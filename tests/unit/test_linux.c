@@ -23,6 +23,7 @@
 #include "boot/layout.h"
 #include "boot/linux.h"
 #include "kernel_images.h"
+#include "skip_reason.h"
 #include "x86/longmode.h"
 
 #define RAM (64u << 20)
@@ -581,7 +582,7 @@ static void test_real_vmlinuz(void **state)
 
 	(void)state;
 	if (!path || !*path)
-		skip();
+		skip_because("MPVMM_TEST_VMLINUZ names no Debian kernel image (the slow tier sets it)");
 	if (kernel_read_file(path, &img, &n, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
 	assert_int_equal(kernel_detect(img, n), KERNEL_FORMAT_BZIMAGE);

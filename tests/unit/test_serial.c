@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 #include "bus_io.h"
 #include "dev/console.h"
 #include "dev/serial.h"
+#include "skip_reason.h"
 
 #define COM1 SERIAL_COM1_BASE
 #define THR 0
@@ -326,7 +328,7 @@ static void test_tty_write_through(void **state)
 
 	(void)state;
 	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
-		skip();
+		skip_because("no terminal: cannot open a pseudo-terminal (%s)", strerror(errno));
 	int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
 	assert_true(slave >= 0);
 	struct bus *b = bus_create("pio");
@@ -474,7 +476,7 @@ static void test_console_raw_tty(void **state)
 
 	(void)state;
 	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
-		skip();
+		skip_because("no terminal: cannot open a pseudo-terminal (%s)", strerror(errno));
 	int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
 	assert_true(slave >= 0);
 	pthread_mutex_init(&r.lock, NULL);

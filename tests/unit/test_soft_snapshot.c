@@ -21,6 +21,7 @@
 #include "accel/accel.h"
 #include "guest_mem.h"
 #include "snapshot/snapfile.h"
+#include "skip_reason.h"
 
 #define RAM (2u << 20)
 #define CODE 0x1000u
@@ -209,10 +210,8 @@ static void test_soft_round_trips(void **state)
 
 	(void)state;
 	int r = setup(&a);
-	if (r > 0) {
-		print_message("skipped: %s\n", a.err);
-		skip();
-	}
+	if (r > 0)
+		skip_because("%s", a.err);
 	assert_int_equal(r, 0);
 	a.between = &s_between;
 	a.mid = &s_mid;
@@ -258,7 +257,7 @@ static void test_soft_refused(void **state)
 	(void)state;
 	int r = setup(&a);
 	if (r > 0)
-		skip();
+		skip_because("%s", a.err);
 	assert_int_equal(r, 0);
 	a.between = &s;
 	run_box(&a);
