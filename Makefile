@@ -37,6 +37,7 @@ test: build
 	tests/run.sh $(BUILDDIR)
 
 test-slow: build
+	@scripts/deps.sh --slow
 	tests/run.sh --slow $(BUILDDIR)
 
 bench: build

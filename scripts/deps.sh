@@ -4,12 +4,15 @@
 #   scripts/deps.sh           build and test dependencies, QEMU included: `make test` also
 #                             boots the self-test guest, as a multiboot kernel, on QEMU
 #   scripts/deps.sh --bench   the same (the benchmarks compare against QEMU)
+#   scripts/deps.sh --slow    and what the slow tier adds: debootstrap and git, for the
+#                             README's two commands on a fresh minbase root (tests/lib/fresh.sh)
 set -eu
 
 PKGS="gcc libc6-dev binutils make meson ninja-build pkg-config libcmocka-dev
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev liblzma-dev libzstd-dev
 	libexpat1-dev curl libunicorn-dev qemu-system-x86
 	python3 cpio gzip util-linux"
+[ "${1:-}" = --slow ] && PKGS="$PKGS debootstrap git"
 
 missing=""
 for p in $PKGS; do

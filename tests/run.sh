@@ -60,6 +60,7 @@ TIMEOUT=120
 . "$HERE/lib/explore.sh"
 . "$HERE/lib/nokvm.sh"
 . "$HERE/lib/snapshot.sh"
+. "$HERE/lib/fresh.sh"
 
 # The Debian kernel + busybox guest (scripts/linux-guest.sh), cached beside the build.
 LINUX_GUEST=${LINUX_GUEST:-$BUILD/linux-guest}
@@ -75,6 +76,7 @@ elif [ "$SLOW" = 1 ]; then
 	run_soft_slow_tests
 	run_api_slow_tests
 	run_linux_slow_tests
+	run_fresh_tests
 else
 	prepare_linux_guest
 	run_unit_tests
