@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 #include "mp/mp.h"
 #include "snapshot/snapfile.h"
 #include "x86/cpuid.h"

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "api/routes.h"
-#include "dlib.h"
+#include "util/dlib.h"
 
 /*
  * libmicrohttpd, opened when the first server starts (dlib.h says why it is not linked).

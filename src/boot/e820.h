@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 
 /* Address range types (ACPI 6.4, 15.1, table 15.1; Documentation/arch/x86/zero-page.rst). */
 #define E820_RAM      1u

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 
 #define ELF_ET_EXEC   2u  /* e_type                                        */
 #define ELF_EM_386    3u  /* e_machine: Intel 80386                         */

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "boot/boot.h"
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 
 enum kernel_format {
 	KERNEL_FORMAT_UNKNOWN,

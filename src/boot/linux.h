@@ -13,7 +13,7 @@
 
 #include "boot/boot.h"
 #include "boot/kernel.h"
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 
 /* struct setup_header: offsets in the bzImage file and in boot_params alike
  * (boot.rst, "The Real-Mode Kernel Header"). */

@@ -14,7 +14,7 @@
 #include "boot/boot.h"
 #include "boot/kernel.h"
 #include "boot/layout.h"
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 
 /* 3.1.1, 3.1.2: the header, 4-byte aligned within the first 8192 bytes. */
 #define MULTIBOOT_HEADER_MAGIC     0x1badb002u

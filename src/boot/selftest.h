@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 #include "x86/regs.h"
 
 struct selftest_options {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <stdlib.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "x86/acpi.h"
 
 /* Offsets in the event block. */

@@ -17,7 +17,7 @@
 
 #include "dev/bus.h"
 #include "dev/irq.h"
-#include "vm_control.h"
+#include "dev/vm_control.h"
 #include "snapshot/snapfile.h"
 
 /* PM1_STS / PM1_EN bits (ACPI 6.4, tables 4.16 and 4.17). */

@@ -17,7 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "util/log.h"
 
 #define PENDING_MAX 4096 /* input read but not yet taken by the UART */
 #define READ_CHUNK  512

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "dev/serial.h"
-#include "vm_control.h"
+#include "dev/vm_control.h"
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
 

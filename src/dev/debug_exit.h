@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "dev/bus.h"
-#include "vm_control.h"
+#include "dev/vm_control.h"
 
 /* The status the device asks for when the guest writes `value` (low 8 bits of it matter). */
 int debug_exit_status(uint32_t value);

@@ -17,7 +17,7 @@
 
 #include "dev/bus.h"
 #include "dev/irq.h"
-#include "vm_control.h"
+#include "dev/vm_control.h"
 #include "snapshot/snapfile.h"
 
 #define I8042_DATA_PORT    0x60

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "dev/bus.h"
-#include "vm_control.h"
+#include "dev/vm_control.h"
 #include "snapshot/snapfile.h"
 
 #define PCI_CONFIG_ADDRESS 0xcf8

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "mpvmm/selftest_abi.h"
 
 /* An AP that reported in halts within a few instructions; allow for a loaded host. */

@@ -11,7 +11,7 @@
 
 #include "dev/bus.h"
 #include "mp/mp.h"
-#include "vm_control.h"
+#include "dev/vm_control.h"
 
 struct selftest_port;
 

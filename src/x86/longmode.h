@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 #include "x86/regs.h"
 
 /* Selectors of the self-test's boot GDT (LONGMODE_GDT_SELFTEST). */

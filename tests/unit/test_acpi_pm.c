@@ -16,7 +16,7 @@
 #include "dev/acpi_pm.h"
 #include "dev/bus.h"
 #include "bus_io.h"
-#include "log.h"
+#include "util/log.h"
 #include "x86/acpi.h"
 
 struct record {

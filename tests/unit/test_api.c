@@ -32,7 +32,7 @@
 
 #include "api/api.h"
 #include "array_vm.h"
-#include "ctl.h"
+#include "cli/ctl.h"
 
 #define NCPUS 4
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "cli/config.h"
 
 static void test_sizes(void **state)
 {

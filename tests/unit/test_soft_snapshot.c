@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "accel/accel.h"
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 #include "snapshot/snapfile.h"
 #include "skip_reason.h"
 

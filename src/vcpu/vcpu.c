@@ -2,7 +2,7 @@
  * vcpu.c - see vcpu.h.  The loop: serve requests, run, count the exit, hand it to whoever
  * owns it (buses for I/O and MMIO, the VM for shutdown and errors), until the VM stops.
  */
-#include "vcpu.h"
+#include "vcpu/vcpu.h"
 
 #include <cpuid.h>
 #include <errno.h>
@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
-#include "vcpu_user.h"
+#include "util/log.h"
+#include "vcpu/vcpu_user.h"
 #include "x86/emulate.h"
 
 /* The vCPU whose thread this is (NULL on other threads). */
@@ -483,7 +483,7 @@ static void handle_exit(struct vcpu *v, const struct accel_exit *e)
 		break; /* HLT only reaches us without an in-kernel irqchip */
 	case ACCEL_EXIT_EOI:
 		if (v->env->irqchip)
-			irqchip_eoi(v->env->irqchip, e->eoi.vector);
+			chipset_eoi(v->env->irqchip, e->eoi.vector);
 		break;
 	case ACCEL_EXIT_RDMSR:
 	case ACCEL_EXIT_WRMSR:
@@ -559,9 +559,9 @@ static bool split_enter(void *ctx)
 	struct vcpu *v = ctx;
 	const struct accel_ops *ops = v->env->ops;
 
-	if (!irqchip_intr(v->env->irqchip) || !ops->interrupt_window(v->av, true))
+	if (!chipset_intr(v->env->irqchip) || !ops->interrupt_window(v->av, true))
 		return true;
-	if (ops->interrupt(v->av, (uint8_t)irqchip_ack(v->env->irqchip), false) == 0)
+	if (ops->interrupt(v->av, (uint8_t)chipset_ack(v->env->irqchip), false) == 0)
 		return true;
 	stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot inject the 8259A's interrupt",
 		v->index);

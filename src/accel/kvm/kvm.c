@@ -43,8 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "accel/kvm_internal.h"
-#include "log.h"
+#include "accel/kvm/kvm_internal.h"
+#include "util/log.h"
 
 _Static_assert(sizeof(struct x86_regs) == sizeof(struct kvm_regs), "x86_regs layout");
 _Static_assert(sizeof(struct x86_sregs) == sizeof(struct kvm_sregs), "x86_sregs layout");

@@ -48,8 +48,8 @@
 #include <string.h>
 #include <unicorn/unicorn.h>
 
-#include "dlib.h"
-#include "log.h"
+#include "util/dlib.h"
+#include "util/log.h"
 #include "snapshot/snapfile.h"
 
 /*

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm.h"
-#include "vm_internal.h"
+#include "vm/vm.h"
+#include "vm/vm_internal.h"
 
 static struct vm *vm_of(void *ctx)
 {

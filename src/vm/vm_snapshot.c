@@ -25,15 +25,15 @@
  * the userspace MP state, the devices (mpvmm's PIC, I/O APIC and PIT first: their PIT
  * counts on the clock the VM-wide state restored).
  */
-#include "vm.h"
-#include "vm_internal.h"
+#include "vm/vm.h"
+#include "vm/vm_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "mp/apic_bus.h"
 #include "mp/mp_user.h"
 #include "snapshot/snapfile.h"
@@ -241,7 +241,7 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t 
 	SAVE_DEVICE(DEV_FW_CFG, fw_cfg_save, vm->fw_cfg, "fw_cfg");
 	SAVE_DEVICE(DEV_PCI, pci_none_save, vm->pci, "PCI");
 	if (vm->irqchip)
-		SAVE_DEVICE(DEV_IRQCHIP, irqchip_save, vm->irqchip, "interrupt controllers");
+		SAVE_DEVICE(DEV_IRQCHIP, chipset_save, vm->irqchip, "interrupt controllers");
 #undef SAVE_DEVICE
 	snap_enc_free(&e);
 	if (r < 0 && !err[0])
@@ -530,7 +530,7 @@ static int load_irqchip(struct vm *vm, const struct snap_reader *r, char *err, s
 			 "for mpvmm's interrupt controllers, but this VM does not keep them");
 		return -1;
 	}
-	return saved ? irqchip_load(vm->irqchip, &d, err, errlen) : 0;
+	return saved ? chipset_load(vm->irqchip, &d, err, errlen) : 0;
 }
 
 static int load_devices(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)

@@ -2,7 +2,7 @@
  * log.c - see log.h.  Each message is formatted into one buffer and written with a single
  * write(2), so lines from different vCPU threads never interleave.
  */
-#include "log.h"
+#include "util/log.h"
 
 #include <stdio.h>
 #include <unistd.h>

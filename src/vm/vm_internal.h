@@ -13,23 +13,23 @@
 
 #include "accel/accel.h"
 #include "api/api.h"
-#include "config.h"
+#include "cli/config.h"
 #include "dev/acpi_pm.h"
 #include "dev/bus.h"
 #include "dev/console.h"
 #include "dev/debug_exit.h"
 #include "dev/fw_cfg.h"
 #include "dev/i8042.h"
-#include "dev/irqchip.h"
+#include "dev/chipset.h"
 #include "dev/pci_none.h"
 #include "dev/rtc.h"
 #include "dev/selftest_port.h"
 #include "dev/serial.h"
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 #include "mp/mp.h"
 #include "snapshot/snapfile.h"
-#include "vcpu.h"
-#include "vcpu_user.h"
+#include "vcpu/vcpu.h"
+#include "vcpu/vcpu_user.h"
 #include "x86/cpuid.h"
 #include "x86/platform.h"
 
@@ -56,7 +56,7 @@ struct vm {
 	struct mp_kernel_ctx *mp_ctx;
 	struct vcpu_user user;     /* accel->user_mp: MP state and APICs kept by mpvmm */
 	struct accel_machine user_machine; /* user_mp: vcpu_user's view, inside the machine's */
-	struct irqchip *irqchip;   /* accel->user_irqchip: PIC, I/O APIC and PIT kept by mpvmm */
+	struct chipset *irqchip;   /* accel->user_irqchip: PIC, I/O APIC and PIT kept by mpvmm */
 	struct vcpu *vcpus;
 	uint32_t nvcpus; /* created so far */
 	struct vcpu_env env;

@@ -3,7 +3,7 @@
  * as a table (or the raw JSON with --json).  Arguments are checked here first, so a typo
  * is a usage error before anything is sent.
  */
-#include "ctl.h"
+#include "cli/ctl.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
+#include "cli/config.h"
+#include "util/log.h"
 #include "mp/mp.h"
-#include "dlib.h"
+#include "util/dlib.h"
 
 /*
  * libcurl, opened when the client runs (dlib.h says why it is not linked).  The names are

@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "ctl.h"
-#include "explore.h"
-#include "log.h"
-#include "vm.h"
+#include "cli/config.h"
+#include "cli/ctl.h"
+#include "cli/explore.h"
+#include "util/log.h"
+#include "vm/vm.h"
 
 #define MPVMM_VERSION "0.1.0"
 

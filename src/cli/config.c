@@ -4,7 +4,7 @@
  * Syntax and ranges that do not depend on the host are checked here, with one clear line
  * per error; host limits (KVM's vCPU maximum) are vm.c's business.
  */
-#include "config.h"
+#include "cli/config.h"
 
 #include "boot/guests.h"
 

@@ -1,7 +1,7 @@
 /*
  * dlib.c - see dlib.h.
  */
-#include "dlib.h"
+#include "util/dlib.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

@@ -12,15 +12,15 @@
  * What goes out is the owner's business, through callbacks made with the lock held: the I/O
  * APIC's messages (`msi`), the 8259A's INTR (`intr`), the I/O APIC's message of every pin
  * when one changes (`routes`, optional), and "the PIT's next event may have moved"
- * (`timer_changed`, optional).  What comes in: device lines (irqchip_set_irq, also as a
- * struct irq_line), the local APICs' EOI broadcast (irqchip_eoi), the CPU's interrupt
- * acknowledge (irqchip_ack) and time (irqchip_next_event, irqchip_advance).
+ * (`timer_changed`, optional).  What comes in: device lines (chipset_set_irq, also as a
+ * struct irq_line), the local APICs' EOI broadcast (chipset_eoi), the CPU's interrupt
+ * acknowledge (chipset_ack) and time (chipset_next_event, chipset_advance).
  *
  * It knows neither KVM nor the local APICs nor the vCPUs.  Lock order: a device's own lock,
  * then this one, then whatever the callbacks take (the APIC bus, the MP state).
  */
-#ifndef MPVMM_DEV_IRQCHIP_H
-#define MPVMM_DEV_IRQCHIP_H
+#ifndef MPVMM_DEV_CHIPSET_H
+#define MPVMM_DEV_CHIPSET_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,11 +30,11 @@
 #include "dev/ioapic.h"
 #include "dev/irq.h"
 
-#define IRQCHIP_IOAPIC_ADDR 0xfec00000ull /* x86/platform.h's PLATFORM_IOAPIC_ADDR */
-#define IRQCHIP_PIT_PIN 2                 /* the timer's I/O APIC pin */
-#define IRQCHIP_NO_EVENT UINT64_MAX
+#define CHIPSET_IOAPIC_ADDR 0xfec00000ull /* x86/platform.h's PLATFORM_IOAPIC_ADDR */
+#define CHIPSET_PIT_PIN 2                 /* the timer's I/O APIC pin */
+#define CHIPSET_NO_EVENT UINT64_MAX
 
-struct irqchip_config {
+struct chipset_config {
 	struct bus *pio, *mmio;
 	uint8_t ioapic_id;
 	uint64_t (*now_ns)(void *ctx); /* the machine's clock, for the PIT */
@@ -47,40 +47,40 @@ struct irqchip_config {
 	void *ctx; /* for every callback but now_ns */
 };
 
-struct irqchip;
+struct chipset;
 
 /* Creates the three models and claims their ports and MMIO page; NULL on failure. */
-struct irqchip *irqchip_create(const struct irqchip_config *cfg);
-void irqchip_destroy(struct irqchip *ic);
+struct chipset *chipset_create(const struct chipset_config *cfg);
+void chipset_destroy(struct chipset *ic);
 
 /* ISA IRQ 0-15 or I/O APIC pin 16-23 goes high or low (any thread). */
-void irqchip_set_irq(struct irqchip *ic, unsigned gsi, bool level);
+void chipset_set_irq(struct chipset *ic, unsigned gsi, bool level);
 /* The same as a struct irq_line for the devices (dev/irq.h). */
-struct irq_line irqchip_line(struct irqchip *ic);
+struct irq_line chipset_line(struct chipset *ic);
 
 /* A local APIC's EOI of a level-triggered interrupt with `vector`. */
-void irqchip_eoi(struct irqchip *ic, uint8_t vector);
+void chipset_eoi(struct chipset *ic, uint8_t vector);
 /* The 8259A's INTR now, and the CPU's interrupt acknowledge: the vector. */
-bool irqchip_intr(struct irqchip *ic);
-int irqchip_ack(struct irqchip *ic);
+bool chipset_intr(struct chipset *ic);
+int chipset_ack(struct chipset *ic);
 /* Every I/O APIC pin's message as it is now (what `routes` is given). */
-void irqchip_routes(struct irqchip *ic, struct ioapic_msi m[IOAPIC_PINS]);
+void chipset_routes(struct chipset *ic, struct ioapic_msi m[IOAPIC_PINS]);
 
-/* The PIT's next event on the machine's clock, or IRQCHIP_NO_EVENT; time is now_ns. */
-uint64_t irqchip_next_event(struct irqchip *ic);
-void irqchip_advance(struct irqchip *ic, uint64_t now_ns);
+/* The PIT's next event on the machine's clock, or CHIPSET_NO_EVENT; time is now_ns. */
+uint64_t chipset_next_event(struct chipset *ic);
+void chipset_advance(struct chipset *ic, uint64_t now_ns);
 
 struct snap_enc;
 struct snap_dec;
 
 /*
  * Snapshots: the three models' state (pic_save, ioapic_save, pit_save) under the lock.
- * irqchip_load checks all of it before it changes anything (nothing changes on failure, one
+ * chipset_load checks all of it before it changes anything (nothing changes on failure, one
  * line in err), then drives the outputs as loaded: `intr`, `routes` and `timer_changed`.
  * The PIT's time is the clock's as it is at the load: load after the clock is restored.
- * irqchip_save returns -1 when out of memory.
+ * chipset_save returns -1 when out of memory.
  */
-int irqchip_save(struct irqchip *ic, struct snap_enc *e);
-int irqchip_load(struct irqchip *ic, struct snap_dec *d, char *err, size_t errlen);
+int chipset_save(struct chipset *ic, struct snap_enc *e);
+int chipset_load(struct chipset *ic, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

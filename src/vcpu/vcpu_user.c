@@ -4,14 +4,14 @@
  * when each of their answers reaches the accelerator.  It must not know how the accelerator
  * runs guest code, nor the APIC registers.
  */
-#include "vcpu_user.h"
+#include "vcpu/vcpu_user.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
-#include "vcpu.h"
+#include "util/log.h"
+#include "vcpu/vcpu.h"
 
 static void fault(struct vcpu *v, int status, const char *what)
 {
@@ -60,7 +60,7 @@ static bool inject(struct vcpu *v)
 		if ((!extint && apic_bus_pending(b, v->index) < 0) ||
 		    !ops->interrupt_window(v->av, true))
 			return true;
-		vector = extint ? irqchip_ack(u->ic) : apic_bus_take_interrupt(b, v->index);
+		vector = extint ? chipset_ack(u->ic) : apic_bus_take_interrupt(b, v->index);
 		if (vector < 0)
 			return true;
 	}

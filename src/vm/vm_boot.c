@@ -15,9 +15,9 @@
 #include "boot/guests.h"
 #include "boot/kernel.h"
 #include "boot/selftest.h"
-#include "log.h"
-#include "vm.h"
-#include "vm_internal.h"
+#include "util/log.h"
+#include "vm/vm.h"
+#include "vm/vm_internal.h"
 #include "x86/acpi.h"
 
 #define ERRLEN 512

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "mp/mp.h"
-#include "vcpu.h"
+#include "vcpu/vcpu.h"
 
 void report_print(FILE *out, struct mp *mp, const struct vcpu *vcpus, uint32_t n);
 

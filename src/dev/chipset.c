@@ -3,7 +3,7 @@
  * register, every rule and every saved field is the models' (pic.c, ioapic.c, pit.c).  It
  * must not know where a message or INTR ends up.
  */
-#include "dev/irqchip.h"
+#include "dev/chipset.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -15,8 +15,8 @@
 
 #define IRQCHIP_SNAP_VERSION 1u
 
-struct irqchip {
-	struct irqchip_config cfg;
+struct chipset {
+	struct chipset_config cfg;
 	pthread_mutex_t lock;
 	struct pic *pic;
 	struct ioapic *ioapic;
@@ -27,7 +27,7 @@ struct irqchip {
 
 static void intr_changed(void *ctx, bool level)
 {
-	struct irqchip *ic = ctx;
+	struct chipset *ic = ctx;
 
 	if (ic->cfg.intr)
 		ic->cfg.intr(ic->cfg.ctx, level);
@@ -35,14 +35,14 @@ static void intr_changed(void *ctx, bool level)
 
 static void ioapic_send(void *ctx, unsigned pin, const struct ioapic_msi *m)
 {
-	struct irqchip *ic = ctx;
+	struct chipset *ic = ctx;
 
 	(void)pin;
 	if (ic->cfg.msi)
 		ic->cfg.msi(ic->cfg.ctx, m);
 }
 
-static void all_routes(struct irqchip *ic, struct ioapic_msi m[IOAPIC_PINS])
+static void all_routes(struct chipset *ic, struct ioapic_msi m[IOAPIC_PINS])
 {
 	for (unsigned pin = 0; pin < IOAPIC_PINS; pin++)
 		m[pin] = ioapic_rte_msi(ioapic_rte(ic->ioapic, pin));
@@ -50,7 +50,7 @@ static void all_routes(struct irqchip *ic, struct ioapic_msi m[IOAPIC_PINS])
 
 static void ioapic_changed(void *ctx, unsigned pin)
 {
-	struct irqchip *ic = ctx;
+	struct chipset *ic = ctx;
 	struct ioapic_msi m[IOAPIC_PINS];
 
 	(void)pin;
@@ -62,20 +62,20 @@ static void ioapic_changed(void *ctx, unsigned pin)
 
 static void warn(void *ctx, const char *msg)
 {
-	struct irqchip *ic = ctx;
+	struct chipset *ic = ctx;
 
 	if (ic->cfg.warn)
 		ic->cfg.warn(ic->cfg.ctx, msg);
 }
 
 /* ISA IRQ n: 8259A input n and I/O APIC pin n, the timer on pin 2 (MP Spec 5.1, table 5-1). */
-static void set_irq_locked(struct irqchip *ic, unsigned gsi, bool level)
+static void set_irq_locked(struct chipset *ic, unsigned gsi, bool level)
 {
 	if (gsi < 16)
 		pic_set_irq(ic->pic, gsi, level);
 	if (gsi == 0)
-		ioapic_set_irq(ic->ioapic, IRQCHIP_PIT_PIN, level);
-	else if (gsi != IRQCHIP_PIT_PIN)
+		ioapic_set_irq(ic->ioapic, CHIPSET_PIT_PIN, level);
+	else if (gsi != CHIPSET_PIT_PIN)
 		ioapic_set_irq(ic->ioapic, gsi, level);
 }
 
@@ -86,7 +86,7 @@ static void pit_out(void *ctx, bool level)
 
 /* ---- inputs ------------------------------------------------------------------------------- */
 
-void irqchip_set_irq(struct irqchip *ic, unsigned gsi, bool level)
+void chipset_set_irq(struct chipset *ic, unsigned gsi, bool level)
 {
 	pthread_mutex_lock(&ic->lock);
 	set_irq_locked(ic, gsi, level);
@@ -95,22 +95,22 @@ void irqchip_set_irq(struct irqchip *ic, unsigned gsi, bool level)
 
 static void line_set(void *ctx, unsigned gsi, bool level)
 {
-	irqchip_set_irq(ctx, gsi, level);
+	chipset_set_irq(ctx, gsi, level);
 }
 
-struct irq_line irqchip_line(struct irqchip *ic)
+struct irq_line chipset_line(struct chipset *ic)
 {
 	return (struct irq_line){ .set = line_set, .ctx = ic };
 }
 
-void irqchip_eoi(struct irqchip *ic, uint8_t vector)
+void chipset_eoi(struct chipset *ic, uint8_t vector)
 {
 	pthread_mutex_lock(&ic->lock);
 	ioapic_eoi(ic->ioapic, vector);
 	pthread_mutex_unlock(&ic->lock);
 }
 
-bool irqchip_intr(struct irqchip *ic)
+bool chipset_intr(struct chipset *ic)
 {
 	pthread_mutex_lock(&ic->lock);
 	bool intr = pic_output(ic->pic);
@@ -118,7 +118,7 @@ bool irqchip_intr(struct irqchip *ic)
 	return intr;
 }
 
-int irqchip_ack(struct irqchip *ic)
+int chipset_ack(struct chipset *ic)
 {
 	pthread_mutex_lock(&ic->lock);
 	int vector = pic_ack(ic->pic);
@@ -126,22 +126,22 @@ int irqchip_ack(struct irqchip *ic)
 	return vector;
 }
 
-void irqchip_routes(struct irqchip *ic, struct ioapic_msi m[IOAPIC_PINS])
+void chipset_routes(struct chipset *ic, struct ioapic_msi m[IOAPIC_PINS])
 {
 	pthread_mutex_lock(&ic->lock);
 	all_routes(ic, m);
 	pthread_mutex_unlock(&ic->lock);
 }
 
-uint64_t irqchip_next_event(struct irqchip *ic)
+uint64_t chipset_next_event(struct chipset *ic)
 {
 	pthread_mutex_lock(&ic->lock);
 	uint64_t t = pit_next_event_ns(ic->pit);
 	pthread_mutex_unlock(&ic->lock);
-	return t == PIT_NO_EVENT ? IRQCHIP_NO_EVENT : t;
+	return t == PIT_NO_EVENT ? CHIPSET_NO_EVENT : t;
 }
 
-void irqchip_advance(struct irqchip *ic, uint64_t now_ns)
+void chipset_advance(struct chipset *ic, uint64_t now_ns)
 {
 	pthread_mutex_lock(&ic->lock);
 	pit_advance(ic->pit, now_ns);
@@ -153,7 +153,7 @@ void irqchip_advance(struct irqchip *ic, uint64_t now_ns)
 /* Port I/O, a byte at a time (a word access to 0x20 is two registers, as on a PC). */
 static void pio(void *ctx, const struct bus_access *a)
 {
-	struct irqchip *ic = ctx;
+	struct chipset *ic = ctx;
 	bool pit = a->addr == PIT_PORT_B || (a->addr >= PIT_PORT_COUNTER0 &&
 					      a->addr <= PIT_PORT_CONTROL);
 
@@ -177,8 +177,8 @@ static void pio(void *ctx, const struct bus_access *a)
 
 static void mmio(void *ctx, const struct bus_access *a)
 {
-	struct irqchip *ic = ctx;
-	uint32_t off = (uint32_t)(a->addr - IRQCHIP_IOAPIC_ADDR), v = 0;
+	struct chipset *ic = ctx;
+	uint32_t off = (uint32_t)(a->addr - CHIPSET_IOAPIC_ADDR), v = 0;
 
 	pthread_mutex_lock(&ic->lock);
 	if (a->write) {
@@ -196,7 +196,7 @@ static void mmio(void *ctx, const struct bus_access *a)
 /* ---- snapshots ------------------------------------------------------------------------------ */
 
 /* Layout (version 1): the version, then the 8259A pair's, the I/O APIC's and the PIT's own. */
-int irqchip_save(struct irqchip *ic, struct snap_enc *e)
+int chipset_save(struct chipset *ic, struct snap_enc *e)
 {
 	pthread_mutex_lock(&ic->lock);
 	snap_enc_u32(e, IRQCHIP_SNAP_VERSION);
@@ -229,7 +229,7 @@ static int load_models(struct pic *pic, struct ioapic *io, struct pit *pit, stru
 	return 0;
 }
 
-static int check(struct irqchip *ic, struct snap_dec d, char *err, size_t errlen)
+static int check(struct chipset *ic, struct snap_dec d, char *err, size_t errlen)
 {
 	const struct pic_config pc = { 0 };
 	const struct ioapic_config ioc = { 0 };
@@ -250,7 +250,7 @@ static int check(struct irqchip *ic, struct snap_dec d, char *err, size_t errlen
 }
 
 /* The owner learns the loaded state: INTR, every pin's message, the PIT's next event. */
-static void drive_outputs(struct irqchip *ic)
+static void drive_outputs(struct chipset *ic)
 {
 	intr_changed(ic, pic_output(ic->pic));
 	ioapic_changed(ic, 0);
@@ -258,7 +258,7 @@ static void drive_outputs(struct irqchip *ic)
 		ic->cfg.timer_changed(ic->cfg.ctx);
 }
 
-int irqchip_load(struct irqchip *ic, struct snap_dec *d, char *err, size_t errlen)
+int chipset_load(struct chipset *ic, struct snap_dec *d, char *err, size_t errlen)
 {
 	if (check(ic, *d, err, errlen) < 0)
 		return -1;
@@ -272,7 +272,7 @@ int irqchip_load(struct irqchip *ic, struct snap_dec *d, char *err, size_t errle
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
-static int claim(struct irqchip *ic)
+static int claim(struct chipset *ic)
 {
 	static const struct { uint16_t base, len; const char *name; } ports[] = {
 		{ PIC_MASTER_CMD, 2, "8259A master" },
@@ -286,13 +286,13 @@ static int claim(struct irqchip *ic)
 		if (bus_register(ic->cfg.pio, ports[i].base, ports[i].len, pio, ic,
 				 ports[i].name) < 0)
 			return -1;
-	return bus_register(ic->cfg.mmio, IRQCHIP_IOAPIC_ADDR, IOAPIC_MMIO_SIZE, mmio, ic,
+	return bus_register(ic->cfg.mmio, CHIPSET_IOAPIC_ADDR, IOAPIC_MMIO_SIZE, mmio, ic,
 			    "I/O APIC");
 }
 
-struct irqchip *irqchip_create(const struct irqchip_config *cfg)
+struct chipset *chipset_create(const struct chipset_config *cfg)
 {
-	struct irqchip *ic = calloc(1, sizeof(*ic));
+	struct chipset *ic = calloc(1, sizeof(*ic));
 
 	if (!ic)
 		return NULL;
@@ -310,13 +310,13 @@ struct irqchip *irqchip_create(const struct irqchip_config *cfg)
 	ic->ioapic = ioapic_create(&ioc);
 	ic->pit = pit_create(&tc);
 	if (!ic->pic || !ic->ioapic || !ic->pit || claim(ic) < 0) {
-		irqchip_destroy(ic);
+		chipset_destroy(ic);
 		return NULL;
 	}
 	return ic;
 }
 
-void irqchip_destroy(struct irqchip *ic)
+void chipset_destroy(struct chipset *ic)
 {
 	if (!ic)
 		return;

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "accel/accel.h"
-#include "dev/irqchip.h"
+#include "dev/chipset.h"
 #include "mp/apic_bus.h"
 #include "mp/mp_user.h"
 
@@ -23,7 +23,7 @@ struct vcpu;
 struct vcpu_user {
 	struct mp_user *mp;
 	struct apic_bus *apics;
-	struct irqchip *ic; /* the 8259A answers an ExtINT's INTA; NULL: none */
+	struct chipset *ic; /* the 8259A answers an ExtINT's INTA; NULL: none */
 };
 
 /* On the vCPU's thread, before its loop: hand the accelerator our enter/exit hooks. */

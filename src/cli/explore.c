@@ -4,7 +4,7 @@
  * the guest cannot take the exploration down with it; a child that outlives the time limit
  * is killed and counted as failed.  Knows nothing of VMs: it only runs commands.
  */
-#include "explore.h"
+#include "cli/explore.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -17,8 +17,8 @@
 
 #include <fcntl.h>
 
-#include "config.h"
-#include "log.h"
+#include "cli/config.h"
+#include "util/log.h"
 
 static int open_null(void)
 {

@@ -16,10 +16,10 @@
 
 #include "accel/accel.h"
 #include "dev/bus.h"
-#include "dev/irqchip.h"
-#include "guest_mem.h"
+#include "dev/chipset.h"
+#include "x86/guest_mem.h"
 #include "mp/mp.h"
-#include "vm_control.h"
+#include "dev/vm_control.h"
 #include "x86/insn.h"
 
 /*
@@ -52,7 +52,7 @@ struct vcpu_env {
 	/* Non-NULL when mpvmm keeps MP state and APICs (accel.user_mp): see vcpu_user.h. */
 	struct vcpu_user *user;
 	/* Non-NULL when mpvmm keeps the PIC, I/O APIC and PIT (accel.user_irqchip). */
-	struct irqchip *irqchip;
+	struct chipset *irqchip;
 };
 
 /* Exit statuses the vCPU loop asks for (see config_usage). */

@@ -17,7 +17,7 @@
 
 #include "bus_io.h"
 #include "dev/bus.h"
-#include "dev/irqchip.h"
+#include "dev/chipset.h"
 #include "snapshot/snapfile.h"
 
 static uint64_t clk;
@@ -61,13 +61,13 @@ static void on_timer(void *ctx)
 
 struct rig {
 	struct bus *pio, *mmio;
-	struct irqchip *ic;
+	struct chipset *ic;
 };
 
 static struct rig make(void)
 {
 	struct rig r = { bus_create("I/O port"), bus_create("MMIO"), NULL };
-	const struct irqchip_config c = {
+	const struct chipset_config c = {
 		.pio = r.pio, .mmio = r.mmio, .ioapic_id = 3, .now_ns = fake_now,
 		.msi = on_msi, .intr = on_intr, .routes = on_routes, .timer_changed = on_timer,
 	};
@@ -75,14 +75,14 @@ static struct rig make(void)
 	clk = 1000;
 	nmsi = nroutes = ntimer = 0;
 	intr = false;
-	r.ic = irqchip_create(&c);
+	r.ic = chipset_create(&c);
 	assert_non_null(r.ic);
 	return r;
 }
 
 static void destroy(struct rig *r)
 {
-	irqchip_destroy(r->ic);
+	chipset_destroy(r->ic);
 	bus_destroy(r->pio);
 	bus_destroy(r->mmio);
 }
@@ -92,7 +92,7 @@ static void mmio32(struct rig *r, uint32_t off, bool write, uint32_t *v)
 	uint8_t data[4];
 
 	memcpy(data, v, 4);
-	struct bus_access a = { .addr = IRQCHIP_IOAPIC_ADDR + off, .size = 4, .write = write,
+	struct bus_access a = { .addr = CHIPSET_IOAPIC_ADDR + off, .size = 4, .write = write,
 				.data = data };
 	assert_true(bus_dispatch(r->mmio, &a));
 	memcpy(v, data, 4);
@@ -140,30 +140,30 @@ static void test_isa_wiring(void **state)
 	assert_int_equal(nroutes, 2); /* each half changed the message */
 	assert_int_equal(routes[4].data, 0x4034u);
 	assert_int_equal(routes[4].address, 0xfee01000u);
-	irqchip_set_irq(r.ic, 4, true);
+	chipset_set_irq(r.ic, 4, true);
 	assert_int_equal(nmsi, 1);
 	assert_int_equal(msis[0].data, 0x4034u);
 	assert_true(intr);
-	assert_int_equal(irqchip_ack(r.ic), 4); /* vector base 0 before any ICW2 */
-	irqchip_set_irq(r.ic, 4, false);
+	assert_int_equal(chipset_ack(r.ic), 4); /* vector base 0 before any ICW2 */
+	chipset_set_irq(r.ic, 4, false);
 	/* IRQ 0 goes to pin 2, not pin 0; pins 16-23 only to the I/O APIC. */
 	rte(&r, 2, 0x20);
 	rte(&r, 0, 0x2f);
-	struct irq_line line = irqchip_line(r.ic);
+	struct irq_line line = chipset_line(r.ic);
 	irq_pulse(&line, 0);
 	assert_int_equal(nmsi, 2);
 	assert_int_equal(msis[1].data & 0xff, 0x20);
 	rte(&r, 20, 0x60 | (1ull << 15));
-	irqchip_set_irq(r.ic, 20, true);
+	chipset_set_irq(r.ic, 20, true);
 	assert_int_equal(nmsi, 3);
 	assert_int_equal(msis[2].data, 0xc060u);
 	/* Level: in service until the EOI; the line still high sends again. */
-	irqchip_set_irq(r.ic, 20, true);
+	chipset_set_irq(r.ic, 20, true);
 	assert_int_equal(nmsi, 3);
-	irqchip_eoi(r.ic, 0x60);
+	chipset_eoi(r.ic, 0x60);
 	assert_int_equal(nmsi, 4);
 	struct ioapic_msi now[IOAPIC_PINS];
-	irqchip_routes(r.ic, now);
+	chipset_routes(r.ic, now);
 	assert_int_equal(now[20].data, 0xc060u);
 	destroy(&r);
 }
@@ -175,20 +175,20 @@ static void test_pit_drives_irq0(void **state)
 
 	rte(&r, 2, 0x30);
 	io(r.pio, 0x21, true, 1, 0xff); /* the 8259A out of the way */
-	assert_int_equal(irqchip_next_event(r.ic), IRQCHIP_NO_EVENT);
+	assert_int_equal(chipset_next_event(r.ic), CHIPSET_NO_EVENT);
 	io(r.pio, 0x43, true, 1, 0x34); /* counter 0, LSB then MSB, mode 2 */
 	io(r.pio, 0x40, true, 1, 0xa9);
 	assert_int_equal(ntimer, 0);    /* half a count: nothing to wait for yet */
 	io(r.pio, 0x40, true, 1, 0x04); /* 1193: about 1 ms */
 	assert_int_equal(ntimer, 1);
-	uint64_t t = irqchip_next_event(r.ic);
+	uint64_t t = chipset_next_event(r.ic);
 	assert_true(t > clk && t - clk > 999000 && t - clk < 1001000);
-	irqchip_advance(r.ic, t - 1);
+	chipset_advance(r.ic, t - 1);
 	assert_int_equal(nmsi, 0);
-	irqchip_advance(r.ic, t);
+	chipset_advance(r.ic, t);
 	assert_int_equal(nmsi, 1);
 	assert_int_equal(msis[0].data & 0xff, 0x30);
-	assert_true(irqchip_next_event(r.ic) > t);
+	assert_true(chipset_next_event(r.ic) > t);
 	destroy(&r);
 }
 
@@ -206,8 +206,8 @@ static struct rig busy(void)
 	io(r.pio, 0x43, true, 1, 0x34);
 	io(r.pio, 0x40, true, 1, 0xa9);
 	io(r.pio, 0x40, true, 1, 0x04);
-	irqchip_set_irq(r.ic, 20, true);
-	irqchip_set_irq(r.ic, 4, true);
+	chipset_set_irq(r.ic, 20, true);
+	chipset_set_irq(r.ic, 4, true);
 	assert_int_equal(nmsi, 1);
 	assert_true(intr);
 	clk += 300000;
@@ -217,7 +217,7 @@ static struct rig busy(void)
 static void save(struct rig *r, struct snap_enc *e)
 {
 	*e = (struct snap_enc){ 0 };
-	assert_int_equal(irqchip_save(r->ic, e), 0);
+	assert_int_equal(chipset_save(r->ic, e), 0);
 }
 
 static void test_snapshot_round_trip(void **state)
@@ -229,12 +229,12 @@ static void test_snapshot_round_trip(void **state)
 	char err[160] = "";
 
 	save(&a, &e);
-	uint64_t ahead = irqchip_next_event(a.ic) - clk;
+	uint64_t ahead = chipset_next_event(a.ic) - clk;
 	destroy(&a);
 	struct rig b = make();
 	clk = 5000000000ull; /* a restored machine's clock */
 	snap_dec_init(&d, e.buf, e.len);
-	assert_int_equal(irqchip_load(b.ic, &d, err, sizeof(err)), 0);
+	assert_int_equal(chipset_load(b.ic, &d, err, sizeof(err)), 0);
 	/* The owner heard the loaded state: INTR, every route, the timer; nothing was sent. */
 	assert_true(intr);
 	assert_int_equal(nroutes, 1);
@@ -242,14 +242,14 @@ static void test_snapshot_round_trip(void **state)
 	assert_int_equal(routes[2].data & 0xff, 0x30);
 	assert_int_equal(ntimer, 1);
 	assert_int_equal(nmsi, 0);
-	assert_int_equal(irqchip_next_event(b.ic) - clk, ahead);
+	assert_int_equal(chipset_next_event(b.ic) - clk, ahead);
 	/* It goes on: the 8259A answers IRQ 4, the EOI resends pin 20, the PIT ticks on pin 2. */
-	assert_int_equal(irqchip_ack(b.ic), 4);
-	irqchip_eoi(b.ic, 0x60);
+	assert_int_equal(chipset_ack(b.ic), 4);
+	chipset_eoi(b.ic, 0x60);
 	assert_int_equal(nmsi, 1);
 	assert_int_equal(msis[0].data, 0xc060u);
 	clk += ahead;
-	irqchip_advance(b.ic, clk);
+	chipset_advance(b.ic, clk);
 	assert_int_equal(nmsi, 2);
 	assert_int_equal(msis[1].data & 0xff, 0x30);
 	snap_enc_free(&e);
@@ -262,7 +262,7 @@ static void refuse(struct rig *r, const uint8_t *buf, size_t len, const char *wh
 	char err[160] = "";
 
 	snap_dec_init(&d, buf, len);
-	assert_int_equal(irqchip_load(r->ic, &d, err, sizeof(err)), -1);
+	assert_int_equal(chipset_load(r->ic, &d, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, why));
 }
 

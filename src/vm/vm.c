@@ -2,8 +2,8 @@
  * vm.c - see vm.h.  The only place that knows how the parts are wired together; each part
  * knows only the small interface it is given.
  */
-#include "vm.h"
-#include "vm_internal.h"
+#include "vm/vm.h"
+#include "vm/vm_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -18,19 +18,19 @@
 #include "boot/selftest.h"
 #include "dev/bus.h"
 #include "dev/debug_exit.h"
-#include "dev/irqchip.h"
+#include "dev/chipset.h"
 #include "dev/selftest_port.h"
 #include "dev/serial.h"
-#include "guest_mem.h"
-#include "log.h"
+#include "x86/guest_mem.h"
+#include "util/log.h"
 #include "mp/apic_bus.h"
 #include "mp/mp.h"
 #include "mp/mp_user.h"
 #include "mp/trace_export.h"
 #include "mpvmm/selftest_abi.h"
-#include "report.h"
-#include "vcpu.h"
-#include "vcpu_user.h"
+#include "vm/report.h"
+#include "vcpu/vcpu.h"
+#include "vcpu/vcpu_user.h"
 #include "x86/acpi.h"
 #include "x86/cpuid.h"
 #include "x86/mptable.h"
@@ -436,14 +436,14 @@ static uint64_t guest_tsc(void *ctx, uint32_t cpu)
 
 static int create_irqchip(struct vm *vm)
 {
-	const struct irqchip_config c = {
+	const struct chipset_config c = {
 		.pio = vm->pio, .mmio = vm->mmio, .ioapic_id = vm->plat.ioapic_id,
 		.now_ns = guest_clock, .clock_ctx = vm->accel,
 		.msi = platform_msi, .intr = platform_intr, .routes = platform_routes,
 		.timer_changed = platform_timer_changed, .warn = user_warn, .ctx = vm,
 	};
 
-	vm->irqchip = irqchip_create(&c);
+	vm->irqchip = chipset_create(&c);
 	if (!vm->irqchip)
 		return -1;
 	vm->user.ic = vm->irqchip;
@@ -459,7 +459,7 @@ static int create_platform_devices(struct vm *vm, const struct vm_control *ctl)
 	if (vm->accel->user_irqchip) {
 		if (create_irqchip(vm) < 0)
 			return -1;
-		vm->irq = irqchip_line(vm->irqchip);
+		vm->irq = chipset_line(vm->irqchip);
 	}
 	vm->serial = serial_create(vm->pio, SERIAL_COM1_BASE, STDOUT_FILENO);
 	if (!vm->serial)
@@ -531,7 +531,7 @@ static void user_eoi(void *ctx, uint8_t vector)
 	struct vm *vm = ctx;
 
 	if (vm->irqchip)
-		irqchip_eoi(vm->irqchip, vector);
+		chipset_eoi(vm->irqchip, vector);
 }
 
 /*
@@ -617,7 +617,7 @@ static enum accel_runnable machine_runnable(void *ctx, uint32_t index)
 static uint64_t machine_next_event(void *ctx)
 {
 	struct vm *vm = ctx;
-	uint64_t t = vm->irqchip ? irqchip_next_event(vm->irqchip) : ACCEL_NO_EVENT;
+	uint64_t t = vm->irqchip ? chipset_next_event(vm->irqchip) : ACCEL_NO_EVENT;
 
 	if (vm->user.mp) {
 		uint64_t u = vm->user_machine.next_event(vm->user_machine.ctx);
@@ -633,7 +633,7 @@ static void machine_advance(void *ctx, uint64_t now_ns)
 	if (vm->user.mp)
 		vm->user_machine.advance(vm->user_machine.ctx, now_ns);
 	if (vm->irqchip)
-		irqchip_advance(vm->irqchip, now_ns);
+		chipset_advance(vm->irqchip, now_ns);
 }
 
 static void set_machine(struct vm *vm)
@@ -1004,7 +1004,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->accel)
 		vm->accel->ops->destroy(vm->accel);
 	vm->accel = NULL;
-	irqchip_destroy(vm->irqchip);
+	chipset_destroy(vm->irqchip);
 	mp_destroy(vm->mp);
 	apic_bus_destroy(vm->user.apics);
 	mp_user_destroy(vm->user.mp);

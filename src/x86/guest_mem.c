@@ -1,7 +1,7 @@
 /*
  * guest_mem.c - see guest_mem.h.
  */
-#include "guest_mem.h"
+#include "x86/guest_mem.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -34,7 +34,7 @@
  * open); run->request_interrupt_window is set again before each entry by `enter`.  Only the
  * timer thread must look again at the loaded deadlines (after_mmio, set on load).
  */
-#include "accel/kvm_internal.h"
+#include "accel/kvm/kvm_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,7 +42,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "log.h"
+#include "util/log.h"
 
 enum kvm_rec {
 	REC_MP_STATE = 1,

@@ -1,7 +1,7 @@
 /*
  * report.c - see report.h.
  */
-#include "report.h"
+#include "vm/report.h"
 
 #include <stdlib.h>
 #include <string.h>
