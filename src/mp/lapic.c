@@ -1,9 +1,11 @@
 /*
- * lapic.c - see lapic.h.  One local APIC as registers and arithmetic.  Section numbers are
- * those of the Intel SDM Vol. 3A, chapter 10.  It must not know how IPIs are routed, which
- * CPU runs it, or what a thread is: those are apic_bus.c's and the accelerator's business.
+ * lapic.c - see lapic.h.  One local APIC as registers and arithmetic; its timer is
+ * lapic_timer.c's.  Section numbers are those of the Intel SDM Vol. 3A, chapter 10.  It must
+ * not know how IPIs are routed, which CPU runs it, or what a thread is: those are
+ * apic_bus.c's and the accelerator's business.
  */
 #include "mp/lapic.h"
+#include "mp/lapic_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,48 +13,6 @@
 #include <string.h>
 
 #include "snapshot/snapfile.h"
-
-#define NS_PER_S 1000000000ull
-
-/* The six LVT entries in register order, 0x320-0x370 (10.5.1). */
-enum lvt_index { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_COUNT };
-
-#define LVT_VECTOR 0xffu
-#define LVT_DELIVERY_MODE (7u << 8)
-#define LVT_STATUS (1u << 12)       /* delivery status, read-only: always idle here */
-#define LVT_POLARITY (1u << 13)
-#define LVT_REMOTE_IRR (1u << 14)   /* read-only */
-#define LVT_TRIGGER (1u << 15)
-#define LVT_TIMER_MODE (3u << 17)   /* 10.5.4.1 */
-
-#define SVR_WRITABLE 0x3ffu         /* vector, enable, focus checking (10.9) */
-#define DCR_WRITABLE 0xbu           /* bits 0, 1, 3 (10.5.4, figure 10-10) */
-#define ICR_WRITABLE 0x000ccfffu    /* vector, mode, dest mode, level, trigger, shorthand */
-#define ICR_STATUS (1u << 12)       /* delivery status: reads idle (10.6.1) */
-#define BASE_RESERVED_LOW 0x2ffull  /* IA32_APIC_BASE bits 0-7 and 9 (10.4.4) */
-
-struct lapic_timer {
-	bool armed;             /* one-shot / periodic counting                        */
-	uint32_t initial;
-	uint32_t div;           /* divide value in force for the current period         */
-	uint64_t start_ns;      /* the current period began                             */
-	uint64_t tsc_deadline;  /* IA32_TSC_DEADLINE; 0 disarmed (10.5.4.1)             */
-	uint64_t deadline_ns;   /* when tsc_deadline falls due, on the clock            */
-};
-
-struct lapic {
-	struct lapic_config cfg;
-	uint64_t apic_base;
-	uint8_t tpr;
-	uint32_t ldr, dfr, svr;
-	uint32_t isr[8], tmr[8], irr[8];
-	uint32_t esr, esr_pending;  /* what ESR reads; errors since the last ESR write   */
-	uint32_t icr_lo, icr_hi;    /* icr_hi: xAPIC bits 31:24, x2APIC the 32-bit dest  */
-	uint32_t lvt[LVT_COUNT];
-	uint32_t dcr;
-	struct lapic_timer timer;
-	bool nmi_pending;
-};
 
 __attribute__((format(printf, 2, 3)))
 static void warnf(const struct lapic *l, const char *fmt, ...)
@@ -68,11 +28,6 @@ static void warnf(const struct lapic *l, const char *fmt, ...)
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
 	l->cfg.warn(l->cfg.warn_ctx, msg);
-}
-
-static uint64_t now_ns(const struct lapic *l)
-{
-	return l->cfg.now_ns ? l->cfg.now_ns(l->cfg.clock_ctx) : 0;
 }
 
 /* ---- vectors: IRR, ISR, TMR are 256-bit sets, 32 bits per register (10.8.4) ---------- */
@@ -309,131 +264,6 @@ bool lapic_take_nmi(struct lapic *l)
 	return was;
 }
 
-/* ---- timer (10.5.4) ------------------------------------------------------------------------ */
-
-static uint32_t timer_mode(const struct lapic *l)
-{
-	return l->lvt[LVT_TIMER] & LVT_TIMER_MODE;
-}
-
-/* Table 10-10 (figure 10-10): bits 3,1,0 = 111 -> 1, otherwise 2 << value. */
-static uint32_t divide_value(uint32_t dcr)
-{
-	uint32_t x = (dcr & 3) | ((dcr >> 1) & 4);
-
-	return x == 7 ? 1 : 2u << x;
-}
-
-static uint64_t timer_period_ns(const struct lapic *l)
-{
-	unsigned __int128 ns = (unsigned __int128)l->timer.initial * l->timer.div * NS_PER_S;
-	unsigned __int128 p = (ns + l->cfg.bus_hz - 1) / l->cfg.bus_hz;
-
-	return p ? (uint64_t)p : 1;
-}
-
-/* TSC ticks as ns, rounded up (a deadline never falls due early). */
-static uint64_t tsc_to_ns(const struct lapic *l, uint64_t tsc)
-{
-	unsigned __int128 ns = (unsigned __int128)tsc * NS_PER_S + l->cfg.tsc_hz - 1;
-
-	ns /= l->cfg.tsc_hz;
-
-	return ns >= LAPIC_TIMER_NONE ? LAPIC_TIMER_NONE - 1 : (uint64_t)ns;
-}
-
-/* ns as TSC ticks (the inverse of tsc_to_ns, rounded down). */
-static uint64_t ns_to_tsc(const struct lapic *l, uint64_t ns)
-{
-	return (uint64_t)((unsigned __int128)ns * l->cfg.tsc_hz / NS_PER_S);
-}
-
-/* The guest TSC at clock time `now`: the CPU's own where it keeps one, else the clock's. */
-static uint64_t guest_tsc(const struct lapic *l, uint64_t now)
-{
-	return l->cfg.tsc_now ? l->cfg.tsc_now(l->cfg.tsc_ctx, l->cfg.cpu) : ns_to_tsc(l, now);
-}
-
-/* IA32_TSC_DEADLINE := tsc, `tsc` being the guest TSC at clock time `now`: due that many
- * ticks later on the clock, at once if it has passed (10.5.4.1). */
-static void deadline_set(struct lapic *l, uint64_t deadline, uint64_t now, uint64_t tsc)
-{
-	uint64_t ahead = deadline > tsc ? tsc_to_ns(l, deadline - tsc) : 0;
-
-	l->timer.tsc_deadline = deadline;
-	l->timer.deadline_ns = now > LAPIC_TIMER_NONE - 1 - ahead ? LAPIC_TIMER_NONE - 1
-								   : now + ahead;
-}
-
-static void timer_arm(struct lapic *l, uint32_t initial)
-{
-	l->timer.initial = initial;
-	l->timer.armed = initial != 0; /* 10.5.4: a zero initial count stops the timer */
-	l->timer.div = divide_value(l->dcr);
-	l->timer.start_ns = now_ns(l);
-}
-
-static uint32_t timer_current(const struct lapic *l)
-{
-	if (!l->timer.armed || timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE)
-		return 0;
-	uint64_t now = now_ns(l), period = timer_period_ns(l);
-	if (now < l->timer.start_ns)
-		return l->timer.initial;
-	uint64_t el = now - l->timer.start_ns;
-	if (el >= period) {
-		if (timer_mode(l) != LAPIC_TIMER_PERIODIC)
-			return 0;
-		el %= period;
-	}
-	unsigned __int128 ticks = (unsigned __int128)el * l->cfg.bus_hz;
-	ticks /= (uint64_t)l->timer.div * NS_PER_S;
-	return ticks >= l->timer.initial ? 0 : l->timer.initial - (uint32_t)ticks;
-}
-
-uint64_t lapic_timer_next(const struct lapic *l)
-{
-	if (lapic_mode(l) == LAPIC_MODE_DISABLED)
-		return LAPIC_TIMER_NONE;
-	if (timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE) {
-		return l->timer.tsc_deadline ? l->timer.deadline_ns : LAPIC_TIMER_NONE;
-	}
-	if (!l->timer.armed)
-		return LAPIC_TIMER_NONE;
-	uint64_t p = timer_period_ns(l);
-	return l->timer.start_ns > LAPIC_TIMER_NONE - 1 - p ? LAPIC_TIMER_NONE - 1
-							      : l->timer.start_ns + p;
-}
-
-/* A masked LVT entry only suppresses the interrupt; the count goes on (10.5.4). */
-static bool timer_raise(struct lapic *l)
-{
-	uint32_t lvt = l->lvt[LVT_TIMER];
-
-	if (lvt & LAPIC_LVT_MASKED)
-		return false;
-	return lapic_set_irq(l, (uint8_t)(lvt & LVT_VECTOR), false);
-}
-
-bool lapic_timer_fire(struct lapic *l, uint64_t now)
-{
-	uint64_t due = lapic_timer_next(l);
-
-	if (due == LAPIC_TIMER_NONE || now < due)
-		return false;
-	if (timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE) {
-		l->timer.tsc_deadline = 0; /* 10.5.4.1: it disarms itself and clears the MSR */
-	} else if (timer_mode(l) == LAPIC_TIMER_PERIODIC) {
-		/* One interrupt for however many periods passed: IRR holds one per vector. */
-		uint64_t p = timer_period_ns(l);
-		l->timer.start_ns += (now - l->timer.start_ns) / p * p;
-		l->timer.div = divide_value(l->dcr); /* a new divide value applies from here */
-	} else {
-		l->timer.armed = false;
-	}
-	return timer_raise(l);
-}
-
 /* ---- sending (10.6.1) ---------------------------------------------------------------------- */
 
 static void send_ipi(struct lapic *l, uint32_t lo, uint32_t dest, bool x2)
@@ -493,7 +323,7 @@ static int reg_read(const struct lapic *l, uint32_t off, bool x2, uint32_t *v)
 	case LAPIC_ESR: *v = l->esr; return 0;
 	case LAPIC_ICR_LO: *v = l->icr_lo & ~ICR_STATUS; return 0;
 	case LAPIC_TIMER_INITIAL: *v = l->timer.initial; return 0;
-	case LAPIC_TIMER_CURRENT: *v = timer_current(l); return 0;
+	case LAPIC_TIMER_CURRENT: *v = lapic_timer_current(l); return 0;
 	case LAPIC_TIMER_DIVIDE: *v = l->dcr; return 0;
 	}
 	if (x2) /* 10.12.1.2, table 10-6: APR, RRD, DFR and ICR high have no MSR */
@@ -598,7 +428,7 @@ static int reg_write(struct lapic *l, uint32_t off, uint32_t v, bool x2)
 		return LAPIC_OK;
 	case LAPIC_TIMER_INITIAL:
 		if (timer_mode(l) != LAPIC_TIMER_TSC_DEADLINE) /* ignored in TSC-deadline mode */
-			timer_arm(l, v);
+			lapic_timer_arm(l, v);
 		return LAPIC_OK;
 	case LAPIC_TIMER_DIVIDE:
 		if (x2 && (v & ~DCR_WRITABLE))
@@ -716,7 +546,7 @@ static int tsc_deadline_msr(struct lapic *l, bool write, uint64_t *v)
 		*v = armed_mode ? l->timer.tsc_deadline : 0;
 	else if (armed_mode) { /* 10.5.4.1: ignored in the other timer modes */
 		uint64_t now = now_ns(l);
-		deadline_set(l, *v, now, *v ? guest_tsc(l, now) : 0);
+		lapic_deadline_set(l, *v, now, *v ? lapic_guest_tsc(l, now) : 0);
 	}
 	return LAPIC_OK;
 }
@@ -827,8 +657,8 @@ void lapic_save(const struct lapic *l, struct snap_enc *e)
 	snap_enc_u64(e, now - t->start_ns); /* two's complement if the period starts later */
 	snap_enc_u8(e, t->tsc_deadline != 0);
 	snap_enc_u64(e, !l->cfg.tsc_hz || !t->tsc_deadline ? 0 :
-			t->deadline_ns >= now ? ns_to_tsc(l, t->deadline_ns - now) :
-			0 - ns_to_tsc(l, now - t->deadline_ns));
+			t->deadline_ns >= now ? lapic_ns_to_tsc(l, t->deadline_ns - now) :
+			0 - lapic_ns_to_tsc(l, now - t->deadline_ns));
 	snap_enc_u8(e, l->nmi_pending);
 }
 
@@ -904,10 +734,10 @@ static void place_timer(struct lapic *n, uint64_t elapsed, bool deadline, uint64
 	n->timer.start_ns = (int64_t)elapsed > 0 && elapsed > now ? 0 : now - elapsed;
 	n->timer.tsc_deadline = 0;
 	if (deadline) {
-		uint64_t tsc = guest_tsc(n, now);
+		uint64_t tsc = lapic_guest_tsc(n, now);
 		int64_t a = (int64_t)ahead;
 		uint64_t at = a < 0 && (uint64_t)-a > tsc ? 1 : tsc + ahead;
-		deadline_set(n, at ? at : 1 /* 0 would disarm it */, now, tsc);
+		lapic_deadline_set(n, at ? at : 1 /* 0 would disarm it */, now, tsc);
 	}
 }
 
