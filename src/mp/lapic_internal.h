@@ -1,8 +1,8 @@
 /*
  * lapic_internal.h - one local APIC's registers as a structure, and the little its files
- * share: lapic.c (registers, MSRs, interrupt acceptance, snapshots) and lapic_timer.c (the
- * timer).  Only the lapic*.c files include it; everyone else sees lapic.h's accessors.
- * Section numbers are those of the Intel SDM Vol. 3A, chapter 10.
+ * share: lapic.c (registers, MSRs, interrupt acceptance), lapic_timer.c (the timer) and
+ * lapic_state.c (snapshots).  Only the lapic*.c files include it; everyone else sees
+ * lapic.h's accessors.  Section numbers are those of the Intel SDM Vol. 3A, chapter 10.
  */
 #ifndef MPVMM_MP_LAPIC_INTERNAL_H
 #define MPVMM_MP_LAPIC_INTERNAL_H
@@ -60,11 +60,22 @@ static inline uint64_t now_ns(const struct lapic *l)
 	return l->cfg.now_ns ? l->cfg.now_ns(l->cfg.clock_ctx) : 0;
 }
 
+/* 10.12.10.2: x2APIC logical ID = cluster (ID[19:4]) << 16 | 1 << ID[3:0]. */
+static inline uint32_t x2apic_ldr(uint32_t id)
+{
+	return ((id >> 4) << 16) | (1u << (id & 0xf));
+}
+
 /* The LVT timer entry's mode: one-shot, periodic or TSC-deadline (10.5.4.1). */
 static inline uint32_t timer_mode(const struct lapic *l)
 {
 	return l->lvt[LVT_TIMER] & LVT_TIMER_MODE;
 }
+
+/* ---- lapic.c ---- */
+
+/* Writable bits of LVT entry i (10.5.1, figure 10-8). */
+uint32_t lapic_lvt_writable(const struct lapic *l, int i);
 
 /* ---- lapic_timer.c ---- */
 

@@ -5,6 +5,7 @@
  * guest reaches the timer's registers (MMIO or MSRs, lapic.c), nor who calls
  * lapic_timer_fire and when: the caller owns the clock and the thread.
  */
+#include "mp/lapic.h"
 #include "mp/lapic_internal.h"
 
 /* Table 10-10 (figure 10-10): bits 3,1,0 = 111 -> 1, otherwise 2 << value. */
