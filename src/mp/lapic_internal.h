@@ -1,8 +1,9 @@
 /*
  * lapic_internal.h - one local APIC's registers as a structure, and the little its files
- * share: lapic.c (registers, MSRs, interrupt acceptance), lapic_timer.c (the timer) and
- * lapic_state.c (snapshots).  Only the lapic*.c files include it; everyone else sees
- * lapic.h's accessors.  Section numbers are those of the Intel SDM Vol. 3A, chapter 10.
+ * share: lapic.c (state, priorities, interrupt acceptance), lapic_regs.c (MMIO and MSR
+ * accesses, the ICR), lapic_timer.c (the timer) and lapic_state.c (snapshots).  Only the
+ * lapic*.c files include it; everyone else sees lapic.h's accessors.  Section numbers are
+ * those of the Intel SDM Vol. 3A, chapter 10.
  */
 #ifndef MPVMM_MP_LAPIC_INTERNAL_H
 #define MPVMM_MP_LAPIC_INTERNAL_H
@@ -73,6 +74,18 @@ static inline uint32_t timer_mode(const struct lapic *l)
 }
 
 /* ---- lapic.c ---- */
+
+/* A guest mistake, to the `warn` callback, prefixed with the CPU. */
+__attribute__((format(printf, 2, 3)))
+void lapic_warnf(const struct lapic *l, const char *fmt, ...);
+/* Register values after power-up, RESET and INIT (10.4.7.1, 10.4.7.3). */
+void lapic_clear_regs(struct lapic *l);
+/* An error bit in the ESR; the LVT error entry's interrupt (10.5.3). */
+void lapic_error(struct lapic *l, uint32_t bit);
+/* EOI: the highest in-service interrupt retires (10.8.5). */
+void lapic_eoi(struct lapic *l);
+
+/* ---- lapic_regs.c ---- */
 
 /* Writable bits of LVT entry i (10.5.1, figure 10-8). */
 uint32_t lapic_lvt_writable(const struct lapic *l, int i);
