@@ -2,10 +2,12 @@
  * insn.c - see insn.h.  Encodings from the Intel SDM Vol. 2A: prefixes (2.1.1), REX (2.2.1),
  * ModRM/SIB (2.1.5, Tables 2-1 to 2-3), RIP-relative addressing (2.2.1.6), VEX (2.3.5),
  * the opcode maps (Vol. 2D, Appendix A, Tables A-2 to A-6) and the instruction pages of the
- * carried instructions.  Knows nothing of registers' values, memory or KVM; the text of a
- * decoded instruction is insn_format.c's.
+ * carried instructions.  Knows nothing of registers' values, memory or KVM; what the one-byte
+ * and 0F maps say of each opcode is insn_maps.c's, the text of a decoded instruction
+ * insn_format.c's.
  */
 #include "x86/insn.h"
+#include "x86/insn_internal.h"
 
 /* A cursor over the instruction bytes that never reads past n or past 15 bytes. */
 struct cursor {
@@ -197,110 +199,7 @@ static int read_modrm(struct cursor *c, struct insn *in)
 	return 0;
 }
 
-/* ---- Opcode maps ----------------------------------------------------------------------- */
-
-enum imm { IMM_NONE, IMM_B, IMM_W, IMM_Z, IMM_V, IMM_ENTER, IMM_MOFFS, IMM_FAR, IMM_REL_Z,
-	   IMM_INVALID };
-
-/* One-byte map, 64-bit mode: opcodes that do not exist there (SDM Vol. 2D, Table A-2 "i64"). */
-static bool invalid_in_64(uint8_t op)
-{
-	switch (op) {
-	case 0x06: case 0x07: case 0x0e: case 0x16: case 0x17: case 0x1e: case 0x1f:
-	case 0x27: case 0x2f: case 0x37: case 0x3f: case 0x60: case 0x61: case 0x62:
-	case 0x82: case 0x9a: case 0xce: case 0xd4: case 0xd5: case 0xd6: case 0xea:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool one_byte_has_modrm(uint8_t op)
-{
-	if (op < 0x40)
-		return (op & 7) < 4;
-	switch (op) {
-	case 0x62: case 0x63: case 0x69: case 0x6b: case 0xc0: case 0xc1: case 0xc4: case 0xc5:
-	case 0xc6: case 0xc7: case 0xf6: case 0xf7: case 0xfe: case 0xff:
-		return true;
-	default:
-		return (op >= 0x80 && op <= 0x8f) || (op >= 0xd0 && op <= 0xd3) ||
-		       (op >= 0xd8 && op <= 0xdf);
-	}
-}
-
-static enum imm one_byte_imm(uint8_t op, uint8_t reg)
-{
-	if (op < 0x40 && (op & 7) == 4)
-		return IMM_B;
-	if (op < 0x40 && (op & 7) == 5)
-		return IMM_Z;
-	if ((op >= 0x70 && op <= 0x7f) || (op >= 0xb0 && op <= 0xb7) || (op >= 0xe0 && op <= 0xe7))
-		return IMM_B;
-	if (op >= 0xb8 && op <= 0xbf)
-		return IMM_V;
-	if (op >= 0xa0 && op <= 0xa3)
-		return IMM_MOFFS;
-	switch (op) {
-	case 0x6a: case 0x6b: case 0x80: case 0x82: case 0x83: case 0xa8: case 0xc0: case 0xc1:
-	case 0xc6: case 0xcd: case 0xd4: case 0xd5: case 0xeb:
-		return IMM_B;
-	case 0x68: case 0x69: case 0x81: case 0xa9: case 0xc7:
-		return IMM_Z;
-	case 0xc2: case 0xca:
-		return IMM_W;
-	case 0xc8:
-		return IMM_ENTER;
-	case 0x9a: case 0xea:
-		return IMM_FAR;
-	case 0xe8: case 0xe9:
-		return IMM_REL_Z;
-	case 0xf6:
-		return reg < 2 ? IMM_B : IMM_NONE; /* TEST Eb, Ib is /0 (and /1) */
-	case 0xf7:
-		return reg < 2 ? IMM_Z : IMM_NONE;
-	default:
-		return IMM_NONE;
-	}
-}
-
-/* 0F map (SDM Vol. 2D, Table A-3): opcodes without ModRM, and unknown/undefined ones. */
-static bool map0f_no_modrm(uint8_t op)
-{
-	switch (op) {
-	case 0x05: case 0x06: case 0x07: case 0x08: case 0x09: case 0x0b: case 0x0e:
-	case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35: case 0x37:
-	case 0x77: case 0xa0: case 0xa1: case 0xa2: case 0xa8: case 0xa9: case 0xaa:
-		return true;
-	default:
-		return (op >= 0x80 && op <= 0x8f) || (op >= 0xc8 && op <= 0xcf);
-	}
-}
-
-static bool map0f_invalid(uint8_t op)
-{
-	switch (op) {
-	case 0x04: case 0x0a: case 0x0c: case 0x0f: case 0x24: case 0x25: case 0x26: case 0x27:
-	case 0x36: case 0x39: case 0x3b: case 0x3c: case 0x3d: case 0x3e: case 0x3f:
-	case 0x7a: case 0x7b: case 0xa6: case 0xa7:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static enum imm map0f_imm(uint8_t op)
-{
-	if (op >= 0x80 && op <= 0x8f)
-		return IMM_REL_Z;
-	switch (op) {
-	case 0x70: case 0x71: case 0x72: case 0x73: case 0xa4: case 0xac: case 0xba:
-	case 0xc2: case 0xc4: case 0xc5: case 0xc6:
-		return IMM_B;
-	default:
-		return IMM_NONE;
-	}
-}
+/* ---- Immediates ------------------------------------------------------------------------ */
 
 static unsigned imm_bytes(const struct insn *in, enum imm t)
 {
@@ -368,7 +267,7 @@ static int read_vex(struct cursor *c, struct insn *in, uint8_t op)
 	if (!(in->map == INSN_MAP_0F && in->opcode == 0x77) && read_modrm(c, in) < 0)
 		return -1;
 	enum imm t = in->map == INSN_MAP_0F3A ? IMM_B :
-		     in->map == INSN_MAP_0F ? map0f_imm(in->opcode) : IMM_NONE;
+		     in->map == INSN_MAP_0F ? insn_map0f_imm(in->opcode) : IMM_NONE;
 	if (in->map == INSN_MAP_0F && in->opcode >= 0x80 && in->opcode <= 0x8f)
 		return -1; /* no VEX Jcc */
 	return read_imm(c, in, t);
@@ -387,29 +286,29 @@ static int read_escape(struct cursor *c, struct insn *in)
 		return read_imm(c, in, in->map == INSN_MAP_0F3A ? IMM_B : IMM_NONE);
 	}
 	in->map = INSN_MAP_0F;
-	if (map0f_invalid(in->opcode))
+	if (insn_map0f_invalid(in->opcode))
 		return -1;
-	if (!map0f_no_modrm(in->opcode) && read_modrm(c, in) < 0)
+	if (!insn_map0f_no_modrm(in->opcode) && read_modrm(c, in) < 0)
 		return -1;
-	return read_imm(c, in, map0f_imm(in->opcode));
+	return read_imm(c, in, insn_map0f_imm(in->opcode));
 }
 
 static int read_one_byte(struct cursor *c, struct insn *in)
 {
 	uint8_t op = in->opcode;
 
-	if (in->mode == INSN_MODE_64 && invalid_in_64(op))
+	if (in->mode == INSN_MODE_64 && insn_invalid_in_64(op))
 		return -1;
 	if (in->mode != INSN_MODE_64 && op == 0x62) {
 		uint8_t next;
 		if (peek_byte(c, 0, &next) < 0 || (next & 0xc0) == 0xc0)
 			return -1; /* EVEX, not BOUND */
 	}
-	if (one_byte_has_modrm(op) && read_modrm(c, in) < 0)
+	if (insn_one_byte_has_modrm(op) && read_modrm(c, in) < 0)
 		return -1;
 	if (op == 0x8f && (in->reg & 7) != 0)
 		return -1; /* XOP */
-	return read_imm(c, in, one_byte_imm(op, in->reg & 7));
+	return read_imm(c, in, insn_one_byte_imm(op, in->reg & 7));
 }
 
 /* ---- Classification of the carried instructions ---------------------------------------- */
