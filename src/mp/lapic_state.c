@@ -3,7 +3,7 @@
  * lapic_save's comment).  Every loaded value is checked against this APIC's configuration
  * and the Intel SDM Vol. 3A, chapter 10, before any of it is kept.  It must not know the
  * snapshot file (snapfile.h's codec only), the other APICs, or what the registers do when
- * the guest writes them: that is lapic.c's business.
+ * the guest writes them: that is lapic_regs.c's business.
  */
 #include "mp/lapic.h"
 #include "mp/lapic_internal.h"

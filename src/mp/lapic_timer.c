@@ -2,7 +2,7 @@
  * lapic_timer.c - the local APIC timer (Intel SDM Vol. 3A, 10.5.4): one-shot and periodic
  * counting from the bus clock through the divide configuration, and TSC-deadline mode
  * (10.5.4.1), its deadline kept as a time on the caller's clock.  It must not know how the
- * guest reaches the timer's registers (MMIO or MSRs, lapic.c), nor who calls
+ * guest reaches the timer's registers (MMIO or MSRs, lapic_regs.c), nor who calls
  * lapic_timer_fire and when: the caller owns the clock and the thread.
  */
 #include "mp/lapic.h"
