@@ -1,61 +1,21 @@
 /*
- * lapic.c - see lapic.h.  One local APIC as registers and arithmetic.  Section numbers are
- * those of the Intel SDM Vol. 3A, chapter 10.  It must not know how IPIs are routed, which
- * CPU runs it, or what a thread is: those are apic_bus.c's and the accelerator's business.
+ * lapic.c - see lapic.h.  One local APIC as registers and arithmetic: its state and mode,
+ * RESET and INIT, priorities, and the life of an interrupt (IRR, ISR, EOI); the guest's
+ * register accesses are lapic_regs.c's, the timer lapic_timer.c's, snapshots
+ * lapic_state.c's.  Section numbers are those of the Intel SDM Vol. 3A, chapter 10.  It must
+ * not know how IPIs are routed, which CPU runs it, or what a thread is: those are
+ * apic_bus.c's and the accelerator's business.
  */
 #include "mp/lapic.h"
+#include "mp/lapic_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "snapshot/snapfile.h"
-
-#define NS_PER_S 1000000000ull
-
-/* The six LVT entries in register order, 0x320-0x370 (10.5.1). */
-enum lvt_index { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_COUNT };
-
-#define LVT_VECTOR 0xffu
-#define LVT_DELIVERY_MODE (7u << 8)
-#define LVT_STATUS (1u << 12)       /* delivery status, read-only: always idle here */
-#define LVT_POLARITY (1u << 13)
-#define LVT_REMOTE_IRR (1u << 14)   /* read-only */
-#define LVT_TRIGGER (1u << 15)
-#define LVT_TIMER_MODE (3u << 17)   /* 10.5.4.1 */
-
-#define SVR_WRITABLE 0x3ffu         /* vector, enable, focus checking (10.9) */
-#define DCR_WRITABLE 0xbu           /* bits 0, 1, 3 (10.5.4, figure 10-10) */
-#define ICR_WRITABLE 0x000ccfffu    /* vector, mode, dest mode, level, trigger, shorthand */
-#define ICR_STATUS (1u << 12)       /* delivery status: reads idle (10.6.1) */
-#define BASE_RESERVED_LOW 0x2ffull  /* IA32_APIC_BASE bits 0-7 and 9 (10.4.4) */
-
-struct lapic_timer {
-	bool armed;             /* one-shot / periodic counting                        */
-	uint32_t initial;
-	uint32_t div;           /* divide value in force for the current period         */
-	uint64_t start_ns;      /* the current period began                             */
-	uint64_t tsc_deadline;  /* IA32_TSC_DEADLINE; 0 disarmed (10.5.4.1)             */
-	uint64_t deadline_ns;   /* when tsc_deadline falls due, on the clock            */
-};
-
-struct lapic {
-	struct lapic_config cfg;
-	uint64_t apic_base;
-	uint8_t tpr;
-	uint32_t ldr, dfr, svr;
-	uint32_t isr[8], tmr[8], irr[8];
-	uint32_t esr, esr_pending;  /* what ESR reads; errors since the last ESR write   */
-	uint32_t icr_lo, icr_hi;    /* icr_hi: xAPIC bits 31:24, x2APIC the 32-bit dest  */
-	uint32_t lvt[LVT_COUNT];
-	uint32_t dcr;
-	struct lapic_timer timer;
-	bool nmi_pending;
-};
-
 __attribute__((format(printf, 2, 3)))
-static void warnf(const struct lapic *l, const char *fmt, ...)
+void lapic_warnf(const struct lapic *l, const char *fmt, ...)
 {
 	char msg[160];
 	int n;
@@ -68,11 +28,6 @@ static void warnf(const struct lapic *l, const char *fmt, ...)
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
 	l->cfg.warn(l->cfg.warn_ctx, msg);
-}
-
-static uint64_t now_ns(const struct lapic *l)
-{
-	return l->cfg.now_ns ? l->cfg.now_ns(l->cfg.clock_ctx) : 0;
 }
 
 /* ---- vectors: IRR, ISR, TMR are 256-bit sets, 32 bits per register (10.8.4) ---------- */
@@ -132,14 +87,8 @@ bool lapic_sw_enabled(const struct lapic *l)
 	return l->svr & LAPIC_SVR_ENABLE;
 }
 
-/* 10.12.10.2: x2APIC logical ID = cluster (ID[19:4]) << 16 | 1 << ID[3:0]. */
-static uint32_t x2apic_ldr(uint32_t id)
-{
-	return ((id >> 4) << 16) | (1u << (id & 0xf));
-}
-
 /* Register values after power-up, RESET and INIT (10.4.7.1, 10.4.7.3). */
-static void clear_regs(struct lapic *l)
+void lapic_clear_regs(struct lapic *l)
 {
 	l->tpr = 0;
 	l->ldr = lapic_mode(l) == LAPIC_MODE_X2APIC ? x2apic_ldr(l->cfg.apic_id) : 0;
@@ -161,12 +110,12 @@ static void clear_regs(struct lapic *l)
 void lapic_reset(struct lapic *l)
 {
 	l->apic_base = LAPIC_DEFAULT_BASE | LAPIC_BASE_EN | (l->cfg.bsp ? LAPIC_BASE_BSP : 0);
-	clear_regs(l);
+	lapic_clear_regs(l);
 }
 
 void lapic_init(struct lapic *l)
 {
-	clear_regs(l);
+	lapic_clear_regs(l);
 }
 
 struct lapic *lapic_create(const struct lapic_config *cfg)
@@ -222,7 +171,7 @@ static void irr_post(struct lapic *l, uint8_t vector, bool level)
 }
 
 /* 10.5.3: log an error; the LVT error entry raises its vector unless masked. */
-static void lapic_error(struct lapic *l, uint32_t bit)
+void lapic_error(struct lapic *l, uint32_t bit)
 {
 	uint32_t lvt = l->lvt[LVT_ERROR];
 
@@ -237,7 +186,7 @@ bool lapic_set_irq(struct lapic *l, uint8_t vector, bool level)
 		return false;
 	if (vector < 16) { /* 10.5.2: vectors 0-15 are illegal */
 		lapic_error(l, LAPIC_ESR_RECV_ILLEGAL_VECTOR);
-		warnf(l, "received illegal vector %u", vector);
+		lapic_warnf(l, "received illegal vector %u", vector);
 		return false;
 	}
 	if (!lapic_sw_enabled(l)) /* 10.4.7.2: no fixed interrupts while software-disabled */
@@ -270,7 +219,7 @@ int lapic_accept(struct lapic *l)
  * 10.8.5: EOI retires the highest-priority in-service interrupt; for a level-triggered one
  * (TMR set) the EOI is also broadcast to the I/O APICs.
  */
-static void lapic_eoi(struct lapic *l)
+void lapic_eoi(struct lapic *l)
 {
 	int v = highest(l->isr);
 
@@ -307,653 +256,4 @@ bool lapic_take_nmi(struct lapic *l)
 
 	l->nmi_pending = false;
 	return was;
-}
-
-/* ---- timer (10.5.4) ------------------------------------------------------------------------ */
-
-static uint32_t timer_mode(const struct lapic *l)
-{
-	return l->lvt[LVT_TIMER] & LVT_TIMER_MODE;
-}
-
-/* Table 10-10 (figure 10-10): bits 3,1,0 = 111 -> 1, otherwise 2 << value. */
-static uint32_t divide_value(uint32_t dcr)
-{
-	uint32_t x = (dcr & 3) | ((dcr >> 1) & 4);
-
-	return x == 7 ? 1 : 2u << x;
-}
-
-static uint64_t timer_period_ns(const struct lapic *l)
-{
-	unsigned __int128 ns = (unsigned __int128)l->timer.initial * l->timer.div * NS_PER_S;
-	unsigned __int128 p = (ns + l->cfg.bus_hz - 1) / l->cfg.bus_hz;
-
-	return p ? (uint64_t)p : 1;
-}
-
-/* TSC ticks as ns, rounded up (a deadline never falls due early). */
-static uint64_t tsc_to_ns(const struct lapic *l, uint64_t tsc)
-{
-	unsigned __int128 ns = (unsigned __int128)tsc * NS_PER_S + l->cfg.tsc_hz - 1;
-
-	ns /= l->cfg.tsc_hz;
-
-	return ns >= LAPIC_TIMER_NONE ? LAPIC_TIMER_NONE - 1 : (uint64_t)ns;
-}
-
-/* ns as TSC ticks (the inverse of tsc_to_ns, rounded down). */
-static uint64_t ns_to_tsc(const struct lapic *l, uint64_t ns)
-{
-	return (uint64_t)((unsigned __int128)ns * l->cfg.tsc_hz / NS_PER_S);
-}
-
-/* The guest TSC at clock time `now`: the CPU's own where it keeps one, else the clock's. */
-static uint64_t guest_tsc(const struct lapic *l, uint64_t now)
-{
-	return l->cfg.tsc_now ? l->cfg.tsc_now(l->cfg.tsc_ctx, l->cfg.cpu) : ns_to_tsc(l, now);
-}
-
-/* IA32_TSC_DEADLINE := tsc, `tsc` being the guest TSC at clock time `now`: due that many
- * ticks later on the clock, at once if it has passed (10.5.4.1). */
-static void deadline_set(struct lapic *l, uint64_t deadline, uint64_t now, uint64_t tsc)
-{
-	uint64_t ahead = deadline > tsc ? tsc_to_ns(l, deadline - tsc) : 0;
-
-	l->timer.tsc_deadline = deadline;
-	l->timer.deadline_ns = now > LAPIC_TIMER_NONE - 1 - ahead ? LAPIC_TIMER_NONE - 1
-								   : now + ahead;
-}
-
-static void timer_arm(struct lapic *l, uint32_t initial)
-{
-	l->timer.initial = initial;
-	l->timer.armed = initial != 0; /* 10.5.4: a zero initial count stops the timer */
-	l->timer.div = divide_value(l->dcr);
-	l->timer.start_ns = now_ns(l);
-}
-
-static uint32_t timer_current(const struct lapic *l)
-{
-	if (!l->timer.armed || timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE)
-		return 0;
-	uint64_t now = now_ns(l), period = timer_period_ns(l);
-	if (now < l->timer.start_ns)
-		return l->timer.initial;
-	uint64_t el = now - l->timer.start_ns;
-	if (el >= period) {
-		if (timer_mode(l) != LAPIC_TIMER_PERIODIC)
-			return 0;
-		el %= period;
-	}
-	unsigned __int128 ticks = (unsigned __int128)el * l->cfg.bus_hz;
-	ticks /= (uint64_t)l->timer.div * NS_PER_S;
-	return ticks >= l->timer.initial ? 0 : l->timer.initial - (uint32_t)ticks;
-}
-
-uint64_t lapic_timer_next(const struct lapic *l)
-{
-	if (lapic_mode(l) == LAPIC_MODE_DISABLED)
-		return LAPIC_TIMER_NONE;
-	if (timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE) {
-		return l->timer.tsc_deadline ? l->timer.deadline_ns : LAPIC_TIMER_NONE;
-	}
-	if (!l->timer.armed)
-		return LAPIC_TIMER_NONE;
-	uint64_t p = timer_period_ns(l);
-	return l->timer.start_ns > LAPIC_TIMER_NONE - 1 - p ? LAPIC_TIMER_NONE - 1
-							      : l->timer.start_ns + p;
-}
-
-/* A masked LVT entry only suppresses the interrupt; the count goes on (10.5.4). */
-static bool timer_raise(struct lapic *l)
-{
-	uint32_t lvt = l->lvt[LVT_TIMER];
-
-	if (lvt & LAPIC_LVT_MASKED)
-		return false;
-	return lapic_set_irq(l, (uint8_t)(lvt & LVT_VECTOR), false);
-}
-
-bool lapic_timer_fire(struct lapic *l, uint64_t now)
-{
-	uint64_t due = lapic_timer_next(l);
-
-	if (due == LAPIC_TIMER_NONE || now < due)
-		return false;
-	if (timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE) {
-		l->timer.tsc_deadline = 0; /* 10.5.4.1: it disarms itself and clears the MSR */
-	} else if (timer_mode(l) == LAPIC_TIMER_PERIODIC) {
-		/* One interrupt for however many periods passed: IRR holds one per vector. */
-		uint64_t p = timer_period_ns(l);
-		l->timer.start_ns += (now - l->timer.start_ns) / p * p;
-		l->timer.div = divide_value(l->dcr); /* a new divide value applies from here */
-	} else {
-		l->timer.armed = false;
-	}
-	return timer_raise(l);
-}
-
-/* ---- sending (10.6.1) ---------------------------------------------------------------------- */
-
-static void send_ipi(struct lapic *l, uint32_t lo, uint32_t dest, bool x2)
-{
-	struct lapic_ipi ipi = {
-		.dest = dest,
-		.vector = (uint8_t)(lo & 0xff),
-		.mode = (uint8_t)((lo >> 8) & 7),
-		.shorthand = (uint8_t)((lo >> 18) & 3),
-		.logical = lo & LAPIC_ICR_LOGICAL,
-		.level = lo & LAPIC_ICR_LEVEL,
-		.x2apic = x2,
-	};
-
-	/* The level bit is 0 only for INIT level de-assert (level-triggered INIT). */
-	ipi.assert = (lo & LAPIC_ICR_ASSERT) || ipi.mode != LAPIC_DM_INIT || !ipi.level;
-	if (ipi.mode == 3 || ipi.mode == 7) {
-		warnf(l, "ICR delivery mode %u is reserved: IPI dropped", ipi.mode);
-		return;
-	}
-	if ((ipi.mode == LAPIC_DM_FIXED || ipi.mode == LAPIC_DM_LOWEST) && ipi.vector < 16) {
-		lapic_error(l, LAPIC_ESR_SEND_ILLEGAL_VECTOR); /* 10.5.3 */
-		warnf(l, "IPI with illegal vector %u not sent", ipi.vector);
-		return;
-	}
-	if (!lapic_sw_enabled(l))
-		warnf(l, "IPI sent while software-disabled (delivered, SDM 10.4.7.2)");
-	if (l->cfg.send)
-		l->cfg.send(l->cfg.send_ctx, l->cfg.cpu, &ipi);
-}
-
-/* ---- registers ------------------------------------------------------------------------- */
-
-static bool in_range(uint32_t off, uint32_t first)
-{
-	return off >= first && off < first + 0x80 && !(off & 0xf);
-}
-
-static int reg_read(const struct lapic *l, uint32_t off, bool x2, uint32_t *v)
-{
-	if (in_range(off, LAPIC_ISR) || in_range(off, LAPIC_TMR) || in_range(off, LAPIC_IRR)) {
-		const uint32_t *set = off < LAPIC_TMR ? l->isr : off < LAPIC_IRR ? l->tmr : l->irr;
-		*v = set[(off & 0x7f) >> 4];
-		return 0;
-	}
-	if (off >= LAPIC_LVT_TIMER && off <= LAPIC_LVT_ERROR && !(off & 0xf)) {
-		*v = l->lvt[(off - LAPIC_LVT_TIMER) >> 4];
-		return 0;
-	}
-	switch (off) {
-	case LAPIC_ID: *v = x2 ? l->cfg.apic_id : (l->cfg.apic_id & 0xff) << 24; return 0;
-	case LAPIC_VER: *v = LAPIC_VERSION; return 0;
-	case LAPIC_TPR: *v = l->tpr; return 0;
-	case LAPIC_PPR: *v = lapic_ppr(l); return 0;
-	case LAPIC_LDR: *v = l->ldr; return 0;
-	case LAPIC_SVR: *v = l->svr; return 0;
-	case LAPIC_ESR: *v = l->esr; return 0;
-	case LAPIC_ICR_LO: *v = l->icr_lo & ~ICR_STATUS; return 0;
-	case LAPIC_TIMER_INITIAL: *v = l->timer.initial; return 0;
-	case LAPIC_TIMER_CURRENT: *v = timer_current(l); return 0;
-	case LAPIC_TIMER_DIVIDE: *v = l->dcr; return 0;
-	}
-	if (x2) /* 10.12.1.2, table 10-6: APR, RRD, DFR and ICR high have no MSR */
-		return -1;
-	switch (off) {
-	case LAPIC_APR: *v = lapic_apr(l); return 0;
-	case LAPIC_RRD: *v = 0; return 0; /* remote read is not supported */
-	case LAPIC_DFR: *v = l->dfr; return 0;
-	case LAPIC_ICR_HI: *v = l->icr_hi; return 0;
-	case LAPIC_EOI: *v = 0; return 0; /* write-only in xAPIC: reads 0 */
-	}
-	return -1;
-}
-
-/* Writable bits of each LVT entry, and its read-only bits (10.5.1, figure 10-8). */
-static uint32_t lvt_writable(const struct lapic *l, int i)
-{
-	switch (i) {
-	case LVT_TIMER:
-		return LVT_VECTOR | LAPIC_LVT_MASKED |
-		       (l->cfg.tsc_hz ? LVT_TIMER_MODE : LAPIC_TIMER_PERIODIC);
-	case LVT_LINT0:
-	case LVT_LINT1:
-		return LVT_VECTOR | LVT_DELIVERY_MODE | LVT_POLARITY | LVT_TRIGGER |
-		       LAPIC_LVT_MASKED;
-	case LVT_ERROR:
-		return LVT_VECTOR | LAPIC_LVT_MASKED;
-	default:
-		return LVT_VECTOR | LVT_DELIVERY_MODE | LAPIC_LVT_MASKED;
-	}
-}
-
-static int write_lvt(struct lapic *l, int i, uint32_t v, bool x2)
-{
-	uint32_t w = lvt_writable(l, i);
-	uint32_t ro = LVT_STATUS | (i == LVT_LINT0 || i == LVT_LINT1 ? LVT_REMOTE_IRR : 0);
-
-	if (x2 && (v & ~(w | ro)))
-		return LAPIC_GP; /* 10.12.1.3: reserved bits */
-	v &= w;
-	if (i == LVT_TIMER && (v & LVT_TIMER_MODE) == LVT_TIMER_MODE) {
-		if (x2)
-			return LAPIC_GP;
-		warnf(l, "LVT timer mode 3 is reserved: one-shot used");
-		v &= ~LVT_TIMER_MODE;
-	}
-	if (!lapic_sw_enabled(l))
-		v |= LAPIC_LVT_MASKED; /* 10.4.7.2: masks cannot be cleared while disabled */
-	if (i == LVT_TIMER && (timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE) !=
-				      ((v & LVT_TIMER_MODE) == LAPIC_TIMER_TSC_DEADLINE)) {
-		l->timer.armed = false; /* 10.5.4.1: a change to/from TSC-deadline disarms */
-		l->timer.tsc_deadline = 0;
-	}
-	l->lvt[i] = v;
-	return LAPIC_OK;
-}
-
-static int write_svr(struct lapic *l, uint32_t v, bool x2)
-{
-	if (x2 && (v & ~SVR_WRITABLE))
-		return LAPIC_GP;
-	l->svr = v & SVR_WRITABLE;
-	if (!lapic_sw_enabled(l))
-		for (int i = 0; i < LVT_COUNT; i++)
-			l->lvt[i] |= LAPIC_LVT_MASKED; /* 10.4.7.2 */
-	return LAPIC_OK;
-}
-
-static int write_dfr(struct lapic *l, uint32_t v)
-{
-	uint32_t model = v >> 28;
-
-	if (model != 0xf && model != 0)
-		warnf(l, "DFR model %#x is undefined (flat 0xf or cluster 0x0)", model);
-	l->dfr = (v & 0xf0000000u) | 0x0fffffffu; /* 10.6.2.2: bits 27:0 read as ones */
-	return LAPIC_OK;
-}
-
-/* Writes common to both modes; for x2APIC every violation of 10.12.1.3 is #GP. */
-static int reg_write(struct lapic *l, uint32_t off, uint32_t v, bool x2)
-{
-	if (off >= LAPIC_LVT_TIMER && off <= LAPIC_LVT_ERROR && !(off & 0xf))
-		return write_lvt(l, (int)((off - LAPIC_LVT_TIMER) >> 4), v, x2);
-	switch (off) {
-	case LAPIC_TPR:
-		if (x2 && (v & ~0xffu))
-			return LAPIC_GP;
-		l->tpr = (uint8_t)v;
-		return LAPIC_OK;
-	case LAPIC_EOI:
-		if (x2 && v) /* 10.12.1.2: a non-zero EOI write is #GP */
-			return LAPIC_GP;
-		lapic_eoi(l);
-		return LAPIC_OK;
-	case LAPIC_SVR:
-		return write_svr(l, v, x2);
-	case LAPIC_ESR:
-		if (x2 && v) /* 10.5.3: only zero may be written in x2APIC mode */
-			return LAPIC_GP;
-		l->esr = l->esr_pending; /* write-then-read: latch and clear */
-		l->esr_pending = 0;
-		return LAPIC_OK;
-	case LAPIC_TIMER_INITIAL:
-		if (timer_mode(l) != LAPIC_TIMER_TSC_DEADLINE) /* ignored in TSC-deadline mode */
-			timer_arm(l, v);
-		return LAPIC_OK;
-	case LAPIC_TIMER_DIVIDE:
-		if (x2 && (v & ~DCR_WRITABLE))
-			return LAPIC_GP;
-		l->dcr = v & DCR_WRITABLE; /* takes effect at the next arm or period */
-		return LAPIC_OK;
-	}
-	return 1; /* not a common writable register */
-}
-
-static int xapic_write(struct lapic *l, uint32_t off, uint32_t v)
-{
-	int r = reg_write(l, off, v, false);
-	uint32_t dummy;
-
-	if (r <= 0)
-		return r;
-	switch (off) {
-	case LAPIC_LDR: l->ldr = v & 0xff000000u; return LAPIC_OK; /* 10.6.2.2 */
-	case LAPIC_DFR: return write_dfr(l, v);
-	case LAPIC_ICR_HI: l->icr_hi = v & 0xff000000u; return LAPIC_OK;
-	case LAPIC_ICR_LO:
-		l->icr_lo = v & ICR_WRITABLE;
-		send_ipi(l, l->icr_lo, l->icr_hi >> 24, false); /* the write sends (10.6.1) */
-		return LAPIC_OK;
-	case LAPIC_ID: /* 10.4.6: writable on some models only; IDs here are fixed */
-		warnf(l, "write of %#x to the APIC ID ignored", v);
-		return LAPIC_OK;
-	}
-	if (reg_read(l, off, false, &dummy) == 0) {
-		warnf(l, "write of %#x to read-only register %#x ignored", v, off);
-		return LAPIC_OK;
-	}
-	lapic_error(l, LAPIC_ESR_ILLEGAL_REGISTER);
-	warnf(l, "write of %#x to reserved register %#x", v, off);
-	return LAPIC_OK;
-}
-
-static bool mmio_ok(struct lapic *l, uint32_t offset, unsigned size, bool write)
-{
-	if (size == 4 && !(offset & 0xf))
-		return true;
-	warnf(l, "%u-byte %s at offset %#x: registers take aligned 32-bit accesses", size,
-	      write ? "write" : "read", offset);
-	return false;
-}
-
-void lapic_peek(const struct lapic *l, uint32_t reg[64])
-{
-	for (uint32_t i = 0; i < 64; i++)
-		if (reg_read(l, i * 16, false, &reg[i]) < 0)
-			reg[i] = 0;
-}
-
-int lapic_mmio_read(struct lapic *l, uint32_t offset, unsigned size, uint32_t *value)
-{
-	if (lapic_mode(l) != LAPIC_MODE_XAPIC || offset >= 0x1000)
-		return LAPIC_UNCLAIMED;
-	*value = 0;
-	if (!mmio_ok(l, offset, size, false))
-		return LAPIC_OK;
-	if (reg_read(l, offset, false, value) < 0) {
-		lapic_error(l, LAPIC_ESR_ILLEGAL_REGISTER);
-		warnf(l, "read of reserved register %#x", offset);
-	}
-	return LAPIC_OK;
-}
-
-int lapic_mmio_write(struct lapic *l, uint32_t offset, unsigned size, uint32_t value)
-{
-	if (lapic_mode(l) != LAPIC_MODE_XAPIC || offset >= 0x1000)
-		return LAPIC_UNCLAIMED;
-	if (!mmio_ok(l, offset, size, true))
-		return LAPIC_OK;
-	return xapic_write(l, offset, value);
-}
-
-/* ---- MSRs ---------------------------------------------------------------------------------- */
-
-/* 10.12.5.1, figure 10-27: the legal IA32_APIC_BASE mode transitions. */
-static int write_apic_base(struct lapic *l, uint64_t v)
-{
-	uint64_t reserved = BASE_RESERVED_LOW | ~((1ull << l->cfg.phys_bits) - 1) |
-			    (l->cfg.x2apic ? 0 : LAPIC_BASE_EXTD);
-	enum lapic_mode old = lapic_mode(l);
-
-	v = (v & ~LAPIC_BASE_BSP) | (l->apic_base & LAPIC_BASE_BSP); /* BSP is read-only */
-	if (v & reserved)
-		return LAPIC_GP;
-	if ((v & (LAPIC_BASE_EN | LAPIC_BASE_EXTD)) == LAPIC_BASE_EXTD)
-		return LAPIC_GP; /* EN = 0, EXTD = 1 is invalid */
-	l->apic_base = v;
-	enum lapic_mode mode = lapic_mode(l);
-	if ((old == LAPIC_MODE_X2APIC && mode == LAPIC_MODE_XAPIC) ||
-	    (old == LAPIC_MODE_DISABLED && mode == LAPIC_MODE_X2APIC)) {
-		l->apic_base = (l->apic_base & ~(LAPIC_BASE_EN | LAPIC_BASE_EXTD)) |
-			       (old == LAPIC_MODE_X2APIC ? LAPIC_BASE_EN | LAPIC_BASE_EXTD : 0);
-		return LAPIC_GP;
-	}
-	if (mode == LAPIC_MODE_DISABLED && old != LAPIC_MODE_DISABLED)
-		clear_regs(l); /* 10.4.3: disabling returns the APIC to its reset state */
-	else if (mode == LAPIC_MODE_X2APIC && old == LAPIC_MODE_XAPIC)
-		l->ldr = x2apic_ldr(l->cfg.apic_id); /* 10.12.10.2: LDR derived from the ID */
-	return LAPIC_OK;
-}
-
-static int tsc_deadline_msr(struct lapic *l, bool write, uint64_t *v)
-{
-	bool armed_mode = timer_mode(l) == LAPIC_TIMER_TSC_DEADLINE &&
-			  lapic_mode(l) != LAPIC_MODE_DISABLED;
-
-	if (!l->cfg.tsc_hz)
-		return LAPIC_GP; /* no TSC-deadline support: the MSR does not exist */
-	if (!write)
-		*v = armed_mode ? l->timer.tsc_deadline : 0;
-	else if (armed_mode) { /* 10.5.4.1: ignored in the other timer modes */
-		uint64_t now = now_ns(l);
-		deadline_set(l, *v, now, *v ? guest_tsc(l, now) : 0);
-	}
-	return LAPIC_OK;
-}
-
-int lapic_msr_read(struct lapic *l, uint32_t msr, uint64_t *value)
-{
-	uint32_t v;
-
-	if (msr == LAPIC_MSR_APIC_BASE) {
-		*value = l->apic_base;
-		return LAPIC_OK;
-	}
-	if (msr == LAPIC_MSR_TSC_DEADLINE)
-		return tsc_deadline_msr(l, false, value);
-	if (msr < LAPIC_MSR_X2APIC_FIRST || msr > LAPIC_MSR_X2APIC_LAST)
-		return LAPIC_UNCLAIMED;
-	if (lapic_mode(l) != LAPIC_MODE_X2APIC)
-		return LAPIC_GP; /* 10.12.1.2: x2APIC MSRs exist only in x2APIC mode */
-	uint32_t off = (msr - LAPIC_MSR_X2APIC_FIRST) << 4;
-	if (off == LAPIC_ICR_LO) {
-		*value = (uint64_t)l->icr_hi << 32 | (l->icr_lo & ~ICR_STATUS);
-		return LAPIC_OK;
-	}
-	if (off == LAPIC_EOI || off == LAPIC_SELF_IPI || reg_read(l, off, true, &v) < 0)
-		return LAPIC_GP; /* write-only or reserved */
-	*value = v;
-	return LAPIC_OK;
-}
-
-static int x2apic_write(struct lapic *l, uint32_t off, uint64_t value)
-{
-	uint32_t v = (uint32_t)value;
-
-	if (off == LAPIC_ICR_LO) { /* one 64-bit register, destination in 63:32 (10.12.9) */
-		if (v & ~(ICR_WRITABLE | ICR_STATUS))
-			return LAPIC_GP;
-		l->icr_lo = v & ICR_WRITABLE;
-		l->icr_hi = (uint32_t)(value >> 32);
-		send_ipi(l, l->icr_lo, l->icr_hi, true);
-		return LAPIC_OK;
-	}
-	if (value >> 32)
-		return LAPIC_GP;
-	if (off == LAPIC_SELF_IPI) { /* 10.12.11: fixed, edge, to self */
-		if (v & ~0xffu)
-			return LAPIC_GP;
-		send_ipi(l, v | (LAPIC_SH_SELF << 18), 0, true);
-		return LAPIC_OK;
-	}
-	int r = reg_write(l, off, v, true);
-	return r <= 0 ? r : LAPIC_GP; /* read-only (ID, version, LDR, PPR, ISR...) or reserved */
-}
-
-int lapic_msr_write(struct lapic *l, uint32_t msr, uint64_t value)
-{
-	if (msr == LAPIC_MSR_APIC_BASE)
-		return write_apic_base(l, value);
-	if (msr == LAPIC_MSR_TSC_DEADLINE)
-		return tsc_deadline_msr(l, true, &value);
-	if (msr < LAPIC_MSR_X2APIC_FIRST || msr > LAPIC_MSR_X2APIC_LAST)
-		return LAPIC_UNCLAIMED;
-	if (lapic_mode(l) != LAPIC_MODE_X2APIC)
-		return LAPIC_GP;
-	return x2apic_write(l, (msr - LAPIC_MSR_X2APIC_FIRST) << 4, value);
-}
-
-/* ---- snapshots -------------------------------------------------------------------------- */
-
-#define LAPIC_SNAP_VERSION 1u
-
-static void enc_set(struct snap_enc *e, const uint32_t r[8])
-{
-	for (int i = 0; i < 8; i++)
-		snap_enc_u32(e, r[i]);
-}
-
-/*
- * Layout (version 1): ID, IA32_APIC_BASE, TPR, LDR, DFR, SVR, ISR, TMR, IRR, ESR (read and
- * pending), ICR, six LVTs, DCR, the timer (armed, initial count, divide value in force,
- * ns elapsed in the current period, TSC ticks to the deadline as a signed value and whether
- * one is set), the pending NMI.
- */
-void lapic_save(const struct lapic *l, struct snap_enc *e)
-{
-	uint64_t now = now_ns(l);
-	const struct lapic_timer *t = &l->timer;
-
-	snap_enc_u32(e, LAPIC_SNAP_VERSION);
-	snap_enc_u32(e, l->cfg.apic_id);
-	snap_enc_u64(e, l->apic_base);
-	snap_enc_u8(e, l->tpr);
-	snap_enc_u32(e, l->ldr);
-	snap_enc_u32(e, l->dfr);
-	snap_enc_u32(e, l->svr);
-	enc_set(e, l->isr);
-	enc_set(e, l->tmr);
-	enc_set(e, l->irr);
-	snap_enc_u32(e, l->esr);
-	snap_enc_u32(e, l->esr_pending);
-	snap_enc_u32(e, l->icr_lo);
-	snap_enc_u32(e, l->icr_hi);
-	for (int i = 0; i < LVT_COUNT; i++)
-		snap_enc_u32(e, l->lvt[i]);
-	snap_enc_u32(e, l->dcr);
-	snap_enc_u8(e, t->armed);
-	snap_enc_u32(e, t->initial);
-	snap_enc_u32(e, t->div);
-	snap_enc_u64(e, now - t->start_ns); /* two's complement if the period starts later */
-	snap_enc_u8(e, t->tsc_deadline != 0);
-	snap_enc_u64(e, !l->cfg.tsc_hz || !t->tsc_deadline ? 0 :
-			t->deadline_ns >= now ? ns_to_tsc(l, t->deadline_ns - now) :
-			0 - ns_to_tsc(l, now - t->deadline_ns));
-	snap_enc_u8(e, l->nmi_pending);
-}
-
-static void dec_set(struct snap_dec *d, uint32_t r[8])
-{
-	for (int i = 0; i < 8; i++)
-		r[i] = snap_dec_u32(d);
-}
-
-#define refuse(err, errlen, ...) snap_refuse(err, errlen, "local APIC", __VA_ARGS__)
-
-static bool valid_divide(uint32_t div)
-{
-	return div && div <= 128 && !(div & (div - 1));
-}
-
-/* The registers of `n` (already decoded) against this APIC and the architecture. */
-static int check_regs(const struct lapic *l, const struct lapic *n, char *err, size_t errlen)
-{
-	uint64_t reserved = BASE_RESERVED_LOW | ~((1ull << l->cfg.phys_bits) - 1) |
-			    (l->cfg.x2apic ? 0 : LAPIC_BASE_EXTD);
-
-	if ((n->apic_base & reserved) ||
-	    (n->apic_base & (LAPIC_BASE_EN | LAPIC_BASE_EXTD)) == LAPIC_BASE_EXTD)
-		return refuse(err, errlen, "IA32_APIC_BASE %#llx is not valid here",
-			      (unsigned long long)n->apic_base);
-	if (!(n->apic_base & LAPIC_BASE_BSP) != !l->cfg.bsp)
-		return refuse(err, errlen, "the BSP flag differs from this machine's");
-	if ((n->dfr & 0x0fffffffu) != 0x0fffffffu || (n->svr & ~SVR_WRITABLE) ||
-	    (n->dcr & ~DCR_WRITABLE) || (n->icr_lo & ~ICR_WRITABLE) || (n->esr & ~0xffu) ||
-	    (n->esr_pending & ~0xffu))
-		return refuse(err, errlen, "a register holds reserved bits (DFR, SVR, DCR, ICR "
-			      "or ESR)");
-	for (int i = 0; i < LVT_COUNT; i++) {
-		uint32_t ro = LVT_STATUS | (i == LVT_LINT0 || i == LVT_LINT1 ? LVT_REMOTE_IRR : 0);
-		if (n->lvt[i] & ~(lvt_writable(l, i) | ro) ||
-		    (i == LVT_TIMER && (n->lvt[i] & LVT_TIMER_MODE) == LVT_TIMER_MODE))
-			return refuse(err, errlen, "LVT entry %d (%#x) is not valid here", i,
-				      n->lvt[i]);
-	}
-	/* Vectors 0-15 never reach the IRR, ISR or TMR (10.5.2). */
-	if ((n->isr[0] | n->irr[0] | n->tmr[0]) & 0xffffu)
-		return refuse(err, errlen, "vectors 0-15 are set in the IRR, ISR or TMR");
-	if (lapic_mode(n) != LAPIC_MODE_X2APIC && (n->ldr & 0x00ffffffu))
-		return refuse(err, errlen, "the xAPIC LDR %#x has reserved bits", n->ldr);
-	if (lapic_mode(n) == LAPIC_MODE_X2APIC && n->ldr != x2apic_ldr(l->cfg.apic_id))
-		return refuse(err, errlen, "the x2APIC LDR %#x does not match APIC ID %u", n->ldr,
-			      l->cfg.apic_id);
-	return 0;
-}
-
-static int check_timer(const struct lapic *l, const struct lapic *n, bool deadline,
-		       char *err, size_t errlen)
-{
-	/* An expired one-shot timer keeps its initial count; an armed one has a count and a
-	 * divide value (0 until the timer is first armed). */
-	bool div_ok = n->timer.div ? valid_divide(n->timer.div) : !n->timer.armed;
-	if (!div_ok || (n->timer.armed && !n->timer.initial))
-		return refuse(err, errlen, "the timer (initial %u, divide %u, %s) is inconsistent",
-			      n->timer.initial, n->timer.div, n->timer.armed ? "armed" : "idle");
-	if (deadline && !l->cfg.tsc_hz)
-		return refuse(err, errlen, "a TSC deadline is set but this APIC has no "
-			      "TSC-deadline mode");
-	return 0;
-}
-
-/* Time: the period began `elapsed` ns ago, the deadline lies `ahead` TSC ticks away. */
-static void place_timer(struct lapic *n, uint64_t elapsed, bool deadline, uint64_t ahead)
-{
-	uint64_t now = now_ns(n);
-
-	/* A clock younger than the elapsed time: the period starts at 0 (it is then due). */
-	n->timer.start_ns = (int64_t)elapsed > 0 && elapsed > now ? 0 : now - elapsed;
-	n->timer.tsc_deadline = 0;
-	if (deadline) {
-		uint64_t tsc = guest_tsc(n, now);
-		int64_t a = (int64_t)ahead;
-		uint64_t at = a < 0 && (uint64_t)-a > tsc ? 1 : tsc + ahead;
-		deadline_set(n, at ? at : 1 /* 0 would disarm it */, now, tsc);
-	}
-}
-
-int lapic_load(struct lapic *l, struct snap_dec *d, char *err, size_t errlen)
-{
-	struct lapic n = { .cfg = l->cfg };
-
-	uint32_t version = snap_dec_u32(d);
-	uint32_t id = snap_dec_u32(d);
-	n.apic_base = snap_dec_u64(d);
-	n.tpr = snap_dec_u8(d);
-	n.ldr = snap_dec_u32(d);
-	n.dfr = snap_dec_u32(d);
-	n.svr = snap_dec_u32(d);
-	dec_set(d, n.isr);
-	dec_set(d, n.tmr);
-	dec_set(d, n.irr);
-	n.esr = snap_dec_u32(d);
-	n.esr_pending = snap_dec_u32(d);
-	n.icr_lo = snap_dec_u32(d);
-	n.icr_hi = snap_dec_u32(d);
-	for (int i = 0; i < LVT_COUNT; i++)
-		n.lvt[i] = snap_dec_u32(d);
-	n.dcr = snap_dec_u32(d);
-	uint8_t armed = snap_dec_u8(d);
-	n.timer.initial = snap_dec_u32(d);
-	n.timer.div = snap_dec_u32(d);
-	uint64_t elapsed = snap_dec_u64(d);
-	uint8_t deadline = snap_dec_u8(d);
-	uint64_t ahead = snap_dec_u64(d);
-	uint8_t nmi = snap_dec_u8(d);
-	if (d->bad)
-		return refuse(err, errlen, "truncated");
-	if (version != LAPIC_SNAP_VERSION)
-		return refuse(err, errlen, "version %u (this mpvmm reads %u)", version,
-			      LAPIC_SNAP_VERSION);
-	if (id != l->cfg.apic_id)
-		return refuse(err, errlen, "saved for APIC ID %u, loaded into APIC ID %u", id,
-			      l->cfg.apic_id);
-	if (armed > 1 || deadline > 1 || nmi > 1)
-		return refuse(err, errlen, "a flag is neither 0 nor 1");
-	n.timer.armed = armed;
-	n.nmi_pending = nmi;
-	if (check_regs(l, &n, err, errlen) < 0 || check_timer(l, &n, deadline, err, errlen) < 0)
-		return -1;
-	place_timer(&n, elapsed, deadline, ahead);
-	*l = n;
-	return 0;
 }
