@@ -7,6 +7,8 @@
 #include "cli/config.h"
 
 #include "boot/guests.h"
+#include "irqchip/irqchip.h"
+#include "vm/accels.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -293,20 +295,18 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 		cfg->reboot_restart = !strcmp(arg, "restart");
 		return 0;
 	case OPT_ACCEL:
-		if (strcmp(arg, "kvm") && strcmp(arg, "soft") && strcmp(arg, "auto")) {
-			snprintf(err, errlen, "--accel '%s': use kvm, soft or auto", arg);
+		cfg->accel = strcmp(arg, "auto") ? arg : NULL;
+		if (!vm_accel_known(cfg->accel)) {
+			snprintf(err, errlen, "--accel '%s': use %s", arg, vm_accel_names());
 			return -1;
 		}
-		cfg->accel = !strcmp(arg, "kvm") ? CONFIG_ACCEL_KVM :
-			     !strcmp(arg, "soft") ? CONFIG_ACCEL_SOFT : CONFIG_ACCEL_AUTO;
 		return 0;
 	case OPT_IRQCHIP:
-		if (strcmp(arg, "kernel") && strcmp(arg, "split") && strcmp(arg, "user")) {
-			snprintf(err, errlen, "--irqchip '%s': use kernel, split or user", arg);
+		if (!irqchip_mode_find(arg)) {
+			snprintf(err, errlen, "--irqchip '%s': use %s", arg, irqchip_mode_names());
 			return -1;
 		}
-		cfg->irqchip = !strcmp(arg, "user") ? CONFIG_IRQCHIP_USER :
-			       !strcmp(arg, "split") ? CONFIG_IRQCHIP_SPLIT : CONFIG_IRQCHIP_KERNEL;
+		cfg->irqchip = arg;
 		return 0;
 	case OPT_SEED:
 		if (config_parse_uint(arg, UINT64_MAX, &v) < 0) {
@@ -343,6 +343,12 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	}
 	snprintf(err, errlen, "internal error: option %d not handled", opt);
 	return -1;
+}
+
+/* --accel soft given: what it cannot run is refused with the other option errors. */
+static bool config_is_soft(const struct vm_config *cfg)
+{
+	return cfg->accel && !strcmp(cfg->accel, "soft");
 }
 
 enum config_result config_parse_run(int argc, char *const argv[], struct vm_config *cfg,
@@ -397,8 +403,7 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 			 cfg->boot_cpu, cfg->topo.cpus, cfg->topo.cpus - 1);
 		result = CONFIG_ERROR;
 	}
-	if (result == CONFIG_OK && config_check_soft(cfg, cfg->accel == CONFIG_ACCEL_SOFT, err,
-						     errlen) < 0)
+	if (result == CONFIG_OK && config_check_soft(cfg, config_is_soft(cfg), err, errlen) < 0)
 		result = CONFIG_ERROR;
 	free(args);
 	return result;

@@ -23,20 +23,6 @@
 #define CONFIG_DEFAULT_AP_TIMEOUT_MS 10000u
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0"
 
-/* --accel: what runs the vCPUs. */
-enum config_accel {
-	CONFIG_ACCEL_AUTO = 0, /* KVM when /dev/kvm opens, else the software CPU */
-	CONFIG_ACCEL_KVM,
-	CONFIG_ACCEL_SOFT,
-};
-
-/* --irqchip: where the local APICs and MP state of a KVM guest live. */
-enum config_irqchip {
-	CONFIG_IRQCHIP_KERNEL = 0, /* KVM's in-kernel irqchip (KVM_CREATE_IRQCHIP)          */
-	CONFIG_IRQCHIP_SPLIT,      /* local APICs in KVM; PIC, I/O APIC, PIT in mpvmm        */
-	CONFIG_IRQCHIP_USER,       /* mpvmm's mp_user + apic_bus, as for the software CPU   */
-};
-
 /* The software CPU has no x2APIC (Unicorn cannot trap RDMSR/WRMSR): xAPIC IDs 0-254 only. */
 #define CONFIG_SOFT_MAX_CPUS 255u
 
@@ -62,8 +48,10 @@ struct vm_config {
 	const char *initrd;        /* --initrd FILE */
 	const char *cmdline;       /* --cmdline STRING (default CONFIG_DEFAULT_CMDLINE) */
 	bool reboot_restart;       /* --on-reboot restart (default: exit) */
-	enum config_accel accel;   /* --accel kvm|soft|auto (default auto) */
-	enum config_irqchip irqchip; /* --irqchip kernel|split|user (default kernel) */
+	const char *accel;         /* --accel NAME (vm/accels.h); NULL: auto, the first this
+				    * host has */
+	const char *irqchip;       /* --irqchip NAME (irqchip/irqchip.h); NULL: the
+				    * accelerator's default (KVM: kernel; the software CPU: user) */
 	bool seeded;               /* --seed S given: the software CPU's turns follow S */
 	uint64_t seed;
 };

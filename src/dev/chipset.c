@@ -1,5 +1,5 @@
 /*
- * irqchip.c - see irqchip.h.  Only wiring, locking and the snapshot's framing: every
+ * chipset.c - see chipset.h.  Only wiring, locking and the snapshot's framing: every
  * register, every rule and every saved field is the models' (pic.c, ioapic.c, pit.c).  It
  * must not know where a message or INTR ends up.
  */
@@ -13,7 +13,7 @@
 #include "dev/pit.h"
 #include "snapshot/snapfile.h"
 
-#define IRQCHIP_SNAP_VERSION 1u
+#define CHIPSET_SNAP_VERSION 1u
 
 struct chipset {
 	struct chipset_config cfg;
@@ -65,7 +65,7 @@ static void warn(void *ctx, const char *msg)
 	struct chipset *ic = ctx;
 
 	if (ic->cfg.warn)
-		ic->cfg.warn(ic->cfg.ctx, msg);
+		ic->cfg.warn(ic->cfg.warn_ctx, msg);
 }
 
 /* ISA IRQ n: 8259A input n and I/O APIC pin n, the timer on pin 2 (MP Spec 5.1, table 5-1). */
@@ -171,7 +171,7 @@ static void pio(void *ctx, const struct bus_access *a)
 			a->data[i] = is_pit ? pit_io_read(ic->pit, port) : pic_io_read(ic->pic, port);
 	}
 	if (pit && a->write && pit_next_event_ns(ic->pit) != before && ic->cfg.timer_changed)
-		ic->cfg.timer_changed(ic->cfg.ctx);
+		ic->cfg.timer_changed(ic->cfg.timer_ctx);
 	pthread_mutex_unlock(&ic->lock);
 }
 
@@ -199,7 +199,7 @@ static void mmio(void *ctx, const struct bus_access *a)
 int chipset_save(struct chipset *ic, struct snap_enc *e)
 {
 	pthread_mutex_lock(&ic->lock);
-	snap_enc_u32(e, IRQCHIP_SNAP_VERSION);
+	snap_enc_u32(e, CHIPSET_SNAP_VERSION);
 	pic_save(ic->pic, e);
 	ioapic_save(ic->ioapic, e);
 	pit_save(ic->pit, e);
@@ -213,9 +213,9 @@ static int load_models(struct pic *pic, struct ioapic *io, struct pit *pit, stru
 {
 	uint32_t version = snap_dec_u32(d);
 
-	if (!d->bad && version != IRQCHIP_SNAP_VERSION) {
+	if (!d->bad && version != CHIPSET_SNAP_VERSION) {
 		snprintf(err, errlen, "interrupt controllers' state: version %u (this mpvmm reads "
-			 "%u)", version, IRQCHIP_SNAP_VERSION);
+			 "%u)", version, CHIPSET_SNAP_VERSION);
 		return -1;
 	}
 	if (pic_load(pic, d, err, errlen) < 0 || ioapic_load(io, d, err, errlen) < 0 ||
@@ -255,7 +255,7 @@ static void drive_outputs(struct chipset *ic)
 	intr_changed(ic, pic_output(ic->pic));
 	ioapic_changed(ic, 0);
 	if (ic->cfg.timer_changed)
-		ic->cfg.timer_changed(ic->cfg.ctx);
+		ic->cfg.timer_changed(ic->cfg.timer_ctx);
 }
 
 int chipset_load(struct chipset *ic, struct snap_dec *d, char *err, size_t errlen)

@@ -1,6 +1,7 @@
 /*
- * irqchip.h - the PC's interrupt controllers and timer when mpvmm keeps them rather than
- * KVM (`--irqchip split`, `--irqchip user`, the software CPU): the 8259A pair (dev/pic.h),
+ * chipset.h - the PC chipset's interrupt controllers and timer when mpvmm keeps them rather
+ * than the accelerator (`--irqchip split`, `--irqchip user`, and so the software CPU): the
+ * 8259A pair (dev/pic.h),
  * the I/O APIC (dev/ioapic.h) and the 8254 (dev/pit.h), wired as on a PC and behind one
  * lock, on the I/O port bus (0x20-0x21, 0xA0-0xA1, 0x4D0-0x4D1, 0x40-0x43, 0x61) and the
  * MMIO bus (the I/O APIC at 0xFEC00000).
@@ -33,6 +34,8 @@
 #define CHIPSET_IOAPIC_ADDR 0xfec00000ull /* x86/platform.h's PLATFORM_IOAPIC_ADDR */
 #define CHIPSET_PIT_PIN 2                 /* the timer's I/O APIC pin */
 #define CHIPSET_NO_EVENT UINT64_MAX
+/* Its snapshot section: SNAP_SEC_DEVICE with this instance (the device table's are below). */
+#define CHIPSET_SNAP_ID 6u
 
 struct chipset_config {
 	struct bus *pio, *mmio;
@@ -42,9 +45,11 @@ struct chipset_config {
 	void (*msi)(void *ctx, const struct ioapic_msi *m);
 	void (*intr)(void *ctx, bool level);
 	void (*routes)(void *ctx, const struct ioapic_msi m[IOAPIC_PINS]);
-	void (*timer_changed)(void *ctx);
-	void (*warn)(void *ctx, const char *msg);
-	void *ctx; /* for every callback but now_ns */
+	void *ctx; /* for msi, intr and routes */
+	void (*timer_changed)(void *timer_ctx);
+	void *timer_ctx;
+	void (*warn)(void *warn_ctx, const char *msg);
+	void *warn_ctx;
 };
 
 struct chipset;

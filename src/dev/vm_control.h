@@ -11,6 +11,10 @@
 
 #include <stdio.h>
 
+/* Exit statuses a part of the VM stops it with (cli/config.c's usage lists them all). */
+#define VM_CONTROL_GUEST_FAULT 4 /* triple fault, an exception nothing can deliver */
+#define VM_CONTROL_VMM_ERROR 5   /* mpvmm or the accelerator cannot go on          */
+
 struct vm_control {
 	void (*stop)(void *vm, int status, const char *why);
 	/* Optional: the guest asked for a system reset.  NULL: a reset stops with status 0. */

@@ -1,10 +1,10 @@
 /*
  * mp.h - the one interface to every vCPU's multiprocessor (MP) state.
  *
- * Callers (devices, the report, later the control API) read and change a vCPU's MP state
- * and note the INIT / SIPI / IPI traffic they see only through these functions, whatever
- * keeps the state: KVM's in-kernel local APIC (mp_kernel.c) or, later, the VMM itself.
- * Each change mpvmm observes is recorded with a monotonic timestamp in the trace.
+ * Callers (devices, the report, the control API) read and change a vCPU's MP state and note
+ * the INIT / SIPI / IPI traffic they see only through these functions, whatever keeps the
+ * state: an accelerator's own local APIC (irqchip/lapic_in_accel.c) or mpvmm (mp_user.c).
+ * Each change mpvmm observes is recorded with a timestamp in the trace.
  *
  * This module knows neither KVM nor threads: a backend supplies get/set, and the VM
  * supplies `exec`, which runs a function on a given vCPU's own thread (KVM holds the vCPU
@@ -17,22 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mp/mp_state.h"
 #include "mp/trace.h"
 #include "snapshot/snapfile.h"
-
-/* The x86 MP states of the KVM API (Documentation/virt/kvm/api.rst, KVM_GET_MP_STATE). */
-enum mp_state {
-	MP_STATE_UNINITIALIZED = 0, /* an AP waiting for INIT                      */
-	MP_STATE_INIT_RECEIVED,     /* INIT latched: waiting for a SIPI             */
-	MP_STATE_SIPI_RECEIVED,     /* SIPI latched: about to start at vector << 12 */
-	MP_STATE_RUNNABLE,
-	MP_STATE_HALTED,            /* HLT: waiting for an interrupt, NMI, INIT, SIPI */
-	MP_STATE_COUNT,
-};
-
-const char *mp_state_name(enum mp_state s);
-/* Accepts the names above, case-insensitively; returns 0 or -1. */
-int mp_state_parse(const char *name, enum mp_state *out);
 
 struct mp_backend {
 	const char *name;

@@ -142,6 +142,16 @@ void snap_dec_bytes(struct snap_dec *d, void *out, size_t n);
 const void *snap_dec_blob(struct snap_dec *d, size_t *n);
 /* All of the payload was consumed and nothing overran. */
 bool snap_dec_done(const struct snap_dec *d);
+/*
+ * Append an encoded payload as section (type, instance) and reset the encoder (freed,
+ * zeroed), whatever happened.  0, or -1 with "cannot write the <what>: <reason>" in err
+ * (out of memory while encoding, or snap_put's errno).
+ */
+int snap_put_enc(struct snap_writer *w, uint32_t type, uint32_t instance, struct snap_enc *e,
+		 const char *what, char *err, size_t errlen);
+/* Section (type, instance) ready to decode, or false if absent. */
+bool snap_section(const struct snap_reader *r, uint32_t type, uint32_t instance,
+		  struct snap_dec *d);
 /* A decoded state refused: "<what> state: <why>" into err; returns -1. */
 int snap_refuse(char *err, size_t errlen, const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -606,3 +606,14 @@ int snap_load_memory(const struct snap_reader *r, const struct snap_mem_region *
 	}
 	return 0;
 }
+
+bool snap_section(const struct snap_reader *r, uint32_t type, uint32_t instance,
+		  struct snap_dec *d)
+{
+	size_t len;
+	const void *p = snap_get(r, type, instance, &len);
+
+	if (p)
+		snap_dec_init(d, p, len);
+	return p != NULL;
+}

@@ -579,3 +579,16 @@ void snap_writer_abort(struct snap_writer *w)
 	if (w)
 		writer_free(w);
 }
+
+int snap_put_enc(struct snap_writer *w, uint32_t type, uint32_t instance, struct snap_enc *e,
+		 const char *what, char *err, size_t errlen)
+{
+	int r = e->oom ? -1 : snap_put(w, type, instance, e->buf, e->len);
+
+	if (r < 0)
+		snprintf(err, errlen, "cannot write the %s: %s", what,
+			 e->oom ? "out of memory" : strerror(errno));
+	snap_enc_free(e);
+	*e = (struct snap_enc){ 0 };
+	return r;
+}

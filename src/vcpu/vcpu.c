@@ -4,15 +4,13 @@
  */
 #include "vcpu/vcpu.h"
 
-#include <cpuid.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "util/log.h"
-#include "vcpu/vcpu_user.h"
-#include "x86/emulate.h"
+#include "vcpu/carry.h"
 
 /* The vCPU whose thread this is (NULL on other threads). */
 static __thread struct vcpu *current_vcpu;
@@ -41,7 +39,7 @@ int vcpu_init(struct vcpu *v, uint32_t index, uint32_t apic_id, bool bsp,
 void vcpu_destroy(struct vcpu *v)
 {
 	if (v->env && v->av)
-		v->env->ops->destroy_vcpu(v->av);
+		v->env->cpu->destroy_vcpu(v->av);
 	v->av = NULL;
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->lock);
@@ -50,9 +48,8 @@ void vcpu_destroy(struct vcpu *v)
 
 void vcpu_kick(struct vcpu *v)
 {
-	v->env->ops->kick(v->av);
-	if (v->env->user)
-		vcpu_user_kick(v); /* it may be waiting to become runnable */
+	v->env->cpu->kick(v->av);
+	irqchip_kick(v->env->irqchip, v->index); /* it may be waiting to become runnable */
 }
 
 int vcpu_gate_init(struct vcpu_gate *g)
@@ -210,7 +207,7 @@ static void dump_state(struct vcpu *v)
 {
 	struct x86_regs r;
 	struct x86_sregs s;
-	const struct accel_ops *ops = v->env->ops;
+	const struct accel_cpu_ops *ops = v->env->cpu;
 
 	if (ops->get_regs(v->av, &r) < 0 || ops->get_sregs(v->av, &s) < 0)
 		return;
@@ -250,222 +247,16 @@ static void handle_mmio(struct vcpu *v, const struct accel_exit *e)
 	bus_dispatch(v->env->mmio, &a);
 }
 
-/* Copy up to n instruction bytes at the guest's CS:RIP, one page at a time. */
-static size_t fetch_insn(struct vcpu *v, uint64_t linear, uint8_t *buf, size_t n)
+/* An instruction the accelerator could not emulate, performed here and counted. */
+static bool carry(struct vcpu *v, const struct accel_exit *e)
 {
-	size_t got = 0;
+	const struct vcpu_carry x = { .cpu = v->env->cpu, .av = v->av, .mem = v->env->mem,
+				      .index = v->index };
+	int kind = vcpu_carry(&x, e);
 
-	while (got < n) {
-		uint64_t gpa;
-		if (v->env->ops->translate(v->av, linear + got, &gpa) < 0)
-			break;
-		size_t in_page = 4096 - ((linear + got) & 4095);
-		size_t chunk = n - got < in_page ? n - got : in_page;
-		const uint8_t *src = guest_mem_ptr(v->env->mem, gpa, chunk);
-		if (!src)
-			break;
-		memcpy(buf + got, src, chunk);
-		got += chunk;
-	}
-	return got;
-}
-
-/* KVM's emulation-failure exit: data[0] flags, then insn_size and 15 bytes (api.rst). */
-#define EMULATION_FLAG_INSN_BYTES 1ull
-
-static size_t insn_bytes(struct vcpu *v, const struct accel_exit *e, const struct x86_regs *r,
-			 const struct x86_sregs *s, uint8_t *buf)
-{
-	if (e->internal.ndata >= 3 && (e->internal.data[0] & EMULATION_FLAG_INSN_BYTES)) {
-		uint8_t raw[16];
-		memcpy(raw, &e->internal.data[1], sizeof(raw));
-		size_t n = raw[0] <= INSN_MAX_LEN ? raw[0] : INSN_MAX_LEN;
-		if (n) {
-			memcpy(buf, raw + 1, n);
-			return n;
-		}
-	}
-	return fetch_insn(v, s->cs.base + r->rip, buf, INSN_MAX_LEN);
-}
-
-/*
- * Guest memory for the emulator (x86/emulate.h): a linear range of at most 16 bytes, through
- * the vCPU's paging, as up to two host pieces (it may cross one page boundary).  Every page
- * is translated before any byte is touched, so a fault leaves memory unchanged.
- */
-static int map_linear(struct vcpu *v, uint64_t linear, size_t n, uint8_t *host[2],
-		      size_t len[2], uint64_t *fault)
-{
-	size_t first = 4096 - (linear & 4095);
-
-	len[0] = n < first ? n : first;
-	len[1] = n - len[0];
-	for (int i = 0; i < 2 && len[i]; i++) {
-		uint64_t lin = linear + (i ? len[0] : 0), gpa;
-		if (v->env->ops->translate(v->av, lin, &gpa) < 0) {
-			*fault = lin;
-			return EMU_MEM_FAULT;
-		}
-		host[i] = guest_mem_ptr(v->env->mem, gpa, len[i]);
-		if (!host[i])
-			return EMU_MEM_UNSUPPORTED; /* MMIO: not carried */
-	}
-	return EMU_MEM_OK;
-}
-
-static int emu_read(void *ctx, uint64_t linear, void *buf, size_t n, uint64_t *fault)
-{
-	uint8_t *host[2] = { NULL, NULL };
-	size_t len[2];
-	int r = map_linear(ctx, linear, n, host, len, fault);
-
-	if (r == EMU_MEM_OK) {
-		memcpy(buf, host[0], len[0]);
-		if (len[1])
-			memcpy((uint8_t *)buf + len[0], host[1], len[1]);
-	}
-	return r;
-}
-
-static int emu_write(void *ctx, uint64_t linear, const void *buf, size_t n, uint64_t *fault)
-{
-	uint8_t *host[2] = { NULL, NULL };
-	size_t len[2];
-	int r = map_linear(ctx, linear, n, host, len, fault);
-
-	if (r == EMU_MEM_OK) {
-		memcpy(host[0], buf, len[0]);
-		if (len[1])
-			memcpy(host[1], (const uint8_t *)buf + len[0], len[1]);
-	}
-	return r;
-}
-
-/*
- * CMPXCHG16B is performed, not hidden: CPUID.CX16 can be cleared on some hosts (PVM honours
- * it) but not all, and guests may require it.  An aligned 16-byte operand never crosses a
- * page, so it is one host location, and a host LOCK CMPXCHG16B there is atomic against every
- * other vCPU's locked access to the same RAM, whether the CPU or KVM's emulator does it.
- */
-static int emu_cmpxchg16(void *ctx, uint64_t linear, uint64_t old[2], const uint64_t new_[2],
-			 bool *swapped, uint64_t *fault)
-{
-	uint8_t *host[2] = { NULL, NULL };
-	size_t len[2];
-	int r = map_linear(ctx, linear, 16, host, len, fault);
-
-	if (r == EMU_MEM_OK && (len[1] || ((uintptr_t)host[0] & 15)))
-		return EMU_MEM_UNSUPPORTED; /* the emulator checked alignment: cannot happen */
-	if (r == EMU_MEM_OK)
-		emu_host_cmpxchg16(host[0], old, new_, swapped);
-	return r;
-}
-
-#define FEATURES_KNOWN (1u << 31)
-
-/*
- * The CPUID features that decide what a carried instruction does.  Instructions reach mpvmm
- * only where the host's KVM cannot emulate them (PVM), and there leaf 1 ECX (POPCNT) and
- * leaf 7 (SMAP, BMI1) are the host's whatever mpvmm's table says: the host's CPUID is what
- * the guest sees.
- */
-static uint32_t carried_features(void)
-{
-	static _Atomic uint32_t known; /* features | FEATURES_KNOWN: CPUID is slow in a VM */
-	unsigned a, b, c, d;
-	uint32_t f = atomic_load_explicit(&known, memory_order_relaxed);
-
-	if (f & FEATURES_KNOWN)
-		return f & ~FEATURES_KNOWN;
-	f = 0;
-	if (__get_cpuid_count(1, 0, &a, &b, &c, &d)) {
-		f |= (c & (1u << 23) ? EMU_FEAT_POPCNT : 0) | (c & (1u << 13) ? EMU_FEAT_CX16 : 0);
-		f |= d & (1u << 25) ? EMU_FEAT_SSE : 0;
-	}
-	if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		f |= (b & (1u << 3) ? EMU_FEAT_BMI1 : 0) | (b & (1u << 20) ? EMU_FEAT_SMAP : 0);
-	if (__get_cpuid_count(0x80000001u, 0, &a, &b, &c, &d))
-		f |= c & (1u << 5) ? EMU_FEAT_LZCNT : 0;
-	atomic_store_explicit(&known, f | FEATURES_KNOWN, memory_order_relaxed);
-	return f;
-}
-
-/* Code size from CR0.PE, CS.L (with EFER.LMA) and CS.D (SDM Vol. 3A, 5.2.1). */
-static enum insn_mode code_mode(const struct x86_sregs *s)
-{
-	if (!(s->cr0 & X86_CR0_PE))
-		return INSN_MODE_16;
-	if (s->cs.l && (s->efer & X86_EFER_LMA))
-		return INSN_MODE_64;
-	return s->cs.db ? INSN_MODE_32 : INSN_MODE_16;
-}
-
-static void report_uncarried(struct vcpu *v, uint64_t rip, const uint8_t *bytes, size_t n,
-			     const struct insn *in)
-{
-	char hex[3 * INSN_MAX_LEN + 1] = "unreadable", name[96] = "undecodable";
-
-	if (in)
-		n = in->len; /* the instruction, not what follows it */
-	for (size_t i = 0, at = 0; i < n; i++)
-		at += (size_t)snprintf(hex + at, sizeof(hex) - at, i ? " %02x" : "%02x", bytes[i]);
-	if (in)
-		insn_format(in, name, sizeof(name));
-	log_error("vCPU %u: the host's KVM cannot emulate the instruction at rip=%llx "
-		  "(bytes %s: %s) and mpvmm does not carry it", v->index, (unsigned long long)rip,
-		  hex, name);
-}
-
-/* Put back what the emulator changed, then the event it raised (if any). */
-static int write_back(struct vcpu *v, const struct emu_cpu *c, const struct emu_event *ev)
-{
-	const struct accel_ops *ops = v->env->ops;
-
-	if (ops->set_regs(v->av, &c->regs) < 0)
-		return -1;
-	if (c->sregs_dirty && ops->set_sregs(v->av, &c->sregs) < 0)
-		return -1;
-	if (c->fpu_dirty && ops->set_fpu(v->av, &c->fpu) < 0)
-		return -1;
-	if (!ev->pending)
-		return 0;
-	if (ev->has_error_code)
-		return ops->inject_error(v->av, ev->vector, ev->error_code);
-	return ops->inject(v->av, ev->vector, ev->soft_int);
-}
-
-/*
- * Some KVMs (PVM, or KVM emulating for lack of unrestricted guest) cannot emulate some
- * instructions.  mpvmm performs the ones x86/emulate.c knows on the vCPU's registers and
- * memory and delivers what they raise, exactly as the CPU would have; any other is reported
- * (bytes and name) and ends the run.
- */
-static bool carry_instruction(struct vcpu *v, const struct accel_exit *e)
-{
-	const struct accel_ops *ops = v->env->ops;
-	struct emu_cpu c = { .mxcsr_mask = X86_MXCSR_DEFAULT_MASK };
-	const struct emu_mem mem = { .ctx = v, .read = emu_read, .write = emu_write,
-				     .cmpxchg16 = emu_cmpxchg16 };
-	uint8_t bytes[INSN_MAX_LEN];
-	struct insn in;
-	struct emu_event ev;
-
-	if (e->internal.suberror != ACCEL_INTERNAL_EMULATION)
+	if (kind < 0)
 		return false;
-	if (ops->get_regs(v->av, &c.regs) < 0 || ops->get_sregs(v->av, &c.sregs) < 0)
-		return false;
-	size_t n = insn_bytes(v, e, &c.regs, &c.sregs, bytes);
-	bool decoded = insn_decode_mode(bytes, n, code_mode(&c.sregs), &in) == 0;
-	c.features = carried_features();
-	if (!decoded || in.kind >= INSN_KINDS ||
-	    (emu_needs_fpu(&in) && ops->get_fpu(v->av, &c.fpu) < 0) ||
-	    emulate(&in, &c, &mem, &ev) != EMU_DONE) {
-		report_uncarried(v, c.regs.rip, bytes, n, decoded ? &in : NULL);
-		return false;
-	}
-	if (write_back(v, &c, &ev) < 0)
-		return false;
-	atomic_fetch_add_explicit(&v->carried[in.kind], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&v->carried[kind], 1, memory_order_relaxed);
 	return true;
 }
 
@@ -478,23 +269,20 @@ static void handle_exit(struct vcpu *v, const struct accel_exit *e)
 	case ACCEL_EXIT_MMIO:
 		handle_mmio(v, e);
 		break;
-	case ACCEL_EXIT_HLT:
 	case ACCEL_EXIT_INTERRUPTED:
-		break; /* HLT only reaches us without an in-kernel irqchip */
-	case ACCEL_EXIT_EOI:
-		if (v->env->irqchip)
-			chipset_eoi(v->env->irqchip, e->eoi.vector);
+		break;
+	case ACCEL_EXIT_HLT: /* where mpvmm keeps the MP state */
+	case ACCEL_EXIT_EOI: /* where it keeps the I/O APIC */
+		irqchip_exit(v->env->irqchip, v->index, e);
 		break;
 	case ACCEL_EXIT_RDMSR:
-	case ACCEL_EXIT_WRMSR:
-		if (v->env->user)
-			vcpu_user_msr(v, e);
-		else
-			*e->msr.error = 1; /* nobody else asks for MSR exits: #GP(0) */
+	case ACCEL_EXIT_WRMSR: /* where it keeps the local APICs; nobody else asks: #GP(0) */
+		if (!irqchip_exit(v->env->irqchip, v->index, e))
+			*e->msr.error = 1;
 		break;
 	case ACCEL_EXIT_SHUTDOWN:
 		dump_state(v);
-		stop_vm(v, VCPU_STATUS_TRIPLE_FAULT, "vCPU %u (APIC ID %u): triple fault",
+		stop_vm(v, VM_CONTROL_GUEST_FAULT, "vCPU %u (APIC ID %u): triple fault",
 			v->index, v->apic_id);
 		break;
 	case ACCEL_EXIT_SYSTEM_EVENT:
@@ -503,28 +291,29 @@ static void handle_exit(struct vcpu *v, const struct accel_exit *e)
 		break;
 	case ACCEL_EXIT_EXCEPTION:
 		dump_state(v);
-		stop_vm(v, VCPU_STATUS_GUEST_FAULT, "vCPU %u (APIC ID %u): guest exception %d "
+		stop_vm(v, VM_CONTROL_GUEST_FAULT, "vCPU %u (APIC ID %u): guest exception %d "
 			"(%s) at rip=%llx; the software CPU does not deliver exceptions through the "
 			"guest's IDT", v->index, v->apic_id, e->exception.vector, e->exception.what,
 			(unsigned long long)e->exception.rip);
 		break;
 	case ACCEL_EXIT_INTERNAL:
-		if (carry_instruction(v, e))
+		if (carry(v, e))
 			break;
 		dump_state(v);
-		stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: KVM internal error, suberror %u",
+		stop_vm(v, VM_CONTROL_VMM_ERROR, "vCPU %u: KVM internal error, suberror %u",
 			v->index, e->internal.suberror);
 		break;
 	default:
 		dump_state(v);
-		stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: unexpected exit '%s' (reason %u, "
+		stop_vm(v, VM_CONTROL_VMM_ERROR, "vCPU %u: unexpected exit '%s' (reason %u, "
 			"detail 0x%llx)", v->index, accel_exit_name(e->kind), e->other.reason,
 			(unsigned long long)e->other.detail);
 		break;
 	}
 }
 
-void vcpu_exit(struct vcpu *v, const struct accel_exit *e)
+/* Count an exit and hand it to whoever owns it. */
+static void vcpu_exit(struct vcpu *v, const struct accel_exit *e)
 {
 	atomic_fetch_add_explicit(&v->exits[e->kind], 1, memory_order_relaxed);
 	if (e->kind != ACCEL_EXIT_INTERRUPTED)
@@ -549,48 +338,42 @@ static void finish(struct vcpu *v)
 	pthread_mutex_unlock(&v->lock);
 }
 
-/*
- * --irqchip split, the BSP before each entry: the 8259A's INTR is injected as an ExtINT
- * (KVM_INTERRUPT) once the kernel's local APIC would take it, else an interrupt window is
- * asked for.  The PIC's INTR reaches only the BSP, as in QEMU.
- */
-static bool split_enter(void *ctx)
+/* The accelerator's hooks: the mode's `enter`; exits completed inside a run (the software
+ * CPU's port I/O and MMIO) dispatched as any other. */
+static bool hook_enter(void *ctx)
 {
 	struct vcpu *v = ctx;
-	const struct accel_ops *ops = v->env->ops;
 
-	if (!chipset_intr(v->env->irqchip) || !ops->interrupt_window(v->av, true))
-		return true;
-	if (ops->interrupt(v->av, (uint8_t)chipset_ack(v->env->irqchip), false) == 0)
-		return true;
-	stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot inject the 8259A's interrupt",
-		v->index);
-	return false;
+	return irqchip_enter(v->env->irqchip, v->index);
+}
+
+static void hook_exit(void *ctx, const struct accel_exit *e)
+{
+	vcpu_exit(ctx, e);
 }
 
 static int thread_init(struct vcpu *v)
 {
-	const struct accel_ops *ops = v->env->ops;
-	const struct accel_vcpu_hooks split = { .enter = split_enter, .ctx = v };
+	const struct accel_cpu_ops *ops = v->env->cpu;
+	const struct accel_vcpu_hooks h = {
+		.enter = v->env->irqchip->mode->enter ? hook_enter : NULL,
+		.exit = hook_exit, .ctx = v,
+	};
 
 	if (ops->thread_init(v->av) < 0)
 		return -1;
-	if (v->env->user)
-		return vcpu_user_thread_init(v);
-	if (v->env->irqchip && v->bsp)
-		return ops->set_hooks(v->av, &split);
-	return 0;
+	return ops->set_hooks ? ops->set_hooks(v->av, &h) : 0;
 }
 
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	const struct accel_ops *ops = v->env->ops;
+	const struct accel_cpu_ops *ops = v->env->cpu;
 	struct accel_exit e;
 
 	current_vcpu = v;
 	if (thread_init(v) < 0) {
-		stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot set up its thread", v->index);
+		stop_vm(v, VM_CONTROL_VMM_ERROR, "vCPU %u: cannot set up its thread", v->index);
 		finish(v);
 		return NULL;
 	}
@@ -601,19 +384,16 @@ static void *vcpu_thread(void *arg)
 			park(v);
 			continue;
 		}
-		if (v->env->user) {
-			vcpu_user_run(v);
-			continue;
-		}
+		if (irqchip_wait(v->env->irqchip, v->index) != IRQCHIP_RUN)
+			continue; /* kicked or stopped: look at requests, the gate, the VM */
 		if (ops->run(v->av, &e) < 0) {
-			stop_vm(v, VCPU_STATUS_VMM_ERROR, "vCPU %u: cannot run: %s", v->index,
+			stop_vm(v, VM_CONTROL_VMM_ERROR, "vCPU %u: cannot run: %s", v->index,
 				strerror(errno));
 			break;
 		}
 		vcpu_exit(v, &e);
 	}
-	if (v->env->user)
-		vcpu_user_thread_exit(v);
+	irqchip_vcpu_done(v->env->irqchip, v->index);
 	record_own_state(v);
 	finish(v);
 	return NULL;

@@ -3,8 +3,8 @@
  * devices, and a mailbox through which other threads run work on it (vCPU ioctls must be
  * issued by the vCPU's own thread while it may be inside KVM_RUN).
  *
- * A vCPU knows the accelerator, the buses, the MP interface and guest memory through
- * struct vcpu_env, never the VM that owns it.
+ * A vCPU knows the accelerator's CPU engine, the --irqchip mode, the buses, the MP interface
+ * and guest memory through struct vcpu_env, never the VM that owns it.
  */
 #ifndef MPVMM_VCPU_H
 #define MPVMM_VCPU_H
@@ -16,10 +16,10 @@
 
 #include "accel/accel.h"
 #include "dev/bus.h"
-#include "dev/chipset.h"
-#include "x86/guest_mem.h"
-#include "mp/mp.h"
 #include "dev/vm_control.h"
+#include "irqchip/irqchip.h"
+#include "mp/mp.h"
+#include "x86/guest_mem.h"
 #include "x86/insn.h"
 
 /*
@@ -41,7 +41,8 @@ void vcpu_gate_destroy(struct vcpu_gate *g);
 void vcpu_gate_poke(struct vcpu_gate *g);
 
 struct vcpu_env {
-	const struct accel_ops *ops;
+	const struct accel_cpu_ops *cpu;
+	struct irqchip *irqchip; /* the --irqchip mode: its exits, waits and injections */
 	struct bus *pio;
 	struct bus *mmio;
 	struct mp *mp;
@@ -49,16 +50,7 @@ struct vcpu_env {
 	struct vm_control ctl;
 	_Atomic bool *stopping;
 	struct vcpu_gate *gate;
-	/* Non-NULL when mpvmm keeps MP state and APICs (accel.user_mp): see vcpu_user.h. */
-	struct vcpu_user *user;
-	/* Non-NULL when mpvmm keeps the PIC, I/O APIC and PIT (accel.user_irqchip). */
-	struct chipset *irqchip;
 };
-
-/* Exit statuses the vCPU loop asks for (see config_usage). */
-#define VCPU_STATUS_TRIPLE_FAULT 4
-#define VCPU_STATUS_GUEST_FAULT 4 /* an exception the software CPU cannot deliver */
-#define VCPU_STATUS_VMM_ERROR 5
 
 struct vcpu {
 	uint32_t index;
@@ -120,8 +112,5 @@ struct vcpu *vcpu_current(void);
 
 /* Make v leave the guest soon (to notice a request or the VM stopping). */
 void vcpu_kick(struct vcpu *v);
-
-/* On v's thread: count an exit and hand it to whoever owns it (vcpu_user.c uses it too). */
-void vcpu_exit(struct vcpu *v, const struct accel_exit *e);
 
 #endif

@@ -14,24 +14,19 @@
 #include <unistd.h>
 
 #include "accel/accel.h"
-#include "boot/guests.h"
-#include "boot/selftest.h"
 #include "dev/bus.h"
 #include "dev/debug_exit.h"
-#include "dev/chipset.h"
 #include "dev/selftest_port.h"
 #include "dev/serial.h"
-#include "x86/guest_mem.h"
-#include "util/log.h"
-#include "mp/apic_bus.h"
+#include "irqchip/irqchip.h"
 #include "mp/mp.h"
-#include "mp/mp_user.h"
 #include "mp/trace_export.h"
-#include "mpvmm/selftest_abi.h"
-#include "vm/report.h"
+#include "util/log.h"
 #include "vcpu/vcpu.h"
-#include "vcpu/vcpu_user.h"
+#include "vm/accels.h"
+#include "vm/report.h"
 #include "x86/acpi.h"
+#include "x86/guest_mem.h"
 #include "x86/cpuid.h"
 #include "x86/mptable.h"
 #include "x86/platform.h"
@@ -39,14 +34,6 @@
 
 
 #define ERRLEN 512
-/* Step mode: how long a step waits for a released AP to take its start. */
-#define STEP_RELEASE_WAIT_NS 1000000000ull
-/*
- * mpvmm's MP state: an AP in INIT_RECEIVED this long without a SIPI is worth a warning.  The
- * SDM's example waits 10 ms between INIT and SIPI (8.4.4.1); the checks come with the timer
- * passes (at least every 50 ms on KVM).
- */
-#define SIPI_TIMEOUT_NS 500000000ull
 /* Guest mistakes: a repeated line is counted, not printed; at most this many lines a second. */
 #define WARN_BURST 50u
 #define WARN_WINDOW_NS 1000000000ull
@@ -65,9 +52,8 @@ static void vm_hold_cb(void *opaque, uint32_t cpu, const char *why)
 {
 	struct vm *vm = opaque;
 
-	/* Step mode: the step is printed, a start held in SIPI_RECEIVED may be taken now. */
-	if (vm->user.mp)
-		mp_user_release_starts(vm->user.mp, STEP_RELEASE_WAIT_NS);
+	/* Step mode: the step is printed, a start held back may be taken now. */
+	irqchip_stepped(vm->ic);
 	if (!vm->api || cpu >= vm->nvcpus)
 		return;
 	if (vm_pause(vm) < 0)
@@ -104,8 +90,8 @@ void vm_stop(struct vm *vm, int status, const char *why)
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (!first)
 		return;
-	if (vm->user.mp)
-		mp_user_stop(vm->user.mp);
+	if (vm->ic)
+		irqchip_stop(vm->ic);
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	vcpu_gate_poke(&vm->gate);
@@ -177,31 +163,29 @@ static int exec_on_vcpu(void *ctx, uint32_t cpu, void (*fn)(void *), void *arg)
 	return vcpu_call(&vm->vcpus[cpu], fn, arg);
 }
 
+/* What the accelerator allows, then what the --irqchip mode can give on it. */
 static int check_limits(struct vm *vm)
 {
 	uint32_t max_vcpus, max_id;
 	const struct topology *t = &vm->cfg.topo;
-	uint32_t top_id = topology_max_apic_id(t);
+	const struct irqchip_need need = { .cpus = t->cpus, .top_apic_id = topology_max_apic_id(t),
+					   .x2apic = vm->cfg.x2apic };
+	char err[ERRLEN];
 
-	vm->accel->ops->limits(vm->accel, &max_vcpus, &max_id);
-	if (vm->accel->user_mp && !vm->accel->apic_msrs &&
-	    (t->cpus > max_vcpus || top_id >= max_id || vm->cfg.x2apic)) {
-		log_error("--cpus %u%s: %s allows %u vCPUs with APIC IDs below %u (xAPIC only: %s); "
-			  "this topology needs APIC ID %u", t->cpus, vm->cfg.x2apic ? " --x2apic" : "",
-			  strcmp(vm->accel->ops->name, "kvm") ? "the software CPU" : "--irqchip user",
-			  max_vcpus, max_id,
-			  strcmp(vm->accel->ops->name, "kvm") ? "it cannot trap RDMSR/WRMSR, so it has "
-			  "no x2APIC" : "this KVM has no MSR exits for the x2APIC MSRs", top_id);
-		return -1;
-	}
+	vm->accel->vm->limits(vm->accel, &max_vcpus, &max_id);
 	if (t->cpus > max_vcpus) {
-		log_error("--cpus %u: this KVM allows at most %u vCPUs (KVM_CAP_MAX_VCPUS)",
-			  t->cpus, max_vcpus);
+		log_error("--cpus %u: %s allows at most %u vCPUs (KVM_CAP_MAX_VCPUS)", t->cpus,
+			  vm->accel->caps.what, max_vcpus);
 		return -1;
 	}
-	if (top_id >= max_id) {
-		log_error("--cpus %u: the topology needs APIC ID %u but this KVM allows vCPU ids "
-			  "below %u only (KVM_CAP_MAX_VCPU_ID)", t->cpus, top_id, max_id);
+	if (need.top_apic_id >= max_id) {
+		log_error("--cpus %u: the topology needs APIC ID %u but %s allows vCPU ids below "
+			  "%u only (KVM_CAP_MAX_VCPU_ID)", t->cpus, need.top_apic_id,
+			  vm->accel->caps.what, max_id);
+		return -1;
+	}
+	if (vm->mode->check && vm->mode->check(&vm->accel->caps, &need, err, sizeof(err)) < 0) {
+		log_error("%s", err);
 		return -1;
 	}
 	return 0;
@@ -227,24 +211,6 @@ static void offer_intel_vendor(struct cpuid_table *t, bool say)
 	}
 }
 
-/*
- * Where RDMSR cannot be trapped (the software CPU), IA32_APIC_BASE reads 0 in the guest; the
- * value the APIC model holds is offered in mpvmm's CPUID leaf SELFTEST_CPUID_APIC_BASE (EAX
- * low half, EDX high half), which the self-test reads when its boot information says so.
- * It is the reset value (SDM 10.4.4): the guest cannot change it without WRMSR.
- */
-static void offer_apic_base(struct cpuid_table *t, const struct cpu_desc *c)
-{
-	uint64_t base = LAPIC_DEFAULT_BASE | LAPIC_BASE_EN | (c->bsp ? LAPIC_BASE_BSP : 0);
-
-	for (size_t i = 0; i < t->n; i++) {
-		if (t->e[i].function != SELFTEST_CPUID_APIC_BASE)
-			continue;
-		t->e[i].eax = (uint32_t)base;
-		t->e[i].edx = (uint32_t)(base >> 32);
-	}
-}
-
 void vm_cpuid_tables_free(struct cpuid_table **t, uint32_t n)
 {
 	for (uint32_t i = 0; t && i < n; i++)
@@ -254,7 +220,7 @@ void vm_cpuid_tables_free(struct cpuid_table **t, uint32_t n)
 
 struct cpuid_table **vm_cpuid_tables(struct vm *vm, char *err, size_t errlen)
 {
-	struct cpuid_table *supported = vm->accel->ops->supported_cpuid(vm->accel, err, errlen);
+	struct cpuid_table *supported = vm->accel->vm->supported_cpuid(vm->accel, err, errlen);
 	uint32_t n = vm->plat.topo.cpus;
 	struct cpuid_table **t = supported ? calloc(n, sizeof(*t)) : NULL;
 
@@ -269,10 +235,10 @@ struct cpuid_table **vm_cpuid_tables(struct vm *vm, char *err, size_t errlen)
 			t = NULL;
 			break;
 		}
-		if (vm->accel->emulates && vm->cfg.kernel)
+		if (vm->accel->caps.emulates && vm->cfg.kernel)
 			offer_intel_vendor(t[i], i == 0 && !vm->restoring);
-		if (vm->accel->no_msr_exits)
-			offer_apic_base(t[i], &vm->plat.cpus[i]);
+		if (vm->mode->fit_cpuid)
+			vm->mode->fit_cpuid(&vm->accel->caps, &vm->plat.cpus[i], t[i]);
 	}
 	free(supported);
 	return t;
@@ -308,13 +274,6 @@ static int build_firmware(struct vm *vm, char *err)
 		return -1;
 	}
 	return 0;
-}
-
-static void irq_line_cb(void *ctx, unsigned gsi, bool level)
-{
-	struct vm *vm = ctx;
-
-	vm->accel->ops->irq_line(vm->accel, gsi, level);
 }
 
 /* Say how many warnings were held back: repeats of the last line, lines over the burst. */
@@ -362,133 +321,23 @@ static void user_warn(void *ctx, const char *msg)
 	pthread_mutex_unlock(&vm->warn_lock);
 }
 
-/* ---- the PIC, I/O APIC and PIT kept by mpvmm (accel.user_irqchip) ------------------------ */
-
-/* An I/O APIC message: into mpvmm's APIC bus, or to the in-kernel local APICs. */
-static void platform_msi(void *ctx, const struct ioapic_msi *m)
-{
-	struct vm *vm = ctx;
-	const struct accel_msi am = { .address = m->address, .data = m->data };
-
-	if (vm->user.apics)
-		apic_bus_msi(vm->user.apics, m->address, m->data);
-	else
-		vm->accel->ops->msi(vm->accel, &am); /* a failure is logged there */
-}
-
-/*
- * The 8259A's INTR: on every LINT0 of mpvmm's APICs; with in-kernel ones to the BSP, as QEMU
- * wires it, which injects the ExtINT before its next entry (vcpu.c): kick it out of KVM_RUN.
- */
-static void platform_intr(void *ctx, bool level)
-{
-	struct vm *vm = ctx;
-
-	if (vm->user.apics)
-		apic_bus_set_extint(vm->user.apics, level);
-	else if (level && vm->cfg.boot_cpu < vm->nvcpus)
-		vcpu_kick(&vm->vcpus[vm->cfg.boot_cpu]);
-}
-
-/* --irqchip split: the in-kernel APICs learn which vectors are the I/O APIC's, and how. */
-static void platform_routes(void *ctx, const struct ioapic_msi m[IOAPIC_PINS])
-{
-	struct vm *vm = ctx;
-	struct accel_msi am[IOAPIC_PINS];
-
-	if (vm->user.apics || !vm->accel->ops->msi_routes)
-		return;
-	for (unsigned i = 0; i < IOAPIC_PINS; i++)
-		am[i] = (struct accel_msi){ .address = m[i].address, .data = m[i].data };
-	vm->accel->ops->msi_routes(vm->accel, am, IOAPIC_PINS);
-}
-
-static void platform_timer_changed(void *ctx)
-{
-	struct vm *vm = ctx;
-
-	if (vm->accel->ops->timers_changed)
-		vm->accel->ops->timers_changed(vm->accel);
-}
-
-static uint64_t guest_clock(void *ctx)
-{
-	struct accel *a = ctx;
-
-	return a->ops->now_ns(a);
-}
-
-/*
- * A vCPU's TSC, for a TSC deadline it has just written (its thread) or a loaded snapshot's
- * (VM not running).  If it cannot be read, the deadline is taken as passed: an early timer
- * interrupt, which a guest checks against its clock, rather than one that never comes.
- */
-static uint64_t guest_tsc(void *ctx, uint32_t cpu)
-{
-	struct vm *vm = ctx;
-	uint64_t tsc;
-
-	if (vm->accel->ops->guest_tsc(vm->vcpus[cpu].av, &tsc) == 0)
-		return tsc;
-	log_error("vCPU %u: cannot read its TSC for a TSC deadline: %s", cpu, strerror(errno));
-	return UINT64_MAX;
-}
-
-static int create_irqchip(struct vm *vm)
-{
-	const struct chipset_config c = {
-		.pio = vm->pio, .mmio = vm->mmio, .ioapic_id = vm->plat.ioapic_id,
-		.now_ns = guest_clock, .clock_ctx = vm->accel,
-		.msi = platform_msi, .intr = platform_intr, .routes = platform_routes,
-		.timer_changed = platform_timer_changed, .warn = user_warn, .ctx = vm,
-	};
-
-	vm->irqchip = chipset_create(&c);
-	if (!vm->irqchip)
-		return -1;
-	vm->user.ic = vm->irqchip;
-	return 0;
-}
-
 /* The PC platform every guest finds: COM1, i8042, RTC, an empty PCI bus, ACPI PM, fw_cfg. */
 static int create_platform_devices(struct vm *vm, const struct vm_control *ctl)
 {
 	uint16_t ncpus = (uint16_t)vm->plat.topo.cpus;
 
-	vm->irq = (struct irq_line){ .set = irq_line_cb, .ctx = vm };
-	if (vm->accel->user_irqchip) {
-		if (create_irqchip(vm) < 0)
-			return -1;
-		vm->irq = chipset_line(vm->irqchip);
-	}
+	const struct irq_line *irq = &vm->ic->line;
+
 	vm->serial = serial_create(vm->pio, SERIAL_COM1_BASE, STDOUT_FILENO);
 	if (!vm->serial)
 		return -1;
-	serial_connect_irq(vm->serial, &vm->irq, SERIAL_COM1_GSI);
-	vm->i8042 = i8042_create(vm->pio, ctl, &vm->irq);
+	serial_connect_irq(vm->serial, irq, SERIAL_COM1_GSI);
+	vm->i8042 = i8042_create(vm->pio, ctl, irq);
 	vm->rtc = rtc_create(vm->pio);
 	vm->pci = pci_none_create(vm->pio, ctl);
-	vm->acpi_pm = acpi_pm_create(vm->pio, ctl, &vm->irq);
+	vm->acpi_pm = acpi_pm_create(vm->pio, ctl, irq);
 	vm->fw_cfg = fw_cfg_create(vm->pio, vm->cfg.mem_size, ncpus, ncpus);
 	return vm->i8042 && vm->rtc && vm->pci && vm->acpi_pm && vm->fw_cfg ? 0 : -1;
-}
-
-/* The local APIC page: each vCPU's access goes to its own APIC (apic_bus). */
-static void lapic_mmio(void *ctx, const struct bus_access *a)
-{
-	struct vm *vm = ctx;
-	uint32_t v = 0;
-
-	if (a->write) {
-		for (uint32_t i = 0; i < a->size && i < 4; i++)
-			v |= (uint32_t)a->data[i] << (8 * i);
-		apic_bus_mmio_write(vm->user.apics, a->cpu, a->addr, a->size, v);
-		return;
-	}
-	if (apic_bus_mmio_read(vm->user.apics, a->cpu, a->addr, a->size, &v) != LAPIC_OK)
-		v = UINT32_MAX;
-	for (uint32_t i = 0; i < a->size; i++)
-		a->data[i] = i < 4 ? (uint8_t)(v >> (8 * i)) : 0xff;
 }
 
 static int create_devices(struct vm *vm)
@@ -496,9 +345,7 @@ static int create_devices(struct vm *vm)
 	struct vm_control ctl = { .stop = vm_stop_cb, .reset = vm_reset_cb, .hold = vm_hold_cb,
 				  .vm = vm };
 
-	vm->pio = bus_create("I/O port");
-	vm->mmio = bus_create("MMIO");
-	if (!vm->pio || !vm->mmio || create_platform_devices(vm, &ctl) < 0)
+	if (create_platform_devices(vm, &ctl) < 0)
 		return -1;
 	vm->debug_exit = debug_exit_create(vm->pio, vm->cfg.debug_exit_port, &ctl);
 	vm->selftest = selftest_port_create(vm->pio, vm->mp, &ctl, vm->cfg.selftest_step,
@@ -506,145 +353,42 @@ static int create_devices(struct vm *vm)
 	if (!vm->debug_exit || !vm->selftest)
 		return -1;
 	vm->env = (struct vcpu_env){
-		.ops = vm->accel->ops, .pio = vm->pio, .mmio = vm->mmio, .mp = vm->mp,
-		.mem = &vm->mem, .ctl = ctl, .stopping = &vm->stopping, .gate = &vm->gate,
-		.user = vm->accel->user_mp ? &vm->user : NULL, .irqchip = vm->irqchip,
+		.cpu = vm->accel->cpu, .irqchip = vm->ic, .pio = vm->pio, .mmio = vm->mmio,
+		.mp = vm->mp, .mem = &vm->mem, .ctl = ctl, .stopping = &vm->stopping,
+		.gate = &vm->gate,
 	};
-	if (vm->accel->user_mp &&
-	    bus_register(vm->mmio, LAPIC_DEFAULT_BASE, 0x1000, lapic_mmio, vm, "local APIC") < 0)
-		return -1;
 	return 0;
 }
 
-/* mp_user: cpu's MP state changed or an interrupt came: make it leave run() to look. */
-static void user_kick(void *ctx, uint32_t cpu)
+static void mode_stop_cb(void *opaque, int status, const char *why)
 {
-	struct vm *vm = ctx;
-
-	if (cpu < vm->nvcpus)
-		vm->accel->ops->kick(vm->vcpus[cpu].av);
+	vm_stop(opaque, status, why);
 }
 
-/* A local APIC's EOI of a level-triggered interrupt, broadcast to the I/O APIC. */
-static void user_eoi(void *ctx, uint8_t vector)
+/* The --irqchip mode's controllers and the MP interface, on the buses; then its timers. */
+static int create_irqchip(struct vm *vm, char *err)
 {
-	struct vm *vm = ctx;
+	struct accel_machine m;
 
-	if (vm->irqchip)
-		chipset_eoi(vm->irqchip, vector);
-}
-
-/*
- * No in-kernel APIC: mpvmm's MP state machine (mp_user) and APIC bus, on the guest's clock.
- * With --seed the trace runs on that clock too (instructions retired), so that the same seed
- * gives the same trace.
- */
-static int create_user_mp(struct vm *vm)
-{
-	uint32_t n = vm->plat.topo.cpus;
-	const struct mp_user_config uc = {
-		.ncpus = n, .bsp = vm->cfg.boot_cpu, .now_ns = guest_clock, .clock_ctx = vm->accel,
-		.sipi_timeout_ns = SIPI_TIMEOUT_NS,
-		.warn = user_warn, .warn_ctx = vm, .kick = user_kick, .kick_ctx = vm,
-		/* Threads run at once: without a hold, an AP takes its start before the BSP's
-		 * step announcement of the SIPI, which could never show SIPI_RECEIVED. */
-		.hold_starts = vm->cfg.selftest_step && vm->accel->parallel,
-	};
-	struct mp_cpu *cpus = calloc(n, sizeof(*cpus));
-
-	vm->user.mp = mp_user_create(&uc);
-	if (!cpus || !vm->user.mp) {
-		free(cpus);
+	vm->pio = bus_create("I/O port");
+	vm->mmio = bus_create("MMIO");
+	if (!vm->pio || !vm->mmio) {
+		snprintf(err, ERRLEN, "out of memory");
 		return -1;
 	}
-	for (uint32_t i = 0; i < n; i++)
-		cpus[i] = (struct mp_cpu){ .apic_id = vm->plat.cpus[i].apic_id,
-					   .bsp = vm->plat.cpus[i].bsp,
-					   .backend_ctx = mp_user_backend_ctx(vm->user.mp, i) };
-	vm->mp = mp_create(n, cpus, &mp_user_backend, exec_on_vcpu, vm, vm->t0_ns);
-	const struct apic_bus_config bc = {
-		.ncpus = n, .cpus = cpus, .bus_hz = vm->accel->lapic_timer_hz,
-		.x2apic = vm->accel->apic_msrs, .tsc_hz = vm->accel->tsc_hz,
-		.now_ns = guest_clock, .clock_ctx = vm->accel,
-		.tsc_now = vm->accel->tsc_hz ? guest_tsc : NULL, .tsc_ctx = vm, .warn = user_warn, .warn_ctx = vm,
-		.mp = vm->user.mp, .eoi = user_eoi, .eoi_ctx = vm,
+	const struct irqchip_env env = {
+		.accel = vm->accel, .plat = &vm->plat, .boot_cpu = vm->cfg.boot_cpu,
+		.pio = vm->pio, .mmio = vm->mmio, .t0_ns = vm->t0_ns, .seeded = vm->cfg.seeded,
+		.step = vm->cfg.selftest_step, .exec = exec_on_vcpu, .exec_ctx = vm,
+		.ctl = { .stop = mode_stop_cb, .vm = vm }, .warn = user_warn, .warn_ctx = vm,
 	};
-	vm->user.apics = vm->mp ? apic_bus_create(&bc) : NULL;
-	free(cpus);
-	if (!vm->user.apics)
+	vm->ic = vm->mode->create(&env, err, ERRLEN);
+	if (!vm->ic)
 		return -1;
-	if (vm->cfg.seeded)
-		mp_set_clock(vm->mp, guest_clock, vm->accel);
-	mp_user_attach(vm->user.mp, vm->mp);
-	vcpu_user_machine(&vm->user, &vm->user_machine);
+	vm->mp = vm->ic->mp;
+	if (vm->mode->machine && vm->mode->machine(vm->ic, &m))
+		vm->accel->vm->set_machine(vm->accel, &m);
 	return 0;
-}
-
-static int create_mp(struct vm *vm)
-{
-	if (vm->accel->user_mp)
-		return create_user_mp(vm);
-
-	uint32_t n = vm->plat.topo.cpus;
-	struct mp_cpu *cpus = calloc(n, sizeof(*cpus));
-
-	vm->mp_ctx = calloc(n, sizeof(*vm->mp_ctx));
-	if (!cpus || !vm->mp_ctx) {
-		free(cpus);
-		return -1;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		vm->mp_ctx[i] = (struct mp_kernel_ctx){ .ops = vm->accel->ops };
-		cpus[i] = (struct mp_cpu){ .apic_id = vm->plat.cpus[i].apic_id,
-					   .bsp = vm->plat.cpus[i].bsp,
-					   .backend_ctx = &vm->mp_ctx[i] };
-	}
-	vm->mp = mp_create(n, cpus, &mp_kernel_backend, exec_on_vcpu, vm, vm->t0_ns);
-	free(cpus);
-	return vm->mp ? 0 : -1;
-}
-
-/* ---- the machine as the accelerator schedules and times it ---------------------------------- */
-
-static enum accel_runnable machine_runnable(void *ctx, uint32_t index)
-{
-	struct vm *vm = ctx;
-
-	return vm->user_machine.runnable(vm->user_machine.ctx, index);
-}
-
-/* The earliest of the local APICs' timers (user_mp) and the PIT (user_irqchip). */
-static uint64_t machine_next_event(void *ctx)
-{
-	struct vm *vm = ctx;
-	uint64_t t = vm->irqchip ? chipset_next_event(vm->irqchip) : ACCEL_NO_EVENT;
-
-	if (vm->user.mp) {
-		uint64_t u = vm->user_machine.next_event(vm->user_machine.ctx);
-		t = u < t ? u : t;
-	}
-	return t;
-}
-
-static void machine_advance(void *ctx, uint64_t now_ns)
-{
-	struct vm *vm = ctx;
-
-	if (vm->user.mp)
-		vm->user_machine.advance(vm->user_machine.ctx, now_ns);
-	if (vm->irqchip)
-		chipset_advance(vm->irqchip, now_ns);
-}
-
-static void set_machine(struct vm *vm)
-{
-	const struct accel_machine m = {
-		.runnable = vm->user.mp ? machine_runnable : NULL,
-		.next_event = machine_next_event, .advance = machine_advance, .ctx = vm,
-	};
-
-	if (vm->accel->user_mp || vm->accel->user_irqchip)
-		vm->accel->ops->set_machine(vm->accel, &m);
 }
 
 static int create_vcpus(struct vm *vm, char *err)
@@ -659,17 +403,17 @@ static int create_vcpus(struct vm *vm, char *err)
 	for (uint32_t i = 0; i < n; i++) {
 		const struct cpu_desc *d = &vm->plat.cpus[i];
 		struct accel_vcpu *av;
-		if (vm->accel->ops->create_vcpu(vm->accel, d->apic_id, &av, err, ERRLEN) < 0)
+		if (vm->accel->vm->create_vcpu(vm->accel, d->apic_id, &av, err, ERRLEN) < 0)
 			return -1;
 		if (vcpu_init(&vm->vcpus[i], i, d->apic_id, d->bsp, av, &vm->env) < 0) {
-			vm->accel->ops->destroy_vcpu(av);
+			vm->accel->cpu->destroy_vcpu(av);
 			snprintf(err, ERRLEN, "cannot initialise vCPU %u", i);
 			return -1;
 		}
 		vm->nvcpus = i + 1;
-		if (vm->mp_ctx)
-			vm->mp_ctx[i].vcpu = av;
-		if (vm->accel->ops->set_cpuid(av, vm->cpuid[i]) < 0) {
+		if (vm->mode->attach)
+			vm->mode->attach(vm->ic, i, av);
+		if (vm->accel->cpu->set_cpuid(av, vm->cpuid[i]) < 0) {
 			snprintf(err, ERRLEN, "cannot set vCPU %u's CPUID", i);
 			return -1;
 		}
@@ -680,47 +424,31 @@ static int create_vcpus(struct vm *vm, char *err)
 	return 0;
 }
 
-/*
- * --accel: KVM, the software CPU, or (auto) KVM when /dev/kvm opens and the software CPU
- * otherwise, said in one line.  What the software CPU cannot run is refused (status 2).
- */
-static int open_accel(struct vm *vm, int *status)
+/* The accelerator and the --irqchip mode on it; what they cannot give is refused (status 2). */
+static int choose_parts(struct vm *vm, int *status)
 {
-	char err[ERRLEN] = "", why[ERRLEN] = "";
-	bool missing = false;
-	enum config_accel want = vm->cfg.accel;
+	char err[ERRLEN];
 
-	static const enum accel_irqchip irqchip[] = {
-		[CONFIG_IRQCHIP_KERNEL] = ACCEL_IRQCHIP_KERNEL,
-		[CONFIG_IRQCHIP_SPLIT] = ACCEL_IRQCHIP_SPLIT,
-		[CONFIG_IRQCHIP_USER] = ACCEL_IRQCHIP_USER,
-	};
-
-	if (want != CONFIG_ACCEL_SOFT)
-		vm->accel = accel_kvm_open(irqchip[vm->cfg.irqchip], &missing, err, sizeof(err));
-	if (want == CONFIG_ACCEL_AUTO && vm->accel)
-		log_info("accelerator: kvm (--accel auto: /dev/kvm opened)");
-	if (!vm->accel && want != CONFIG_ACCEL_SOFT && (want == CONFIG_ACCEL_KVM || !missing)) {
-		log_error("%s", err);
-		*status = missing ? VM_STATUS_NO_KVM : VM_STATUS_VMM_ERROR;
+	vm->accel = vm_accel_open(&vm->cfg, status);
+	if (!vm->accel)
 		return -1;
-	}
-	if (vm->accel && vm->cfg.seeded)
-		log_warn("--seed orders the software CPU's turns; KVM ignores it");
-	if (vm->accel)
-		return 0;
-	if (want == CONFIG_ACCEL_AUTO)
-		log_info("accelerator: soft (--accel auto: %s)", err);
-	if (config_check_soft(&vm->cfg, true, why, sizeof(why)) < 0) {
-		log_error("%s", why);
-		*status = VM_STATUS_USAGE;
-		return -1;
-	}
-	vm->accel = accel_soft_open(vm->cfg.seeded, vm->cfg.seed, err, sizeof(err));
-	if (!vm->accel) {
+	*status = VM_STATUS_USAGE;
+	vm->mode = irqchip_mode_choose(vm->cfg.irqchip, &vm->accel->caps, err, sizeof(err));
+	if (!vm->mode) {
 		log_error("%s", err);
 		return -1;
 	}
+	if (check_limits(vm) < 0)
+		return -1;
+	if (platform_init(&vm->plat, &vm->cfg.topo, vm->cfg.boot_cpu, vm->cfg.x2apic, err,
+			  sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	/* The firmware tables name the I/O APIC's version: the mode's controllers' own. */
+	if (vm->mode->fit_platform)
+		vm->mode->fit_platform(&vm->plat);
+	*status = VM_STATUS_VMM_ERROR;
 	return 0;
 }
 
@@ -729,38 +457,26 @@ static int vm_build(struct vm *vm, int *status)
 	char err[ERRLEN] = "";
 
 	*status = VM_STATUS_VMM_ERROR;
-	if (open_accel(vm, status) < 0)
+	if (choose_parts(vm, status) < 0)
 		return -1;
-	if (check_limits(vm) < 0) {
-		*status = VM_STATUS_USAGE;
-		return -1;
-	}
-	if (platform_init(&vm->plat, &vm->cfg.topo, vm->cfg.boot_cpu, vm->cfg.x2apic, err,
-			  sizeof(err)) < 0) {
-		log_error("%s", err);
-		*status = VM_STATUS_USAGE;
-		return -1;
-	}
-	/* The MP table names the I/O APIC's version: mpvmm's own model where it is mpvmm's. */
-	if (vm->accel->user_irqchip)
-		vm->plat.ioapic_version = PLATFORM_IOAPIC_VERSION_MPVMM;
 	struct accel_vm_params params = {
 		.mem = &vm->mem,
 		.boot_vcpu_id = vm->plat.cpus[vm->cfg.boot_cpu].apic_id,
 		.x2apic = vm->plat.x2apic,
 	};
+	irqchip_vm_params(vm->mode, &vm->accel->caps, &params);
 	if (guest_mem_init(&vm->mem, vm->cfg.mem_size, err, sizeof(err)) < 0 ||
 	    (vm->restoring && vm_restore_memory(vm, vm->restoring, err, sizeof(err)) < 0) ||
-	    vm->accel->ops->create_vm(vm->accel, &params, err, sizeof(err)) < 0 ||
-	    build_cpuid(vm, err) < 0 || build_firmware(vm, err) < 0) {
+	    vm->accel->vm->create_vm(vm->accel, &params, err, sizeof(err)) < 0 ||
+	    build_cpuid(vm, err) < 0 || build_firmware(vm, err) < 0 ||
+	    create_irqchip(vm, err) < 0) {
 		log_error("%s", err);
 		return -1;
 	}
-	if (create_mp(vm) < 0 || create_devices(vm) < 0) {
-		log_error("cannot create the MP interface or devices (out of memory?)");
+	if (create_devices(vm) < 0) {
+		log_error("cannot create the devices (out of memory?)");
 		return -1;
 	}
-	set_machine(vm);
 	if (create_vcpus(vm, err) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -820,7 +536,7 @@ static struct vm *restore_from(const struct snap_reader *r, const struct vm_conf
 		log_error("%s", err);
 		return NULL;
 	}
-	if (local->accel != CONFIG_ACCEL_AUTO && local->accel != cfg.accel) {
+	if (local->accel && strcmp(local->accel, cfg.accel)) {
 		log_error("the snapshot was taken with --accel %s; restoring it under another "
 			  "accelerator is not supported (the CPU state does not map exactly)",
 			  accel);
@@ -875,7 +591,7 @@ int vm_run(struct vm *vm)
 	log_info("%u vCPUs (BSP: vCPU %u, APIC ID %u), %llu MiB, %s APIC mode, accelerator %s",
 		 vm->plat.topo.cpus, vm->cfg.boot_cpu, vm->plat.cpus[vm->cfg.boot_cpu].apic_id,
 		 (unsigned long long)(vm->cfg.mem_size >> 20), vm->plat.x2apic ? "x2APIC" : "xAPIC",
-		 vm->accel->ops->name);
+		 vm->accel->caps.name);
 	/* A kernel gets the terminal as its console; the built-in guests read no input. */
 	if (vm->cfg.kernel) {
 		vm->console = console_create(vm->serial, STDIN_FILENO, &vm->env.ctl);
@@ -998,17 +714,14 @@ void vm_destroy(struct vm *vm)
 	rtc_destroy(vm->rtc);
 	i8042_destroy(vm->i8042);
 	serial_destroy(vm->serial);
+	/* Before the mode's controllers: the accelerator fires their timers from a thread. */
+	if (vm->accel)
+		vm->accel->vm->destroy(vm->accel);
+	vm->accel = NULL;
+	if (vm->ic)
+		vm->mode->destroy(vm->ic);
 	bus_destroy(vm->pio);
 	bus_destroy(vm->mmio);
-	/* Before the APIC bus and the PIT: KVM fires their timers from a thread. */
-	if (vm->accel)
-		vm->accel->ops->destroy(vm->accel);
-	vm->accel = NULL;
-	chipset_destroy(vm->irqchip);
-	mp_destroy(vm->mp);
-	apic_bus_destroy(vm->user.apics);
-	mp_user_destroy(vm->user.mp);
-	free(vm->mp_ctx);
 	if (vm->cpuid)
 		for (uint32_t i = 0; i < vm->plat.topo.cpus; i++)
 			free(vm->cpuid[i]);

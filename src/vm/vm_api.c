@@ -16,14 +16,6 @@ static struct vm *vm_of(void *ctx)
 	return ctx;
 }
 
-/* Where the interrupt controllers are: kernel, split or user (mpvmm keeps them all). */
-static const char *irqchip_name(const struct vm *vm)
-{
-	if (vm->accel->user_mp)
-		return "user";
-	return vm->accel->user_irqchip ? "split" : "kernel";
-}
-
 static void api_vm_info(void *ctx, struct api_vm_info *out)
 {
 	struct vm *vm = vm_of(ctx);
@@ -33,7 +25,7 @@ static void api_vm_info(void *ctx, struct api_vm_info *out)
 		.cpus = vm->plat.topo.cpus, .sockets = vm->plat.topo.sockets,
 		.cores = vm->plat.topo.cores, .threads = vm->plat.topo.threads,
 		.boot_cpu = vm->cfg.boot_cpu, .memory = vm->cfg.mem_size,
-		.irqchip = irqchip_name(vm), .accel = vm->accel->ops->name, .guest = vm->cfg.guest,
+		.irqchip = vm->mode->name, .accel = vm->accel->caps.name, .guest = vm->cfg.guest,
 		.state = atomic_load(&vm->stopping) ? "shutting-down" :
 			 vm_paused(vm) ? "paused" : "running",
 		.uptime_ns = now > vm->t0_ns ? now - vm->t0_ns : 0,
@@ -55,7 +47,7 @@ static void read_regs_on_thread(void *arg)
 {
 	struct rip_read *r = arg;
 
-	r->ret = r->v->env->ops->get_regs(r->v->av, &r->regs);
+	r->ret = r->v->env->cpu->get_regs(r->v->av, &r->regs);
 }
 
 /* The vector of the last SIPI this vCPU was sent, from the MP trace. */
@@ -113,7 +105,7 @@ struct regs_read {
 static void read_all_regs_on_thread(void *arg)
 {
 	struct regs_read *r = arg;
-	const struct accel_ops *ops = r->v->env->ops;
+	const struct accel_cpu_ops *ops = r->v->env->cpu;
 
 	r->ret = ops->get_regs(r->v->av, &r->out->regs);
 	if (r->ret == 0)
@@ -137,80 +129,48 @@ static enum api_status api_vcpu_regs(void *ctx, uint32_t id, struct api_vcpu_reg
 	return API_OK;
 }
 
-struct lapic_read {
-	struct vcpu *v;
-	struct accel_lapic *out;
-	int ret;
-};
-
-static void read_lapic_on_thread(void *arg)
-{
-	struct lapic_read *r = arg;
-
-	r->ret = r->v->env->ops->get_lapic(r->v->av, r->out);
-}
-
-/* mpvmm's own APIC model when it keeps the APICs; otherwise the accelerator's, read on the
- * vCPU's thread. */
+/* The local APIC where it is: mpvmm's model, or the accelerator's, read on the vCPU's thread. */
 static enum api_status api_vcpu_lapic(void *ctx, uint32_t id, struct accel_lapic *out,
 				      char *err, size_t errlen)
 {
 	struct vm *vm = vm_of(ctx);
-	struct lapic_read r = { .v = &vm->vcpus[id], .out = out, .ret = -1 };
 
 	memset(out, 0, sizeof(*out));
-	if (vm->user.apics) {
-		if (apic_bus_peek(vm->user.apics, id, out->reg) == 0)
-			return API_OK;
-	} else if (vm->accel->ops->get_lapic) {
-		if (vcpu_call(r.v, read_lapic_on_thread, &r) == 0 && r.ret == 0)
-			return API_OK;
-	} else {
+	if (!vm->mode->lapic) {
 		snprintf(err, errlen, "this VM has no local APIC to show");
 		return API_NOT_FOUND;
 	}
+	if (vm->mode->lapic(vm->ic, id, out) == 0)
+		return API_OK;
 	snprintf(err, errlen, atomic_load(&vm->stopping) ? "the VM is shutting down" :
 		 "cannot read vCPU %u's local APIC", id);
 	return atomic_load(&vm->stopping) ? API_CONFLICT : API_FAILED;
 }
 
-static enum api_status send(struct vm *vm, uint32_t id, enum accel_ipi kind, uint8_t vector,
+static enum api_status send(struct vm *vm, uint32_t id, enum irqchip_ipi kind, uint8_t vector,
 			    char *err, size_t errlen)
 {
 	if (atomic_load(&vm->stopping)) {
 		snprintf(err, errlen, "the VM is shutting down");
 		return API_CONFLICT;
 	}
-	if (vm->user.apics) {
-		/* mpvmm's own APIC bus delivers it, and records it exactly, like any IPI. */
-		struct lapic_ipi ipi = {
-			.dest = vm->vcpus[id].apic_id, .vector = vector, .assert = true,
-			.mode = kind == ACCEL_IPI_INIT ? LAPIC_DM_INIT : LAPIC_DM_SIPI,
-			.shorthand = LAPIC_SH_NONE,
-		};
-		apic_bus_deliver(vm->user.apics, APIC_BUS_EXTERNAL, &ipi);
-		return API_OK;
-	}
-	if (vm->accel->ops->send_ipi(vm->accel, vm->vcpus[id].apic_id, kind, vector) < 0) {
+	if (vm->mode->send(vm->ic, id, kind, vector) < 0) {
 		snprintf(err, errlen, "cannot deliver the %s: %s",
-			 kind == ACCEL_IPI_INIT ? "INIT" : "SIPI", strerror(errno));
+			 kind == IRQCHIP_INIT ? "INIT" : "SIPI", strerror(errno));
 		return API_FAILED;
 	}
-	/* Sent by the VMM itself, so exact; TRACE_NO_CPU marks "from outside". */
-	mp_note_ipi(vm->mp, kind == ACCEL_IPI_INIT ? TRACE_INIT : TRACE_SIPI, TRACE_NO_CPU, id,
-		    vector, TRACE_EXACT);
 	return API_OK;
 }
 
 static enum api_status api_send_init(void *ctx, uint32_t id, char *err, size_t errlen)
 {
-	return send(vm_of(ctx), id, ACCEL_IPI_INIT, 0, err, errlen);
+	return send(vm_of(ctx), id, IRQCHIP_INIT, 0, err, errlen);
 }
 
 static enum api_status api_send_sipi(void *ctx, uint32_t id, uint8_t vector, char *err,
 				     size_t errlen)
 {
-	return send(vm_of(ctx), id, ACCEL_IPI_STARTUP, vector, err, errlen);
+	return send(vm_of(ctx), id, IRQCHIP_STARTUP, vector, err, errlen);
 }
 
 /*
@@ -225,7 +185,7 @@ static enum api_status api_set_mp_state(void *ctx, uint32_t id, enum mp_state s,
 	struct vm *vm = vm_of(ctx);
 
 	if (s == MP_STATE_INIT_RECEIVED && !vm->vcpus[id].bsp)
-		return send(vm, id, ACCEL_IPI_INIT, 0, err, errlen);
+		return send(vm, id, IRQCHIP_INIT, 0, err, errlen);
 	if (s == MP_STATE_INIT_RECEIVED && vm->vcpus[id].bsp) {
 		snprintf(err, errlen, "an INIT restarts the BSP at the reset vector, where this VM "
 			 "has no firmware: refused");
@@ -233,7 +193,7 @@ static enum api_status api_set_mp_state(void *ctx, uint32_t id, enum mp_state s,
 	}
 	if (mp_set(vm->mp, id, s) < 0) {
 		int e = errno;
-		snprintf(err, errlen, "%s refused %s for vCPU %u: %s", vm->accel->ops->name,
+		snprintf(err, errlen, "%s refused %s for vCPU %u: %s", vm->accel->caps.name,
 			 mp_state_name(s), id, strerror(e));
 		return e == EINVAL ? API_BAD_REQUEST : e == ESRCH ? API_CONFLICT : API_FAILED;
 	}

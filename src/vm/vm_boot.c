@@ -24,7 +24,7 @@
 
 static int apply_entry(struct vm *vm, const struct boot_entry *be)
 {
-	const struct accel_ops *ops = vm->accel->ops;
+	const struct accel_cpu_ops *ops = vm->accel->cpu;
 	struct vcpu *bsp = &vm->vcpus[vm->cfg.boot_cpu];
 
 	return ops->set_sregs(bsp->av, &be->sregs) < 0 || ops->set_regs(bsp->av, &be->regs) < 0 ?
@@ -33,7 +33,7 @@ static int apply_entry(struct vm *vm, const struct boot_entry *be)
 
 static int current_entry(struct vm *vm, struct boot_entry *be)
 {
-	const struct accel_ops *ops = vm->accel->ops;
+	const struct accel_cpu_ops *ops = vm->accel->cpu;
 	struct vcpu *bsp = &vm->vcpus[vm->cfg.boot_cpu];
 
 	memset(be, 0, sizeof(*be));
@@ -55,9 +55,9 @@ int vm_load_selftest(struct vm *vm)
 		.mistakes = vm->cfg.selftest_mistakes,
 		.ipi_pingpong = vm->cfg.selftest_ipi_pingpong,
 		.x2apic = vm->plat.x2apic,
-		.apic_base_cpuid = vm->accel->no_msr_exits,
+		.apic_base_cpuid = !vm->accel->caps.apic_base_msr,
 		.ap_timeout_ms = vm->cfg.ap_timeout_ms,
-		.lapic_timer_hz = vm->accel->lapic_timer_hz,
+		.lapic_timer_hz = vm->accel->caps.lapic_timer_hz,
 	};
 
 	if (!g) {
@@ -108,7 +108,7 @@ static bool cmdline_has(const char *cmdline, const char *word)
 /* "no-kvmclock no-steal-acc tsc_early_khz=N", or "" if it does not apply. */
 static void slow_clock_options(struct vm *vm, const char *base, char *out, size_t len)
 {
-	const struct accel_ops *ops = vm->accel->ops;
+	const struct accel_cpu_ops *ops = vm->accel->cpu;
 	uint32_t khz = ops->tsc_khz ? ops->tsc_khz(vm->vcpus[vm->cfg.boot_cpu].av) : 0;
 
 	out[0] = 0;
@@ -122,7 +122,7 @@ static void slow_clock_options(struct vm *vm, const char *base, char *out, size_
 static char *guest_cmdline(struct vm *vm, enum kernel_format f)
 {
 	const char *base = vm->cfg.cmdline ? vm->cfg.cmdline : CONFIG_DEFAULT_CMDLINE;
-	bool extra = vm->accel->emulates && f != KERNEL_FORMAT_MULTIBOOT;
+	bool extra = vm->accel->caps.emulates && f != KERNEL_FORMAT_MULTIBOOT;
 	char clock[96] = "";
 
 	if (extra)
@@ -181,7 +181,8 @@ int vm_load_kernel(struct vm *vm)
 		/* Decompressing on the host saves the guest's decompressor, which takes tens
 		 * of minutes when every guest instruction is emulated; the kernel's inflate of
 		 * a 1 MiB gzip initramfs takes minutes there too. */
-		.decompress = vm->accel->emulates ? KERNEL_DECOMPRESS_HOST : KERNEL_DECOMPRESS_GUEST,
+		.decompress = vm->accel->caps.emulates ? KERNEL_DECOMPRESS_HOST :
+							 KERNEL_DECOMPRESS_GUEST,
 		.acpi_rsdp = ACPI_ADDR,
 	};
 	int r = cmdline && current_entry(vm, &be) == 0 ? 0 : -1;

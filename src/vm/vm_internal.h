@@ -20,7 +20,6 @@
 #include "dev/debug_exit.h"
 #include "dev/fw_cfg.h"
 #include "dev/i8042.h"
-#include "dev/chipset.h"
 #include "dev/pci_none.h"
 #include "dev/rtc.h"
 #include "dev/selftest_port.h"
@@ -28,19 +27,20 @@
 #include "x86/guest_mem.h"
 #include "mp/mp.h"
 #include "snapshot/snapfile.h"
+#include "irqchip/irqchip.h"
 #include "vcpu/vcpu.h"
-#include "vcpu/vcpu_user.h"
 #include "x86/cpuid.h"
 #include "x86/platform.h"
 
 struct vm {
 	struct vm_config cfg;
 	struct accel *accel;
+	const struct irqchip_mode *mode; /* --irqchip: where the interrupt controllers are */
+	struct irqchip *ic;              /* the mode's controllers, the MP interface, IRQ lines */
 	struct guest_mem mem;
 	struct platform plat;
 	struct cpuid_table **cpuid; /* per vCPU */
 	struct bus *pio, *mmio;
-	struct irq_line irq;
 	struct serial *serial;
 	struct debug_exit *debug_exit;
 	struct selftest_port *selftest;
@@ -52,11 +52,7 @@ struct vm {
 	struct console *console;   /* only when the guest reads its console */
 	struct api *api;
 	struct api_ops api_ops;
-	struct mp *mp;
-	struct mp_kernel_ctx *mp_ctx;
-	struct vcpu_user user;     /* accel->user_mp: MP state and APICs kept by mpvmm */
-	struct accel_machine user_machine; /* user_mp: vcpu_user's view, inside the machine's */
-	struct chipset *irqchip;   /* accel->user_irqchip: PIC, I/O APIC and PIT kept by mpvmm */
+	struct mp *mp;                   /* ic->mp */
 	struct vcpu *vcpus;
 	uint32_t nvcpus; /* created so far */
 	struct vcpu_env env;

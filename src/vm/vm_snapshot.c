@@ -33,10 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/log.h"
-#include "mp/apic_bus.h"
-#include "mp/mp_user.h"
+#include "irqchip/irqchip.h"
 #include "snapshot/snapfile.h"
+#include "util/log.h"
+#include "vm/accels.h"
 
 #define MACHINE_VERSION 1u
 #define VCPU_VERSION 1u
@@ -44,9 +44,7 @@
 #define SAVE_BATCH 16u
 
 enum machine_instance { MACHINE_CONFIG = 0, MACHINE_CPUID = 1 };
-enum mp_user_instance { MP_USER_STATE = 0, MP_USER_APICS = 1 };
-enum device_id { DEV_SERIAL = 0, DEV_RTC, DEV_I8042, DEV_ACPI_PM, DEV_FW_CFG, DEV_PCI,
-		 DEV_IRQCHIP };
+enum device_id { DEV_SERIAL = 0, DEV_RTC, DEV_I8042, DEV_ACPI_PM, DEV_FW_CFG, DEV_PCI };
 
 enum config_flag {
 	FLAG_STEP = 1u << 0,
@@ -68,11 +66,14 @@ static void save_config(const struct vm *vm, struct snap_enc *e)
 			 (c->kernel ? FLAG_KERNEL : 0) |
 			 (c->reboot_restart ? FLAG_REBOOT_RESTART : 0) |
 			 (c->seeded ? FLAG_SEEDED : 0);
-	const char *accel = vm->accel->ops->name;
+	const char *accel = vm->accel->caps.name;
+	/* The --irqchip asked for: 0 for none (the accelerator's default) or kernel, as the
+	 * first format wrote it; a restore chooses the mode the same way again. */
+	const struct irqchip_mode *asked = irqchip_mode_find(c->irqchip);
 
 	snap_enc_u32(e, MACHINE_VERSION);
 	snap_enc_blob(e, accel, strlen(accel));
-	snap_enc_u32(e, (uint32_t)c->irqchip);
+	snap_enc_u32(e, asked ? asked->snapshot_id : 0);
 	snap_enc_u32(e, c->topo.cpus);
 	snap_enc_u32(e, c->topo.sockets);
 	snap_enc_u32(e, c->topo.cores);
@@ -103,33 +104,20 @@ static void save_cpuid_tables(struct cpuid_table *const *t, uint32_t n, struct s
 	}
 }
 
-static int put_enc(struct snap_writer *w, uint32_t type, uint32_t inst, struct snap_enc *e,
-		   const char *what, char *err, size_t errlen)
-{
-	int r = e->oom ? -1 : snap_put(w, type, inst, e->buf, e->len);
-
-	if (r < 0)
-		snprintf(err, errlen, "cannot write the %s: %s", what,
-			 e->oom ? "out of memory" : strerror(errno));
-	snap_enc_free(e);
-	*e = (struct snap_enc){ 0 };
-	return r;
-}
-
 static int save_machine(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
 {
 	struct snap_enc e = { 0 };
 	uint32_t n = vm->plat.topo.cpus;
 
 	save_config(vm, &e);
-	if (put_enc(w, SNAP_SEC_MACHINE, MACHINE_CONFIG, &e, "configuration", err, errlen) < 0)
+	if (snap_put_enc(w, SNAP_SEC_MACHINE, MACHINE_CONFIG, &e, "configuration", err, errlen) < 0)
 		return -1;
 	struct cpuid_table **t = vm_cpuid_tables(vm, err, errlen);
 	if (!t)
 		return -1;
 	save_cpuid_tables(t, n, &e);
 	vm_cpuid_tables_free(t, n);
-	return put_enc(w, SNAP_SEC_MACHINE, MACHINE_CPUID, &e, "CPUID", err, errlen);
+	return snap_put_enc(w, SNAP_SEC_MACHINE, MACHINE_CPUID, &e, "CPUID", err, errlen);
 }
 
 struct vcpu_job {
@@ -150,7 +138,7 @@ static void save_vcpu_on_thread(void *arg)
 		snap_enc_u64(&j->e, atomic_load(&v->exits[k]));
 	for (unsigned k = 0; k < INSN_KINDS; k++)
 		snap_enc_u64(&j->e, atomic_load(&v->carried[k]));
-	j->r = v->env->ops->save_vcpu(v->av, &j->e, j->err, sizeof(j->err));
+	j->r = v->env->cpu->save_vcpu(v->av, &j->e, j->err, sizeof(j->err));
 }
 
 /* Every vCPU saves itself on its own thread, all at once; then the results go out in order. */
@@ -181,7 +169,7 @@ static int save_vcpus(struct vm *vm, struct snap_writer *w, char *err, size_t er
 		if (jobs[i].r < 0) {
 			snprintf(err, errlen, "vCPU %u: %s", i, jobs[i].err);
 			r = -1;
-		} else if (put_enc(w, SNAP_SEC_VCPU, i, &jobs[i].e, what, err, errlen) < 0) {
+		} else if (snap_put_enc(w, SNAP_SEC_VCPU, i, &jobs[i].e, what, err, errlen) < 0) {
 			r = -1;
 		}
 	}
@@ -196,31 +184,11 @@ static int save_vm_state(struct vm *vm, struct snap_writer *w, char *err, size_t
 {
 	struct snap_enc e = { 0 };
 
-	if (vm->accel->ops->save_vm(vm->accel, &e, err, errlen) < 0) {
+	if (vm->accel->vm->save_vm(vm->accel, &e, err, errlen) < 0) {
 		snap_enc_free(&e);
 		return -1;
 	}
-	return put_enc(w, SNAP_SEC_VM, 0, &e, "VM state", err, errlen);
-}
-
-static int save_user_mp(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
-{
-	struct snap_enc e = { 0 };
-
-	if (!vm->accel->user_mp)
-		return 0;
-	if (mp_user_save(vm->user.mp, &e) < 0 ||
-	    put_enc(w, SNAP_SEC_MP_USER, MP_USER_STATE, &e, "MP state machine", err, errlen) < 0)
-		goto fail;
-	if (apic_bus_save(vm->user.apics, &e) < 0 ||
-	    put_enc(w, SNAP_SEC_MP_USER, MP_USER_APICS, &e, "local APICs", err, errlen) < 0)
-		goto fail;
-	return 0;
-fail:
-	if (!err[0])
-		snprintf(err, errlen, "cannot save the userspace MP state");
-	snap_enc_free(&e);
-	return -1;
+	return snap_put_enc(w, SNAP_SEC_VM, 0, &e, "VM state", err, errlen);
 }
 
 static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
@@ -231,7 +199,7 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t 
 #define SAVE_DEVICE(id, fn, dev, name)                                                      \
 	do {                                                                                \
 		if (r == 0 && (fn(dev, &e) < 0 ||                                            \
-			       put_enc(w, SNAP_SEC_DEVICE, id, &e, name, err, errlen) < 0))  \
+			       snap_put_enc(w, SNAP_SEC_DEVICE, id, &e, name, err, errlen) < 0))  \
 			r = -1;                                                              \
 	} while (0)
 	SAVE_DEVICE(DEV_SERIAL, serial_save, vm->serial, "serial port");
@@ -240,8 +208,6 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t 
 	SAVE_DEVICE(DEV_ACPI_PM, acpi_pm_save, vm->acpi_pm, "ACPI PM");
 	SAVE_DEVICE(DEV_FW_CFG, fw_cfg_save, vm->fw_cfg, "fw_cfg");
 	SAVE_DEVICE(DEV_PCI, pci_none_save, vm->pci, "PCI");
-	if (vm->irqchip)
-		SAVE_DEVICE(DEV_IRQCHIP, chipset_save, vm->irqchip, "interrupt controllers");
 #undef SAVE_DEVICE
 	snap_enc_free(&e);
 	if (r < 0 && !err[0])
@@ -263,14 +229,14 @@ static int save_rest(struct vm *vm, struct snap_writer *w, char *err, size_t err
 	struct snap_enc e = { 0 };
 	struct snap_mem_region regions[GUEST_MEM_MAX_REGIONS];
 
-	if (save_user_mp(vm, w, err, errlen) < 0 || save_devices(vm, w, err, errlen) < 0)
+	if (vm->mode->save(vm->ic, w, err, errlen) < 0 || save_devices(vm, w, err, errlen) < 0)
 		return -1;
 	if (mp_save(vm->mp, &e) < 0) {
 		snap_enc_free(&e);
 		snprintf(err, errlen, "cannot save the MP trace (out of memory)");
 		return -1;
 	}
-	if (put_enc(w, SNAP_SEC_TRACE, 0, &e, "MP trace", err, errlen) < 0)
+	if (snap_put_enc(w, SNAP_SEC_TRACE, 0, &e, "MP trace", err, errlen) < 0)
 		return -1;
 	if (snap_put_memory(w, regions, mem_regions(vm, regions)) < 0) {
 		snprintf(err, errlen, "cannot write guest memory: %s", strerror(errno));
@@ -302,9 +268,9 @@ int vm_snapshot(struct vm *vm, const char *path, const char *memory_path, bool r
 		snprintf(err, errlen, "a snapshot cannot be taken from a vCPU's own thread");
 		return -1;
 	}
-	const struct accel_ops *ops = vm->accel->ops;
-	if (!ops->save_vcpu || !ops->save_vm) {
-		snprintf(err, errlen, "the %s accelerator cannot save snapshots", ops->name);
+	const struct accel *a = vm->accel;
+	if (!a->cpu->save_vcpu || !a->vm->save_vm) {
+		snprintf(err, errlen, "the %s accelerator cannot save snapshots", a->caps.name);
 		return -1;
 	}
 	bool was_paused = vm_paused(vm);
@@ -378,13 +344,14 @@ int vm_restore_config(const struct snap_reader *r, struct vm_config *cfg, char *
 		return bad(err, errlen, "configuration");
 	cfg->seed = snap_dec_u64(&d);
 	*elapsed_ns = snap_dec_u64(&d);
-	if (!snap_dec_done(&d) || irqchip > CONFIG_IRQCHIP_USER || port > UINT16_MAX ||
+	const struct irqchip_mode *mode = irqchip_mode_by_snapshot_id(irqchip);
+	if (!snap_dec_done(&d) || !mode || port > UINT16_MAX ||
 	    cfg->topo.cpus == 0 || cfg->topo.cpus > CONFIG_MAX_CPUS ||
 	    cfg->topo.sockets * cfg->topo.cores * cfg->topo.threads != cfg->topo.cpus ||
 	    cfg->boot_cpu >= cfg->topo.cpus || cfg->mem_size < CONFIG_MIN_MEMORY ||
 	    cfg->mem_size > CONFIG_MAX_MEMORY)
 		return bad(err, errlen, "configuration");
-	cfg->irqchip = (enum config_irqchip)irqchip;
+	cfg->irqchip = irqchip ? mode->name : NULL;
 	cfg->debug_exit_port = (uint16_t)port;
 	cfg->selftest_step = flags & FLAG_STEP;
 	cfg->selftest_hold = flags & FLAG_HOLD;
@@ -393,12 +360,9 @@ int vm_restore_config(const struct snap_reader *r, struct vm_config *cfg, char *
 	cfg->kernel = flags & FLAG_KERNEL ? kernel : NULL;
 	cfg->reboot_restart = flags & FLAG_REBOOT_RESTART;
 	cfg->seeded = flags & FLAG_SEEDED;
-	if (!strcmp(accel, "kvm"))
-		cfg->accel = CONFIG_ACCEL_KVM;
-	else if (!strcmp(accel, "soft"))
-		cfg->accel = CONFIG_ACCEL_SOFT;
-	else
+	if (!accel[0] || !vm_accel_known(accel))
 		return bad(err, errlen, "accelerator name");
+	cfg->accel = accel;
 	return 0;
 }
 
@@ -463,17 +427,6 @@ int vm_restore_check_cpuid(struct vm *vm, const struct snap_reader *r, char *err
 	return 0;
 }
 
-static const void *section(const struct snap_reader *r, uint32_t type, uint32_t inst,
-			   struct snap_dec *d)
-{
-	size_t len;
-	const void *p = snap_get(r, type, inst, &len);
-
-	if (p)
-		snap_dec_init(d, p, len);
-	return p;
-}
-
 static int load_vcpu(struct vm *vm, const struct snap_reader *r, uint32_t i, char *err,
 		     size_t errlen)
 {
@@ -481,7 +434,7 @@ static int load_vcpu(struct vm *vm, const struct snap_reader *r, uint32_t i, cha
 	struct vcpu *v = &vm->vcpus[i];
 	char why[256] = "";
 
-	if (!section(r, SNAP_SEC_VCPU, i, &d)) {
+	if (!snap_section(r, SNAP_SEC_VCPU, i, &d)) {
 		snprintf(err, errlen, "the snapshot has no state for vCPU %u", i);
 		return -1;
 	}
@@ -491,58 +444,20 @@ static int load_vcpu(struct vm *vm, const struct snap_reader *r, uint32_t i, cha
 		atomic_store(&v->exits[k], snap_dec_u64(&d));
 	for (unsigned k = 0; k < INSN_KINDS; k++)
 		atomic_store(&v->carried[k], snap_dec_u64(&d));
-	if (d.bad || vm->accel->ops->load_vcpu(v->av, &d, why, sizeof(why)) < 0) {
+	if (d.bad || vm->accel->cpu->load_vcpu(v->av, &d, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "vCPU %u: %s", i, why[0] ? why : "state is truncated");
 		return -1;
 	}
 	return 0;
 }
 
-static int load_user_mp(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
-{
-	struct snap_dec d;
-
-	if (!vm->accel->user_mp)
-		return 0;
-	if (!section(r, SNAP_SEC_MP_USER, MP_USER_STATE, &d) ||
-	    mp_user_load(vm->user.mp, &d, err, errlen) < 0 ||
-	    !section(r, SNAP_SEC_MP_USER, MP_USER_APICS, &d) ||
-	    apic_bus_load(vm->user.apics, &d, err, errlen) < 0) {
-		if (!err[0])
-			snprintf(err, errlen, "the snapshot has no userspace MP state");
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * mpvmm's PIC, I/O APIC and PIT, first of the devices (their lines are the devices' IRQs),
- * on the clock load_vm restored.  Present exactly when this VM keeps them.
- */
-static int load_irqchip(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
-{
-	struct snap_dec d;
-	bool saved = section(r, SNAP_SEC_DEVICE, DEV_IRQCHIP, &d);
-
-	if (saved != (vm->irqchip != NULL)) {
-		snprintf(err, errlen, vm->irqchip ? "the snapshot has no state for mpvmm's "
-			 "interrupt controllers (PIC, I/O APIC, PIT)" : "the snapshot has state "
-			 "for mpvmm's interrupt controllers, but this VM does not keep them");
-		return -1;
-	}
-	return saved ? chipset_load(vm->irqchip, &d, err, errlen) : 0;
-}
-
 static int load_devices(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
 {
 	struct snap_dec d;
 
-	if (load_irqchip(vm, r, err, errlen) < 0)
-		return -1;
-
 #define LOAD_DEVICE(id, fn, dev, name)                                                      \
 	do {                                                                                \
-		if (!section(r, SNAP_SEC_DEVICE, id, &d)) {                                  \
+		if (!snap_section(r, SNAP_SEC_DEVICE, id, &d)) {                                  \
 			snprintf(err, errlen, "the snapshot has no %s state", name);          \
 			return -1;                                                           \
 		}                                                                            \
@@ -564,26 +479,30 @@ int vm_restore_state(struct vm *vm, const struct snap_reader *r, char *err, size
 	struct snap_dec d;
 
 	err[0] = '\0';
-	if (!vm->accel->ops->load_vcpu || !vm->accel->ops->load_vm) {
+	if (!vm->accel->cpu->load_vcpu || !vm->accel->vm->load_vm) {
 		snprintf(err, errlen, "the %s accelerator cannot restore snapshots",
-			 vm->accel->ops->name);
+			 vm->accel->caps.name);
 		return -1;
 	}
-	if (!section(r, SNAP_SEC_VM, 0, &d)) {
+	if (!snap_section(r, SNAP_SEC_VM, 0, &d)) {
 		snprintf(err, errlen, "the snapshot has no VM state");
 		return -1;
 	}
-	if (vm->accel->ops->load_vm(vm->accel, &d, err, errlen) < 0)
+	if (vm->accel->vm->load_vm(vm->accel, &d, err, errlen) < 0)
 		return -1;
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		if (load_vcpu(vm, r, i, err, errlen) < 0)
 			return -1;
 	/* The trace before the MP state machine, which records what it loads in it. */
-	if (!section(r, SNAP_SEC_TRACE, 0, &d)) {
+	if (!snap_section(r, SNAP_SEC_TRACE, 0, &d)) {
 		snprintf(err, errlen, "the snapshot has no MP trace");
 		return -1;
 	}
 	if (mp_load(vm->mp, &d, err, errlen) < 0)
 		return -1;
-	return load_user_mp(vm, r, err, errlen) < 0 ? -1 : load_devices(vm, r, err, errlen);
+	/* The mode's controllers (its MP state, then its PIC, I/O APIC and PIT: the devices'
+	 * lines are their inputs), then the devices. */
+	if (vm->mode->load(vm->ic, r, err, errlen) < 0)
+		return -1;
+	return load_devices(vm, r, err, errlen);
 }

@@ -1,5 +1,5 @@
 /*
- * test_irqchip.c - the PC's interrupt controllers as mpvmm wires them, through the buses as a
+ * test_chipset.c - the PC's interrupt controllers as mpvmm wires them, through the buses as a
  * guest reaches them: ISA IRQ n on the 8259A and I/O APIC pin n, the timer on pin 2, the PIT's
  * counter 0 driving both on a fake clock, messages and INTR out, routes when an entry
  * changes, the EOI broadcast in, the ports and page it claims, and snapshots: all three

@@ -84,11 +84,10 @@ static void advance(void *ctx, uint64_t now)
 
 static void save_into(struct box *b, struct snap *s)
 {
-	const struct accel_ops *ops = b->a->ops;
 
 	memset(s, 0, sizeof(*s));
-	if (ops->save_vcpu(b->v, &s->vcpu, b->err, sizeof(b->err)) < 0 ||
-	    ops->save_vm(b->a, &s->vm, b->err, sizeof(b->err)) < 0)
+	if (b->a->cpu->save_vcpu(b->v, &s->vcpu, b->err, sizeof(b->err)) < 0 ||
+	    b->a->vm->save_vm(b->a, &s->vm, b->err, sizeof(b->err)) < 0)
 		b->failed = 1;
 	s->ram = malloc(RAM);
 	if (s->ram)
@@ -107,15 +106,14 @@ static void on_io(void *ctx, const struct accel_exit *e)
 
 static int load_from(struct box *b, const struct snap *s)
 {
-	const struct accel_ops *ops = b->a->ops;
 	struct snap_dec d;
 
 	memcpy(b->mem.host, s->ram, RAM);
 	snap_dec_init(&d, s->vm.buf, s->vm.len);
-	if (ops->load_vm(b->a, &d, b->err, sizeof(b->err)) < 0)
+	if (b->a->vm->load_vm(b->a, &d, b->err, sizeof(b->err)) < 0)
 		return -1;
 	snap_dec_init(&d, s->vcpu.buf, s->vcpu.len);
-	return ops->load_vcpu(b->v, &d, b->err, sizeof(b->err));
+	return b->a->cpu->load_vcpu(b->v, &d, b->err, sizeof(b->err));
 }
 
 static int setup(struct box *b)
@@ -129,21 +127,20 @@ static int setup(struct box *b)
 	if (!b->a)
 		return 1; /* no Unicorn here */
 	if (guest_mem_init(&b->mem, RAM, b->err, sizeof(b->err)) < 0 ||
-	    b->a->ops->create_vm(b->a, &p, b->err, sizeof(b->err)) < 0 ||
-	    b->a->ops->create_vcpu(b->a, 0, &b->v, b->err, sizeof(b->err)) < 0)
+	    b->a->vm->create_vm(b->a, &p, b->err, sizeof(b->err)) < 0 ||
+	    b->a->vm->create_vcpu(b->a, 0, &b->v, b->err, sizeof(b->err)) < 0)
 		return -1;
-	b->a->ops->set_machine(b->a, &m);
-	b->a->ops->set_hooks(b->v, &h);
+	b->a->vm->set_machine(b->a, &m);
+	b->a->cpu->set_hooks(b->v, &h);
 	memcpy(b->mem.host + CODE, guest, sizeof(guest));
 	struct x86_regs r = { .rip = CODE, .rsp = 0x8000, .rflags = X86_RFLAGS_RESERVED1 };
-	return b->a->ops->set_regs(b->v, &r);
+	return b->a->cpu->set_regs(b->v, &r);
 }
 
 /* The accelerator's thread: load (or start), run SLICES slices, record after each. */
 static void *drive(void *arg)
 {
 	struct box *b = arg;
-	const struct accel_ops *ops = b->a->ops;
 	struct accel_exit e;
 
 	if (b->from && load_from(b, b->from) < 0) {
@@ -151,19 +148,19 @@ static void *drive(void *arg)
 		return NULL;
 	}
 	for (int i = 0; i < SLICES && !b->failed; i++) {
-		if (ops->run(b->v, &e) < 0 || e.kind != ACCEL_EXIT_INTERRUPTED) {
+		if (b->a->cpu->run(b->v, &e) < 0 || e.kind != ACCEL_EXIT_INTERRUPTED) {
 			snprintf(b->err, sizeof(b->err), "slice %d: run failed or exit %d", i,
 				 (int)e.kind);
 			b->failed = 1;
 			break;
 		}
-		ops->get_regs(b->v, &b->regs[i]);
-		b->clock[i] = ops->now_ns(b->a);
+		b->a->cpu->get_regs(b->v, &b->regs[i]);
+		b->clock[i] = b->a->vm->now_ns(b->a);
 		memcpy(&b->stored[i], b->mem.host + STORE, 8);
 		if (i == 1 && b->between)
 			save_into(b, b->between);
 	}
-	ops->idle(b->v); /* give the engine back, for destroy */
+	b->a->cpu->idle(b->v); /* give the engine back, for destroy */
 	return NULL;
 }
 
@@ -180,8 +177,8 @@ static void run_box(struct box *b)
 static void close_box(struct box *b)
 {
 	if (b->a) {
-		b->a->ops->destroy_vcpu(b->v);
-		b->a->ops->destroy(b->a);
+		b->a->cpu->destroy_vcpu(b->v);
+		b->a->vm->destroy(b->a);
 	}
 	guest_mem_free(&b->mem);
 }
@@ -264,11 +261,11 @@ static void test_soft_refused(void **state)
 	assert_int_equal(setup(&b), 0);
 	for (size_t len = 0; len < s.vcpu.len; len += 97) {
 		snap_dec_init(&d, s.vcpu.buf, len);
-		assert_int_equal(b.a->ops->load_vcpu(b.v, &d, err, sizeof(err)), -1);
+		assert_int_equal(b.a->cpu->load_vcpu(b.v, &d, err, sizeof(err)), -1);
 	}
 	for (size_t len = 0; len < s.vm.len; len++) {
 		snap_dec_init(&d, s.vm.buf, len);
-		assert_int_equal(b.a->ops->load_vm(b.a, &d, err, sizeof(err)), -1);
+		assert_int_equal(b.a->vm->load_vm(b.a, &d, err, sizeof(err)), -1);
 	}
 	/* Another Unicorn (the version at offset 4) and another version of the record. */
 	uint8_t *c = malloc(s.vcpu.len);
@@ -276,12 +273,12 @@ static void test_soft_refused(void **state)
 	memcpy(c, s.vcpu.buf, s.vcpu.len);
 	c[4] ^= 1;
 	snap_dec_init(&d, c, s.vcpu.len);
-	assert_int_equal(b.a->ops->load_vcpu(b.v, &d, err, sizeof(err)), -1);
+	assert_int_equal(b.a->cpu->load_vcpu(b.v, &d, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "Unicorn"));
 	memcpy(c, s.vcpu.buf, s.vcpu.len);
 	c[0] ^= 2;
 	snap_dec_init(&d, c, s.vcpu.len);
-	assert_int_equal(b.a->ops->load_vcpu(b.v, &d, err, sizeof(err)), -1);
+	assert_int_equal(b.a->cpu->load_vcpu(b.v, &d, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "version"));
 	free(c);
 	close_box(&b);

@@ -1,7 +1,9 @@
 /*
- * kvm_internal.h - the KVM accelerator's own types, shared by the files that issue /dev/kvm
- * ioctls (kvm.c: VM, vCPUs, runs; kvm_state.c: saving and loading state for snapshots) and
- * nothing else.
+ * kvm_internal.h - the KVM accelerator's own types, shared by the files of accel/kvm/ and
+ * nothing else: kvm.c (opening KVM, the VM, CPUID), kvm_vcpu.c (a vCPU and its runs),
+ * kvm_irqchip.c (the interrupt controllers KVM keeps), kvm_timer.c (the clock and the
+ * timers of what mpvmm keeps), kvm_state.c (snapshots) and kvm_ioctl.c (the one place that
+ * calls ioctl()).
  */
 #ifndef MPVMM_KVM_INTERNAL_H
 #define MPVMM_KVM_INTERNAL_H
@@ -10,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "accel/accel.h"
@@ -19,10 +22,10 @@
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ull
 #define KVM_TSS_ADDR 0xfeffd000ull
 
-/* --irqchip split: the GSI routes KVM reserves for mpvmm's I/O APIC, one per pin. */
+/* Without the in-kernel I/O APIC: the GSI routes KVM reserves for mpvmm's, one per pin. */
 #define KVM_SPLIT_IOAPIC_PINS 24
 
-/* --irqchip user: the LAPIC timers' thread sleeps at most this long between two looks. */
+/* The machine's timers' thread sleeps at most this long between two looks. */
 #define KVM_TIMER_MAX_SLEEP_NS 50000000ull
 
 struct kvm {
@@ -30,18 +33,18 @@ struct kvm {
 	int sys_fd;
 	int vm_fd;
 	int run_size;
-	bool user;                 /* --irqchip user: no KVM_CREATE_IRQCHIP / PIT           */
-	bool split;                /* --irqchip split: KVM_CAP_SPLIT_IRQCHIP, no PIT        */
-	bool msr_exits;            /* user: the APIC's MSRs come out as RDMSR/WRMSR exits   */
-	bool x2apic_api;           /* KVM_CAP_X2APIC_API: MSIs carry 32-bit destinations    */
-	struct accel_machine m;    /* user: the machine's runnable vCPUs and timers         */
-	pthread_t timer;           /* user: fires the LAPIC timers on host time             */
+	bool lapic;                /* the local APICs are KVM's (accel_vm_params.lapic)       */
+	bool chipset;              /* ... and the PIC, I/O APIC and PIT (KVM_CREATE_IRQCHIP)  */
+	bool apic_msr_exits;       /* no lapic: the APIC's MSRs come out as RDMSR/WRMSR exits */
+	bool x2apic_api;           /* KVM_CAP_X2APIC_API: MSIs carry 32-bit destinations      */
+	struct accel_machine m;    /* the timers of what mpvmm keeps (kvm_timer.c)            */
+	pthread_t timer;           /* fires them on host time                                 */
 	bool timer_started;
 	pthread_mutex_t timer_lock;
-	pthread_cond_t timer_cond; /* CLOCK_MONOTONIC; signalled when a deadline may move   */
-	bool timer_look;           /* a deadline may have moved: look again                 */
+	pthread_cond_t timer_cond; /* CLOCK_MONOTONIC; signalled when a deadline may move     */
+	bool timer_look;           /* a deadline may have moved: look again                   */
 	bool timer_stop;
-	uint32_t *save_msrs;       /* snapshots: the MSRs this KVM saves (kvm_state.c)     */
+	uint32_t *save_msrs;       /* snapshots: the MSRs this KVM saves (kvm_state.c)       */
 	uint32_t nsave_msrs;
 };
 
@@ -51,17 +54,59 @@ struct accel_vcpu {
 	uint32_t id;
 	struct kvm_run *run;
 	pthread_t thread;
-	_Atomic bool bound; /* thread is valid: set once by the vCPU's thread */
-	struct accel_vcpu_hooks hooks; /* user: vcpu_user.c's enter hook */
-	bool after_mmio;    /* user: the last exit was MMIO or an MSR (a LAPIC timer may be armed) */
+	_Atomic bool bound;            /* thread is valid: set once by the vCPU's thread   */
+	struct accel_vcpu_hooks hooks; /* set where mpvmm keeps an interrupt controller    */
 };
+
+/*
+ * The one place mpvmm calls ioctl() (kvm_ioctl.c): on /dev/kvm, the VM or a vCPU.  Returns
+ * what the ioctl returns (a descriptor, a count, a value, 0) or -1 with errno kept; on
+ * failure, unless err is NULL, "NAME: strerror(errno)" is written there, so that every
+ * message names the ioctl and its error.  kvm_ioctl() passes the request's own name.
+ */
+int kvm_ioctl_named(int fd, unsigned long req, const char *name, void *arg, char *err,
+		    size_t errlen);
+#define kvm_ioctl(fd, req, arg, err, errlen) kvm_ioctl_named(fd, req, #req, arg, err, errlen)
+/* An integer argument, as ioctl() takes it for KVM_CREATE_VCPU, KVM_CHECK_EXTENSION... */
+#define KVM_ARG(x) ((void *)(uintptr_t)(x))
+/* A vCPU ioctl whose failure is logged: "vCPU N: NAME: strerror"; -1 with errno kept. */
+int kvm_vcpu_ioctl_named(struct accel_vcpu *v, unsigned long req, const char *name, void *arg);
+#define kvm_vcpu_ioctl(v, req, arg) kvm_vcpu_ioctl_named(v, req, #req, arg)
+/* KVM_ENABLE_CAP on the VM, the capability named in the error. */
+int kvm_enable_cap_named(struct kvm *k, uint32_t cap, const char *name, uint64_t arg0,
+			 char *err, size_t errlen);
+#define kvm_enable_cap(k, cap, arg0, err, errlen) \
+	kvm_enable_cap_named(k, cap, "KVM_ENABLE_CAP(" #cap ")", arg0, err, errlen)
 
 struct kvm *kvm_of(struct accel *a);
 /* KVM_CHECK_EXTENSION on the VM (or /dev/kvm before it exists); 0 when absent. */
 int kvm_check_cap(struct kvm *k, long cap);
-/* A vCPU ioctl; on failure logs "vCPU N: what: strerror" and returns -1 with errno kept. */
-int kvm_vcpu_ioctl(struct accel_vcpu *v, unsigned long req, void *arg, const char *what);
 /* The vCPU's current value of MSR `index` (KVM_GET_MSRS); -1 with errno if KVM cannot read it. */
 int kvm_get_msr(struct accel_vcpu *v, uint32_t index, uint64_t *value);
+
+/* kvm_vcpu.c: the CPU engine. */
+extern const struct accel_cpu_ops kvm_cpu_ops;
+int kvm_install_kick_handler(void);
+int kvm_create_vcpu(struct accel *a, uint32_t id, struct accel_vcpu **out, char *err,
+		    size_t errlen);
+
+/* kvm_irqchip.c: what KVM keeps of the interrupt controllers. */
+int kvm_create_irqchip(struct kvm *k, char *err, size_t errlen);
+int kvm_irq_line(struct accel *a, unsigned gsi, bool level);
+int kvm_msi(struct accel *a, const struct accel_msi *m);
+int kvm_msi_routes(struct accel *a, const struct accel_msi *m, unsigned n);
+int kvm_get_lapic(struct accel_vcpu *v, struct accel_lapic *l);
+
+/* kvm_timer.c: the clock, and the timers of what mpvmm keeps, on host time. */
+uint64_t kvm_now_ns(struct accel *a);
+void kvm_set_machine(struct accel *a, const struct accel_machine *m);
+void kvm_timers_changed(struct accel *a);
+void kvm_timer_stop(struct kvm *k);
+
+/* kvm_state.c: snapshots. */
+int kvm_save_vcpu(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t errlen);
+int kvm_load_vcpu(struct accel_vcpu *v, struct snap_dec *d, char *err, size_t errlen);
+int kvm_save_vm(struct accel *a, struct snap_enc *e, char *err, size_t errlen);
+int kvm_load_vm(struct accel *a, struct snap_dec *d, char *err, size_t errlen);
 
 #endif

@@ -22,17 +22,17 @@
  *   vector a SIPI_RECEIVED state uses), MP state (last: it may latch INIT/SIPI events that
  *   everything above must already describe), debug registers.
  * VM: the in-kernel PIC pair and IOAPIC (KVM_GET/SET_IRQCHIP) and the PIT (KVM_GET/SET_PIT2)
- * when the irqchip is in the kernel (split: only the LAPICs are, saved per vCPU), and
- * kvmclock (KVM_GET/SET_CLOCK).
+ * when KVM keeps them (k->chipset; with the local APICs alone only those are KVM's, saved
+ * per vCPU), and kvmclock (KVM_GET/SET_CLOCK).
  *
- * --irqchip user (k->user): the LAPICs and MP state are mpvmm's (apic_bus, mp_user: their
- * own snapshot sections), so no LAPIC record and no KVM_SET_MP_STATE.  What kvm.c keeps for
- * that mode needs nothing more: an interrupt given with KVM_INTERRUPT but not yet taken is
- * in the vCPU events (interrupt.injected, .nr); run->if_flag and
- * run->ready_for_interrupt_injection are KVM's report of the last exit (a fresh vCPU's read
- * 0, so the first injection asks for an interrupt window and KVM exits at once when it is
- * open); run->request_interrupt_window is set again before each entry by `enter`.  Only the
- * timer thread must look again at the loaded deadlines (after_mmio, set on load).
+ * Without KVM's local APICs (!k->lapic) the LAPICs and MP state are mpvmm's (apic_bus,
+ * mp_user: their own snapshot sections), so no LAPIC record and no KVM_SET_MP_STATE.  What
+ * kvm_vcpu.c keeps then needs nothing more: an interrupt given with KVM_INTERRUPT but not yet
+ * taken is in the vCPU events (interrupt.injected, .nr); run->if_flag and
+ * run->ready_for_interrupt_injection are KVM's report of the last exit (a fresh vCPU's read 0,
+ * so the first injection asks for an interrupt window and KVM exits at once when it is open);
+ * run->request_interrupt_window is set again before each entry by `enter`.  The timers' thread
+ * is told to look at the loaded deadlines by whoever loads the APICs.
  */
 #include "accel/kvm/kvm_internal.h"
 
@@ -40,7 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "util/log.h"
 
@@ -86,16 +85,17 @@ static int msr_list(struct kvm *k, char *err, size_t errlen)
 	if (k->save_msrs)
 		return 0;
 	struct kvm_msr_list probe = { .nmsrs = 0 };
-	if (ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
-		return fail(err, errlen, "KVM_GET_MSR_INDEX_LIST");
+	if (kvm_ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe, err, errlen) < 0 &&
+	    errno != E2BIG)
+		return -1;
 	uint32_t n = probe.nmsrs < MAX_SAVE_MSRS ? probe.nmsrs : MAX_SAVE_MSRS;
 	struct kvm_msr_list *l = calloc(1, sizeof(*l) + n * sizeof(uint32_t));
 	if (!l)
 		return fail(err, errlen, "MSR list");
 	l->nmsrs = n;
-	if (ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, l) < 0) {
+	if (kvm_ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, l, err, errlen) < 0) {
 		free(l);
-		return fail(err, errlen, "KVM_GET_MSR_INDEX_LIST");
+		return -1;
 	}
 	k->save_msrs = malloc((l->nmsrs + 1) * sizeof(uint32_t));
 	if (!k->save_msrs) {
@@ -127,11 +127,11 @@ static int save_msrs(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t
 		m->nmsrs = k->nsave_msrs - next;
 		for (uint32_t i = 0; i < m->nmsrs; i++)
 			m->entries[i] = (struct kvm_msr_entry){ .index = k->save_msrs[next + i] };
-		int got = ioctl(v->fd, KVM_GET_MSRS, m);
+		int got = kvm_ioctl(v->fd, KVM_GET_MSRS, m, err, errlen);
 		if (got < 0) {
 			free(m);
 			snap_enc_free(&body);
-			return fail(err, errlen, "KVM_GET_MSRS");
+			return -1;
 		}
 		for (int i = 0; i < got; i++) {
 			snap_enc_u32(&body, m->entries[i].index);
@@ -161,32 +161,34 @@ static int save_msrs(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t
 static int complete_pending_exit(struct accel_vcpu *v, char *err, size_t errlen)
 {
 	v->run->immediate_exit = 1;
-	int r = ioctl(v->fd, KVM_RUN, 0);
+	int r = kvm_ioctl(v->fd, KVM_RUN, NULL, err, errlen);
 	int e = errno;
 	v->run->immediate_exit = 0;
 	if (r == 0 || e == EINTR)
 		return 0;
-	errno = e;
-	return fail(err, errlen, "KVM_RUN (immediate exit, to complete the last exit)");
+	size_t n = strlen(err);
+	snprintf(err + n, errlen - n, " (immediate exit, to complete the last exit)");
+	return -1;
 }
 
 struct get_step {
 	uint32_t tag;
 	unsigned long req;
+	const char *name;
 	size_t size;
-	const char *what;
 	long cap; /* 0: always */
 };
 
+#define STEP(tag, req, type, cap) { tag, req, #req, sizeof(type), cap }
 static const struct get_step vcpu_steps[] = {
-	{ REC_MP_STATE, KVM_GET_MP_STATE, sizeof(struct kvm_mp_state), "KVM_GET_MP_STATE", 0 },
-	{ REC_REGS, KVM_GET_REGS, sizeof(struct kvm_regs), "KVM_GET_REGS", 0 },
-	{ REC_SREGS, KVM_GET_SREGS, sizeof(struct kvm_sregs), "KVM_GET_SREGS", 0 },
-	{ REC_XSAVE, KVM_GET_XSAVE, sizeof(struct kvm_xsave), "KVM_GET_XSAVE", KVM_CAP_XSAVE },
-	{ REC_XCRS, KVM_GET_XCRS, sizeof(struct kvm_xcrs), "KVM_GET_XCRS", KVM_CAP_XCRS },
-	{ REC_DEBUGREGS, KVM_GET_DEBUGREGS, sizeof(struct kvm_debugregs), "KVM_GET_DEBUGREGS",
-	  KVM_CAP_DEBUGREGS },
+	STEP(REC_MP_STATE, KVM_GET_MP_STATE, struct kvm_mp_state, 0),
+	STEP(REC_REGS, KVM_GET_REGS, struct kvm_regs, 0),
+	STEP(REC_SREGS, KVM_GET_SREGS, struct kvm_sregs, 0),
+	STEP(REC_XSAVE, KVM_GET_XSAVE, struct kvm_xsave, KVM_CAP_XSAVE),
+	STEP(REC_XCRS, KVM_GET_XCRS, struct kvm_xcrs, KVM_CAP_XCRS),
+	STEP(REC_DEBUGREGS, KVM_GET_DEBUGREGS, struct kvm_debugregs, KVM_CAP_DEBUGREGS),
 };
+#undef STEP
 
 static int save_step(struct accel_vcpu *v, const struct get_step *s, struct snap_enc *e,
 		     char *err, size_t errlen)
@@ -194,8 +196,8 @@ static int save_step(struct accel_vcpu *v, const struct get_step *s, struct snap
 	uint8_t buf[sizeof(struct kvm_xsave)] __attribute__((aligned(16)));
 
 	memset(buf, 0, s->size);
-	if (ioctl(v->fd, s->req, buf) < 0)
-		return fail(err, errlen, s->what);
+	if (kvm_ioctl_named(v->fd, s->req, s->name, buf, err, errlen) < 0)
+		return -1;
 	put_rec(e, s->tag, buf, s->size);
 	return 0;
 }
@@ -211,8 +213,8 @@ int kvm_save_vcpu(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t er
 		if (s->cap && !kvm_check_cap(k, s->cap)) {
 			if (s->tag == REC_XSAVE) {
 				struct kvm_fpu f;
-				if (ioctl(v->fd, KVM_GET_FPU, &f) < 0)
-					return fail(err, errlen, "KVM_GET_FPU");
+				if (kvm_ioctl(v->fd, KVM_GET_FPU, &f, err, errlen) < 0)
+					return -1;
 				put_rec(e, REC_FPU, &f, sizeof(f));
 			}
 			continue;
@@ -222,16 +224,16 @@ int kvm_save_vcpu(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t er
 	}
 	if (save_msrs(v, e, err, errlen) < 0)
 		return -1;
-	if (!k->user) {
+	if (k->lapic) {
 		struct kvm_lapic_state l;
-		if (ioctl(v->fd, KVM_GET_LAPIC, &l) < 0)
-			return fail(err, errlen, "KVM_GET_LAPIC");
+		if (kvm_ioctl(v->fd, KVM_GET_LAPIC, &l, err, errlen) < 0)
+			return -1;
 		put_rec(e, REC_LAPIC, &l, sizeof(l));
 	}
 	struct kvm_vcpu_events ev;
 	memset(&ev, 0, sizeof(ev));
-	if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
-		return fail(err, errlen, "KVM_GET_VCPU_EVENTS");
+	if (kvm_ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev, err, errlen) < 0)
+		return -1;
 	put_rec(e, REC_EVENTS, &ev, sizeof(ev));
 	if (e->oom) {
 		errno = ENOMEM;
@@ -282,13 +284,9 @@ static int take(const struct vcpu_recs *r, uint32_t tag, void *out, size_t size,
 	return 0;
 }
 
-static int set(struct accel_vcpu *v, unsigned long req, void *arg, const char *what,
-	       char *err, size_t errlen)
-{
-	if (ioctl(v->fd, req, arg) < 0)
-		return fail(err, errlen, what);
-	return 0;
-}
+/* A vCPU ioctl that sets state; req's own name in the error. */
+#define set(v, req, arg, err, errlen) \
+	(kvm_ioctl((v)->fd, req, arg, err, errlen) < 0 ? -1 : 0)
 
 /*
  * KVM_SET_MSRS stops at the first MSR it refuses.  Some it refuses in one configuration
@@ -305,9 +303,9 @@ static int set_msrs_from(struct accel_vcpu *v, struct kvm_msrs *m, char *err, si
 		total -= done;
 		done = 0;
 		m->nmsrs = total;
-		int got = ioctl(v->fd, KVM_SET_MSRS, m);
+		int got = kvm_ioctl(v->fd, KVM_SET_MSRS, m, err, errlen);
 		if (got < 0)
-			return fail(err, errlen, "KVM_SET_MSRS");
+			return -1;
 		if ((uint32_t)got >= total)
 			return 0;
 		uint64_t now;
@@ -371,12 +369,12 @@ static int load_fpu(struct accel_vcpu *v, const struct vcpu_recs *r, char *err, 
 		}
 		if (take(r, REC_XSAVE, &x, sizeof(x), "XSAVE area", err, errlen) < 0)
 			return -1;
-		return set(v, KVM_SET_XSAVE, &x, "KVM_SET_XSAVE", err, errlen);
+		return set(v, KVM_SET_XSAVE, &x, err, errlen);
 	}
 	struct kvm_fpu f;
 	if (take(r, REC_FPU, &f, sizeof(f), "FPU state", err, errlen) < 0)
 		return -1;
-	return set(v, KVM_SET_FPU, &f, "KVM_SET_FPU", err, errlen);
+	return set(v, KVM_SET_FPU, &f, err, errlen);
 }
 
 static int load_optional(struct accel_vcpu *v, const struct vcpu_recs *r, uint32_t tag,
@@ -390,7 +388,7 @@ static int load_optional(struct accel_vcpu *v, const struct vcpu_recs *r, uint32
 		return 0;
 	if (take(r, tag, buf, size, what, err, errlen) < 0)
 		return -1;
-	return set(v, req, buf, what, err, errlen);
+	return kvm_ioctl_named(v->fd, req, what, buf, err, errlen) < 0 ? -1 : 0;
 }
 
 static int load_events_and_mp(struct accel_vcpu *v, const struct vcpu_recs *r, char *err,
@@ -405,12 +403,12 @@ static int load_events_and_mp(struct accel_vcpu *v, const struct vcpu_recs *r, c
 	/* GET reports what it filled; SET applies only what the flags say (api.rst 4.31). */
 	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
 	ev.flags &= ~(uint32_t)KVM_VCPUEVENT_VALID_PAYLOAD;
-	if (set(v, KVM_SET_VCPU_EVENTS, &ev, "KVM_SET_VCPU_EVENTS", err, errlen) < 0)
+	if (set(v, KVM_SET_VCPU_EVENTS, &ev, err, errlen) < 0)
 		return -1;
-	/* Without an in-kernel irqchip KVM keeps no MP state (mpvmm's mp_user does). */
-	if (v->kvm->user)
+	/* Without its local APICs KVM keeps no MP state (mpvmm's mp_user does). */
+	if (!v->kvm->lapic)
 		return 0;
-	return set(v, KVM_SET_MP_STATE, &mp, "KVM_SET_MP_STATE", err, errlen);
+	return set(v, KVM_SET_MP_STATE, &mp, err, errlen);
 }
 
 int kvm_load_vcpu(struct accel_vcpu *v, struct snap_dec *d, char *err, size_t errlen)
@@ -426,60 +424,52 @@ int kvm_load_vcpu(struct accel_vcpu *v, struct snap_dec *d, char *err, size_t er
 	    take(&r, REC_SREGS, &s, sizeof(s), "segment registers", err, errlen) < 0 ||
 	    take(&r, REC_REGS, &g, sizeof(g), "registers", err, errlen) < 0)
 		return -1;
-	if (set(v, KVM_SET_SREGS, &s, "KVM_SET_SREGS", err, errlen) < 0 ||
-	    set(v, KVM_SET_REGS, &g, "KVM_SET_REGS", err, errlen) < 0 ||
+	if (set(v, KVM_SET_SREGS, &s, err, errlen) < 0 ||
+	    set(v, KVM_SET_REGS, &g, err, errlen) < 0 ||
 	    load_fpu(v, &r, err, errlen) < 0 ||
 	    load_optional(v, &r, REC_XCRS, KVM_SET_XCRS, sizeof(struct kvm_xcrs), "KVM_SET_XCRS",
 			  err, errlen) < 0 ||
 	    load_msrs(v, &r, false, err, errlen) < 0)
 		return -1;
-	if (!v->kvm->user) {
+	if (v->kvm->lapic) {
 		if (take(&r, REC_LAPIC, &l, sizeof(l), "local APIC", err, errlen) < 0 ||
-		    set(v, KVM_SET_LAPIC, &l, "KVM_SET_LAPIC", err, errlen) < 0)
+		    set(v, KVM_SET_LAPIC, &l, err, errlen) < 0)
 			return -1;
 	}
 	if (load_msrs(v, &r, true, err, errlen) < 0 || load_events_and_mp(v, &r, err, errlen) < 0)
 		return -1;
-	/* --irqchip user: the timer thread sleeps up to KVM_TIMER_MAX_SLEEP_NS on the deadlines
-	 * it saw before the APIC models were loaded; the first entry makes it look again. */
-	if (v->kvm->user)
-		v->after_mmio = true;
 	return load_optional(v, &r, REC_DEBUGREGS, KVM_SET_DEBUGREGS,
 			     sizeof(struct kvm_debugregs), "KVM_SET_DEBUGREGS", err, errlen);
 }
 
 /* ---- the VM ------------------------------------------------------------------------------ */
 
-static int vm_get(struct kvm *k, unsigned long req, void *arg, const char *what, char *err,
-		  size_t errlen)
-{
-	if (ioctl(k->vm_fd, req, arg) < 0)
-		return fail(err, errlen, what);
-	return 0;
-}
+/* A VM ioctl; req's own name in the error. */
+#define vm_get(k, req, arg, err, errlen) \
+	(kvm_ioctl((k)->vm_fd, req, arg, err, errlen) < 0 ? -1 : 0)
 
 int kvm_save_vm(struct accel *a, struct snap_enc *e, char *err, size_t errlen)
 {
 	struct kvm *k = kvm_of(a);
 	struct kvm_clock_data clock;
 
-	/* Split and user modes: the PIC, I/O APIC and PIT are mpvmm's (dev/irqchip). */
-	if (!k->user && !k->split) {
+	/* Unless KVM keeps them, the PIC, I/O APIC and PIT are mpvmm's (dev/chipset.h). */
+	if (k->chipset) {
 		static const uint32_t tags[] = { REC_PIC_MASTER, REC_PIC_SLAVE, REC_IOAPIC };
 		for (uint32_t chip = 0; chip < 3; chip++) {
 			struct kvm_irqchip c = { .chip_id = chip };
-			if (vm_get(k, KVM_GET_IRQCHIP, &c, "KVM_GET_IRQCHIP", err, errlen) < 0)
+			if (vm_get(k, KVM_GET_IRQCHIP, &c, err, errlen) < 0)
 				return -1;
 			put_rec(e, tags[chip], &c, sizeof(c));
 		}
 		struct kvm_pit_state2 pit;
-		if (vm_get(k, KVM_GET_PIT2, &pit, "KVM_GET_PIT2", err, errlen) < 0)
+		if (vm_get(k, KVM_GET_PIT2, &pit, err, errlen) < 0)
 			return -1;
 		put_rec(e, REC_PIT, &pit, sizeof(pit));
 	}
 	memset(&clock, 0, sizeof(clock));
 	if (kvm_check_cap(k, KVM_CAP_ADJUST_CLOCK)) {
-		if (vm_get(k, KVM_GET_CLOCK, &clock, "KVM_GET_CLOCK", err, errlen) < 0)
+		if (vm_get(k, KVM_GET_CLOCK, &clock, err, errlen) < 0)
 			return -1;
 		put_rec(e, REC_CLOCK, &clock, sizeof(clock));
 	}
@@ -498,7 +488,7 @@ int kvm_load_vm(struct accel *a, struct snap_dec *d, char *err, size_t errlen)
 
 	if (parse_recs(d, p, n, REC_PIC_MASTER, REC_CLOCK, err, errlen) < 0)
 		return -1;
-	if (!k->user && !k->split) {
+	if (k->chipset) {
 		for (uint32_t chip = 0; chip < 3; chip++) {
 			struct kvm_irqchip c;
 			if (!p[chip] || n[chip] != sizeof(c)) {
@@ -508,7 +498,7 @@ int kvm_load_vm(struct accel *a, struct snap_dec *d, char *err, size_t errlen)
 			}
 			memcpy(&c, p[chip], sizeof(c));
 			c.chip_id = chip;
-			if (vm_get(k, KVM_SET_IRQCHIP, &c, "KVM_SET_IRQCHIP", err, errlen) < 0)
+			if (vm_get(k, KVM_SET_IRQCHIP, &c, err, errlen) < 0)
 				return -1;
 		}
 		struct kvm_pit_state2 pit;
@@ -518,7 +508,7 @@ int kvm_load_vm(struct accel *a, struct snap_dec *d, char *err, size_t errlen)
 			return -1;
 		}
 		memcpy(&pit, p[i], sizeof(pit));
-		if (vm_get(k, KVM_SET_PIT2, &pit, "KVM_SET_PIT2", err, errlen) < 0)
+		if (vm_get(k, KVM_SET_PIT2, &pit, err, errlen) < 0)
 			return -1;
 	}
 	uint32_t c = REC_CLOCK - REC_PIC_MASTER;
@@ -528,7 +518,7 @@ int kvm_load_vm(struct accel *a, struct snap_dec *d, char *err, size_t errlen)
 		memcpy(&clock, p[c], sizeof(clock));
 		/* Only the value: the host's realtime and TSC at save mean nothing here. */
 		clock.flags = 0;
-		if (vm_get(k, KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK", err, errlen) < 0)
+		if (vm_get(k, KVM_SET_CLOCK, &clock, err, errlen) < 0)
 			return -1;
 	}
 	return 0;

@@ -1,0 +1,102 @@
+/*
+ * accels.c - see accels.h.  The table is in --accel auto's order of preference: KVM runs
+ * guest code on the CPU itself, the software CPU (Unicorn) emulates it.
+ */
+#include "vm/accels.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "vm/vm.h"
+
+#define ERRLEN 512
+
+static struct accel *open_kvm(const struct vm_config *cfg, bool *absent, char *err,
+			      size_t errlen)
+{
+	struct accel *a = accel_kvm_open(absent, err, errlen);
+
+	if (a && cfg->seeded)
+		log_warn("--seed orders the software CPU's turns; KVM ignores it");
+	return a;
+}
+
+static struct accel *open_soft(const struct vm_config *cfg, bool *absent, char *err,
+			       size_t errlen)
+{
+	*absent = false;
+	return accel_soft_open(cfg->seeded, cfg->seed, err, errlen);
+}
+
+static int refuse_soft(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	return config_check_soft(cfg, true, err, errlen);
+}
+
+static const struct accel_choice {
+	const char *name;
+	/* What it cannot run, in one line (before it is opened); NULL: nothing. */
+	int (*refuse)(const struct vm_config *cfg, char *err, size_t errlen);
+	/* NULL with a reason in err; *absent when this host has none of it. */
+	struct accel *(*open)(const struct vm_config *cfg, bool *absent, char *err,
+			      size_t errlen);
+	const char *chosen; /* why --accel auto took it, when it is the first */
+} accels[] = {
+	{ "kvm", NULL, open_kvm, "/dev/kvm opened" },
+	{ "soft", refuse_soft, open_soft, "it needs no KVM" },
+};
+#define NACCELS (sizeof(accels) / sizeof(accels[0]))
+
+const char *vm_accel_names(void)
+{
+	static char names[64];
+
+	if (!names[0]) {
+		size_t at = 0;
+		for (size_t i = 0; i < NACCELS; i++)
+			at += (size_t)snprintf(names + at, sizeof(names) - at, "%s, ",
+					       accels[i].name);
+		snprintf(names + at - 2, sizeof(names) - at + 2, " or auto");
+	}
+	return names;
+}
+
+bool vm_accel_known(const char *name)
+{
+	for (size_t i = 0; name && i < NACCELS; i++)
+		if (!strcmp(accels[i].name, name))
+			return true;
+	return !name;
+}
+
+struct accel *vm_accel_open(const struct vm_config *cfg, int *status)
+{
+	char err[ERRLEN] = "", before[ERRLEN] = "";
+	bool absent = false;
+
+	for (size_t i = 0; i < NACCELS; i++) {
+		const struct accel_choice *c = &accels[i];
+		if (cfg->accel && strcmp(cfg->accel, c->name))
+			continue;
+		/* A fallback says why before its own checks; the first once it opened. */
+		if (!cfg->accel && before[0])
+			log_info("accelerator: %s (--accel auto: %s)", c->name, before);
+		if (c->refuse && c->refuse(cfg, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			*status = VM_STATUS_USAGE;
+			return NULL;
+		}
+		struct accel *a = c->open(cfg, &absent, err, sizeof(err));
+		if (a && !cfg->accel && !before[0])
+			log_info("accelerator: %s (--accel auto: %s)", c->name, c->chosen);
+		if (a)
+			return a;
+		if (cfg->accel || !absent)
+			break;
+		snprintf(before, sizeof(before), "%s", err);
+	}
+	log_error("%s", err);
+	*status = absent ? VM_STATUS_NO_KVM : VM_STATUS_VMM_ERROR;
+	return NULL;
+}

@@ -1,0 +1,25 @@
+/*
+ * accels.h - the accelerators --accel chooses from, as a table (accels.c): their names, what
+ * each refuses to run, and how each is opened.  --accel auto takes the first this host has;
+ * a new accelerator is its folder under accel/ and one row there.
+ */
+#ifndef MPVMM_VM_ACCELS_H
+#define MPVMM_VM_ACCELS_H
+
+#include <stdbool.h>
+
+#include "accel/accel.h"
+#include "cli/config.h"
+
+/* "kvm, soft or auto": what --accel takes. */
+const char *vm_accel_names(void);
+/* NULL (auto) or the name of a row. */
+bool vm_accel_known(const char *name);
+/*
+ * The accelerator cfg->accel names, or with auto the first this host has, said in one
+ * line.  NULL with the exit status in *status (the reason was logged): VM_STATUS_USAGE for
+ * what the accelerator refuses to run, VM_STATUS_NO_KVM when the host has none of it.
+ */
+struct accel *vm_accel_open(const struct vm_config *cfg, int *status);
+
+#endif
