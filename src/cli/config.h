@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "dev/debug_exit.h"
 #include "x86/topology.h"
 
 /* x86 KVM has never allowed more than 4096 vCPUs (KVM_MAX_VCPUS with CONFIG_MAXSMP). */
@@ -19,7 +20,7 @@
 #define CONFIG_DEFAULT_MEMORY (256ull << 20)
 #define CONFIG_MIN_MEMORY (8ull << 20)
 #define CONFIG_MAX_MEMORY (1ull << 40)
-#define CONFIG_DEFAULT_DEBUG_EXIT_PORT 0xf4u
+#define CONFIG_DEFAULT_DEBUG_EXIT_PORT DEBUG_EXIT_DEFAULT_PORT
 #define CONFIG_DEFAULT_AP_TIMEOUT_MS 10000u
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0"
 

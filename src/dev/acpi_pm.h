@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "dev/bus.h"
+#include "dev/device.h"
 #include "dev/irq.h"
 #include "dev/vm_control.h"
 #include "snapshot/snapfile.h"
@@ -42,5 +43,8 @@ void acpi_pm_destroy(struct acpi_pm *pm);
  */
 int acpi_pm_save(struct acpi_pm *pm, struct snap_enc *e);
 int acpi_pm_load(struct acpi_pm *pm, struct snap_dec *d, char *err, size_t errlen);
+
+/* Its row in the device table (vm/devices.c). */
+extern const struct device_desc acpi_pm_device;
 
 #endif

@@ -109,3 +109,11 @@ uint64_t bus_unclaimed(const struct bus *b)
 {
 	return atomic_load_explicit(&((struct bus *)b)->unclaimed, memory_order_relaxed);
 }
+
+size_t bus_claims(const struct bus *b, struct bus_claim *out, size_t max)
+{
+	for (size_t i = 0; i < b->n && i < max; i++)
+		out[i] = (struct bus_claim){ .base = b->r[i].base, .len = b->r[i].len,
+					     .device = b->r[i].device };
+	return b->n;
+}

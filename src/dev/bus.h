@@ -36,4 +36,12 @@ bool bus_dispatch(struct bus *b, const struct bus_access *a);
 
 uint64_t bus_unclaimed(const struct bus *b);
 
+/* The ranges claimed so far, in address order: up to max of them in out; returns how many
+ * there are. */
+struct bus_claim {
+	uint64_t base, len;
+	const char *device;
+};
+size_t bus_claims(const struct bus *b, struct bus_claim *out, size_t max);
+
 #endif

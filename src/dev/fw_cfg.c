@@ -214,3 +214,35 @@ int fw_cfg_load(struct fw_cfg *fw, struct snap_dec *d, char *err, size_t errlen)
 	pthread_mutex_unlock(&fw->lock);
 	return 0;
 }
+
+/* ---- the device table's row (dev/device.h) ---- */
+
+static void *device_create(const struct device_env *env)
+{
+	return fw_cfg_create(env->pio, env->ram_size, env->ncpus, env->ncpus);
+}
+
+static void device_destroy(void *dev)
+{
+	fw_cfg_destroy(dev);
+}
+
+static int device_save(void *dev, struct snap_enc *e)
+{
+	return fw_cfg_save(dev, e);
+}
+
+static int device_load(void *dev, struct snap_dec *d, char *err, size_t errlen)
+{
+	return fw_cfg_load(dev, d, err, errlen);
+}
+
+const struct device_desc fw_cfg_device = {
+	.name = "fw_cfg",
+	.snap_id = 4,
+	.claims = { { DEVICE_PIO, FW_CFG_PORT_SEL, 2 } },
+	.create = device_create,
+	.destroy = device_destroy,
+	.save = device_save,
+	.load = device_load,
+};

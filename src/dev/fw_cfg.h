@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dev/bus.h"
+#include "dev/device.h"
 #include "snapshot/snapfile.h"
 
 #define FW_CFG_PORT_SEL  0x510
@@ -51,5 +52,8 @@ void fw_cfg_destroy(struct fw_cfg *fw);
  */
 int fw_cfg_save(struct fw_cfg *fw, struct snap_enc *e);
 int fw_cfg_load(struct fw_cfg *fw, struct snap_dec *d, char *err, size_t errlen);
+
+/* Its row in the device table (vm/devices.c). */
+extern const struct device_desc fw_cfg_device;
 
 #endif

@@ -278,3 +278,35 @@ int i8042_load(struct i8042 *k, struct snap_dec *d, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+/* ---- the device table's row (dev/device.h) ---- */
+
+static void *device_create(const struct device_env *env)
+{
+	return i8042_create(env->pio, env->ctl, env->irq);
+}
+
+static void device_destroy(void *dev)
+{
+	i8042_destroy(dev);
+}
+
+static int device_save(void *dev, struct snap_enc *e)
+{
+	return i8042_save(dev, e);
+}
+
+static int device_load(void *dev, struct snap_dec *d, char *err, size_t errlen)
+{
+	return i8042_load(dev, d, err, errlen);
+}
+
+const struct device_desc i8042_device = {
+	.name = "i8042",
+	.snap_id = 2,
+	.claims = { { DEVICE_PIO, I8042_DATA_PORT, 1 }, { DEVICE_PIO, I8042_COMMAND_PORT, 1 } },
+	.create = device_create,
+	.destroy = device_destroy,
+	.save = device_save,
+	.load = device_load,
+};

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "dev/bus.h"
+#include "dev/device.h"
 #include "dev/irq.h"
 #include "dev/vm_control.h"
 #include "snapshot/snapfile.h"
@@ -37,5 +38,8 @@ void i8042_destroy(struct i8042 *k);
  */
 int i8042_save(struct i8042 *k, struct snap_enc *e);
 int i8042_load(struct i8042 *k, struct snap_dec *d, char *err, size_t errlen);
+
+/* Its row in the device table (vm/devices.c). */
+extern const struct device_desc i8042_device;
 
 #endif

@@ -141,3 +141,35 @@ int pci_none_load(struct pci_none *p, struct snap_dec *d, char *err, size_t errl
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
+
+/* ---- the device table's row (dev/device.h) ---- */
+
+static void *device_create(const struct device_env *env)
+{
+	return pci_none_create(env->pio, env->ctl);
+}
+
+static void device_destroy(void *dev)
+{
+	pci_none_destroy(dev);
+}
+
+static int device_save(void *dev, struct snap_enc *e)
+{
+	return pci_none_save(dev, e);
+}
+
+static int device_load(void *dev, struct snap_dec *d, char *err, size_t errlen)
+{
+	return pci_none_load(dev, d, err, errlen);
+}
+
+const struct device_desc pci_none_device = {
+	.name = "PCI",
+	.snap_id = 5,
+	.claims = { { DEVICE_PIO, PCI_CONFIG_ADDRESS, 8 } },
+	.create = device_create,
+	.destroy = device_destroy,
+	.save = device_save,
+	.load = device_load,
+};

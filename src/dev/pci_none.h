@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "dev/bus.h"
+#include "dev/device.h"
 #include "dev/vm_control.h"
 #include "snapshot/snapfile.h"
 
@@ -34,5 +35,8 @@ void pci_none_destroy(struct pci_none *p);
  */
 int pci_none_save(struct pci_none *p, struct snap_enc *e);
 int pci_none_load(struct pci_none *p, struct snap_dec *d, char *err, size_t errlen);
+
+/* Its row in the device table (vm/devices.c). */
+extern const struct device_desc pci_none_device;
 
 #endif

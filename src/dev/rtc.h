@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "dev/bus.h"
+#include "dev/device.h"
 #include "snapshot/snapfile.h"
 
 #define RTC_INDEX_PORT 0x70
@@ -46,5 +47,8 @@ bool rtc_nmi_masked(struct rtc *r);
  */
 int rtc_save(struct rtc *r, struct snap_enc *e);
 int rtc_load(struct rtc *r, struct snap_dec *d, char *err, size_t errlen);
+
+/* Its row in the device table (vm/devices.c). */
+extern const struct device_desc rtc_device;
 
 #endif

@@ -189,3 +189,23 @@ void selftest_port_destroy(struct selftest_port *p)
 {
 	free(p);
 }
+
+/* ---- the device table's row (dev/device.h) ---- */
+
+static void *device_create(const struct device_env *env)
+{
+	return selftest_port_create(env->pio, env->mp, env->ctl, env->step, env->hold);
+}
+
+static void device_destroy(void *dev)
+{
+	selftest_port_destroy(dev);
+}
+
+const struct device_desc selftest_port_device = {
+	.name = "self-test ports",
+	.snap_id = DEVICE_NOT_SAVED,
+	.claims = { { DEVICE_PIO, SELFTEST_PORT_STEP, 16 } },
+	.create = device_create,
+	.destroy = device_destroy,
+};

@@ -10,8 +10,9 @@
 #include <stdbool.h>
 
 #include "dev/bus.h"
-#include "mp/mp.h"
+#include "dev/device.h"
 #include "dev/vm_control.h"
+#include "mp/mp.h"
 
 struct selftest_port;
 
@@ -22,5 +23,8 @@ void selftest_port_destroy(struct selftest_port *p);
 
 /* Name of a step (enum selftest_step), e.g. "after-init". */
 const char *selftest_step_name(unsigned step);
+
+/* Its row in the device table (vm/devices.c). */
+extern const struct device_desc selftest_port_device;
 
 #endif

@@ -509,3 +509,39 @@ int serial_load(struct serial *s, struct snap_dec *d, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+/* ---- the device table's row (dev/device.h) ---- */
+
+static void *device_create(const struct device_env *env)
+{
+	struct serial *s = serial_create(env->pio, SERIAL_COM1_BASE, env->console_fd);
+
+	if (s)
+		serial_connect_irq(s, env->irq, SERIAL_COM1_GSI);
+	return s;
+}
+
+static void device_destroy(void *dev)
+{
+	serial_destroy(dev);
+}
+
+static int device_save(void *dev, struct snap_enc *e)
+{
+	return serial_save(dev, e);
+}
+
+static int device_load(void *dev, struct snap_dec *d, char *err, size_t errlen)
+{
+	return serial_load(dev, d, err, errlen);
+}
+
+const struct device_desc serial_device = {
+	.name = "serial port",
+	.snap_id = 0,
+	.claims = { { DEVICE_PIO, SERIAL_COM1_BASE, UART_NREGS } },
+	.create = device_create,
+	.destroy = device_destroy,
+	.save = device_save,
+	.load = device_load,
+};

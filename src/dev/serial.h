@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "dev/bus.h"
+#include "dev/device.h"
 #include "dev/irq.h"
 #include "snapshot/snapfile.h"
 
@@ -54,5 +55,8 @@ void serial_destroy(struct serial *s);
  */
 int serial_save(struct serial *s, struct snap_enc *e);
 int serial_load(struct serial *s, struct snap_dec *d, char *err, size_t errlen);
+
+/* Its row in the device table (vm/devices.c). */
+extern const struct device_desc serial_device;
 
 #endif

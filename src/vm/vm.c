@@ -15,8 +15,6 @@
 
 #include "accel/accel.h"
 #include "dev/bus.h"
-#include "dev/debug_exit.h"
-#include "dev/selftest_port.h"
 #include "dev/serial.h"
 #include "irqchip/irqchip.h"
 #include "mp/mp.h"
@@ -24,6 +22,7 @@
 #include "util/log.h"
 #include "vcpu/vcpu.h"
 #include "vm/accels.h"
+#include "vm/devices.h"
 #include "vm/report.h"
 #include "x86/acpi.h"
 #include "x86/guest_mem.h"
@@ -321,37 +320,22 @@ static void user_warn(void *ctx, const char *msg)
 	pthread_mutex_unlock(&vm->warn_lock);
 }
 
-/* The PC platform every guest finds: COM1, i8042, RTC, an empty PCI bus, ACPI PM, fw_cfg. */
-static int create_platform_devices(struct vm *vm, const struct vm_control *ctl)
-{
-	uint16_t ncpus = (uint16_t)vm->plat.topo.cpus;
-
-	const struct irq_line *irq = &vm->ic->line;
-
-	vm->serial = serial_create(vm->pio, SERIAL_COM1_BASE, STDOUT_FILENO);
-	if (!vm->serial)
-		return -1;
-	serial_connect_irq(vm->serial, irq, SERIAL_COM1_GSI);
-	vm->i8042 = i8042_create(vm->pio, ctl, irq);
-	vm->rtc = rtc_create(vm->pio);
-	vm->pci = pci_none_create(vm->pio, ctl);
-	vm->acpi_pm = acpi_pm_create(vm->pio, ctl, irq);
-	vm->fw_cfg = fw_cfg_create(vm->pio, vm->cfg.mem_size, ncpus, ncpus);
-	return vm->i8042 && vm->rtc && vm->pci && vm->acpi_pm && vm->fw_cfg ? 0 : -1;
-}
-
+/* The device table's devices, on the buses, their lines the --irqchip mode's. */
 static int create_devices(struct vm *vm)
 {
 	struct vm_control ctl = { .stop = vm_stop_cb, .reset = vm_reset_cb, .hold = vm_hold_cb,
 				  .vm = vm };
+	const struct device_env env = {
+		.pio = vm->pio, .mmio = vm->mmio, .irq = &vm->ic->line, .ctl = &ctl, .mp = vm->mp,
+		.console_fd = STDOUT_FILENO, .ram_size = vm->cfg.mem_size,
+		.ncpus = (uint16_t)vm->plat.topo.cpus, .debug_exit_port = vm->cfg.debug_exit_port,
+		.step = vm->cfg.selftest_step, .hold = vm->cfg.selftest_hold,
+	};
 
-	if (create_platform_devices(vm, &ctl) < 0)
+	vm->devices = devices_create(&env);
+	if (!vm->devices)
 		return -1;
-	vm->debug_exit = debug_exit_create(vm->pio, vm->cfg.debug_exit_port, &ctl);
-	vm->selftest = selftest_port_create(vm->pio, vm->mp, &ctl, vm->cfg.selftest_step,
-					    vm->cfg.selftest_hold);
-	if (!vm->debug_exit || !vm->selftest)
-		return -1;
+	vm->serial = devices_get(vm->devices, &serial_device);
 	vm->env = (struct vcpu_env){
 		.cpu = vm->accel->cpu, .irqchip = vm->ic, .pio = vm->pio, .mmio = vm->mmio,
 		.mp = vm->mp, .mem = &vm->mem, .ctl = ctl, .stopping = &vm->stopping,
@@ -473,10 +457,8 @@ static int vm_build(struct vm *vm, int *status)
 		log_error("%s", err);
 		return -1;
 	}
-	if (create_devices(vm) < 0) {
-		log_error("cannot create the devices (out of memory?)");
+	if (create_devices(vm) < 0)
 		return -1;
-	}
 	if (create_vcpus(vm, err) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -704,16 +686,9 @@ void vm_destroy(struct vm *vm)
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
-	selftest_port_destroy(vm->selftest);
-	debug_exit_destroy(vm->debug_exit);
 	if (vm->console)
 		console_destroy(vm->console);
-	fw_cfg_destroy(vm->fw_cfg);
-	acpi_pm_destroy(vm->acpi_pm);
-	pci_none_destroy(vm->pci);
-	rtc_destroy(vm->rtc);
-	i8042_destroy(vm->i8042);
-	serial_destroy(vm->serial);
+	devices_destroy(vm->devices);
 	/* Before the mode's controllers: the accelerator fires their timers from a thread. */
 	if (vm->accel)
 		vm->accel->vm->destroy(vm->accel);

@@ -14,22 +14,16 @@
 #include "accel/accel.h"
 #include "api/api.h"
 #include "cli/config.h"
-#include "dev/acpi_pm.h"
 #include "dev/bus.h"
 #include "dev/console.h"
-#include "dev/debug_exit.h"
-#include "dev/fw_cfg.h"
-#include "dev/i8042.h"
-#include "dev/pci_none.h"
-#include "dev/rtc.h"
-#include "dev/selftest_port.h"
 #include "dev/serial.h"
-#include "x86/guest_mem.h"
+#include "irqchip/irqchip.h"
 #include "mp/mp.h"
 #include "snapshot/snapfile.h"
-#include "irqchip/irqchip.h"
 #include "vcpu/vcpu.h"
+#include "vm/devices.h"
 #include "x86/cpuid.h"
+#include "x86/guest_mem.h"
 #include "x86/platform.h"
 
 struct vm {
@@ -41,14 +35,8 @@ struct vm {
 	struct platform plat;
 	struct cpuid_table **cpuid; /* per vCPU */
 	struct bus *pio, *mmio;
-	struct serial *serial;
-	struct debug_exit *debug_exit;
-	struct selftest_port *selftest;
-	struct i8042 *i8042;
-	struct rtc *rtc;
-	struct pci_none *pci;
-	struct acpi_pm *acpi_pm;
-	struct fw_cfg *fw_cfg;
+	struct devices *devices;   /* the device table's (vm/devices.c)          */
+	struct serial *serial;     /* COM1, one of them: the console's            */
 	struct console *console;   /* only when the guest reads its console */
 	struct api *api;
 	struct api_ops api_ops;

@@ -44,7 +44,6 @@
 #define SAVE_BATCH 16u
 
 enum machine_instance { MACHINE_CONFIG = 0, MACHINE_CPUID = 1 };
-enum device_id { DEV_SERIAL = 0, DEV_RTC, DEV_I8042, DEV_ACPI_PM, DEV_FW_CFG, DEV_PCI };
 
 enum config_flag {
 	FLAG_STEP = 1u << 0,
@@ -191,30 +190,6 @@ static int save_vm_state(struct vm *vm, struct snap_writer *w, char *err, size_t
 	return snap_put_enc(w, SNAP_SEC_VM, 0, &e, "VM state", err, errlen);
 }
 
-static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
-{
-	struct snap_enc e = { 0 };
-	int r = 0;
-
-#define SAVE_DEVICE(id, fn, dev, name)                                                      \
-	do {                                                                                \
-		if (r == 0 && (fn(dev, &e) < 0 ||                                            \
-			       snap_put_enc(w, SNAP_SEC_DEVICE, id, &e, name, err, errlen) < 0))  \
-			r = -1;                                                              \
-	} while (0)
-	SAVE_DEVICE(DEV_SERIAL, serial_save, vm->serial, "serial port");
-	SAVE_DEVICE(DEV_RTC, rtc_save, vm->rtc, "RTC");
-	SAVE_DEVICE(DEV_I8042, i8042_save, vm->i8042, "i8042");
-	SAVE_DEVICE(DEV_ACPI_PM, acpi_pm_save, vm->acpi_pm, "ACPI PM");
-	SAVE_DEVICE(DEV_FW_CFG, fw_cfg_save, vm->fw_cfg, "fw_cfg");
-	SAVE_DEVICE(DEV_PCI, pci_none_save, vm->pci, "PCI");
-#undef SAVE_DEVICE
-	snap_enc_free(&e);
-	if (r < 0 && !err[0])
-		snprintf(err, errlen, "cannot save the devices (out of memory)");
-	return r;
-}
-
 static unsigned mem_regions(const struct vm *vm, struct snap_mem_region *out)
 {
 	for (unsigned i = 0; i < vm->mem.nregions; i++)
@@ -229,7 +204,7 @@ static int save_rest(struct vm *vm, struct snap_writer *w, char *err, size_t err
 	struct snap_enc e = { 0 };
 	struct snap_mem_region regions[GUEST_MEM_MAX_REGIONS];
 
-	if (vm->mode->save(vm->ic, w, err, errlen) < 0 || save_devices(vm, w, err, errlen) < 0)
+	if (vm->mode->save(vm->ic, w, err, errlen) < 0 || devices_save(vm->devices, w, err, errlen) < 0)
 		return -1;
 	if (mp_save(vm->mp, &e) < 0) {
 		snap_enc_free(&e);
@@ -451,29 +426,6 @@ static int load_vcpu(struct vm *vm, const struct snap_reader *r, uint32_t i, cha
 	return 0;
 }
 
-static int load_devices(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
-{
-	struct snap_dec d;
-
-#define LOAD_DEVICE(id, fn, dev, name)                                                      \
-	do {                                                                                \
-		if (!snap_section(r, SNAP_SEC_DEVICE, id, &d)) {                                  \
-			snprintf(err, errlen, "the snapshot has no %s state", name);          \
-			return -1;                                                           \
-		}                                                                            \
-		if (fn(dev, &d, err, errlen) < 0)                                            \
-			return -1;                                                           \
-	} while (0)
-	LOAD_DEVICE(DEV_SERIAL, serial_load, vm->serial, "serial port");
-	LOAD_DEVICE(DEV_RTC, rtc_load, vm->rtc, "RTC");
-	LOAD_DEVICE(DEV_I8042, i8042_load, vm->i8042, "i8042");
-	LOAD_DEVICE(DEV_ACPI_PM, acpi_pm_load, vm->acpi_pm, "ACPI PM");
-	LOAD_DEVICE(DEV_FW_CFG, fw_cfg_load, vm->fw_cfg, "fw_cfg");
-	LOAD_DEVICE(DEV_PCI, pci_none_load, vm->pci, "PCI");
-#undef LOAD_DEVICE
-	return 0;
-}
-
 int vm_restore_state(struct vm *vm, const struct snap_reader *r, char *err, size_t errlen)
 {
 	struct snap_dec d;
@@ -504,5 +456,5 @@ int vm_restore_state(struct vm *vm, const struct snap_reader *r, char *err, size
 	 * lines are their inputs), then the devices. */
 	if (vm->mode->load(vm->ic, r, err, errlen) < 0)
 		return -1;
-	return load_devices(vm, r, err, errlen);
+	return devices_load(vm->devices, r, err, errlen);
 }
