@@ -30,9 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "accel/accel.h"
 #include "mp/mp.h"
-#include "x86/insn.h"
+#include "x86/regs.h"
 
 /* What an operation answers; the numbers are the HTTP statuses they become. */
 enum api_status {
@@ -53,6 +52,13 @@ struct api_vm_info {
 	uint64_t uptime_ns;    /* since VM start: the time base of the MP trace */
 };
 
+/* One named count (an exit kind, a carried instruction); the names are the VM's, static. */
+struct api_count {
+	const char *name;
+	uint64_t n;
+};
+#define API_MAX_COUNTS 32
+
 struct api_vcpu_info {
 	uint32_t id, apic_id;
 	bool is_bsp;
@@ -62,15 +68,34 @@ struct api_vcpu_info {
 	uint64_t rip;
 	bool sipi_vector_known;  /* the vector of the last SIPI it received */
 	uint8_t sipi_vector;
-	uint64_t exits[ACCEL_EXIT_KINDS];
-	uint64_t carried[INSN_KINDS];
+	struct api_count exits[API_MAX_COUNTS];   /* exits by kind                          */
+	unsigned nexits;
+	struct api_count carried[API_MAX_COUNTS]; /* instructions the VMM performed, by kind */
+	unsigned ncarried;
+};
+
+/* Events pending or being delivered on a vCPU (Intel SDM Vol. 3C, 27.6). */
+struct api_events {
+	bool irq_injected;
+	uint8_t irq_vector;
+	bool irq_shadow;
+	bool nmi_injected, nmi_pending, nmi_masked;
+	bool exc_injected;
+	uint8_t exc_vector;
+};
+
+/* A local APIC: the 32-bit register at each 16-byte offset 0x000-0x3f0 of its xAPIC page
+ * (Intel SDM Vol. 3A, table 10-1), reg[offset / 16]. */
+#define API_LAPIC_REGS 64
+struct api_lapic {
+	uint32_t reg[API_LAPIC_REGS];
 };
 
 struct api_vcpu_regs {
 	struct x86_regs regs;
 	struct x86_sregs sregs;
 	bool events_known;       /* the accelerator reports events */
-	struct accel_events events;
+	struct api_events events;
 };
 
 /* Implemented by the VM; `err` (errlen bytes) gets a one-line reason when not API_OK. */
@@ -84,7 +109,7 @@ struct api_ops {
 	/* Read on the vCPU's thread between two runs: a snapshot, not a pause. */
 	enum api_status (*vcpu_regs)(void *ctx, uint32_t id, struct api_vcpu_regs *out, char *err,
 				     size_t errlen);
-	enum api_status (*vcpu_lapic)(void *ctx, uint32_t id, struct accel_lapic *out, char *err,
+	enum api_status (*vcpu_lapic)(void *ctx, uint32_t id, struct api_lapic *out, char *err,
 				      size_t errlen);
 	enum api_status (*set_mp_state)(void *ctx, uint32_t id, enum mp_state s, char *err,
 					size_t errlen);

@@ -174,38 +174,26 @@ static json_t *vm_json(const struct api_ops *ops, const struct api_vm_info *vi)
 			 "mp_backend", str_or_null(mp ? mp_backend_name(mp) : NULL));
 }
 
-static json_t *counters_json(const uint64_t *v, unsigned n, const char *(*name)(unsigned))
+static json_t *counts_json(const struct api_count *c, unsigned n)
 {
 	json_t *o = json_object();
 
-	for (unsigned k = 0; o && k < n; k++)
-		json_object_set_new(o, name(k), json_integer((json_int_t)v[k]));
+	for (unsigned k = 0; o && k < n && k < API_MAX_COUNTS; k++)
+		json_object_set_new(o, c[k].name, json_integer((json_int_t)c[k].n));
 	return o;
-}
-
-static const char *exit_name(unsigned k)
-{
-	return accel_exit_name((enum accel_exit_kind)k);
-}
-
-static const char *carried_name(unsigned k)
-{
-	return insn_kind_name((enum insn_kind)k);
-}
-
-static const char *state_name(unsigned k)
-{
-	return mp_state_name((enum mp_state)k);
 }
 
 static json_t *time_in_state_json(const struct api_ops *ops, uint32_t id, uint64_t now)
 {
 	struct mp *mp = ops->mp ? ops->mp(ops->ctx) : NULL;
 	uint64_t t[MP_STATE_COUNT];
+	struct api_count c[MP_STATE_COUNT];
 
 	if (!mp || trace_time_in_state(mp, id, now, t) < 0)
 		return json_null();
-	return counters_json(t, MP_STATE_COUNT, state_name);
+	for (unsigned k = 0; k < MP_STATE_COUNT; k++)
+		c[k] = (struct api_count){ mp_state_name((enum mp_state)k), t[k] };
+	return counts_json(c, MP_STATE_COUNT);
 }
 
 static json_t *vcpu_json(const struct api_ops *ops, const struct api_vcpu_info *v, uint64_t now)
@@ -218,8 +206,8 @@ static json_t *vcpu_json(const struct api_ops *ops, const struct api_vcpu_info *
 		      "apic_id", (json_int_t)v->apic_id, "is_bsp", v->is_bsp, "mp_state",
 		      v->mp_state_known ? json_string(mp_state_name(v->mp_state)) : json_null(),
 		      "rip", v->rip_known ? json_string(rip) : json_null(), "exits",
-		      counters_json(v->exits, ACCEL_EXIT_KINDS, exit_name), "carried",
-		      counters_json(v->carried, INSN_KINDS, carried_name), "time_in_state_ns",
+		      counts_json(v->exits, v->nexits), "carried",
+		      counts_json(v->carried, v->ncarried), "time_in_state_ns",
 		      time_in_state_json(ops, v->id, now));
 	if (o && v->sipi_vector_known)
 		json_object_set_new(o, "sipi_vector", json_integer(v->sipi_vector));
@@ -432,7 +420,7 @@ static json_t *segment_json(const struct x86_segment *g)
 			 "long", g->l);
 }
 
-static json_t *events_json(const struct accel_events *e)
+static json_t *events_json(const struct api_events *e)
 {
 	return json_pack("{s:{s:b,s:I,s:b},s:{s:b,s:b,s:b},s:{s:b,s:I}}",
 			 "interrupt", "injected", e->irq_injected, "vector",
@@ -498,7 +486,7 @@ static json_t *vectors_json(const uint32_t *reg, unsigned first)
 static void get_lapic(const struct api_ops *ops, const struct route_args *a,
 		      struct api_response *r)
 {
-	struct accel_lapic l;
+	struct api_lapic l;
 	char err[ERR_LEN] = "";
 	enum api_status st = ops->vcpu_lapic ? ops->vcpu_lapic(ops->ctx, a->id, &l, err,
 							       sizeof(err)) : API_FAILED;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "cli/config.h"
 #include "cli/ctl.h"
 #include "cli/explore.h"
@@ -50,19 +51,45 @@ static void block_signals(sigset_t *set)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 }
 
+/* The control API on cfg->api_socket, if asked for: its server, or NULL (*failed if it could
+ * not start, logged).  `ops` must outlive the server. */
+static struct api *start_api(struct vm *vm, const struct vm_config *cfg, struct api_ops *ops,
+			     bool *failed)
+{
+	char err[512];
+	struct api *api;
+
+	*failed = false;
+	if (!cfg->api_socket)
+		return NULL;
+	vm_api_ops(vm, ops);
+	api = api_start(cfg->api_socket, ops, err, sizeof(err));
+	if (!api) {
+		log_error("--api %s: %s", cfg->api_socket, err);
+		*failed = true;
+		return NULL;
+	}
+	log_info("control API on %s", cfg->api_socket);
+	return api;
+}
+
 /* A built VM from its API to teardown; returns its exit status (or VM_STATUS_RESTART). */
 static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *signals)
 {
 	struct signal_thread st = { .set = *signals };
+	struct api_ops ops;
+	bool failed;
 	int status;
+	struct api *api = start_api(vm, cfg, &ops, &failed);
 
-	if (vm_start_api(vm) < 0) {
+	if (failed) {
 		vm_destroy(vm);
 		return VM_STATUS_USAGE;
 	}
 	st.vm = vm;
 	if (pthread_create(&st.thread, NULL, signal_main, &st) != 0) {
 		log_error("cannot start the signal thread");
+		api_stop(api);
 		vm_destroy(vm);
 		return VM_STATUS_VMM_ERROR;
 	}
@@ -73,6 +100,7 @@ static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *sig
 		status = VM_STATUS_VMM_ERROR;
 	pthread_cancel(st.thread);
 	pthread_join(st.thread, NULL);
+	api_stop(api);
 	vm_destroy(vm);
 	return status;
 }

@@ -62,6 +62,14 @@ const char *vm_accel_names(void)
 	return names;
 }
 
+const char *vm_accel_find(const char *name)
+{
+	for (size_t i = 0; name && i < NACCELS; i++)
+		if (!strcmp(accels[i].name, name))
+			return accels[i].name;
+	return NULL;
+}
+
 bool vm_accel_known(const char *name)
 {
 	for (size_t i = 0; name && i < NACCELS; i++)

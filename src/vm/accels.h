@@ -15,6 +15,8 @@
 const char *vm_accel_names(void);
 /* NULL (auto) or the name of a row. */
 bool vm_accel_known(const char *name);
+/* The row's own name (static storage), or NULL when there is no such row. */
+const char *vm_accel_find(const char *name);
 /*
  * The accelerator cfg->accel names, or with auto the first this host has, said in one
  * line.  NULL with the exit status in *status (the reason was logged): VM_STATUS_USAGE for

@@ -1,9 +1,10 @@
 /*
- * vm.c - see vm.h.  The only place that knows how the parts are wired together; each part
- * knows only the small interface it is given.
+ * vm.c - see vm.h.  A VM's lifecycle: its parts chosen and built in order (the accelerator,
+ * the --irqchip mode on it, memory, CPUID and firmware tables, the mode's controllers, the
+ * devices, the vCPUs), its vCPU threads run, paused, resumed and stopped, and torn down.  The
+ * only place that wires the parts together; each knows only the small interface it is given.
  */
-#include "vm/vm.h"
-#include "vm/vm_internal.h"
+#include "vm/vm_parts.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,29 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "accel/accel.h"
-#include "dev/bus.h"
-#include "dev/serial.h"
-#include "irqchip/irqchip.h"
-#include "mp/mp.h"
 #include "mp/trace_export.h"
 #include "util/log.h"
-#include "vcpu/vcpu.h"
 #include "vm/accels.h"
-#include "vm/devices.h"
 #include "vm/report.h"
-#include "x86/acpi.h"
-#include "x86/guest_mem.h"
-#include "x86/cpuid.h"
-#include "x86/mptable.h"
-#include "x86/platform.h"
-#include "x86/platform_check.h"
-
 
 #define ERRLEN 512
-/* Guest mistakes: a repeated line is counted, not printed; at most this many lines a second. */
-#define WARN_BURST 50u
-#define WARN_WINDOW_NS 1000000000ull
 
 static void vm_stop_cb(void *vm, int status, const char *why)
 {
@@ -53,7 +37,7 @@ static void vm_hold_cb(void *opaque, uint32_t cpu, const char *why)
 
 	/* Step mode: the step is printed, a start held back may be taken now. */
 	irqchip_stepped(vm->ic);
-	if (!vm->api || cpu >= vm->nvcpus)
+	if (!vm->cfg.api_socket || cpu >= vm->nvcpus)
 		return;
 	if (vm_pause(vm) < 0)
 		return;
@@ -190,134 +174,12 @@ static int check_limits(struct vm *vm)
 	return 0;
 }
 
-/*
- * On a KVM that emulates guest code, Linux's workaround for AMD's FXSAVE leak (fnclex, emms,
- * fild at the first return to user space) hits an instruction nothing can carry there; the
- * vendor string is one of the few CPUID fields such a host lets the VMM set (leaf 0 follows
- * the table, see docs/HOST-NOTES.md).  Never done on hardware KVM.
- */
-static void offer_intel_vendor(struct cpuid_table *t, bool say)
+static int build_cpuid(struct vm *vm, const struct vm_build_hooks *h, char *err)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		if (t->e[i].function != 0)
-			continue;
-		t->e[i].ebx = 0x756e6547; /* "Genu" */
-		t->e[i].edx = 0x49656e69; /* "ineI" */
-		t->e[i].ecx = 0x6c65746e; /* "ntel" */
-		if (say)
-			log_info("this KVM emulates guest code: offering vendor GenuineIntel in CPUID "
-				 "leaf 0 (the AMD FXSAVE-leak workaround cannot run here)");
-	}
-}
-
-void vm_cpuid_tables_free(struct cpuid_table **t, uint32_t n)
-{
-	for (uint32_t i = 0; t && i < n; i++)
-		free(t[i]);
-	free(t);
-}
-
-struct cpuid_table **vm_cpuid_tables(struct vm *vm, char *err, size_t errlen)
-{
-	struct cpuid_table *supported = vm->accel->vm->supported_cpuid(vm->accel, err, errlen);
-	uint32_t n = vm->plat.topo.cpus;
-	struct cpuid_table **t = supported ? calloc(n, sizeof(*t)) : NULL;
-
-	if (supported && !t)
-		snprintf(err, errlen, "out of memory");
-	for (uint32_t i = 0; t && i < n; i++) {
-		size_t cap = supported->n + CPUID_EXTRA_ENTRIES;
-		t[i] = calloc(1, sizeof(struct cpuid_table) + cap * sizeof(struct cpuid_entry));
-		if (!t[i] || cpuid_for_vcpu(&vm->plat, i, supported, t[i]) < 0) {
-			snprintf(err, errlen, "cannot build CPUID for vCPU %u", i);
-			vm_cpuid_tables_free(t, n);
-			t = NULL;
-			break;
-		}
-		if (vm->accel->caps.emulates && vm->cfg.kernel)
-			offer_intel_vendor(t[i], i == 0 && !vm->restoring);
-		if (vm->mode->fit_cpuid)
-			vm->mode->fit_cpuid(&vm->accel->caps, &vm->plat.cpus[i], t[i]);
-	}
-	free(supported);
-	return t;
-}
-
-static int build_cpuid(struct vm *vm, char *err)
-{
-	vm->cpuid = vm_cpuid_tables(vm, err, ERRLEN);
+	vm->cpuid = vm_cpuid_tables(vm, !h, err, ERRLEN);
 	if (!vm->cpuid)
 		return -1;
-	if (vm->restoring && vm_restore_check_cpuid(vm, vm->restoring, err, ERRLEN) < 0)
-		return -1;
-	return 0;
-}
-
-static int build_firmware(struct vm *vm, char *err)
-{
-	uint8_t *low = vm->mem.host;
-	size_t low_size = guest_mem_low_size(&vm->mem);
-
-	/* A restored guest's RAM holds the tables it booted with (and maybe changed since). */
-	if (!vm->restoring &&
-	    (mptable_build(&vm->plat, low, low_size, MPTABLE_ADDR, MPTABLE_MAX, err, ERRLEN) < 0 ||
-	     acpi_build(&vm->plat, low, low_size, ACPI_ADDR, ACPI_MAX, err, ERRLEN) < 0))
-		return -1;
-	/* The one check that every description of the processors agrees, before any runs. */
-	if (platform_check(&vm->plat, low, low_size, (const struct cpuid_table *const *)vm->cpuid,
-			   err, ERRLEN) < 0) {
-		char why[ERRLEN - 64];
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, ERRLEN, "refusing to start: firmware tables and CPUID disagree: %s",
-			 why);
-		return -1;
-	}
-	return 0;
-}
-
-/* Say how many warnings were held back: repeats of the last line, lines over the burst. */
-static void warn_flush_locked(struct vm *vm)
-{
-	if (vm->warn_repeats)
-		log_warn("the warning above came %u more times", vm->warn_repeats);
-	if (vm->warn_dropped)
-		log_warn("%u more warnings about the guest in the last second were not shown",
-			 vm->warn_dropped);
-	vm->warn_repeats = vm->warn_dropped = 0;
-}
-
-/*
- * A guest mistake (the models' warn callbacks, under their locks): one line each, but the
- * same line again is only counted (a SIPI storm), and a guest making many different ones
- * gets WARN_BURST lines a second and a count.
- */
-static void user_warn(void *ctx, const char *msg)
-{
-	struct vm *vm = ctx;
-	uint64_t now = mp_now_ns();
-
-	pthread_mutex_lock(&vm->warn_lock);
-	if (!strcmp(msg, vm->warn_last)) {
-		vm->warn_repeats++;
-		pthread_mutex_unlock(&vm->warn_lock);
-		return;
-	}
-	if (now - vm->warn_since >= WARN_WINDOW_NS) {
-		warn_flush_locked(vm);
-		vm->warn_since = now;
-		vm->warn_shown = 0;
-	} else if (vm->warn_repeats) {
-		log_warn("the warning above came %u more times", vm->warn_repeats);
-		vm->warn_repeats = 0;
-	}
-	snprintf(vm->warn_last, sizeof(vm->warn_last), "%s", msg);
-	if (vm->warn_shown < WARN_BURST) {
-		vm->warn_shown++;
-		log_warn("%s", msg);
-	} else {
-		vm->warn_dropped++;
-	}
-	pthread_mutex_unlock(&vm->warn_lock);
+	return h && h->cpuid ? h->cpuid(vm, h->ctx, err, ERRLEN) : 0;
 }
 
 /* The device table's devices, on the buses, their lines the --irqchip mode's. */
@@ -364,7 +226,7 @@ static int create_irqchip(struct vm *vm, char *err)
 		.accel = vm->accel, .plat = &vm->plat, .boot_cpu = vm->cfg.boot_cpu,
 		.pio = vm->pio, .mmio = vm->mmio, .t0_ns = vm->t0_ns, .seeded = vm->cfg.seeded,
 		.step = vm->cfg.selftest_step, .exec = exec_on_vcpu, .exec_ctx = vm,
-		.ctl = { .stop = mode_stop_cb, .vm = vm }, .warn = user_warn, .warn_ctx = vm,
+		.ctl = { .stop = mode_stop_cb, .vm = vm }, .warn = warn_guest, .warn_ctx = &vm->warn,
 	};
 	vm->ic = vm->mode->create(&env, err, ERRLEN);
 	if (!vm->ic)
@@ -436,7 +298,7 @@ static int choose_parts(struct vm *vm, int *status)
 	return 0;
 }
 
-static int vm_build(struct vm *vm, int *status)
+int vm_build(struct vm *vm, const struct vm_build_hooks *h, int *status)
 {
 	char err[ERRLEN] = "";
 
@@ -449,10 +311,12 @@ static int vm_build(struct vm *vm, int *status)
 		.x2apic = vm->plat.x2apic,
 	};
 	irqchip_vm_params(vm->mode, &vm->accel->caps, &params);
+	/* A restored guest's RAM holds the tables it booted with (and maybe changed since). */
 	if (guest_mem_init(&vm->mem, vm->cfg.mem_size, err, sizeof(err)) < 0 ||
-	    (vm->restoring && vm_restore_memory(vm, vm->restoring, err, sizeof(err)) < 0) ||
+	    (h && h->memory && h->memory(vm, h->ctx, err, sizeof(err)) < 0) ||
 	    vm->accel->vm->create_vm(vm->accel, &params, err, sizeof(err)) < 0 ||
-	    build_cpuid(vm, err) < 0 || build_firmware(vm, err) < 0 ||
+	    build_cpuid(vm, h, err) < 0 ||
+	    vm_firmware_tables(vm, !h || !h->tables_in_ram, err, sizeof(err)) < 0 ||
 	    create_irqchip(vm, err) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -466,7 +330,7 @@ static int vm_build(struct vm *vm, int *status)
 	return 0;
 }
 
-static struct vm *vm_alloc(const struct vm_config *cfg, int *status)
+struct vm *vm_alloc(const struct vm_config *cfg, int *status)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 
@@ -481,7 +345,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg, int *status)
 	vcpu_gate_init(&vm->gate);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
-	pthread_mutex_init(&vm->warn_lock, NULL);
+	warn_init(&vm->warn);
 	return vm;
 }
 
@@ -489,81 +353,10 @@ struct vm *vm_create(const struct vm_config *cfg, int *status)
 {
 	struct vm *vm = vm_alloc(cfg, status);
 
-	if (vm && vm_build(vm, status) < 0) {
+	if (vm && vm_build(vm, NULL, status) < 0) {
 		vm_destroy(vm);
 		return NULL;
 	}
-	return vm;
-}
-
-/* The options of `mpvmm restore` that belong to this process, not to the saved VM. */
-static void take_local_options(struct vm_config *cfg, const struct vm_config *local)
-{
-	cfg->api_socket = local->api_socket;
-	cfg->trace_file = local->trace_file;
-	cfg->timeline_file = local->timeline_file;
-	cfg->quiet = local->quiet;
-}
-
-static struct vm *restore_from(const struct snap_reader *r, const struct vm_config *local,
-			       int *status)
-{
-	struct vm_config cfg;
-	char accel[16], kernel[4096], err[ERRLEN];
-	uint64_t elapsed;
-
-	*status = VM_STATUS_USAGE;
-	if (vm_restore_config(r, &cfg, accel, sizeof(accel), kernel, sizeof(kernel), &elapsed,
-			      err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		return NULL;
-	}
-	if (local->accel && strcmp(local->accel, cfg.accel)) {
-		log_error("the snapshot was taken with --accel %s; restoring it under another "
-			  "accelerator is not supported (the CPU state does not map exactly)",
-			  accel);
-		return NULL;
-	}
-	take_local_options(&cfg, local);
-	struct vm *vm = vm_alloc(&cfg, status);
-	if (!vm)
-		return NULL;
-	vm->restored_kernel = cfg.kernel ? strdup(kernel) : NULL;
-	vm->cfg.kernel = vm->restored_kernel;
-	/* The trace goes on from where the snapshot left it. */
-	vm->t0_ns = mp_now_ns() - elapsed;
-	vm->restoring = r;
-	int built = vm_build(vm, status);
-	if (built == 0 && vm_restore_state(vm, r, err, sizeof(err)) < 0)
-		log_error("cannot restore %s", err);
-	else if (built == 0) {
-		vm->restoring = NULL;
-		return vm;
-	}
-	/* A snapshot this host cannot take back (its CPU, its state) is refused input. */
-	if (*status == VM_STATUS_VMM_ERROR)
-		*status = VM_STATUS_USAGE;
-	vm_destroy(vm);
-	return NULL;
-}
-
-struct vm *vm_restore(const char *path, const char *memory_path, const struct vm_config *local,
-		      int *status)
-{
-	char err[ERRLEN];
-	uint64_t t0 = mp_now_ns();
-	struct snap_reader *r = snap_reader_open(path, memory_path, err, sizeof(err));
-
-	if (!r) {
-		log_error("%s", err); /* it names the file */
-		*status = VM_STATUS_USAGE;
-		return NULL;
-	}
-	struct vm *vm = restore_from(r, local, status);
-	/* The RAM mappings hold their own reference to the file. */
-	snap_reader_close(r);
-	if (vm)
-		log_info("restored %s in %.1f ms", path, (double)(mp_now_ns() - t0) / 1e6);
 	return vm;
 }
 
@@ -604,9 +397,7 @@ int vm_run(struct vm *vm)
 		vm->console = NULL;
 	}
 	serial_flush(vm->serial);
-	pthread_mutex_lock(&vm->warn_lock);
-	warn_flush_locked(vm);
-	pthread_mutex_unlock(&vm->warn_lock);
+	warn_flush(&vm->warn);
 
 	pthread_mutex_lock(&vm->stop_lock);
 	int status = vm->status;
@@ -616,22 +407,6 @@ int vm_run(struct vm *vm)
 		log_error("stopped: %s (exit status %d)", vm->why, status);
 	pthread_mutex_unlock(&vm->stop_lock);
 	return status;
-}
-
-int vm_start_api(struct vm *vm)
-{
-	char err[ERRLEN];
-
-	if (!vm->cfg.api_socket)
-		return 0;
-	vm_api_ops(vm, &vm->api_ops);
-	vm->api = api_start(vm->cfg.api_socket, &vm->api_ops, err, sizeof(err));
-	if (!vm->api) {
-		log_error("--api %s: %s", vm->cfg.api_socket, err);
-		return -1;
-	}
-	log_info("control API on %s", vm->cfg.api_socket);
-	return 0;
 }
 
 /* Write with `fn` into path.tmp, then rename: a reader never sees a half-written file. */
@@ -681,8 +456,6 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
-	if (vm->api)
-		api_stop(vm->api);
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -703,10 +476,10 @@ void vm_destroy(struct vm *vm)
 	free(vm->cpuid);
 	platform_free(&vm->plat);
 	guest_mem_free(&vm->mem);
-	free(vm->restored_kernel);
+	free(vm->kernel);
 	pthread_cond_destroy(&vm->stop_cond);
 	pthread_mutex_destroy(&vm->stop_lock);
-	pthread_mutex_destroy(&vm->warn_lock);
+	warn_destroy(&vm->warn);
 	vcpu_gate_destroy(&vm->gate);
 	free(vm);
 }

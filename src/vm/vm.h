@@ -59,8 +59,9 @@ int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_paused(struct vm *vm);
 
-/* Serve the control API on cfg->api_socket (if set).  Returns 0, or -1 (logged). */
-int vm_start_api(struct vm *vm);
+/* The control API's operations on this VM (api_ops.c), for api_start: *ops must outlive it. */
+struct api_ops;
+void vm_api_ops(struct vm *vm, struct api_ops *ops);
 /* Write cfg->trace_file / cfg->timeline_file (if set), atomically.  Returns 0 or -1. */
 int vm_write_trace_files(struct vm *vm);
 

@@ -93,8 +93,14 @@ static enum api_status vcpu_info(void *ctx, uint32_t id, struct api_vcpu_info *o
 		.rip = 0xffffffff80000000ull + id, .sipi_vector_known = c->sipi_vector >= 0,
 		.sipi_vector = (uint8_t)c->sipi_vector,
 	};
-	memcpy(out->exits, c->exits, sizeof(out->exits));
-	memcpy(out->carried, c->carried, sizeof(out->carried));
+	for (unsigned k = 0; k < ACCEL_EXIT_KINDS; k++)
+		out->exits[k] = (struct api_count){ accel_exit_name((enum accel_exit_kind)k),
+						    c->exits[k] };
+	out->nexits = ACCEL_EXIT_KINDS;
+	for (unsigned k = 0; k < INSN_KINDS; k++)
+		out->carried[k] = (struct api_count){ insn_kind_name((enum insn_kind)k),
+						      c->carried[k] };
+	out->ncarried = INSN_KINDS;
 	pthread_mutex_unlock(&vm->lock);
 	return API_OK;
 }
@@ -114,7 +120,7 @@ static enum api_status vcpu_regs(void *ctx, uint32_t id, struct api_vcpu_regs *o
 }
 
 /* A local APIC with vector 0xfb (Linux's CALL_FUNCTION) pending in IRR and 0xec in service. */
-static enum api_status vcpu_lapic(void *ctx, uint32_t id, struct accel_lapic *out, char *err,
+static enum api_status vcpu_lapic(void *ctx, uint32_t id, struct api_lapic *out, char *err,
 				  size_t errlen)
 {
 	memset(out, 0, sizeof(*out));

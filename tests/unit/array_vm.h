@@ -10,8 +10,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "accel/accel.h"
 #include "api/api.h"
 #include "mp/mp.h"
+#include "x86/insn.h"
 
 struct array_vm_cpu {
 	enum mp_state state;

@@ -1,15 +1,16 @@
 /*
- * vm_api.c - the control API's operations on a running VM (struct api_ops): what the API
- * server may see and do, expressed with the VM's own parts.  Every vCPU access goes through
- * the MP interface or vcpu_call, so it happens on that vCPU's thread.
+ * api_ops.c - the control API's operations on a running VM (struct api_ops): what the API
+ * server may see and do, expressed with the VM's own parts and handed over in the API's own
+ * types.  Every vCPU access goes through the MP interface, the --irqchip mode or vcpu_call,
+ * so it happens on that vCPU's thread.  The VM's lifecycle (vm.c) does not know the API.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm/vm.h"
-#include "vm/vm_internal.h"
+#include "api/api.h"
+#include "vm/vm_parts.h"
 
 static struct vm *vm_of(void *ctx)
 {
@@ -85,10 +86,16 @@ static enum api_status api_vcpu_info(void *ctx, uint32_t id, struct api_vcpu_inf
 	out->rip_known = vcpu_call(v, read_regs_on_thread, &r) == 0 && r.ret == 0;
 	out->rip = r.regs.rip;
 	out->sipi_vector_known = last_sipi_vector(vm, id, &out->sipi_vector);
+	_Static_assert(ACCEL_EXIT_KINDS <= API_MAX_COUNTS && INSN_KINDS <= API_MAX_COUNTS,
+		       "API_MAX_COUNTS");
 	for (unsigned k = 0; k < ACCEL_EXIT_KINDS; k++)
-		out->exits[k] = atomic_load(&v->exits[k]);
+		out->exits[k] = (struct api_count){ accel_exit_name((enum accel_exit_kind)k),
+						    atomic_load(&v->exits[k]) };
+	out->nexits = ACCEL_EXIT_KINDS;
 	for (unsigned k = 0; k < INSN_KINDS; k++)
-		out->carried[k] = atomic_load(&v->carried[k]);
+		out->carried[k] = (struct api_count){ insn_kind_name((enum insn_kind)k),
+						      atomic_load(&v->carried[k]) };
+	out->ncarried = INSN_KINDS;
 	if (!out->mp_state_known && atomic_load(&vm->stopping)) {
 		snprintf(err, errlen, "the VM is shutting down");
 		return API_CONFLICT;
@@ -110,8 +117,15 @@ static void read_all_regs_on_thread(void *arg)
 	r->ret = ops->get_regs(r->v->av, &r->out->regs);
 	if (r->ret == 0)
 		r->ret = ops->get_sregs(r->v->av, &r->out->sregs);
-	r->out->events_known = r->ret == 0 && ops->get_events &&
-			       ops->get_events(r->v->av, &r->out->events) == 0;
+	struct accel_events e;
+	r->out->events_known = r->ret == 0 && ops->get_events && ops->get_events(r->v->av, &e) == 0;
+	if (r->out->events_known)
+		r->out->events = (struct api_events){
+			.irq_injected = e.irq_injected, .irq_vector = e.irq_vector,
+			.irq_shadow = e.irq_shadow, .nmi_injected = e.nmi_injected,
+			.nmi_pending = e.nmi_pending, .nmi_masked = e.nmi_masked,
+			.exc_injected = e.exc_injected, .exc_vector = e.exc_vector,
+		};
 }
 
 static enum api_status api_vcpu_regs(void *ctx, uint32_t id, struct api_vcpu_regs *out,
@@ -130,18 +144,22 @@ static enum api_status api_vcpu_regs(void *ctx, uint32_t id, struct api_vcpu_reg
 }
 
 /* The local APIC where it is: mpvmm's model, or the accelerator's, read on the vCPU's thread. */
-static enum api_status api_vcpu_lapic(void *ctx, uint32_t id, struct accel_lapic *out,
+static enum api_status api_vcpu_lapic(void *ctx, uint32_t id, struct api_lapic *out,
 				      char *err, size_t errlen)
 {
 	struct vm *vm = vm_of(ctx);
+	struct accel_lapic l;
 
+	_Static_assert(API_LAPIC_REGS == ACCEL_LAPIC_REGS, "the xAPIC page's 64 registers");
 	memset(out, 0, sizeof(*out));
 	if (!vm->mode->lapic) {
 		snprintf(err, errlen, "this VM has no local APIC to show");
 		return API_NOT_FOUND;
 	}
-	if (vm->mode->lapic(vm->ic, id, out) == 0)
+	if (vm->mode->lapic(vm->ic, id, &l) == 0) {
+		memcpy(out->reg, l.reg, sizeof(out->reg));
 		return API_OK;
+	}
 	snprintf(err, errlen, atomic_load(&vm->stopping) ? "the VM is shutting down" :
 		 "cannot read vCPU %u's local APIC", id);
 	return atomic_load(&vm->stopping) ? API_CONFLICT : API_FAILED;

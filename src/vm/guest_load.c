@@ -17,7 +17,7 @@
 #include "boot/selftest.h"
 #include "util/log.h"
 #include "vm/vm.h"
-#include "vm/vm_internal.h"
+#include "vm/vm_parts.h"
 #include "x86/acpi.h"
 
 #define ERRLEN 512
