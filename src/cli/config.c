@@ -13,20 +13,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void config_defaults(struct vm_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->topo = (struct topology){ .cpus = CONFIG_DEFAULT_CPUS, .sockets = 1,
-				       .cores = CONFIG_DEFAULT_CPUS, .threads = 1 };
-	cfg->mem_size = CONFIG_DEFAULT_MEMORY;
-	cfg->ap_timeout_ms = CONFIG_DEFAULT_AP_TIMEOUT_MS;
-	cfg->debug_exit_port = CONFIG_DEFAULT_DEBUG_EXIT_PORT;
-	snprintf(cfg->guest, sizeof(cfg->guest), "selftest");
-}
 
 int config_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
@@ -209,13 +199,36 @@ void config_usage(FILE *out)
 		fprintf(out, "  %-10s %s\n", embedded_guest_at(i)->name, embedded_guest_at(i)->what);
 }
 
-static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err, size_t errlen)
+/* The options that only switch something on. */
+static bool set_flag(int opt, struct vm_config *cfg)
 {
-	uint64_t v;
+	static const struct { int opt; size_t at; } flags[] = {
+		{ OPT_STEP, offsetof(struct vm_config, selftest_step) },
+		{ OPT_HOLD, offsetof(struct vm_config, selftest_hold) },
+		{ OPT_RACY, offsetof(struct vm_config, selftest_racy) },
+		{ OPT_IRQ, offsetof(struct vm_config, selftest_irq) },
+		{ OPT_MISTAKES, offsetof(struct vm_config, selftest_mistakes) },
+		{ OPT_IPI_PINGPONG, offsetof(struct vm_config, selftest_ipi_pingpong) },
+		{ OPT_X2APIC, offsetof(struct vm_config, x2apic) },
+		{ OPT_QUIET, offsetof(struct vm_config, quiet) },
+	};
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (flags[i].opt == opt) {
+			*(bool *)((char *)cfg + flags[i].at) = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* --cpus and --memory: the machine's size. */
+static int parse_size_option(int opt, const char *arg, struct vm_config *cfg, char *err,
+			     size_t errlen)
+{
 	char why[200];
 
-	switch (opt) {
-	case OPT_CPUS:
+	if (opt == OPT_CPUS) {
 		if (topology_parse(arg, &cfg->topo, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "--cpus %s: %s", arg, why);
 			return -1;
@@ -226,73 +239,68 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 			return -1;
 		}
 		return 0;
-	case OPT_MEMORY:
-		if (config_parse_size(arg, &cfg->mem_size, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "--memory: %s", why);
-			return -1;
-		}
-		if (cfg->mem_size < CONFIG_MIN_MEMORY || cfg->mem_size > CONFIG_MAX_MEMORY ||
-		    cfg->mem_size % 4096) {
-			snprintf(err, errlen, "--memory %s: must be a multiple of 4K between %lluM "
-				 "and %lluG", arg, CONFIG_MIN_MEMORY >> 20, CONFIG_MAX_MEMORY >> 30);
-			return -1;
-		}
-		return 0;
+	}
+	if (config_parse_size(arg, &cfg->mem_size, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "--memory: %s", why);
+		return -1;
+	}
+	if (cfg->mem_size < CONFIG_MIN_MEMORY || cfg->mem_size > CONFIG_MAX_MEMORY ||
+	    cfg->mem_size % 4096) {
+		snprintf(err, errlen, "--memory %s: must be a multiple of 4K between %lluM and %lluG",
+			 arg, CONFIG_MIN_MEMORY >> 20, CONFIG_MAX_MEMORY >> 30);
+		return -1;
+	}
+	return 0;
+}
+
+/* --boot-cpu, --ap-timeout, --debug-exit, --seed: numbers in a range. */
+static int parse_number_option(int opt, const char *arg, struct vm_config *cfg, char *err,
+			       size_t errlen)
+{
+	uint64_t v;
+
+	switch (opt) {
 	case OPT_BOOT_CPU:
-		if (config_parse_uint(arg, CONFIG_MAX_CPUS - 1, &v) < 0) {
-			snprintf(err, errlen, "--boot-cpu '%s' is not a vCPU index", arg);
-			return -1;
-		}
+		if (config_parse_uint(arg, CONFIG_MAX_CPUS - 1, &v) < 0)
+			break;
 		cfg->boot_cpu = (uint32_t)v;
 		return 0;
 	case OPT_AP_TIMEOUT:
-		if (config_parse_uint(arg, 3600u * 1000u, &v) < 0 || v == 0) {
-			snprintf(err, errlen, "--ap-timeout '%s' is not a number of milliseconds "
-				 "(1..3600000)", arg);
-			return -1;
-		}
+		if (config_parse_uint(arg, 3600u * 1000u, &v) < 0 || v == 0)
+			break;
 		cfg->ap_timeout_ms = (uint32_t)v;
 		return 0;
 	case OPT_DEBUG_EXIT:
-		if (config_parse_uint(arg, 0xffff, &v) < 0) {
-			snprintf(err, errlen, "--debug-exit '%s' is not an I/O port (0..0xffff)", arg);
-			return -1;
-		}
+		if (config_parse_uint(arg, 0xffff, &v) < 0)
+			break;
 		cfg->debug_exit_port = (uint16_t)v;
 		return 0;
+	default: /* OPT_SEED */
+		if (config_parse_uint(arg, UINT64_MAX, &v) < 0)
+			break;
+		cfg->seeded = true;
+		cfg->seed = v;
+		return 0;
+	}
+	snprintf(err, errlen, opt == OPT_BOOT_CPU ? "--boot-cpu '%s' is not a vCPU index" :
+		 opt == OPT_AP_TIMEOUT ? "--ap-timeout '%s' is not a number of milliseconds "
+					 "(1..3600000)" :
+		 opt == OPT_DEBUG_EXIT ? "--debug-exit '%s' is not an I/O port (0..0xffff)" :
+		 "--seed '%s' is not a number", arg);
+	return -1;
+}
+
+/* --guest, --accel, --irqchip, --on-reboot: one of a few names. */
+static int parse_name_option(int opt, const char *arg, struct vm_config *cfg, char *err,
+			     size_t errlen)
+{
+	switch (opt) {
 	case OPT_GUEST:
 		if (!embedded_guest_find(arg)) {
 			snprintf(err, errlen, "--guest '%s': no such built-in guest (see --help)", arg);
 			return -1;
 		}
 		snprintf(cfg->guest, sizeof(cfg->guest), "%s", arg);
-		return 0;
-	case OPT_API:
-	case OPT_TRACE:
-	case OPT_TIMELINE:
-		if (!*arg) {
-			snprintf(err, errlen, "option needs a file name");
-			return -1;
-		}
-		*(opt == OPT_API ? &cfg->api_socket : opt == OPT_TRACE ? &cfg->trace_file :
-		  &cfg->timeline_file) = arg;
-		return 0;
-	case OPT_KERNEL:
-	case OPT_INITRD:
-	case OPT_CMDLINE:
-		if (opt != OPT_CMDLINE && !*arg) {
-			snprintf(err, errlen, "option needs a file name");
-			return -1;
-		}
-		*(opt == OPT_KERNEL ? &cfg->kernel : opt == OPT_INITRD ? &cfg->initrd :
-		  &cfg->cmdline) = arg;
-		return 0;
-	case OPT_ON_REBOOT:
-		if (strcmp(arg, "exit") && strcmp(arg, "restart")) {
-			snprintf(err, errlen, "--on-reboot '%s': use exit or restart", arg);
-			return -1;
-		}
-		cfg->reboot_restart = !strcmp(arg, "restart");
 		return 0;
 	case OPT_ACCEL:
 		cfg->accel = strcmp(arg, "auto") ? arg : NULL;
@@ -308,47 +316,61 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 		}
 		cfg->irqchip = arg;
 		return 0;
-	case OPT_SEED:
-		if (config_parse_uint(arg, UINT64_MAX, &v) < 0) {
-			snprintf(err, errlen, "--seed '%s' is not a number", arg);
+	default: /* OPT_ON_REBOOT */
+		if (strcmp(arg, "exit") && strcmp(arg, "restart")) {
+			snprintf(err, errlen, "--on-reboot '%s': use exit or restart", arg);
 			return -1;
 		}
-		cfg->seeded = true;
-		cfg->seed = v;
+		cfg->reboot_restart = !strcmp(arg, "restart");
 		return 0;
-	case OPT_STEP:
-		cfg->selftest_step = true;
+	}
+}
+
+/* --api, --trace, --timeline, --kernel, --initrd (a file each), --cmdline (any string). */
+static int parse_string_option(int opt, const char *arg, struct vm_config *cfg, char *err,
+			       size_t errlen)
+{
+	const char **to = opt == OPT_API ? &cfg->api_socket : opt == OPT_TRACE ? &cfg->trace_file :
+			  opt == OPT_TIMELINE ? &cfg->timeline_file :
+			  opt == OPT_KERNEL ? &cfg->kernel : opt == OPT_INITRD ? &cfg->initrd :
+			  &cfg->cmdline;
+
+	if (opt != OPT_CMDLINE && !*arg) {
+		snprintf(err, errlen, "option needs a file name");
+		return -1;
+	}
+	*to = arg;
+	return 0;
+}
+
+static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (set_flag(opt, cfg))
 		return 0;
-	case OPT_HOLD:
-		cfg->selftest_hold = true;
-		return 0;
-	case OPT_RACY:
-		cfg->selftest_racy = true;
-		return 0;
-	case OPT_IRQ:
-		cfg->selftest_irq = true;
-		return 0;
-	case OPT_MISTAKES:
-		cfg->selftest_mistakes = true;
-		return 0;
-	case OPT_IPI_PINGPONG:
-		cfg->selftest_ipi_pingpong = true;
-		return 0;
-	case OPT_X2APIC:
-		cfg->x2apic = true;
-		return 0;
-	case OPT_QUIET:
-		cfg->quiet = true;
-		return 0;
+	switch (opt) {
+	case OPT_CPUS:
+	case OPT_MEMORY:
+		return parse_size_option(opt, arg, cfg, err, errlen);
+	case OPT_BOOT_CPU:
+	case OPT_AP_TIMEOUT:
+	case OPT_DEBUG_EXIT:
+	case OPT_SEED:
+		return parse_number_option(opt, arg, cfg, err, errlen);
+	case OPT_GUEST:
+	case OPT_ACCEL:
+	case OPT_IRQCHIP:
+	case OPT_ON_REBOOT:
+		return parse_name_option(opt, arg, cfg, err, errlen);
+	case OPT_API:
+	case OPT_TRACE:
+	case OPT_TIMELINE:
+	case OPT_KERNEL:
+	case OPT_INITRD:
+	case OPT_CMDLINE:
+		return parse_string_option(opt, arg, cfg, err, errlen);
 	}
 	snprintf(err, errlen, "internal error: option %d not handled", opt);
 	return -1;
-}
-
-/* --accel soft given: what it cannot run is refused with the other option errors. */
-static bool config_is_soft(const struct vm_config *cfg)
-{
-	return cfg->accel && !strcmp(cfg->accel, "soft");
 }
 
 enum config_result config_parse_run(int argc, char *const argv[], struct vm_config *cfg,
@@ -403,33 +425,11 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 			 cfg->boot_cpu, cfg->topo.cpus, cfg->topo.cpus - 1);
 		result = CONFIG_ERROR;
 	}
-	if (result == CONFIG_OK && config_check_soft(cfg, config_is_soft(cfg), err, errlen) < 0)
+	/* What the accelerator asked for cannot run is refused with the other option errors. */
+	if (result == CONFIG_OK && cfg->accel && vm_accel_refuses(cfg, cfg->accel, err, errlen) < 0)
 		result = CONFIG_ERROR;
 	free(args);
 	return result;
-}
-
-int config_check_soft(const struct vm_config *cfg, bool soft, char *err, size_t errlen)
-{
-	if (!soft)
-		return 0;
-	if (cfg->kernel) {
-		snprintf(err, errlen, "--kernel needs --accel kvm: the software CPU runs only "
-			 "identity-mapped guests (paging does not translate in Unicorn 2.0.1)");
-		return -1;
-	}
-	if (cfg->topo.cpus > CONFIG_SOFT_MAX_CPUS) {
-		snprintf(err, errlen, "--cpus %u: the software CPU allows at most %u vCPUs (xAPIC "
-			 "IDs only: it cannot trap RDMSR/WRMSR, so it has no x2APIC)",
-			 cfg->topo.cpus, CONFIG_SOFT_MAX_CPUS);
-		return -1;
-	}
-	if (cfg->x2apic) {
-		snprintf(err, errlen, "--x2apic: the software CPU has no x2APIC (it cannot trap "
-			 "RDMSR/WRMSR)");
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- mpvmm restore ---- */

@@ -29,9 +29,26 @@ static struct accel *open_soft(const struct vm_config *cfg, bool *absent, char *
 	return accel_soft_open(cfg->seeded, cfg->seed, err, errlen);
 }
 
+/* What the software CPU cannot run, whatever the host: one line in err. */
 static int refuse_soft(const struct vm_config *cfg, char *err, size_t errlen)
 {
-	return config_check_soft(cfg, true, err, errlen);
+	if (cfg->kernel) {
+		snprintf(err, errlen, "--kernel needs --accel kvm: the software CPU runs only "
+			 "identity-mapped guests (paging does not translate in Unicorn 2.0.1)");
+		return -1;
+	}
+	if (cfg->topo.cpus > CONFIG_SOFT_MAX_CPUS) {
+		snprintf(err, errlen, "--cpus %u: the software CPU allows at most %u vCPUs (xAPIC "
+			 "IDs only: it cannot trap RDMSR/WRMSR, so it has no x2APIC)",
+			 cfg->topo.cpus, CONFIG_SOFT_MAX_CPUS);
+		return -1;
+	}
+	if (cfg->x2apic) {
+		snprintf(err, errlen, "--x2apic: the software CPU has no x2APIC (it cannot trap "
+			 "RDMSR/WRMSR)");
+		return -1;
+	}
+	return 0;
 }
 
 static const struct accel_choice {
@@ -68,6 +85,14 @@ const char *vm_accel_find(const char *name)
 		if (!strcmp(accels[i].name, name))
 			return accels[i].name;
 	return NULL;
+}
+
+int vm_accel_refuses(const struct vm_config *cfg, const char *name, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NACCELS; i++)
+		if (!strcmp(accels[i].name, name) && accels[i].refuse)
+			return accels[i].refuse(cfg, err, errlen);
+	return 0;
 }
 
 bool vm_accel_known(const char *name)

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #include "accel/accel.h"
-#include "cli/config.h"
+#include "vm/vm_config.h"
 
 /* "kvm, soft or auto": what --accel takes. */
 const char *vm_accel_names(void);
@@ -17,6 +17,8 @@ const char *vm_accel_names(void);
 bool vm_accel_known(const char *name);
 /* The row's own name (static storage), or NULL when there is no such row. */
 const char *vm_accel_find(const char *name);
+/* What the accelerator `name` cannot run, whatever the host (one line in err): -1, else 0. */
+int vm_accel_refuses(const struct vm_config *cfg, const char *name, char *err, size_t errlen);
 /*
  * The accelerator cfg->accel names, or with auto the first this host has, said in one
  * line.  NULL with the exit status in *status (the reason was logged): VM_STATUS_USAGE for

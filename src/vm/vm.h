@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "cli/config.h"
+#include "vm/vm_config.h"
 
 /* Exit statuses of mpvmm beyond the guest's own (see config_usage). */
 #define VM_STATUS_USAGE 2

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "accel/accel.h"
-#include "cli/config.h"
+#include "vm/vm_config.h"
 #include "dev/bus.h"
 #include "dev/console.h"
 #include "dev/serial.h"
