@@ -290,16 +290,4 @@ struct accel {
 	struct accel_caps caps;
 };
 
-/*
- * Open KVM (/dev/kvm).  NULL with a reason in err; *absent is set when this host has no
- * usable KVM (no /dev/kvm, not a KVM device), as opposed to a KVM that failed.
- */
-struct accel *accel_kvm_open(bool *absent, char *err, size_t errlen);
-
-/*
- * Open the software CPU (Unicorn).  With `seeded`, the order of turns and their lengths are a
- * function of `seed`, and the guest clock counts instructions; otherwise round robin.
- */
-struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errlen);
-
 #endif

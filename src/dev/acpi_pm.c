@@ -201,24 +201,11 @@ int acpi_pm_load(struct acpi_pm *pm, struct snap_dec *d, char *err, size_t errle
 
 /* ---- the device table's row (dev/device.h) ---- */
 
+DEVICE_UNTYPED(acpi_pm)
+
 static void *device_create(const struct device_env *env)
 {
 	return acpi_pm_create(env->pio, env->ctl, env->irq);
-}
-
-static void device_destroy(void *dev)
-{
-	acpi_pm_destroy(dev);
-}
-
-static int device_save(void *dev, struct snap_enc *e)
-{
-	return acpi_pm_save(dev, e);
-}
-
-static int device_load(void *dev, struct snap_dec *d, char *err, size_t errlen)
-{
-	return acpi_pm_load(dev, d, err, errlen);
 }
 
 const struct device_desc acpi_pm_device = {
@@ -226,7 +213,7 @@ const struct device_desc acpi_pm_device = {
 	.snap_id = 3,
 	.claims = { { DEVICE_PIO, ACPI_PM1A_EVT_PORT, PM1_BLOCKS_LEN } },
 	.create = device_create,
-	.destroy = device_destroy,
-	.save = device_save,
-	.load = device_load,
+	.destroy = acpi_pm_untyped_destroy,
+	.save = acpi_pm_untyped_save,
+	.load = acpi_pm_untyped_load,
 };

@@ -55,14 +55,11 @@ void debug_exit_destroy(struct debug_exit *d)
 
 /* ---- the device table's row (dev/device.h) ---- */
 
+DEVICE_UNTYPED_DESTROY(debug_exit)
+
 static void *device_create(const struct device_env *env)
 {
 	return debug_exit_create(env->pio, env->debug_exit_port, env->ctl);
-}
-
-static void device_destroy(void *dev)
-{
-	debug_exit_destroy(dev);
 }
 
 const struct device_desc debug_exit_device = {
@@ -70,5 +67,5 @@ const struct device_desc debug_exit_device = {
 	.snap_id = DEVICE_NOT_SAVED,
 	.claims = { { DEVICE_PIO, DEBUG_EXIT_DEFAULT_PORT, 1 } },
 	.create = device_create,
-	.destroy = device_destroy,
+	.destroy = debug_exit_untyped_destroy,
 };

@@ -62,4 +62,25 @@ struct device_desc {
 	int (*load)(void *dev, struct snap_dec *d, char *err, size_t errlen);
 };
 
+/*
+ * The table's untyped destroy, save and load for a device whose own take its type:
+ * DEVICE_UNTYPED(serial) defines serial_untyped_destroy, _save and _load around
+ * serial_destroy, serial_save and serial_load; DEVICE_UNTYPED_DESTROY only the first.
+ */
+#define DEVICE_UNTYPED_DESTROY(dev)                                                         \
+	static void dev##_untyped_destroy(void *d)                                          \
+	{                                                                                   \
+		dev##_destroy(d);                                                           \
+	}
+#define DEVICE_UNTYPED(dev)                                                                 \
+	DEVICE_UNTYPED_DESTROY(dev)                                                         \
+	static int dev##_untyped_save(void *d, struct snap_enc *e)                          \
+	{                                                                                   \
+		return dev##_save(d, e);                                                    \
+	}                                                                                   \
+	static int dev##_untyped_load(void *d, struct snap_dec *s, char *err, size_t errlen) \
+	{                                                                                   \
+		return dev##_load(d, s, err, errlen);                                       \
+	}
+
 #endif

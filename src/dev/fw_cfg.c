@@ -217,24 +217,11 @@ int fw_cfg_load(struct fw_cfg *fw, struct snap_dec *d, char *err, size_t errlen)
 
 /* ---- the device table's row (dev/device.h) ---- */
 
+DEVICE_UNTYPED(fw_cfg)
+
 static void *device_create(const struct device_env *env)
 {
 	return fw_cfg_create(env->pio, env->ram_size, env->ncpus, env->ncpus);
-}
-
-static void device_destroy(void *dev)
-{
-	fw_cfg_destroy(dev);
-}
-
-static int device_save(void *dev, struct snap_enc *e)
-{
-	return fw_cfg_save(dev, e);
-}
-
-static int device_load(void *dev, struct snap_dec *d, char *err, size_t errlen)
-{
-	return fw_cfg_load(dev, d, err, errlen);
 }
 
 const struct device_desc fw_cfg_device = {
@@ -242,7 +229,7 @@ const struct device_desc fw_cfg_device = {
 	.snap_id = 4,
 	.claims = { { DEVICE_PIO, FW_CFG_PORT_SEL, 2 } },
 	.create = device_create,
-	.destroy = device_destroy,
-	.save = device_save,
-	.load = device_load,
+	.destroy = fw_cfg_untyped_destroy,
+	.save = fw_cfg_untyped_save,
+	.load = fw_cfg_untyped_load,
 };

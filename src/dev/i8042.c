@@ -281,24 +281,11 @@ int i8042_load(struct i8042 *k, struct snap_dec *d, char *err, size_t errlen)
 
 /* ---- the device table's row (dev/device.h) ---- */
 
+DEVICE_UNTYPED(i8042)
+
 static void *device_create(const struct device_env *env)
 {
 	return i8042_create(env->pio, env->ctl, env->irq);
-}
-
-static void device_destroy(void *dev)
-{
-	i8042_destroy(dev);
-}
-
-static int device_save(void *dev, struct snap_enc *e)
-{
-	return i8042_save(dev, e);
-}
-
-static int device_load(void *dev, struct snap_dec *d, char *err, size_t errlen)
-{
-	return i8042_load(dev, d, err, errlen);
 }
 
 const struct device_desc i8042_device = {
@@ -306,7 +293,7 @@ const struct device_desc i8042_device = {
 	.snap_id = 2,
 	.claims = { { DEVICE_PIO, I8042_DATA_PORT, 1 }, { DEVICE_PIO, I8042_COMMAND_PORT, 1 } },
 	.create = device_create,
-	.destroy = device_destroy,
-	.save = device_save,
-	.load = device_load,
+	.destroy = i8042_untyped_destroy,
+	.save = i8042_untyped_save,
+	.load = i8042_untyped_load,
 };

@@ -144,24 +144,11 @@ int pci_none_load(struct pci_none *p, struct snap_dec *d, char *err, size_t errl
 
 /* ---- the device table's row (dev/device.h) ---- */
 
+DEVICE_UNTYPED(pci_none)
+
 static void *device_create(const struct device_env *env)
 {
 	return pci_none_create(env->pio, env->ctl);
-}
-
-static void device_destroy(void *dev)
-{
-	pci_none_destroy(dev);
-}
-
-static int device_save(void *dev, struct snap_enc *e)
-{
-	return pci_none_save(dev, e);
-}
-
-static int device_load(void *dev, struct snap_dec *d, char *err, size_t errlen)
-{
-	return pci_none_load(dev, d, err, errlen);
 }
 
 const struct device_desc pci_none_device = {
@@ -169,7 +156,7 @@ const struct device_desc pci_none_device = {
 	.snap_id = 5,
 	.claims = { { DEVICE_PIO, PCI_CONFIG_ADDRESS, 8 } },
 	.create = device_create,
-	.destroy = device_destroy,
-	.save = device_save,
-	.load = device_load,
+	.destroy = pci_none_untyped_destroy,
+	.save = pci_none_untyped_save,
+	.load = pci_none_untyped_load,
 };

@@ -301,24 +301,11 @@ int rtc_load(struct rtc *r, struct snap_dec *d, char *err, size_t errlen)
 
 /* ---- the device table's row (dev/device.h) ---- */
 
+DEVICE_UNTYPED(rtc)
+
 static void *device_create(const struct device_env *env)
 {
 	return rtc_create(env->pio);
-}
-
-static void device_destroy(void *dev)
-{
-	rtc_destroy(dev);
-}
-
-static int device_save(void *dev, struct snap_enc *e)
-{
-	return rtc_save(dev, e);
-}
-
-static int device_load(void *dev, struct snap_dec *d, char *err, size_t errlen)
-{
-	return rtc_load(dev, d, err, errlen);
 }
 
 const struct device_desc rtc_device = {
@@ -326,7 +313,7 @@ const struct device_desc rtc_device = {
 	.snap_id = 1,
 	.claims = { { DEVICE_PIO, RTC_INDEX_PORT, 2 } },
 	.create = device_create,
-	.destroy = device_destroy,
-	.save = device_save,
-	.load = device_load,
+	.destroy = rtc_untyped_destroy,
+	.save = rtc_untyped_save,
+	.load = rtc_untyped_load,
 };

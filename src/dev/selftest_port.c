@@ -192,14 +192,11 @@ void selftest_port_destroy(struct selftest_port *p)
 
 /* ---- the device table's row (dev/device.h) ---- */
 
+DEVICE_UNTYPED_DESTROY(selftest_port)
+
 static void *device_create(const struct device_env *env)
 {
 	return selftest_port_create(env->pio, env->mp, env->ctl, env->step, env->hold);
-}
-
-static void device_destroy(void *dev)
-{
-	selftest_port_destroy(dev);
 }
 
 const struct device_desc selftest_port_device = {
@@ -207,5 +204,5 @@ const struct device_desc selftest_port_device = {
 	.snap_id = DEVICE_NOT_SAVED,
 	.claims = { { DEVICE_PIO, SELFTEST_PORT_STEP, 16 } },
 	.create = device_create,
-	.destroy = device_destroy,
+	.destroy = selftest_port_untyped_destroy,
 };

@@ -512,6 +512,8 @@ int serial_load(struct serial *s, struct snap_dec *d, char *err, size_t errlen)
 
 /* ---- the device table's row (dev/device.h) ---- */
 
+DEVICE_UNTYPED(serial)
+
 static void *device_create(const struct device_env *env)
 {
 	struct serial *s = serial_create(env->pio, SERIAL_COM1_BASE, env->console_fd);
@@ -521,27 +523,12 @@ static void *device_create(const struct device_env *env)
 	return s;
 }
 
-static void device_destroy(void *dev)
-{
-	serial_destroy(dev);
-}
-
-static int device_save(void *dev, struct snap_enc *e)
-{
-	return serial_save(dev, e);
-}
-
-static int device_load(void *dev, struct snap_dec *d, char *err, size_t errlen)
-{
-	return serial_load(dev, d, err, errlen);
-}
-
 const struct device_desc serial_device = {
 	.name = "serial port",
 	.snap_id = 0,
 	.claims = { { DEVICE_PIO, SERIAL_COM1_BASE, UART_NREGS } },
 	.create = device_create,
-	.destroy = device_destroy,
-	.save = device_save,
-	.load = device_load,
+	.destroy = serial_untyped_destroy,
+	.save = serial_untyped_save,
+	.load = serial_untyped_load,
 };

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/words.h"
+
 extern const struct irqchip_mode irqchip_kernel, irqchip_split, irqchip_user;
 
 /* In order of preference: an accelerator's default is the first it can give. */
@@ -41,15 +43,11 @@ const struct irqchip_mode *irqchip_mode_by_snapshot_id(uint32_t id)
 const char *irqchip_mode_names(void)
 {
 	static char names[64];
+	const char *w[NMODES];
 
-	if (!names[0]) {
-		size_t at = 0;
-		for (size_t i = 0; i < NMODES; i++)
-			at += (size_t)snprintf(names + at, sizeof(names) - at, "%s%s",
-					       i == 0 ? "" : i + 1 == NMODES ? " or " : ", ",
-					       modes[i]->name);
-	}
-	return names;
+	for (size_t i = 0; i < NMODES; i++)
+		w[i] = modes[i]->name;
+	return words_or(names, sizeof(names), w, NMODES);
 }
 
 const struct irqchip_mode *irqchip_mode_choose(const char *name, const struct accel_caps *caps,

@@ -4,10 +4,14 @@
  */
 #include "vm/accels.h"
 
+#include "accel/kvm/kvm.h"
+#include "accel/soft/soft.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "util/log.h"
+#include "util/words.h"
 #include "vm/vm.h"
 
 #define ERRLEN 512
@@ -68,15 +72,12 @@ static const struct accel_choice {
 const char *vm_accel_names(void)
 {
 	static char names[64];
+	const char *w[NACCELS + 1];
 
-	if (!names[0]) {
-		size_t at = 0;
-		for (size_t i = 0; i < NACCELS; i++)
-			at += (size_t)snprintf(names + at, sizeof(names) - at, "%s, ",
-					       accels[i].name);
-		snprintf(names + at - 2, sizeof(names) - at + 2, " or auto");
-	}
-	return names;
+	for (size_t i = 0; i < NACCELS; i++)
+		w[i] = accels[i].name;
+	w[NACCELS] = "auto";
+	return words_or(names, sizeof(names), w, NACCELS + 1);
 }
 
 const char *vm_accel_find(const char *name)

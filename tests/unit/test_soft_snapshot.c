@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "accel/accel.h"
+#include "accel/soft/soft.h"
 #include "x86/guest_mem.h"
 #include "snapshot/snapfile.h"
 #include "skip_reason.h"

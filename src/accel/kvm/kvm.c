@@ -5,6 +5,7 @@
  * kvm_vcpu.c's, the controllers kvm_irqchip.c's, the clock kvm_timer.c's, snapshots
  * kvm_state.c's.  Every ioctl goes through kvm_ioctl.c, so every failure names its ioctl.
  */
+#include "accel/kvm/kvm.h"
 #include "accel/kvm/kvm_internal.h"
 
 #include <errno.h>

@@ -38,6 +38,7 @@
  *  - a 16-bit engine cannot reach long mode, so the engine is 64-bit and an AP's INIT is a
  *    stub that brings it down to real mode and far-jumps to the SIPI vector (load_start).
  */
+#include "accel/soft/soft.h"
 #include "accel/soft/soft_internal.h"
 
 #include <errno.h>
