@@ -113,17 +113,17 @@ struct accel *vm_accel_open(const struct vm_config *cfg, int *status)
 		const struct accel_choice *c = &accels[i];
 		if (cfg->accel && strcmp(cfg->accel, c->name))
 			continue;
-		/* A fallback says why before its own checks; the first once it opened. */
-		if (!cfg->accel && before[0])
-			log_info("accelerator: %s (--accel auto: %s)", c->name, before);
+		const char *why = before[0] ? before : c->chosen;
 		if (c->refuse && c->refuse(cfg, err, sizeof(err)) < 0) {
+			if (!cfg->accel)
+				log_info("accelerator: %s (--accel auto: %s)", c->name, why);
 			log_error("%s", err);
 			*status = VM_STATUS_USAGE;
 			return NULL;
 		}
 		struct accel *a = c->open(cfg, &absent, err, sizeof(err));
-		if (a && !cfg->accel && !before[0])
-			log_info("accelerator: %s (--accel auto: %s)", c->name, c->chosen);
+		if (a && !cfg->accel)
+			log_info("accelerator: %s (--accel auto: %s)", c->name, why);
 		if (a)
 			return a;
 		if (cfg->accel || !absent)
