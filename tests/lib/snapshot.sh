@@ -238,7 +238,7 @@ check_bad_snapshots() {
 # snap_edit IN OUT TYPE INSTANCE NEW_INSTANCE [OFFSET BYTE]: see tests/tools/snap-edit.
 snap_edit() { "$HERE/tools/snap-edit" section "$@"; }
 
-# The controllers' section (SNAP_SEC_DEVICE 5, instance DEV_IRQCHIP 6 in vm_snapshot.c):
+# The controllers' section (SNAP_SEC_DEVICE 5, instance CHIPSET_SNAP_ID 6 in dev/chipset.h):
 # a VM that keeps them refuses a snapshot without it, or with a field no 8259A can hold; a
 # VM whose controllers are in the kernel refuses one that has it.
 check_snapshot_irqchip_section() {
