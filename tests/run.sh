@@ -61,6 +61,7 @@ TIMEOUT=120
 . "$HERE/lib/nokvm.sh"
 . "$HERE/lib/snapshot.sh"
 . "$HERE/lib/fresh.sh"
+. "$HERE/lib/hostile.sh"
 
 # The Debian kernel + busybox guest (scripts/linux-guest.sh), cached beside the build.
 LINUX_GUEST=${LINUX_GUEST:-$BUILD/linux-guest}
@@ -91,6 +92,7 @@ else
 	run_explore_tests
 	run_nokvm_tests
 	run_snapshot_tests
+	run_hostile_tests
 	run_kernel_input_tests
 fi
 

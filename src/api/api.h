@@ -47,9 +47,10 @@ struct api_vm_info {
 	uint64_t memory;       /* bytes */
 	const char *irqchip;   /* e.g. "in-kernel"; static strings, or NULL if unknown */
 	const char *accel;     /* e.g. "kvm" */
-	const char *guest;     /* the built-in guest's name */
+	const char *guest;     /* the built-in guest's name, or the --kernel file */
 	const char *state;     /* "running" | "paused" | "shutting-down" */
 	uint64_t uptime_ns;    /* since VM start: the time base of the MP trace */
+	uint64_t console_dropped; /* guest console bytes the host did not take in time */
 };
 
 /* One named count (an exit kind, a carried instruction); the names are the VM's, static. */

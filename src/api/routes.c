@@ -164,14 +164,15 @@ static json_t *vm_json(const struct api_ops *ops, const struct api_vm_info *vi)
 {
 	struct mp *mp = ops->mp ? ops->mp(ops->ctx) : NULL;
 
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:I,s:o}",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:I,s:o,s:I}",
 			 "cpus", (json_int_t)vi->cpus, "sockets", (json_int_t)vi->sockets,
 			 "cores", (json_int_t)vi->cores, "threads", (json_int_t)vi->threads,
 			 "boot_cpu", (json_int_t)vi->boot_cpu, "memory", (json_int_t)vi->memory,
 			 "irqchip", str_or_null(vi->irqchip), "accel", str_or_null(vi->accel),
 			 "guest", str_or_null(vi->guest), "state", str_or_null(vi->state),
 			 "uptime_ns", (json_int_t)vi->uptime_ns,
-			 "mp_backend", str_or_null(mp ? mp_backend_name(mp) : NULL));
+			 "mp_backend", str_or_null(mp ? mp_backend_name(mp) : NULL),
+			 "console_dropped", (json_int_t)vi->console_dropped);
 }
 
 static json_t *counts_json(const struct api_count *c, unsigned n)

@@ -92,6 +92,9 @@ void print_vm(json_t *o)
 	       str_of(o, "irqchip", "?"), str_of(o, "mp_backend", "?"));
 	printf("%-10s%s\n", "guest", str_of(o, "guest", "?"));
 	printf("%-10s%.3f s\n", "uptime", (double)int_of(o, "uptime_ns") / 1e9);
+	if (int_of(o, "console_dropped"))
+		printf("%-10s%" JSON_INTEGER_FORMAT " bytes of guest output dropped (the host did "
+		       "not read them)\n", "console", int_of(o, "console_dropped"));
 }
 
 static void print_segment(const char *name, json_t *g)

@@ -3,10 +3,13 @@
  * serial_receive, so the UART is one consistent state machine whichever thread touches it.
  * The transmitter is infinitely fast: a byte written to THR is sent at once, so LSR.THRE and
  * LSR.TEMT always read 1 and the THR-empty interrupt re-arms right after each write.
- * Bytes for a file or pipe are gathered per line and written with one write(2), so guest
- * lines stay whole next to the VMM's own messages.
+ * Bytes for a file or pipe are gathered per line and queued whole, so guest lines stay whole
+ * next to the VMM's own messages; the queue (outq.h) writes them from a thread of its own, so
+ * a host that does not read the console never holds up the guest, a pause or a stop.
  */
 #include "dev/serial.h"
+
+#include "dev/outq.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -74,10 +77,12 @@
 #define UART_MSR_HOST  (UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS)
 
 #define LINE_MAX 512
+/* At the end of a run, how long the queued output may take to reach the host. */
+#define SERIAL_DRAIN_MS 1000
 
 struct serial {
 	pthread_mutex_t lock;
-	int fd;
+	struct outq *out;
 	bool tty; /* out_fd is a terminal: write through, no line buffering */
 	uint16_t base;
 	struct irq_line irq;
@@ -101,18 +106,10 @@ struct serial {
 
 /* ---- transmitter ---- */
 
+/* Hand the gathered bytes to the output queue: never waits (what does not fit is dropped). */
 static void flush_locked(struct serial *s)
 {
-	size_t off = 0;
-
-	while (off < s->len) {
-		ssize_t n = write(s->fd, s->line + off, s->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break; /* the console is gone: drop output rather than stall the guest */
-		off += (size_t)n;
-	}
+	outq_put(s->out, s->line, s->len);
 	s->len = 0;
 }
 
@@ -430,7 +427,12 @@ struct serial *serial_create(struct bus *pio, uint16_t base, int out_fd)
 	if (!s)
 		return NULL;
 	pthread_mutex_init(&s->lock, NULL);
-	s->fd = out_fd;
+	s->out = outq_create(out_fd, OUTQ_DEFAULT_CAP, "the guest's console (COM1)");
+	if (!s->out) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return NULL;
+	}
 	s->tty = isatty(out_fd);
 	s->base = base;
 	s->dll = 12; /* 9600 baud, the usual reset value of firmware */
@@ -448,13 +450,23 @@ void serial_flush(struct serial *s)
 	pthread_mutex_lock(&s->lock);
 	flush_locked(s);
 	pthread_mutex_unlock(&s->lock);
+	outq_drain(s->out, SERIAL_DRAIN_MS);
+}
+
+uint64_t serial_dropped(struct serial *s)
+{
+	return outq_dropped(s->out);
 }
 
 void serial_destroy(struct serial *s)
 {
 	if (!s)
 		return;
-	serial_flush(s);
+	pthread_mutex_lock(&s->lock);
+	flush_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	/* serial_flush waited already at the end of a run: only what came since. */
+	outq_destroy(s->out, SERIAL_DRAIN_MS / 5);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

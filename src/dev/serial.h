@@ -1,8 +1,10 @@
 /*
  * serial.h - a 16550A UART (COM1) per the National Semiconductor PC16550D data sheet.
  *
- * The transmitter writes to a host fd: line by line when the fd is a file or pipe, byte by
- * byte when it is a terminal.  The receiver is the 16-byte FIFO of the data sheet, fed by
+ * The transmitter writes to a host fd through a bounded queue drained by a thread of its own
+ * (outq.h): line by line when the fd is a file or pipe, byte by byte when it is a terminal;
+ * a host that does not read never makes the guest wait, the bytes that do not fit are
+ * dropped and counted.  The receiver is the 16-byte FIFO of the data sheet, fed by
  * serial_receive() from any thread (the host console's reader).  The interrupt output is
  * driven through an irq_line and gated by MCR.OUT2, as the PC wires it.
  *
@@ -45,8 +47,11 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t n);
  */
 void serial_set_rx_notify(struct serial *s, void (*fn)(void *ctx), void *ctx);
 
-/* Write out whatever the guest sent that is still buffered (no newline yet). */
+/* Write out whatever the guest sent that is still buffered (no newline yet), waiting for the
+ * host to take it at most a couple of seconds. */
 void serial_flush(struct serial *s);
+/* Output bytes dropped so far because the host did not take them. */
+uint64_t serial_dropped(struct serial *s);
 void serial_destroy(struct serial *s);
 
 /*

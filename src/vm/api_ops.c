@@ -26,10 +26,12 @@ static void api_vm_info(void *ctx, struct api_vm_info *out)
 		.cpus = vm->plat.topo.cpus, .sockets = vm->plat.topo.sockets,
 		.cores = vm->plat.topo.cores, .threads = vm->plat.topo.threads,
 		.boot_cpu = vm->cfg.boot_cpu, .memory = vm->cfg.mem_size,
-		.irqchip = vm->mode->name, .accel = vm->accel->caps.name, .guest = vm->cfg.guest,
+		.irqchip = vm->mode->name, .accel = vm->accel->caps.name,
+		.guest = vm->cfg.kernel ? vm->cfg.kernel : vm->cfg.guest,
 		.state = atomic_load(&vm->stopping) ? "shutting-down" :
 			 vm_paused(vm) ? "paused" : "running",
 		.uptime_ns = now > vm->t0_ns ? now - vm->t0_ns : 0,
+		.console_dropped = serial_dropped(vm->serial),
 	};
 }
 
