@@ -28,7 +28,6 @@
 #define PM1_CNT_BM_RLD (1u << 1)
 #define PM1_CNT_KEPT   (PM1_CNT_BM_RLD | ACPI_PM1_CNT_SLP_TYP_MASK)
 
-#define SLEEP_LOG_MAX 8 /* a guest looping on an unsupported sleep state is told only so often */
 
 struct acpi_pm {
 	pthread_mutex_t lock;
@@ -36,7 +35,8 @@ struct acpi_pm {
 	struct irq_line irq;
 	bool sci;
 	uint16_t sts, en, cnt;
-	unsigned sleep_logs;
+	void (*warn)(void *ctx, const char *msg); /* the guest's mistakes, rate-limited */
+	void *warn_ctx;
 };
 
 static void update_sci(struct acpi_pm *pm)
@@ -95,13 +95,13 @@ static void sleep_request(struct acpi_pm *pm, int slp_typ)
 		vm_control_stop(&pm->ctl, 0, "guest powered off (ACPI S5)");
 		return;
 	}
-	pthread_mutex_lock(&pm->lock);
-	bool say = pm->sleep_logs < SLEEP_LOG_MAX;
-	pm->sleep_logs += say;
-	pthread_mutex_unlock(&pm->lock);
-	if (say)
-		log_warn("acpi: guest asked for sleep type %d; only S5 (%u) is supported, ignored",
-			 slp_typ, ACPI_S5_SLP_TYP);
+	char msg[96];
+	snprintf(msg, sizeof(msg), "acpi: guest asked for sleep type %d; only S5 (%u) is "
+		 "supported, ignored", slp_typ, ACPI_S5_SLP_TYP);
+	if (pm->warn)
+		pm->warn(pm->warn_ctx, msg);
+	else
+		log_warn("%s", msg);
 }
 
 /* The event and control blocks are adjacent (0x600-0x605): one range, byte by byte. */
@@ -205,7 +205,13 @@ DEVICE_UNTYPED(acpi_pm)
 
 static void *device_create(const struct device_env *env)
 {
-	return acpi_pm_create(env->pio, env->ctl, env->irq);
+	struct acpi_pm *pm = acpi_pm_create(env->pio, env->ctl, env->irq);
+
+	if (pm) {
+		pm->warn = env->warn;
+		pm->warn_ctx = env->warn_ctx;
+	}
+	return pm;
 }
 
 const struct device_desc acpi_pm_device = {

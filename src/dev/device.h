@@ -34,6 +34,10 @@ struct device_env {
 	uint16_t ncpus;
 	uint16_t debug_exit_port;
 	bool step, hold;              /* --selftest-step, --selftest-hold              */
+	bool builtin_guest;           /* a built-in test guest runs (not --kernel)      */
+	/* The guest's mistakes, rate-limited with a budget for this device (vm/warn.h). */
+	void (*warn)(void *warn_ctx, const char *msg);
+	void *warn_ctx;
 };
 
 /* No snapshot section: the device holds no state a guest could see change. */
@@ -53,6 +57,8 @@ struct device_desc {
 	/* What create registers on the buses (tests/unit/test_device_table.c checks it);
 	 * a claim at an address the configuration chooses lists the default. */
 	struct device_claim claims[DEVICE_MAX_CLAIMS];
+	/* Whether this machine has it (NULL: always). */
+	bool (*wanted)(const struct device_env *env);
 	/* NULL when out of memory or the claims overlap another device's. */
 	void *(*create)(const struct device_env *env);
 	void (*destroy)(void *dev);

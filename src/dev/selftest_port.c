@@ -5,6 +5,7 @@
  */
 #include "dev/selftest_port.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,7 +24,26 @@ struct selftest_port {
 	struct vm_control ctl;
 	bool step_mode;
 	bool hold;
+	void (*warn)(void *ctx, const char *msg); /* the guest's mistakes, rate-limited */
+	void *warn_ctx;
 };
+
+static void warnf(const struct selftest_port *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void warnf(const struct selftest_port *p, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->warn)
+		p->warn(p->warn_ctx, msg);
+	else
+		log_warn("%s", msg);
+}
 
 const char *selftest_step_name(unsigned step)
 {
@@ -106,8 +126,8 @@ static void on_step(struct selftest_port *p, const struct bus_access *a)
 	enum mp_state s;
 
 	if (cpu < 0) {
-		log_warn("self-test: step %s for APIC ID %u, which no vCPU has",
-			 selftest_step_name(step), apic_id);
+		warnf(p, "self-test: step %s for APIC ID %u, which no vCPU has",
+		      selftest_step_name(step), apic_id);
 		return;
 	}
 	note_step(p, a->cpu, (uint32_t)cpu, step);
@@ -156,7 +176,7 @@ static void selftest_io(void *ctx, const struct bus_access *a)
 		break;
 	case SELFTEST_PORT_AP:
 		if (value_of(a) != SELFTEST_AP_OK)
-			log_warn("self-test: vCPU %u reported error %u", a->cpu, value_of(a));
+			warnf(p, "self-test: vCPU %u reported error %u", a->cpu, value_of(a));
 		break;
 	case SELFTEST_PORT_RESULT:
 		on_result(p, value_of(a));
@@ -196,12 +216,27 @@ DEVICE_UNTYPED_DESTROY(selftest_port)
 
 static void *device_create(const struct device_env *env)
 {
-	return selftest_port_create(env->pio, env->mp, env->ctl, env->step, env->hold);
+	struct selftest_port *p = selftest_port_create(env->pio, env->mp, env->ctl, env->step,
+						       env->hold);
+
+	if (p) {
+		p->warn = env->warn;
+		p->warn_ctx = env->warn_ctx;
+	}
+	return p;
+}
+
+/* The built-in test guests report through these ports; another guest (--kernel) must not
+ * be able to end the run as "self-test passed": there the ports are unclaimed. */
+static bool builtin_guest(const struct device_env *env)
+{
+	return env->builtin_guest;
 }
 
 const struct device_desc selftest_port_device = {
 	.name = "self-test ports",
 	.snap_id = DEVICE_NOT_SAVED,
+	.wanted = builtin_guest,
 	.claims = { { DEVICE_PIO, SELFTEST_PORT_STEP, 16 } },
 	.create = device_create,
 	.destroy = selftest_port_untyped_destroy,

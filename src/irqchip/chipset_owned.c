@@ -36,7 +36,7 @@ struct chipset *chipset_owned_create(const struct irqchip_env *env,
 	c.timer_changed = timer_changed;
 	c.timer_ctx = env->accel;
 	c.warn = env->warn;
-	c.warn_ctx = env->warn_ctx;
+	c.warn_ctx = env->warn_source(env->warn_ctx, "PIC, I/O APIC, PIT");
 	return chipset_create(&c);
 }
 

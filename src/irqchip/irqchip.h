@@ -46,7 +46,10 @@ struct irqchip_env {
 	mp_exec_fn exec;                /* run a function on a vCPU's thread                   */
 	void *exec_ctx;
 	struct vm_control ctl;          /* stop the VM (a fault the mode cannot go on from)    */
-	void (*warn)(void *ctx, const char *msg); /* a guest mistake, rate-limited            */
+	/* A guest mistake, rate-limited: `warn` with the context of the mistakes' source, which
+	 * `warn_source` gives for a name (each source has a budget of its own). */
+	void (*warn)(void *source, const char *msg);
+	void *(*warn_source)(void *ctx, const char *name);
 	void *warn_ctx;
 };
 

@@ -216,7 +216,8 @@ static int create_mp(struct user_chip *u, const struct irqchip_env *env, struct 
 {
 	const struct mp_user_config uc = {
 		.ncpus = u->n, .bsp = env->boot_cpu, .now_ns = clock_now, .clock_ctx = u->accel,
-		.sipi_timeout_ns = SIPI_TIMEOUT_NS, .warn = env->warn, .warn_ctx = env->warn_ctx,
+		.sipi_timeout_ns = SIPI_TIMEOUT_NS, .warn = env->warn,
+		.warn_ctx = env->warn_source(env->warn_ctx, "MP state"),
 		.kick = kick_engine, .kick_ctx = u,
 		/* Threads run at once: without a hold, an AP takes its start before the BSP's
 		 * step announcement of the SIPI, which could never show SIPI_RECEIVED. */
@@ -251,7 +252,7 @@ static int create_apics(struct user_chip *u, const struct irqchip_env *env,
 		.x2apic = caps->msr_exits, .tsc_hz = caps->msr_exits ? caps->tsc_hz : 0,
 		.now_ns = clock_now, .clock_ctx = u->accel,
 		.tsc_now = caps->msr_exits && caps->tsc_hz ? guest_tsc : NULL, .tsc_ctx = u,
-		.warn = env->warn, .warn_ctx = env->warn_ctx,
+		.warn = env->warn, .warn_ctx = env->warn_source(env->warn_ctx, "local APICs"),
 		.mp = u->mp_user, .eoi = apic_eoi, .eoi_ctx = u,
 	};
 

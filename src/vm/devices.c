@@ -42,12 +42,17 @@ const struct device_desc *const *devices_table(size_t *n)
 	return table;
 }
 
-struct devices *devices_create(const struct device_env *env)
+struct devices *devices_create(const struct device_env *env, struct warn_limiter *warn)
 {
 	struct devices *d = calloc(1, sizeof(*d));
 
 	for (size_t i = 0; d && i < NDEVICES; i++) {
-		d->dev[i] = table[i]->create(env);
+		struct device_env e = *env;
+		e.warn = warn_guest;
+		e.warn_ctx = warn_source(warn, table[i]->name);
+		if (table[i]->wanted && !table[i]->wanted(&e))
+			continue;
+		d->dev[i] = table[i]->create(&e);
 		if (!d->dev[i]) {
 			log_error("cannot create the %s (out of memory, or its ports are taken)",
 				  table[i]->name);
@@ -81,7 +86,7 @@ int devices_save(const struct devices *d, struct snap_writer *w, char *err, size
 	struct snap_enc e = { 0 };
 
 	for (size_t i = 0; i < NDEVICES; i++) {
-		if (table[i]->snap_id == DEVICE_NOT_SAVED)
+		if (table[i]->snap_id == DEVICE_NOT_SAVED || !d->dev[i])
 			continue;
 		if (table[i]->save(d->dev[i], &e) < 0)
 			e.oom = true;
@@ -98,7 +103,7 @@ int devices_load(const struct devices *d, const struct snap_reader *r, char *err
 	struct snap_dec dec;
 
 	for (size_t i = 0; i < NDEVICES; i++) {
-		if (table[i]->snap_id == DEVICE_NOT_SAVED)
+		if (table[i]->snap_id == DEVICE_NOT_SAVED || !d->dev[i])
 			continue;
 		if (!snap_section(r, SNAP_SEC_DEVICE, (uint32_t)table[i]->snap_id, &dec)) {
 			snprintf(err, errlen, "the snapshot has no %s state", table[i]->name);

@@ -11,13 +11,17 @@
 
 #include "dev/device.h"
 #include "snapshot/snapfile.h"
+#include "vm/warn.h"
 
 struct devices;
 
-/* Every device of the table; NULL when one cannot be created (its name is logged). */
-struct devices *devices_create(const struct device_env *env);
+/*
+ * Every device of the table this machine has (its `wanted`), each with a budget of its own
+ * for the guest's mistakes in `warn`; NULL when one cannot be created (its name is logged).
+ */
+struct devices *devices_create(const struct device_env *env, struct warn_limiter *warn);
 void devices_destroy(struct devices *d);
-/* The device of this row, or NULL. */
+/* The device of this row, or NULL (not on this machine). */
 void *devices_get(const struct devices *d, const struct device_desc *row);
 /* Each device's section (SNAP_SEC_DEVICE, its snap_id).  0, or -1 with a reason in err. */
 int devices_save(const struct devices *d, struct snap_writer *w, char *err, size_t errlen);

@@ -192,9 +192,10 @@ static int create_devices(struct vm *vm)
 		.console_fd = STDOUT_FILENO, .ram_size = vm->cfg.mem_size,
 		.ncpus = (uint16_t)vm->plat.topo.cpus, .debug_exit_port = vm->cfg.debug_exit_port,
 		.step = vm->cfg.selftest_step, .hold = vm->cfg.selftest_hold,
+		.builtin_guest = !vm->cfg.kernel,
 	};
 
-	vm->devices = devices_create(&env);
+	vm->devices = devices_create(&env, &vm->warn);
 	if (!vm->devices)
 		return -1;
 	vm->serial = devices_get(vm->devices, &serial_device);
@@ -204,6 +205,12 @@ static int create_devices(struct vm *vm)
 		.gate = &vm->gate,
 	};
 	return 0;
+}
+
+/* The guest mistakes of one source, with a budget of its own (vm/warn.h). */
+static void *source_of(void *ctx, const char *name)
+{
+	return warn_source(ctx, name);
 }
 
 static void mode_stop_cb(void *opaque, int status, const char *why)
@@ -226,7 +233,8 @@ static int create_irqchip(struct vm *vm, char *err)
 		.accel = vm->accel, .plat = &vm->plat, .boot_cpu = vm->cfg.boot_cpu,
 		.pio = vm->pio, .mmio = vm->mmio, .t0_ns = vm->t0_ns, .seeded = vm->cfg.seeded,
 		.step = vm->cfg.selftest_step, .exec = exec_on_vcpu, .exec_ctx = vm,
-		.ctl = { .stop = mode_stop_cb, .vm = vm }, .warn = warn_guest, .warn_ctx = &vm->warn,
+		.ctl = { .stop = mode_stop_cb, .vm = vm }, .warn = warn_guest,
+		.warn_source = source_of, .warn_ctx = &vm->warn,
 	};
 	vm->ic = vm->mode->create(&env, err, ERRLEN);
 	if (!vm->ic)

@@ -20,7 +20,9 @@
 #include "dev/chipset.h"
 #include "dev/debug_exit.h"
 #include "dev/device.h"
+#include "dev/selftest_port.h"
 #include "dev/serial.h"
+#include "mpvmm/selftest_abi.h"
 #include "mp/mp.h"
 #include "snapshot/snapfile.h"
 #include "vm/devices.h"
@@ -81,7 +83,7 @@ static void rig_init(struct rig *r)
 	r->env = (struct device_env){
 		.pio = r->pio, .mmio = r->mmio, .irq = &r->irq, .ctl = &r->ctl, .mp = r->mp,
 		.console_fd = r->devnull, .ram_size = 256ull << 20, .ncpus = 1,
-		.debug_exit_port = DEBUG_EXIT_DEFAULT_PORT,
+		.debug_exit_port = DEBUG_EXIT_DEFAULT_PORT, .builtin_guest = true,
 	};
 }
 
@@ -169,8 +171,10 @@ static void test_table_saves_and_loads(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/s.snap", dir);
+	struct warn_limiter warn;
 	rig_init(&r);
-	struct devices *d = devices_create(&r.env);
+	warn_init(&warn);
+	struct devices *d = devices_create(&r.env, &warn);
 	assert_non_null(d);
 	assert_non_null(devices_get(d, &serial_device));
 	struct snap_writer *w = snap_writer_open(path, NULL, err, sizeof(err));
@@ -186,9 +190,39 @@ static void test_table_saves_and_loads(void **state)
 	assert_int_equal(devices_load(d, rd, err, sizeof(err)), 0);
 	snap_reader_close(rd);
 	devices_destroy(d);
+	warn_destroy(&warn);
 	rig_free(&r);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* A kernel guest (not a built-in one) finds the self-test's ports unclaimed: writing there
+ * cannot end the run as "self-test passed". */
+static void test_selftest_ports_for_builtin_guests_only(void **state)
+{
+	struct rig r;
+	struct warn_limiter warn;
+	uint8_t zero[4] = { 0 };
+
+	(void)state;
+	rig_init(&r);
+	warn_init(&warn);
+	r.env.builtin_guest = false;
+	struct devices *d = devices_create(&r.env, &warn);
+	assert_non_null(d);
+	assert_null(devices_get(d, &selftest_port_device));
+	const struct bus_access a = { .addr = SELFTEST_PORT_RESULT, .size = 4, .write = true,
+				      .data = zero };
+	assert_false(bus_dispatch(r.pio, &a));
+	devices_destroy(d);
+	rig_free(&r);
+	rig_init(&r); /* fresh buses: a bus keeps its claims */
+	d = devices_create(&r.env, &warn);
+	assert_non_null(devices_get(d, &selftest_port_device));
+	assert_true(bus_dispatch(r.pio, &a));
+	devices_destroy(d);
+	warn_destroy(&warn);
+	rig_free(&r);
 }
 
 int main(void)
@@ -197,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_each_row_claims_what_it_registers),
 		cmocka_unit_test(test_rows_are_unique_and_whole),
 		cmocka_unit_test(test_table_saves_and_loads),
+		cmocka_unit_test(test_selftest_ports_for_builtin_guests_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
