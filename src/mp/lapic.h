@@ -21,6 +21,8 @@
 
 #define LAPIC_DEFAULT_BASE 0xfee00000ull  /* SDM 10.4.1 */
 #define LAPIC_VERSION 0x00050014u         /* SDM 10.4.8: max LVT entry 5, version 0x14 */
+/* The shortest periodic timer: KVM's min_timer_period_us (200 us) for its in-kernel APIC. */
+#define LAPIC_MIN_PERIOD_NS 200000ull
 
 /* MSRs (SDM Vol. 4 table 2-2; SDM 10.4.4, 10.5.4.1, 10.12.1.2). */
 #define LAPIC_MSR_APIC_BASE 0x1bu

@@ -16,12 +16,27 @@ static uint32_t divide_value(uint32_t dcr)
 	return x == 7 ? 1 : 2u << x;
 }
 
-static uint64_t timer_period_ns(const struct lapic *l)
+/* The count's period on the bus clock, at least one nanosecond. */
+static uint64_t count_period_ns(const struct lapic *l)
 {
 	unsigned __int128 ns = (unsigned __int128)l->timer.initial * l->timer.div * NS_PER_S;
 	unsigned __int128 p = (ns + l->cfg.bus_hz - 1) / l->cfg.bus_hz;
 
 	return p ? (uint64_t)p : 1;
+}
+
+/*
+ * The timer's period: in periodic mode never below LAPIC_MIN_PERIOD_NS, as KVM's in-kernel
+ * APIC clamps it (min_timer_period_us, arch/x86/kvm/lapic.c): a guest asking for a count
+ * of 1 would otherwise have mpvmm fire a timer every nanosecond.  The count then runs at
+ * that slower pace too, as it does under KVM.
+ */
+static uint64_t timer_period_ns(const struct lapic *l)
+{
+	uint64_t p = count_period_ns(l);
+
+	return timer_mode(l) == LAPIC_TIMER_PERIODIC && p < LAPIC_MIN_PERIOD_NS ?
+	       LAPIC_MIN_PERIOD_NS : p;
 }
 
 /* TSC ticks as ns, rounded up (a deadline never falls due early). */
@@ -64,6 +79,12 @@ void lapic_timer_arm(struct lapic *l, uint32_t initial)
 	l->timer.armed = initial != 0; /* 10.5.4: a zero initial count stops the timer */
 	l->timer.div = divide_value(l->dcr);
 	l->timer.start_ns = now_ns(l);
+	if (l->timer.armed && timer_mode(l) == LAPIC_TIMER_PERIODIC &&
+	    count_period_ns(l) < LAPIC_MIN_PERIOD_NS)
+		lapic_warnf(l, "periodic timer of %llu ns is below %llu us: %llu us used, as KVM does",
+			    (unsigned long long)count_period_ns(l),
+			    (unsigned long long)(LAPIC_MIN_PERIOD_NS / 1000),
+			    (unsigned long long)(LAPIC_MIN_PERIOD_NS / 1000));
 }
 
 uint32_t lapic_timer_current(const struct lapic *l)
@@ -81,6 +102,9 @@ uint32_t lapic_timer_current(const struct lapic *l)
 	}
 	unsigned __int128 ticks = (unsigned __int128)el * l->cfg.bus_hz;
 	ticks /= (uint64_t)l->timer.div * NS_PER_S;
+	/* A clamped period counts the initial count down over the whole of it. */
+	if (period != count_period_ns(l))
+		ticks = (unsigned __int128)el * l->timer.initial / period;
 	return ticks >= l->timer.initial ? 0 : l->timer.initial - (uint32_t)ticks;
 }
 

@@ -401,26 +401,64 @@ static void test_timer_periodic(void **state)
 	enable(l);
 	wr(l, LAPIC_LVT_TIMER, LAPIC_TIMER_PERIODIC | 0x40);
 	wr(l, LAPIC_TIMER_DIVIDE, 0x1);
-	clk = 500;
-	wr(l, LAPIC_TIMER_INITIAL, 25); /* period 1000 ns */
-	assert_int_equal(lapic_timer_next(l), 1500);
-	clk = 1100;
-	assert_int_equal(rd(l, LAPIC_TIMER_CURRENT), 10); /* 600 ns at 40 ns per count */
+	clk = 500000;
+	wr(l, LAPIC_TIMER_INITIAL, 25000); /* period 1 ms */
+	assert_int_equal(lapic_timer_next(l), 1500000);
+	clk = 1100000;
+	assert_int_equal(rd(l, LAPIC_TIMER_CURRENT), 10000); /* 600 us at 40 ns per count */
 	/* Late by one and a half periods: one interrupt, re-armed on the period grid. */
-	assert_true(lapic_timer_fire(l, 3000));
-	assert_int_equal(lapic_timer_next(l), 3500);
-	clk = 3000;
-	assert_int_equal(rd(l, LAPIC_TIMER_CURRENT), 13); /* 500 ns into the period: 12.5 counts */
+	assert_true(lapic_timer_fire(l, 3000000));
+	assert_int_equal(lapic_timer_next(l), 3500000);
+	clk = 3000000;
+	assert_int_equal(rd(l, LAPIC_TIMER_CURRENT), 12500); /* 500 us into the period */
 	assert_int_equal(lapic_accept(l), 0x40);
 	/* Masked: counts and re-arms, raises nothing. */
 	wr(l, LAPIC_LVT_TIMER, LAPIC_TIMER_PERIODIC | LAPIC_LVT_MASKED | 0x40);
-	assert_false(lapic_timer_fire(l, 3500));
-	assert_int_equal(lapic_timer_next(l), 4500);
+	assert_false(lapic_timer_fire(l, 3500000));
+	assert_int_equal(lapic_timer_next(l), 4500000);
 	assert_false(irr_has(l, 0x40));
 	/* Periodic -> one-shot keeps counting (10.5.4.1): expires once more, then stops. */
 	wr(l, LAPIC_LVT_TIMER, 0x40);
-	assert_true(lapic_timer_fire(l, 4500));
+	assert_true(lapic_timer_fire(l, 4500000));
 	assert_int_equal(lapic_timer_next(l), LAPIC_TIMER_NONE);
+	assert_int_equal(nwarn, 0);
+	lapic_destroy(l);
+}
+
+/*
+ * A periodic timer shorter than LAPIC_MIN_PERIOD_NS runs at that period (as KVM's
+ * in-kernel APIC does), said once per arming; a one-shot timer is never stretched.
+ */
+static void test_timer_periodic_floor(void **state)
+{
+	/* 1 GHz input clock, divide by 1: one count per ns. */
+	struct lapic *l = make(0, true, 1000000000, 0);
+
+	(void)state;
+	enable(l);
+	wr(l, LAPIC_TIMER_DIVIDE, 0xb);
+	wr(l, LAPIC_LVT_TIMER, LAPIC_TIMER_PERIODIC | 0x40);
+	clk = 1000;
+	wr(l, LAPIC_TIMER_INITIAL, 1); /* a 1 ns period asked for */
+	assert_int_equal(lapic_timer_next(l), 1000 + LAPIC_MIN_PERIOD_NS);
+	assert_int_equal(nwarn, 1);
+	assert_non_null(strstr(last_warn, "200 us"));
+	/* The count runs down over the whole stretched period. */
+	clk = 1000 + LAPIC_MIN_PERIOD_NS / 2;
+	assert_true(rd(l, LAPIC_TIMER_CURRENT) <= 1);
+	/* A hostile guest sees one interrupt per floor period however late the host is. */
+	assert_true(lapic_timer_fire(l, 1000 + 10 * LAPIC_MIN_PERIOD_NS));
+	assert_int_equal(lapic_timer_next(l), 1000 + 11 * LAPIC_MIN_PERIOD_NS);
+	assert_int_equal(nwarn, 1); /* firing again says nothing more */
+	/* Exactly the floor: as asked, no warning. */
+	wr(l, LAPIC_TIMER_INITIAL, (uint32_t)LAPIC_MIN_PERIOD_NS);
+	assert_int_equal(nwarn, 1);
+	/* One-shot, count 1: due after 1 ns, as asked. */
+	wr(l, LAPIC_LVT_TIMER, 0x40);
+	clk = 5000000;
+	wr(l, LAPIC_TIMER_INITIAL, 1);
+	assert_int_equal(lapic_timer_next(l), 5000001);
+	assert_int_equal(nwarn, 1);
 	lapic_destroy(l);
 }
 
@@ -855,16 +893,16 @@ static void test_snapshot_tsc_deadline_and_periodic(void **state)
 	enable(l);
 	wr(l, LAPIC_LVT_TIMER, LAPIC_TIMER_PERIODIC | 0x40);
 	wr(l, LAPIC_TIMER_DIVIDE, 0xb); /* divide by 1 */
-	clk = 100;
-	wr(l, LAPIC_TIMER_INITIAL, 1000);
-	clk = 1500;
+	clk = 100000;
+	wr(l, LAPIC_TIMER_INITIAL, 1000000); /* 1 ms */
+	clk = 1500000;
 	e = save_of(l);
 	n = make(0, true, 0, 0);
-	clk = 1500;
+	clk = 1500000;
 	assert_int_equal(load_of(n, e.buf, e.len, err, sizeof(err)), 0);
-	assert_int_equal(lapic_timer_next(n), 1100);
-	assert_true(lapic_timer_fire(n, 1500));
-	assert_int_equal(lapic_timer_next(n), 2100);
+	assert_int_equal(lapic_timer_next(n), 1100000);
+	assert_true(lapic_timer_fire(n, 1500000));
+	assert_int_equal(lapic_timer_next(n), 2100000);
 	assert_int_equal(lapic_accept(n), 0x40);
 	lapic_destroy(n);
 	lapic_destroy(l);
@@ -951,6 +989,7 @@ int main(void)
 		cmocka_unit_test(test_icr_xapic),
 		cmocka_unit_test(test_timer_one_shot_divides),
 		cmocka_unit_test(test_timer_periodic),
+		cmocka_unit_test(test_timer_periodic_floor),
 		cmocka_unit_test(test_timer_tsc_deadline),
 		cmocka_unit_test(test_x2apic_msrs),
 		cmocka_unit_test(test_apic_base_transitions),
