@@ -15,7 +15,9 @@
  *    32  16  snapshot id: random (getrandom), repeated in the memory file
  *    48   4  L, the length of the memory file's name: 1..255 with flag bit 0, else 0
  *    52   L  the memory file's name: a basename (no '/' or NUL, not "." or ".."), found in
- *            the snapshot's directory unless the reader is given another path
+ *            the snapshot's directory unless the reader is given another path; when
+ *            that file is missing or has another id, the reader takes NAME.<id in hex>
+ *            beside it (a memory file staged while its pair was replaced: snapfile_write.c)
  *   52+L     zeros up to H - 4
  *   H-4   4  CRC of bytes 0 .. H-4
  *
@@ -61,6 +63,8 @@
 #include "snapshot/snapfile.h"
 #include "snapshot/snapfile_layout.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +219,26 @@ const void *snap_dec_blob(struct snap_dec *d, size_t *n)
 bool snap_dec_done(const struct snap_dec *d)
 {
 	return !d->bad && d->off == d->len;
+}
+
+char *snap_staged_name(const char *memory_path, const uint8_t id[16])
+{
+	const char *slash = strrchr(memory_path, '/');
+	const char *base = slash ? slash + 1 : memory_path;
+	size_t len = strlen(memory_path);
+
+	if (strlen(base) + 1 + 2 * 16 > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	char *s = malloc(len + 1 + 2 * 16 + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, memory_path, len);
+	s[len] = '.';
+	for (int i = 0; i < 16; i++)
+		sprintf(s + len + 1 + 2 * i, "%02x", id[i]);
+	return s;
 }
 
 int snap_refuse(char *err, size_t errlen, const char *what, const char *fmt, ...)

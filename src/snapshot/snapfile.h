@@ -8,7 +8,8 @@
  *
  * Saving is atomic: everything goes to a temporary file beside the final path, which is
  * fsync'ed and renamed into place (then the directory is fsync'ed); a crash or a SIGKILL
- * mid-save never leaves a file at the final path.  Reading validates everything before the
+ * mid-save never leaves a file at the final path, and a main file and its memory file
+ * replace an old pair so that one pair or the other always restores.  Reading validates everything before the
  * caller sees anything: header, every section's bounds and CRC, the memory extents.
  * snapfile.c describes the format byte by byte.
  */
@@ -44,8 +45,9 @@ struct snap_writer;
 
 /*
  * Start a snapshot that will appear at `path` on commit.  With `memory_path` non-NULL, the
- * page data goes to that file instead (also atomic) and the snapshot records which memory
- * file belongs to it.  Returns NULL with a reason in err.
+ * page data goes to that file instead and the snapshot records which memory file belongs to
+ * it; the pair replaces an old pair atomically (snapfile_write.c).  Files are created 0600.
+ * Returns NULL with a reason in err.
  */
 struct snap_writer *snap_writer_open(const char *path, const char *memory_path, char *err,
 				     size_t errlen);
@@ -62,11 +64,17 @@ int snap_put(struct snap_writer *w, uint32_t type, uint32_t instance, const void
  */
 int snap_put_memory(struct snap_writer *w, const struct snap_mem_region *regions, unsigned n);
 /*
- * fsync, rename into place (the memory file first), fsync the directory; frees w.  Returns
- * 0, or -1 with err (also when an earlier put failed); nothing is then left at the final
- * paths but what was there before, bar a memory file renamed before its main file failed.
+ * fsync, rename into place (snapfile_write.c: the memory file staged, the main file, the
+ * memory file), fsync the directories; frees w.  Returns 0, or -1 with err (also when an
+ * earlier put failed); after -1 the final paths hold what they held before.  After 0, err
+ * is empty, or a note that the memory file stays at its staged name, where it is found.
  */
 int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen);
+/*
+ * The staged name of a memory file: `memory_path` + "." + the snapshot id in hex, beside it.
+ * Malloc'ed; NULL with errno (ENAMETOOLONG when the name would not fit a directory entry).
+ */
+char *snap_staged_name(const char *memory_path, const uint8_t id[16]);
 /* Remove the temporary file(s); frees w. */
 void snap_writer_abort(struct snap_writer *w);
 

@@ -468,7 +468,23 @@ static void unmap_file(struct bytes *b)
 	b->fd = -1;
 }
 
-/* The memory file: the one given, or the one the header names, beside the snapshot. */
+static int map_memory_file(struct snap_reader *r, const char *memory_path, char *err,
+			   size_t errlen)
+{
+	struct complaint c = { err, errlen, memory_path };
+
+	if (map_file(&r->mem, memory_path, &c) < 0 || check_memory_header(r, &c) < 0 ||
+	    check_page_data(r, &c) < 0) {
+		unmap_file(&r->mem);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The memory file: the one given, or the one the header names, beside the snapshot; when it
+ * is not this snapshot's, its staged name (snapfile_write.c), else the first complaint.
+ */
 static int open_memory_file(struct snap_reader *r, const char *path, const char *memory_path,
 			    char *err, size_t errlen)
 {
@@ -484,11 +500,17 @@ static int open_memory_file(struct snap_reader *r, const char *path, const char 
 		}
 		memory_path = buf;
 	}
-	struct complaint c = { err, errlen, memory_path };
-	if (map_file(&r->mem, memory_path, &c) < 0 || check_memory_header(r, &c) < 0 ||
-	    check_page_data(r, &c) < 0)
-		return -1;
-	return 0;
+	if (map_memory_file(r, memory_path, err, errlen) == 0)
+		return 0;
+	char *staged = snap_staged_name(memory_path, r->id);
+	char staged_err[256];
+	if (staged && access(staged, F_OK) == 0 &&
+	    map_memory_file(r, staged, staged_err, sizeof(staged_err)) == 0) {
+		free(staged);
+		return 0;
+	}
+	free(staged);
+	return -1;
 }
 
 struct snap_reader *snap_reader_open(const char *path, const char *memory_path, char *err,

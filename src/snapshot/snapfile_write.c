@@ -1,8 +1,15 @@
 /*
  * snapfile_write.c - writing a snapshot (format: snapfile.c): sections and page data go to
- * temporary files beside the final paths; commit fsyncs them, renames them into place (the
- * memory file first) and fsyncs the directories.  A process killed before the rename leaves
- * only files named `.NAME.tmp.XXXXXX`, never a file at the final path.
+ * temporary files (mode 0600: guest RAM is nobody else's business) beside the final paths.
+ * Commit fsyncs them and publishes a pair so that a failure or a kill at any point leaves
+ * the old pair or the new one restorable, never neither:
+ *   1. the memory file is renamed to its staged name, NAME.<snapshot id in hex>, which
+ *      replaces nothing;
+ *   2. the main file is renamed into place: the switch from the old pair to the new one
+ *      (the reader looks for NAME, then for NAME.<id> of the snapshot it opened);
+ *   3. the staged memory file is renamed to NAME, replacing the old one.
+ * Each rename is followed by an fsync of its directory.  A process killed before step 2
+ * leaves only files named `.NAME.tmp.XXXXXX` or NAME.<id> beside the old pair.
  *
  * It knows files and the layout; what a section means is its caller's business.
  */
@@ -31,6 +38,7 @@ struct section_key {
 
 struct snap_writer {
 	struct out_file main, mem; /* mem.fd < 0 without a memory file */
+	char *mem_staged;          /* mem.path + "." + the id in hex (step 1 above) */
 	uint8_t id[SNAP_ID_LEN];
 	char memname[SNAP_NAME_MAX + 1];
 	struct section_key *keys;
@@ -81,10 +89,7 @@ static int fsync_dir_of(const char *path)
 	return r;
 }
 
-/*
- * Create `.NAME.tmp.XXXXXX` beside `path`, O_EXCL with mode 0644 less the umask (mkstemp's
- * 0600 would need the umask, which a process can only read by changing it).
- */
+/* Create `.NAME.tmp.XXXXXX` beside `path`, O_EXCL, mode 0600 (a snapshot holds guest RAM). */
 static int create_temp(struct out_file *f, const char *path)
 {
 	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -106,7 +111,7 @@ static int create_temp(struct out_file *f, const char *path)
 			suffix[i] = digits[rnd[i] % (sizeof(digits) - 1)];
 		suffix[6] = '\0';
 		sprintf(f->tmp, "%.*s.%s.tmp.%s", dirlen, path, base, suffix);
-		f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (f->fd >= 0 || errno != EEXIST)
 			return f->fd < 0 ? -1 : 0;
 	}
@@ -129,6 +134,7 @@ static void writer_free(struct snap_writer *w)
 {
 	out_file_discard(&w->main);
 	out_file_discard(&w->mem);
+	free(w->mem_staged);
 	free(w->keys);
 	free(w);
 }
@@ -167,6 +173,11 @@ struct snap_writer *snap_writer_open(const char *path, const char *memory_path, 
 	strcpy(w->memname, memname);
 	if (getrandom(w->id, sizeof(w->id), 0) != (ssize_t)sizeof(w->id)) {
 		snprintf(err, errlen, "%s: getrandom: %s", path, strerror(errno));
+		writer_free(w);
+		return NULL;
+	}
+	if (memory_path && !(w->mem_staged = snap_staged_name(memory_path, w->id))) {
+		snprintf(err, errlen, "%s: %s", memory_path, strerror(errno));
 		writer_free(w);
 		return NULL;
 	}
@@ -524,26 +535,39 @@ static int write_memory_header(struct snap_writer *w)
 	return ftruncate(w->mem.fd, (off_t)w->mem.end);
 }
 
-/* The temporary file's data on disk, under its final name, the name on disk. */
-static int publish(struct out_file *f, const char **step)
+/* The temporary file's data on disk, under the name `to`, the name on disk. */
+static int publish(struct out_file *f, const char *to, const char **step)
 {
 	*step = "fsync";
 	if (fsync(f->fd) < 0)
 		return -1;
 	*step = "rename";
-	if (rename(f->tmp, f->path) < 0)
+	if (rename(f->tmp, to) < 0)
 		return -1;
 	close(f->fd);
 	f->fd = -1; /* nothing to remove any more */
 	*step = "fsync of the directory of";
-	return fsync_dir_of(f->path);
+	return fsync_dir_of(to);
+}
+
+/* Step 3: the staged memory file under its own name.  Until it is, the reader finds it staged. */
+static int unstage_memory(struct snap_writer *w, const char **step)
+{
+	*step = "rename";
+	if (rename(w->mem_staged, w->mem.path) < 0)
+		return -1;
+	*step = "fsync of the directory of";
+	return fsync_dir_of(w->mem.path);
 }
 
 int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen)
 {
 	const char *step = "write";
 	const char *what = w->main.path;
+	bool separate = w->mem.fd >= 0;
 
+	if (errlen)
+		err[0] = '\0';
 	if (w->failed) {
 		snprintf(err, errlen, "%s: not saved, an earlier write failed: %s", what,
 			 strerror(w->failed));
@@ -554,21 +578,27 @@ int snap_writer_commit(struct snap_writer *w, char *err, size_t errlen)
 	int r = ftruncate(w->main.fd, (off_t)w->main.end);
 	if (r == 0)
 		r = write_main_header(w);
-	if (r == 0 && w->mem.fd >= 0) {
+	if (r == 0 && separate) {
 		what = w->mem.path;
 		r = write_memory_header(w);
 		if (r == 0)
-			r = publish(&w->mem, &step);
+			r = publish(&w->mem, w->mem_staged, &step);
+		if (r < 0 && w->mem.fd < 0)
+			unlink(w->mem_staged); /* renamed, then its directory's fsync failed */
 	}
 	if (r == 0) {
 		what = w->main.path;
-		r = publish(&w->main, &step);
+		r = publish(&w->main, w->main.path, &step);
+		/* Not switched: the staged memory file belongs to nothing. */
+		if (r < 0 && w->main.fd >= 0 && separate)
+			unlink(w->mem_staged);
 	}
-	if (r < 0) {
+	if (r == 0 && separate && unstage_memory(w, &step) < 0) {
+		/* The new pair restores (the reader finds the staged name): saved, with a note. */
+		snprintf(err, errlen, "%s: %s: %s; the memory file stays at %s, where restore finds it",
+			 w->mem.path, step, strerror(errno), w->mem_staged);
+	} else if (r < 0) {
 		snprintf(err, errlen, "%s: %s: %s", what, step, strerror(errno));
-		/* A memory file in place without its main file would only mislead. */
-		if (w->main.fd >= 0 && w->mem.path && w->mem.fd < 0)
-			unlink(w->mem.path);
 	}
 	writer_free(w);
 	return r;

@@ -208,7 +208,11 @@ static int write_snapshot(struct vm *vm, const char *path, const char *memory_pa
 		snap_writer_abort(w);
 		return -1;
 	}
-	return snap_writer_commit(w, err, errlen);
+	if (snap_writer_commit(w, err, errlen) < 0)
+		return -1;
+	if (err[0]) /* saved and restorable, with a memory file still at its staged name */
+		log_warn("snapshot: %s", err);
+	return 0;
 }
 
 int vm_snapshot(struct vm *vm, const char *path, const char *memory_path, bool resume,

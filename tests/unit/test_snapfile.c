@@ -398,9 +398,7 @@ static void test_round_trip(void **state)
 	save(s.path, NULL, &m);
 	assert_int_equal(entries(&s, "", NULL, 0), 1); /* no temporary file left */
 	assert_int_equal(stat(s.path, &st), 0);
-	mode_t mask = umask(0);
-	umask(mask);
-	assert_int_equal(st.st_mode & 0777, 0644 & ~mask);
+	assert_int_equal(st.st_mode & 0777, 0600); /* guest RAM: the owner's only */
 	/* Sparse: 26 pages of data, and less than two pages of the rest. */
 	assert_true((uint64_t)st.st_size < SPARSE_BYTES + 2 * PAGE);
 
@@ -1154,6 +1152,175 @@ static void test_kill_mid_save(void **state)
 	scratch_free(&s);
 }
 
+/* ---- replacing a pair (main file + memory file): rename(2) made to fail or kill ---- */
+
+/*
+ * rename(2), wrapped (-Wl,--wrap=rename in meson.build): the call numbered `rename_fail_at`
+ * fails with EIO; the process kills itself before the call numbered `rename_kill_before`,
+ * or after the one numbered `rename_kill_after`.  Counting starts at 1 after rename_reset.
+ */
+int __real_rename(const char *from, const char *to);
+int __wrap_rename(const char *from, const char *to);
+static int rename_calls, rename_fail_at, rename_kill_before, rename_kill_after;
+
+int __wrap_rename(const char *from, const char *to)
+{
+	int n = ++rename_calls;
+
+	if (n == rename_fail_at) {
+		errno = EIO;
+		return -1;
+	}
+	if (n == rename_kill_before)
+		raise(SIGKILL);
+	int r = __real_rename(from, to);
+	if (n == rename_kill_after)
+		raise(SIGKILL);
+	return r;
+}
+
+static void rename_reset(void)
+{
+	rename_calls = rename_fail_at = rename_kill_before = rename_kill_after = 0;
+}
+
+/* One page of guest RAM whose bytes depend on `gen`, saved with a section naming it. */
+static void save_generation(const struct scratch *s, uint32_t gen, char *err, size_t errlen,
+			    int *result)
+{
+	struct snap_mem_region page = { 0, PAGE, ram_alloc(PAGE) };
+	struct snap_writer *w = snap_writer_open(s->path, s->mpath, err, errlen);
+
+	assert_non_null(w);
+	fill_page(page.hva, gen);
+	assert_int_equal(snap_put(w, SNAP_SEC_MACHINE, 0, &gen, sizeof(gen)), 0);
+	assert_int_equal(snap_put_memory(w, &page, 1), 0);
+	*result = snap_writer_commit(w, err, errlen);
+	munmap(page.hva, PAGE);
+}
+
+/* The generation the snapshot at s->path restores, its RAM checked; 0 when none restores. */
+static uint32_t restored_generation(const struct scratch *s)
+{
+	char err[256] = "";
+	struct snap_reader *r = snap_reader_open(s->path, NULL, err, sizeof(err));
+	uint32_t gen = 0;
+	size_t len = 0;
+
+	if (!r)
+		return 0;
+	const void *p = snap_get(r, SNAP_SEC_MACHINE, 0, &len);
+	assert_non_null(p);
+	assert_int_equal(len, sizeof(gen));
+	memcpy(&gen, p, sizeof(gen));
+	struct snap_mem_region page = { 0, PAGE, ram_alloc(PAGE) };
+	uint8_t want[PAGE];
+	fill_page(want, gen);
+	assert_int_equal(snap_load_memory(r, &page, 1, err, sizeof(err)), 0);
+	assert_memory_equal(page.hva, want, PAGE);
+	munmap(page.hva, PAGE);
+	snap_reader_close(r);
+	return gen;
+}
+
+/* A failing rename at each of the three steps: the old pair, or (at the last) the new one. */
+static void test_pair_rename_fails(void **state)
+{
+	struct scratch s;
+	char err[256] = "";
+	int result;
+
+	(void)state;
+	for (int step = 1; step <= 3; step++) {
+		scratch_init(&s);
+		rename_reset();
+		save_generation(&s, 1, err, sizeof(err), &result);
+		assert_int_equal(result, 0);
+		assert_string_equal(err, "");
+		rename_reset();
+		rename_fail_at = step;
+		save_generation(&s, 2, err, sizeof(err), &result);
+		if (step < 3) {
+			assert_int_equal(result, -1);
+			assert_non_null(strstr(err, "rename: Input/output error"));
+			assert_int_equal(restored_generation(&s), 1);
+			assert_int_equal(entries(&s, "", NULL, 0), 2); /* nothing staged is left */
+		} else {
+			/* Switched, the memory file not renamed back: saved, with a note. */
+			assert_int_equal(result, 0);
+			assert_non_null(strstr(err, "the memory file stays at"));
+			assert_int_equal(restored_generation(&s), 2);
+			assert_int_equal(entries(&s, "snap.mem.", NULL, 0), 1);
+		}
+		rename_reset();
+		/* The next save over either state leaves exactly the new pair. */
+		save_generation(&s, 3, err, sizeof(err), &result);
+		assert_int_equal(result, 0);
+		assert_int_equal(restored_generation(&s), 3);
+		scratch_free(&s);
+	}
+}
+
+/* SIGKILL before and after each rename: the old pair or the new one restores, never neither. */
+static void test_pair_killed_at_each_step(void **state)
+{
+	struct scratch s;
+	char err[256] = "";
+	int result, status;
+	unsigned saw_old = 0, saw_new = 0;
+
+	(void)state;
+	for (int point = 0; point < 6; point++) {
+		scratch_init(&s);
+		rename_reset();
+		save_generation(&s, 1, err, sizeof(err), &result);
+		assert_int_equal(result, 0);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			rename_reset();
+			if (point % 2)
+				rename_kill_after = point / 2 + 1;
+			else
+				rename_kill_before = point / 2 + 1;
+			save_generation(&s, 2, err, sizeof(err), &result);
+			_exit(3); /* not killed: the test is broken */
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		uint32_t gen = restored_generation(&s);
+		assert_true(gen == 1 || gen == 2);
+		saw_old += gen == 1;
+		saw_new += gen == 2;
+		/* The main file says which pair: before its rename the old one, after it the new. */
+		assert_int_equal(gen, point >= 3 ? 2 : 1);
+		scratch_free(&s);
+	}
+	assert_int_equal(saw_old, 3);
+	assert_int_equal(saw_new, 3);
+}
+
+/* Files are 0600 whatever the umask allows: a snapshot holds guest RAM. */
+static void test_file_modes(void **state)
+{
+	struct scratch s;
+	struct ram m;
+	struct stat st;
+
+	(void)state;
+	scratch_init(&s);
+	ram_sparse(&m);
+	mode_t old = umask(0);
+	save(s.path, s.mpath, &m);
+	umask(old);
+	assert_int_equal(stat(s.path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(s.mpath, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	ram_free(&m);
+	scratch_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1175,6 +1342,9 @@ int main(void)
 		cmocka_unit_test(test_extent_tables),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_kill_mid_save),
+		cmocka_unit_test(test_pair_rename_fails),
+		cmocka_unit_test(test_pair_killed_at_each_step),
+		cmocka_unit_test(test_file_modes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
