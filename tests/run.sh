@@ -71,7 +71,11 @@ LINUX_TIMEOUT=60
 [ -d /sys/module/kvm_pvm ] && LINUX_TIMEOUT=900
 
 if [ -n "${ONLY:-}" ]; then
-	"run_${ONLY}_tests"
+	# ONLY=snapshot runs run_snapshot_tests; ONLY=check_snapshot_confined that one check.
+	case $ONLY in
+	check_*) "$ONLY" ;;
+	*) "run_${ONLY}_tests" ;;
+	esac
 elif [ "$SLOW" = 1 ]; then
 	run_kvm_slow_tests
 	run_soft_slow_tests

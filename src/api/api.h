@@ -19,9 +19,10 @@
  *   PUT    /vcpus/{id}/mp_state      {"state": "RUNNABLE"}
  *   POST   /vcpus/{id}/init
  *   POST   /vcpus/{id}/sipi          {"vector": 8}
+ *   POST   /vm/snapshot              {"path": ABSOLUTE, "memory_file": ABSOLUTE, "resume": true}
  *   GET    /trace[?format=chrome|text|svg]
  *   DELETE /trace
- * Errors are {"error": "one line"} with 400, 404, 405 (and Allow), 409, 413 or 500.
+ * Errors are {"error": "one line"} with 400, 403, 404, 405 (and Allow), 409, 413 or 500.
  */
 #ifndef MPVMM_API_H
 #define MPVMM_API_H
@@ -37,6 +38,7 @@
 enum api_status {
 	API_OK = 0,
 	API_BAD_REQUEST = 400, /* the request makes no sense (e.g. a state the backend refuses) */
+	API_FORBIDDEN = 403,   /* not allowed here: e.g. a snapshot outside --snapshot-dir */
 	API_NOT_FOUND = 404,
 	API_CONFLICT = 409,    /* not now: e.g. the VM is shutting down, or must be paused first */
 	API_FAILED = 500,
@@ -121,7 +123,8 @@ struct api_ops {
 	enum api_status (*resume)(void *ctx, char *err, size_t errlen);
 	/*
 	 * Save the VM to `path` (RAM to `memory_path` unless NULL), atomically; it runs on
-	 * afterwards if `resume` and it was running.  Optional (NULL: 500).
+	 * afterwards if `resume` and it was running.  The paths are absolute (the server
+	 * refuses others); the VM may refuse some (API_FORBIDDEN).  Optional (NULL: 500).
 	 */
 	enum api_status (*snapshot)(void *ctx, const char *path, const char *memory_path,
 				    bool resume, char *err, size_t errlen);

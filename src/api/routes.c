@@ -82,7 +82,8 @@ void api_response_free(struct api_response *r)
 
 static void reply_status(struct api_response *r, enum api_status st, const char *err)
 {
-	unsigned code = st == API_BAD_REQUEST || st == API_NOT_FOUND || st == API_CONFLICT ? st : 500;
+	unsigned code = st == API_BAD_REQUEST || st == API_FORBIDDEN || st == API_NOT_FOUND ||
+			st == API_CONFLICT ? st : 500;
 
 	api_error(r, code, "%s", err[0] ? err : "the VM could not do it");
 }
@@ -286,7 +287,10 @@ static void post_shutdown(const struct api_ops *ops, const struct route_args *a,
 	vm_action(ops, ops->shutdown, r);
 }
 
-/* {"path": FILE, "memory_file": FILE (optional), "resume": true (default)} */
+/*
+ * {"path": FILE, "memory_file": FILE (optional), "resume": true (default)}.  The files are
+ * absolute paths: a relative one would land in mpvmm's working directory, not the client's.
+ */
 static void post_snapshot(const struct api_ops *ops, const struct route_args *a,
 			  struct api_response *r)
 {
@@ -301,6 +305,10 @@ static void post_snapshot(const struct api_ops *ops, const struct route_args *a,
 	    (mem && !json_is_string(mem)) || (resume && !json_is_boolean(resume))) {
 		api_error(r, 400, "'path' must be a file name, 'memory_file' a file name and "
 			  "'resume' true or false");
+	} else if (json_string_value(path)[0] != '/' || (mem && json_string_value(mem)[0] != '/')) {
+		api_error(r, 400, "'%s' must be an absolute path (mpvmm's working directory is "
+			  "not the client's)", json_string_value(path)[0] != '/' ? "path" :
+			  "memory_file");
 	} else if (!ops->snapshot) {
 		api_error(r, 500, "this VM cannot do that");
 	} else {

@@ -13,10 +13,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int config_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
@@ -109,6 +111,7 @@ enum {
 	OPT_ACCEL,
 	OPT_SEED,
 	OPT_IRQCHIP,
+	OPT_SNAPSHOT_DIR,
 };
 
 static const struct option run_options[] = {
@@ -136,6 +139,7 @@ static const struct option run_options[] = {
 	{ "accel", required_argument, NULL, OPT_ACCEL },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+	{ "snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -184,6 +188,7 @@ void config_usage(FILE *out)
 		"      --seed S           soft: the order and length of the vCPUs' turns follow S,\n"
 		"                         and trace time counts instructions: same S, same run\n"
 		"      --api PATH         serve the control API on this UNIX socket (mpvmm ctl PATH)\n"
+		"      --snapshot-dir DIR snapshots through the API only inside DIR (else 403)\n"
 		"      --trace FILE       write the MP-state trace at exit (Chrome trace JSON)\n"
 		"      --timeline FILE    draw the MP-state timeline at exit (SVG)\n"
 		"      --quiet            print only guest output, warnings and errors\n"
@@ -343,6 +348,27 @@ static int parse_string_option(int opt, const char *arg, struct vm_config *cfg, 
 	return 0;
 }
 
+/*
+ * --snapshot-dir: resolved now (symbolic links, ".."), so that what the API checks a path
+ * against is the directory the user named, whatever happens to that name later.
+ */
+static int parse_snapshot_dir(const char *arg, struct vm_config *cfg, char *err, size_t errlen)
+{
+	static char resolved[PATH_MAX];
+	struct stat st;
+
+	if (!realpath(arg, resolved) || stat(resolved, &st) < 0) {
+		snprintf(err, errlen, "--snapshot-dir %s: %s", arg, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "--snapshot-dir %s: not a directory", arg);
+		return -1;
+	}
+	cfg->snapshot_dir = resolved;
+	return 0;
+}
+
 static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err, size_t errlen)
 {
 	if (set_flag(opt, cfg))
@@ -368,6 +394,8 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	case OPT_INITRD:
 	case OPT_CMDLINE:
 		return parse_string_option(opt, arg, cfg, err, errlen);
+	case OPT_SNAPSHOT_DIR:
+		return parse_snapshot_dir(arg, cfg, err, errlen);
 	}
 	snprintf(err, errlen, "internal error: option %d not handled", opt);
 	return -1;
@@ -435,7 +463,7 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 /* ---- mpvmm restore ---- */
 
 enum restore_opt { ROPT_HELP = 'h', ROPT_API = 256, ROPT_TRACE, ROPT_TIMELINE, ROPT_QUIET,
-		   ROPT_ACCEL, ROPT_MEMORY_FILE };
+		   ROPT_ACCEL, ROPT_MEMORY_FILE, ROPT_SNAPSHOT_DIR };
 
 static const struct option restore_options[] = {
 	{ "api", required_argument, NULL, ROPT_API },
@@ -444,6 +472,7 @@ static const struct option restore_options[] = {
 	{ "quiet", no_argument, NULL, ROPT_QUIET },
 	{ "accel", required_argument, NULL, ROPT_ACCEL },
 	{ "memory-file", required_argument, NULL, ROPT_MEMORY_FILE },
+	{ "snapshot-dir", required_argument, NULL, ROPT_SNAPSHOT_DIR },
 	{ "help", no_argument, NULL, ROPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -458,6 +487,7 @@ void config_restore_usage(FILE *out)
 		"      --memory-file FILE the guest RAM file saved beside the snapshot (default:\n"
 		"                         the one the snapshot names, in its directory)\n"
 		"      --api PATH         control API on this UNIX socket\n"
+		"      --snapshot-dir DIR snapshots through the API only inside DIR (else 403)\n"
 		"      --trace FILE       Chrome trace of the MP events at exit (the saved ones too)\n"
 		"      --timeline FILE    SVG timeline at exit\n"
 		"      --accel kvm|soft   must be the snapshot's own accelerator (checked)\n"
@@ -507,7 +537,9 @@ enum config_result config_parse_restore(int argc, char *const argv[], struct con
 			r->memory_file = optarg;
 			break;
 		case ROPT_ACCEL:
-			if (parse_one(OPT_ACCEL, optarg, &r->local, err, errlen) < 0)
+		case ROPT_SNAPSHOT_DIR:
+			if (parse_one(opt == ROPT_ACCEL ? OPT_ACCEL : OPT_SNAPSHOT_DIR, optarg,
+				      &r->local, err, errlen) < 0)
 				result = CONFIG_ERROR;
 			break;
 		default:

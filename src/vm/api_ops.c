@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "util/confine.h"
 #include "vm/vm_parts.h"
 
 static struct vm *vm_of(void *ctx)
@@ -246,11 +247,32 @@ static enum api_status api_shutdown(void *ctx, char *err, size_t errlen)
 	return API_OK;
 }
 
+/* With --snapshot-dir, a snapshot's files go there or nowhere. */
+static enum api_status confined(const struct vm *vm, const char *path, char *err, size_t errlen)
+{
+	if (!vm->cfg.snapshot_dir || !path)
+		return API_OK;
+	switch (confine_check(vm->cfg.snapshot_dir, path, err, errlen)) {
+	case CONFINE_INSIDE:
+		return API_OK;
+	case CONFINE_OUTSIDE:
+		return API_FORBIDDEN;
+	case CONFINE_UNRESOLVED:
+		break;
+	}
+	return API_BAD_REQUEST;
+}
+
 static enum api_status api_snapshot(void *ctx, const char *path, const char *memory_path,
 				    bool resume, char *err, size_t errlen)
 {
 	struct vm *vm = vm_of(ctx);
+	enum api_status st = confined(vm, path, err, errlen);
 
+	if (st == API_OK)
+		st = confined(vm, memory_path, err, errlen);
+	if (st != API_OK)
+		return st;
 	if (vm_snapshot(vm, path, memory_path, resume, err, errlen) < 0)
 		return atomic_load(&vm->stopping) ? API_CONFLICT : API_FAILED;
 	return API_OK;

@@ -233,6 +233,7 @@ static int restore_state(struct vm *vm, const struct snap_reader *r, char *err, 
 static void take_local_options(struct vm_config *cfg, const struct vm_config *local)
 {
 	cfg->api_socket = local->api_socket;
+	cfg->snapshot_dir = local->snapshot_dir;
 	cfg->trace_file = local->trace_file;
 	cfg->timeline_file = local->timeline_file;
 	cfg->quiet = local->quiet;

@@ -313,7 +313,8 @@ check_snapshot_killed() {
 	fi
 }
 
-# API refusals: a bad body is a 400, an unwritable path a clear error; the VM runs on.
+# API refusals: a bad body or a relative path is a 400, an unwritable path a clear error;
+# the VM runs on.
 check_snapshot_api_errors() {
 	local name=snap-api tag=snapshot/api-errors bad=""
 	start_held "$name" --accel soft --cpus 2
@@ -324,11 +325,64 @@ check_snapshot_api_errors() {
 	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X POST \
 		-d '{"path": "/x", "bogus": 1}' http://localhost/vm/snapshot)
 	[ "$code" = 400 ] || bad="$bad unknown-field:$code"
+	code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X POST \
+		-d '{"path": "relative.snap"}' http://localhost/vm/snapshot)
+	[ "$code" = 400 ] || bad="$bad relative:$code"
 	snap_ctl snapshot /nonexistent-dir/x.snap >/dev/null 2>"$TMP/$name.ctl" && bad="$bad no-dir-ok"
 	grep -q "nonexistent-dir" "$TMP/$name.ctl" || bad="$bad message:$(cat "$TMP/$name.ctl")"
 	snap_ctl vm 2>/dev/null | grep -q running || bad="$bad not-running-after"
 	snap_ctl shutdown >/dev/null 2>&1
 	wait "$VM_PID"
+	if [ -z "$bad" ]; then
+		pass "$tag"
+	else
+		fail "$tag" "$bad"
+	fi
+}
+
+# snap_post BODY: POST /vm/snapshot; prints the HTTP status.
+snap_post() {
+	curl -s -o "$TMP/snap-post.body" -w '%{http_code}' --unix-socket "$SOCK" -X POST \
+		-d "$1" http://localhost/vm/snapshot
+}
+
+# --snapshot-dir DIR: a path outside DIR, by name, by "..", or through a symbolic link, is a
+# 403 and writes nothing; inside DIR it is saved, both files mode 0600 whatever the umask.
+check_snapshot_confined() {
+	local name=snap-dir tag=snapshot/snapshot-dir bad="" dir=$TMP/snapdir out=$TMP/snapout
+	mkdir -p "$dir" "$out"
+	ln -sfn "$out" "$dir/escape"
+	local mask status
+	mask=$(umask)
+	umask 0 # the files must be 0600 all the same
+	start_held "$name" --accel soft --cpus 2 --snapshot-dir "$dir"
+	status=$?
+	umask "$mask"
+	if [ "$status" -ne 0 ]; then
+		fail "$tag" "VM did not come up: $(tail -n 3 "$TMP/$name.err")"
+		kill "$VM_PID" 2>/dev/null
+		return
+	fi
+	local code
+	code=$(snap_post "{\"path\": \"$out/a.snap\"}")
+	[ "$code" = 403 ] || bad="$bad outside:$code"
+	grep -q "is outside $dir" "$TMP/snap-post.body" || bad="$bad reason:$(cat "$TMP/snap-post.body")"
+	code=$(snap_post "{\"path\": \"$dir/../snapout/b.snap\"}")
+	[ "$code" = 403 ] || bad="$bad dotdot:$code"
+	code=$(snap_post "{\"path\": \"$dir/escape/c.snap\"}")
+	[ "$code" = 403 ] || bad="$bad symlink:$code"
+	code=$(snap_post "{\"path\": \"$dir/d.snap\", \"memory_file\": \"$out/d.mem\"}")
+	[ "$code" = 403 ] || bad="$bad memory-outside:$code"
+	[ -z "$(ls -A "$out")" ] || bad="$bad written-outside:$(ls "$out" | tr '\n' ' ')"
+	code=$(snap_post "{\"path\": \"$dir/ok.snap\", \"memory_file\": \"$dir/ok.mem\"}")
+	[ "$code" = 200 ] || bad="$bad inside:$code:$(cat "$TMP/snap-post.body")"
+	local f
+	for f in ok.snap ok.mem; do
+		[ "$(stat -c %a "$dir/$f" 2>/dev/null)" = 600 ] ||
+			bad="$bad mode-$f:$(stat -c %a "$dir/$f" 2>&1)"
+	done
+	snap_ctl shutdown >/dev/null 2>&1 || kill "$VM_PID"
+	wait "$VM_PID" 2>/dev/null
 	if [ -z "$bad" ]; then
 		pass "$tag"
 	else
@@ -355,6 +409,7 @@ run_snapshot_tests() {
 	check_snapshot_irqchip_section
 	check_snapshot_killed
 	check_snapshot_api_errors
+	check_snapshot_confined
 	check_snapshot_old_file
 }
 
