@@ -4,9 +4,11 @@
  * routes.c's business.
  *
  * Threads: one libmicrohttpd thread accepts, and each connection gets a thread of its own
- * (at most API_MAX_CONNECTIONS), so a client that sends slowly, or a request waiting for a
- * vCPU, never holds up another.  Those threads block every signal: SIGINT/SIGTERM belong to
- * the main program's signal thread and SIGUSR1 to the vCPUs.
+ * (at most API_MAX_CONNECTIONS live), so a client that sends slowly, or a request waiting for
+ * a vCPU, never holds up another; conn_guard.c cuts a request that does not arrive within
+ * API_REQUEST_DEADLINE_MS and, when the slots run out, the connection that has waited
+ * longest, so that clients cannot keep the others out.  Those threads block every signal:
+ * SIGINT/SIGTERM belong to the main program's signal thread and SIGUSR1 to the vCPUs.
  */
 #include "api/api.h"
 
@@ -22,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "api/conn_guard.h"
 #include "api/routes.h"
 #include "util/dlib.h"
 
@@ -35,6 +38,7 @@ static struct {
 	__typeof__(MHD_queue_response) *queue_response;
 	__typeof__(MHD_destroy_response) *destroy_response;
 	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+	__typeof__(MHD_get_connection_info) *get_connection_info;
 	__typeof__(MHD_start_daemon) *start_daemon;
 	__typeof__(MHD_get_daemon_info) *get_daemon_info;
 	__typeof__(MHD_quiesce_daemon) *quiesce_daemon;
@@ -47,6 +51,7 @@ static const struct dlib_sym mhd_syms[] = {
 	{ "MHD_queue_response", (void **)&mhd.queue_response },
 	{ "MHD_destroy_response", (void **)&mhd.destroy_response },
 	{ "MHD_lookup_connection_value", (void **)&mhd.lookup_connection_value },
+	{ "MHD_get_connection_info", (void **)&mhd.get_connection_info },
 	{ "MHD_start_daemon", (void **)&mhd.start_daemon },
 	{ "MHD_get_daemon_info", (void **)&mhd.get_daemon_info },
 	{ "MHD_quiesce_daemon", (void **)&mhd.quiesce_daemon },
@@ -58,11 +63,17 @@ static const struct dlib_sym mhd_syms[] = {
 
 /* A body sent without Content-Length is read and thrown away past the cap, up to this. */
 #define API_MAX_DISCARD (16u * API_MAX_BODY)
+/*
+ * Clients waiting to be accepted: a flood of connections must not leave a newcomer's
+ * connect() failing for want of room in the queue (the kernel caps it at somaxconn).
+ */
+#define API_LISTEN_BACKLOG 4096
 /* How long api_stop waits for connections under way before closing them. */
 #define API_STOP_GRACE_MS 1000u
 
 struct api {
 	struct MHD_Daemon *mhd;
+	struct conn_guard *guard;
 	const struct api_ops *ops;
 	char *path;
 	dev_t dev; /* the socket file we made, so that api_stop removes only that one */
@@ -166,7 +177,7 @@ static int open_socket(struct api *api, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	if (chmod(api->path, 0600) < 0 || stat(api->path, &st) < 0 || listen(fd, 64) < 0) {
+	if (chmod(api->path, 0600) < 0 || stat(api->path, &st) < 0 || listen(fd, API_LISTEN_BACKLOG) < 0) {
 		snprintf(err, errlen, "%s: %s", api->path, strerror(errno));
 		unlink(api->path);
 		close(fd);
@@ -237,6 +248,14 @@ static int take_chunk(struct request *rq, const char *data, size_t len)
 	return rq->discarded > API_MAX_DISCARD ? -1 : 0;
 }
 
+static struct conn_slot *connection_slot(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i =
+		mhd.get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i ? i->socket_context : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -267,8 +286,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.format = mhd.lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
 	};
 	struct api_response resp;
+	struct conn_slot *slot = connection_slot(c);
+	if (slot)
+		conn_guard_answering(api->guard, slot, true);
 	api_route(api->ops, &req, &resp);
-	return send_response(c, &resp);
+	enum MHD_Result ret = send_response(c, &resp);
+	/* The answer must now be taken within the deadline, as the next request sent. */
+	if (slot)
+		conn_guard_answering(api->guard, slot, false);
+	return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -280,6 +306,33 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		free(rq->body);
 		free(rq);
 		*con_cls = NULL;
+	}
+}
+
+/* A new client: let it in if the guard has (or makes) room. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct api *api = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return conn_guard_make_room(api->guard) ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct api *api = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *i =
+			mhd.get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = i ? conn_guard_open(api->guard, i->connect_fd) : NULL;
+		if (!*socket_context && i)
+			shutdown(i->connect_fd, SHUT_RDWR); /* no slot: it ends at once */
+	} else if (*socket_context) {
+		conn_guard_close(api->guard, *socket_context);
+		*socket_context = NULL;
 	}
 }
 
@@ -295,9 +348,10 @@ static struct MHD_Daemon *start_mhd(struct api *api, int fd)
 	struct MHD_Daemon *d = mhd.start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			MHD_USE_ITC,
-		0, NULL, NULL, on_request, api,
+		0, on_accept, api, on_request, api,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
+		MHD_OPTION_CONNECTION_LIMIT, conn_guard_slots(api->guard),
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, api,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
 		MHD_OPTION_END);
@@ -333,9 +387,12 @@ struct api *api_start(const char *socket_path, const struct api_ops *ops, char *
 		free(api);
 		return NULL;
 	}
-	api->mhd = start_mhd(api, fd);
+	api->guard = conn_guard_start(API_MAX_CONNECTIONS, API_REQUEST_DEADLINE_MS, err, errlen);
+	api->mhd = api->guard ? start_mhd(api, fd) : NULL;
 	if (!api->mhd) {
-		snprintf(err, errlen, "%s: cannot start the HTTP server", socket_path);
+		if (api->guard)
+			snprintf(err, errlen, "%s: cannot start the HTTP server", socket_path);
+		conn_guard_stop(api->guard);
 		close(fd);
 		remove_socket_file(api);
 		free(api->path);
@@ -366,6 +423,7 @@ void api_stop(struct api *api)
 	for (unsigned ms = 0; ms < API_STOP_GRACE_MS && connections(api->mhd); ms += 5)
 		usleep(5000);
 	mhd.stop_daemon(api->mhd); /* closes what is left, joins every thread */
+	conn_guard_stop(api->guard);
 	remove_socket_file(api);
 	free(api->path);
 	free(api);

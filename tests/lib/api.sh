@@ -177,12 +177,56 @@ check_api_step_mode() {
 	fi
 }
 
+# get_vm_ms: GET /vm; prints "STATUS MS" (curl gives up after 5 s).
+get_vm_ms() {
+	curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 5 --unix-socket "$SOCK" \
+		http://localhost/vm | awk '{ printf "%s %d", $1, $2 * 1000 }'
+}
+
+# Hostile clients (tests/tools/api-hog): a request sent one header line a second is cut
+# after API_REQUEST_DEADLINE_MS (5 s; well before 10 s of being fed); with 1,000 connections
+# held open (reopened as they are cut) and 64 slow ones, GET /vm keeps answering within 1 s.
+check_api_hostile_clients() {
+	local name=api-hog tag=api/hostile-clients bad="" line first i answer
+	if ! start_held "$name" --accel soft --cpus 2; then
+		fail "$tag" "VM did not come up"; show_output "$name"; return
+	fi
+	line=$("$HERE/tools/api-hog" "$SOCK" --slow 4 --seconds 9)
+	first=$(echo "$line" | sed -n 's/.*slow-cut-first=\([0-9.]*\).*/\1/p')
+	if ! echo "$line" | grep -q 'slow-cut=4 ' || [ -z "$first" ] ||
+		! awk -v t="$first" 'BEGIN { exit !(t >= 4.5 && t <= 7) }'; then
+		bad="$bad deadline:[$line]"
+	fi
+	"$HERE/tools/api-hog" "$SOCK" --idle 1000 --slow 64 --seconds 12 >"$TMP/$name.hog" &
+	local hog=$!
+	sleep 3
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		answer=$(get_vm_ms)
+		set -- $answer
+		if [ "$1" != 200 ] || [ "$2" -gt 1000 ]; then
+			bad="$bad get-$i:$answer"
+		fi
+		sleep 0.5
+	done
+	wait "$hog"
+	grep -q 'slow-uncut=0' "$TMP/$name.hog" || bad="$bad flood:[$(cat "$TMP/$name.hog")]"
+	[ "$(mp_state_of 1)" = HALTED ] || bad="$bad vm-after"
+	echo "  flood: $(cat "$TMP/$name.hog")"
+	stop_held_vm
+	if [ -z "$bad" ]; then
+		pass "$tag"
+	else
+		fail "$tag" "$bad"
+	fi
+}
+
 run_api_tests() {
 	# The same API on the software CPU, where mpvmm keeps the MP state itself.
 	API_ACCEL=soft check_api_restart_ap
 	check_api_step_mode
 	check_api_restart_ap
 	check_api_pause_resume 64 200
+	check_api_hostile_clients
 }
 
 run_api_slow_tests() {
