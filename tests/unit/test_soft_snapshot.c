@@ -287,11 +287,73 @@ static void test_soft_refused(void **state)
 	free_snap(&s);
 }
 
+/*
+ * The record's context: after the engine id (u32 version, u32 Unicorn, u64 size) and the
+ * blob's u32 length, Unicorn 2.0.1's uc_context: a 16-byte header, then QEMU's CPUX86State,
+ * which opens with regs[16], eip, eflags (target/i386/cpu.h).
+ */
+#define CTX_AT (16 + 4)
+#define CTX_RIP (CTX_AT + 16 + 16 * 8)
+#define CTX_RFLAGS (CTX_RIP + 8)
+
+static void expect_context_refused(struct box *b, const struct snap *s, size_t off,
+				   uint64_t value, const char *why)
+{
+	uint8_t *c = malloc(s->vcpu.len);
+	struct snap_dec d;
+	char err[256] = "";
+
+	assert_non_null(c);
+	memcpy(c, s->vcpu.buf, s->vcpu.len);
+	memcpy(c + off, &value, sizeof(value));
+	snap_dec_init(&d, c, s->vcpu.len);
+	assert_int_equal(b->a->cpu->load_vcpu(b->v, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, why));
+	free(c);
+}
+
+/* A context no CPU could be in (the file's CRC being right) is refused, naming the register. */
+static void test_soft_insane_context(void **state)
+{
+	static struct box a, b;
+	struct snap s;
+	uint64_t rip, rflags;
+	struct x86_regs regs;
+
+	(void)state;
+	int r = setup(&a);
+	if (r > 0)
+		skip_because("%s", a.err);
+	assert_int_equal(r, 0);
+	a.between = &s;
+	run_box(&a);
+	assert_int_equal(setup(&b), 0);
+	/* The offsets are where this test believes: the saved RIP and RFLAGS are there. */
+	memcpy(&rip, s.vcpu.buf + CTX_RIP, 8);
+	memcpy(&rflags, s.vcpu.buf + CTX_RFLAGS, 8);
+	assert_true(rip >= CODE && rip < CODE + sizeof(guest));
+	assert_true((rflags & 0x2) && rflags < (1u << 22));
+	expect_context_refused(&b, &s, CTX_RFLAGS, rflags | 0x8, "RFLAGS");
+	expect_context_refused(&b, &s, CTX_RFLAGS, rflags & ~0x2ull, "RFLAGS");
+	expect_context_refused(&b, &s, CTX_RIP, 0x0000800000000000ull, "not canonical");
+	/* The intact record still loads, and the vCPU has the saved registers. */
+	struct snap_dec d;
+	char err[256] = "";
+	snap_dec_init(&d, s.vcpu.buf, s.vcpu.len);
+	assert_int_equal(b.a->cpu->load_vcpu(b.v, &d, err, sizeof(err)), 0);
+	assert_int_equal(b.a->cpu->get_regs(b.v, &regs), 0);
+	assert_int_equal(regs.rip, rip);
+	close_box(&b);
+	close_box(&a);
+	free_snap(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_soft_round_trips),
 		cmocka_unit_test(test_soft_refused),
+		cmocka_unit_test(test_soft_insane_context),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

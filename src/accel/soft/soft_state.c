@@ -22,8 +22,10 @@
  * another one is refused.  The context's only host pointers are QEMU's hardware-breakpoint
  * handles (cpu_breakpoint[4]), used only while DR7 enables a breakpoint: a vCPU with one
  * enabled is refused on save and on load.  Like every snapshot section, the bytes are
- * protected by their CRC; they are not otherwise checked (a hand-made context is trusted as
- * far as Unicorn trusts its own).
+ * protected by their CRC, and a file is not trusted for that: before a context is taken,
+ * what a CPU could never hold is refused (context_sane: reserved RFLAGS, CR0 and CR4 bits,
+ * paging without protection, a non-canonical RIP, descriptor tables over 64 KiB), so that
+ * Unicorn is never handed a state its own instructions could not have made.
  *
  * A vCPU is paused either between slices (its context is current; the engine is not needed,
  * which matters: the holder of the turn keeps the engine while parked) or, in step mode,
@@ -81,6 +83,57 @@ static bool breakpoints_enabled(uc_context *ctx)
 
 	unicorn.context_reg_read(ctx, UC_X86_REG_DR7, &dr7);
 	return dr7 & DR7_ENABLES;
+}
+
+/* Architecturally defined bits (Intel SDM Vol. 3A 2.3 for RFLAGS, 2.5 for CR0 and CR4). */
+#define RFLAGS_DEFINED 0x3f7fd5ull  /* CF..ID without the reserved bits 1, 3, 5 and 15 */
+#define RFLAGS_FIXED1 0x2ull        /* bit 1 always reads 1 */
+#define CR0_DEFINED 0xe005003full   /* PE MP EM TS ET NE, WP, AM, NW CD PG */
+#define CR0_PE 0x1ull
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+#define CR0_PG (1ull << 31)
+#define CR4_DEFINED 0x1ff7fffull    /* VME..LA57 VMXE SMXE, FSGSBASE..PKS (bit 15 reserved) */
+
+static bool canonical(uint64_t a)
+{
+	uint64_t top = a >> 47;
+
+	return top == 0 || top == 0x1ffff;
+}
+
+/*
+ * Refuse, with the register named, a context no x86 CPU could be in: Unicorn takes a
+ * context as it is, and its translator assumes what the architecture guarantees.
+ */
+static int context_sane(uc_context *ctx, unsigned index, char *err, size_t errlen)
+{
+	uint64_t rflags = 0, rip = 0, cr0 = 0, cr4 = 0;
+	uc_x86_mmr gdtr = { 0 }, idtr = { 0 };
+
+	if (unicorn.context_reg_read(ctx, UC_X86_REG_RFLAGS, &rflags) != UC_ERR_OK ||
+	    unicorn.context_reg_read(ctx, UC_X86_REG_RIP, &rip) != UC_ERR_OK ||
+	    unicorn.context_reg_read(ctx, UC_X86_REG_CR0, &cr0) != UC_ERR_OK ||
+	    unicorn.context_reg_read(ctx, UC_X86_REG_CR4, &cr4) != UC_ERR_OK ||
+	    unicorn.context_reg_read(ctx, UC_X86_REG_GDTR, &gdtr) != UC_ERR_OK ||
+	    unicorn.context_reg_read(ctx, UC_X86_REG_IDTR, &idtr) != UC_ERR_OK)
+		return snap_fail(err, errlen, "vCPU %u: the context cannot be read", index);
+	if ((rflags & ~RFLAGS_DEFINED) != RFLAGS_FIXED1)
+		return snap_fail(err, errlen, "vCPU %u: RFLAGS %#llx has reserved bits wrong", index,
+				 (unsigned long long)rflags);
+	if ((cr0 & ~CR0_DEFINED) || ((cr0 & CR0_PG) && !(cr0 & CR0_PE)) ||
+	    ((cr0 & CR0_NW) && !(cr0 & CR0_CD)))
+		return snap_fail(err, errlen, "vCPU %u: CR0 %#llx is not a valid value", index,
+				 (unsigned long long)cr0);
+	if (cr4 & ~CR4_DEFINED)
+		return snap_fail(err, errlen, "vCPU %u: CR4 %#llx has reserved bits set", index,
+				 (unsigned long long)cr4);
+	if (!canonical(rip))
+		return snap_fail(err, errlen, "vCPU %u: RIP %#llx is not canonical", index,
+				 (unsigned long long)rip);
+	if (gdtr.limit > 0xffff || idtr.limit > 0xffff)
+		return snap_fail(err, errlen, "vCPU %u: GDTR/IDTR limit over 64 KiB", index);
+	return 0;
 }
 
 /* The OUT executing is OUT imm8 (E6/E7 ib) or OUT DX (EE/EF), not OUTS (6E/6F). */
@@ -171,14 +224,14 @@ static int take_context(struct accel_vcpu *v, const void *p, size_t n, char *err
 	if (r != UC_ERR_OK)
 		return snap_fail(err, errlen, "uc_context_alloc: %s", unicorn.strerror(r));
 	memcpy(tmp, p, n);
-	bool bad = breakpoints_enabled(tmp);
+	int bad = breakpoints_enabled(tmp) ?
+		  snap_fail(err, errlen, "vCPU %u: hardware breakpoints are enabled (DR7)",
+			    v->index) :
+		  context_sane(tmp, v->index, err, errlen);
 	if (!bad)
 		memcpy(v->ctx, tmp, n);
 	unicorn.context_free(tmp);
-	if (bad)
-		return snap_fail(err, errlen, "vCPU %u: hardware breakpoints are enabled (DR7)",
-				 v->index);
-	return 0;
+	return bad;
 }
 
 int soft_load_vcpu(struct accel_vcpu *v, struct snap_dec *d, char *err, size_t errlen)
