@@ -89,7 +89,7 @@ static int restore_config(const struct snap_reader *r, struct vm_config *cfg, ch
 	const struct irqchip_mode *mode = irqchip_mode_by_snapshot_id(irqchip);
 	if (!snap_dec_done(&d) || !mode || port > UINT16_MAX ||
 	    cfg->topo.cpus == 0 || cfg->topo.cpus > CONFIG_MAX_CPUS ||
-	    cfg->topo.sockets * cfg->topo.cores * cfg->topo.threads != cfg->topo.cpus ||
+	    !topology_consistent(&cfg->topo) ||
 	    cfg->boot_cpu >= cfg->topo.cpus || cfg->mem_size < CONFIG_MIN_MEMORY ||
 	    cfg->mem_size > CONFIG_MAX_MEMORY)
 		return bad(err, errlen, "configuration");

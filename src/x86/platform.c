@@ -34,12 +34,6 @@ static uint8_t choose_ioapic_id(uint32_t max_apic_id)
 	return max_apic_id < PLATFORM_XAPIC_MAX_ID ? (uint8_t)(max_apic_id + 1) : 0;
 }
 
-static bool topology_consistent(const struct topology *t)
-{
-	return t->cpus && t->sockets && t->cores && t->threads &&
-	       (uint64_t)t->sockets * t->cores * t->threads == t->cpus;
-}
-
 int platform_init(struct platform *p, const struct topology *t, uint32_t boot_cpu,
 		  bool force_x2apic, char *err, size_t errlen)
 {

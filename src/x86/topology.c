@@ -154,6 +154,12 @@ int topology_parse(const char *spec, struct topology *out, char *err, size_t err
 	return 0;
 }
 
+bool topology_consistent(const struct topology *t)
+{
+	return t->cpus && t->sockets && t->cores && t->threads &&
+	       (uint64_t)t->sockets * t->cores * t->threads == t->cpus;
+}
+
 /* Smallest b with 2^b >= n: the width of an APIC ID field holding n values (SDM Vol. 3A 8.9). */
 static unsigned field_bits(uint32_t n)
 {

@@ -9,6 +9,7 @@
 #ifndef MPVMM_X86_TOPOLOGY_H
 #define MPVMM_X86_TOPOLOGY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -25,6 +26,12 @@ struct topology {
  * equal N.  Returns 0, or -1 with a one-line reason in err.
  */
 int topology_parse(const char *spec, struct topology *out, char *err, size_t errlen);
+
+/*
+ * Whether counts that came from elsewhere (a snapshot) make a topology: none 0, and
+ * sockets * cores * threads == cpus, the product taken without overflow.
+ */
+bool topology_consistent(const struct topology *t);
 
 /* Width in bits of the thread and core fields of an APIC ID. */
 unsigned topology_thread_bits(const struct topology *t);

@@ -221,6 +221,13 @@ check_bad_snapshots() {
 	else
 		fail "snapshot/refused/other-cpu" "could not edit the CPUID section"
 	fi
+	# Counts whose product wraps around 32 bits to the vCPU count: 2 sockets of 2^31 + 1
+	# cores (the top byte of `cores`, payload offset 24 of the machine section).
+	if snap_edit "$src" "$TMP/topology.snap" 1 0 0 27 0x80; then
+		expect_bad_snapshot topology-wraps "$TMP/topology.snap" "configuration"
+	else
+		fail "snapshot/refused/topology-wraps" "could not edit the machine section"
+	fi
 	# Another accelerator than the one that saved it.
 	if [ -z "$KVM_REASON" ]; then
 		timeout -k 5 20 "$MPVMM" restore "$src" --accel kvm >/dev/null 2>"$TMP/cross.err"

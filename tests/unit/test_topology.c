@@ -184,6 +184,24 @@ static void test_error_leaves_output_alone(void **state)
 	assert_int_equal(strlen(err), sizeof(err) - 1);
 }
 
+/* Counts from a file: a product that wraps around 32 bits to cpus is not a topology. */
+static void test_consistent_without_overflow(void **state)
+{
+	(void)state;
+	struct topology ok = { .cpus = 8, .sockets = 2, .cores = 2, .threads = 2 };
+	assert_true(topology_consistent(&ok));
+	/* 2 * (2^31 + 1) = 2^32 + 2: 2 in 32 bits; its core field would be 32 bits wide. */
+	struct topology wraps = { .cpus = 2, .sockets = 2, .cores = 0x80000001u, .threads = 1 };
+	assert_false(topology_consistent(&wraps));
+	struct topology wraps3 = { .cpus = 4, .sockets = 0x10000, .cores = 0x10000, .threads = 1 };
+	wraps3.cpus = 0; /* 2^32 wraps to 0 */
+	assert_false(topology_consistent(&wraps3));
+	struct topology zero = { .cpus = 4, .sockets = 0, .cores = 2, .threads = 2 };
+	assert_false(topology_consistent(&zero));
+	struct topology off = { .cpus = 6, .sockets = 2, .cores = 2, .threads = 2 };
+	assert_false(topology_consistent(&off));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_rejects_bad_keys),
 		cmocka_unit_test(test_rejects_inconsistent_shapes),
 		cmocka_unit_test(test_error_leaves_output_alone),
+		cmocka_unit_test(test_consistent_without_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
