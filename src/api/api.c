@@ -6,8 +6,9 @@
  * Threads: one libmicrohttpd thread accepts, and each connection gets a thread of its own
  * (at most API_MAX_CONNECTIONS live), so a client that sends slowly, or a request waiting for
  * a vCPU, never holds up another; conn_guard.c cuts a request that does not arrive within
- * API_REQUEST_DEADLINE_MS and, when the slots run out, the connection that has waited
- * longest, so that clients cannot keep the others out.  Those threads block every signal:
+ * API_REQUEST_DEADLINE_MS, turns a process away past its share of the connections and,
+ * when the slots run out, cuts one of the process holding the most, so that clients cannot
+ * keep the others out.  Those threads block every signal:
  * SIGINT/SIGTERM belong to the main program's signal thread and SIGUSR1 to the vCPUs.
  */
 #include "api/api.h"
@@ -387,7 +388,8 @@ struct api *api_start(const char *socket_path, const struct api_ops *ops, char *
 		free(api);
 		return NULL;
 	}
-	api->guard = conn_guard_start(API_MAX_CONNECTIONS, API_REQUEST_DEADLINE_MS, err, errlen);
+	api->guard = conn_guard_start(API_MAX_CONNECTIONS, API_MAX_CONNECTIONS_PER_PROCESS,
+				      API_REQUEST_DEADLINE_MS, err, errlen);
 	api->mhd = api->guard ? start_mhd(api, fd) : NULL;
 	if (!api->mhd) {
 		if (api->guard)

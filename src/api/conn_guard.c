@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,8 @@ struct conn_guard {
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool stopping;
-	unsigned max_live, nslots;
+	unsigned max_live, per_peer, nslots;
 	uint64_t deadline_ns;
-	struct conn_guard_counts counts;
 	struct conn_slot slots[];
 };
 
@@ -58,7 +58,6 @@ static void cut_late(struct conn_guard *g, uint64_t now)
 		struct conn_slot *s = &g->slots[i];
 		if (s->used && !s->cut && !s->answering && now - s->since_ns > g->deadline_ns) {
 			cut(s);
-			g->counts.late++;
 		}
 	}
 }
@@ -83,8 +82,8 @@ static void *guard_main(void *arg)
 	return NULL;
 }
 
-struct conn_guard *conn_guard_start(unsigned max_live, unsigned deadline_ms, char *err,
-				    size_t errlen)
+struct conn_guard *conn_guard_start(unsigned max_live, unsigned per_peer, unsigned deadline_ms,
+				    char *err, size_t errlen)
 {
 	struct conn_guard *g = calloc(1, sizeof(*g) + 2 * max_live * sizeof(g->slots[0]));
 	sigset_t all, old;
@@ -94,6 +93,7 @@ struct conn_guard *conn_guard_start(unsigned max_live, unsigned deadline_ms, cha
 		return NULL;
 	}
 	g->max_live = max_live;
+	g->per_peer = per_peer;
 	g->nslots = 2 * max_live;
 	g->deadline_ns = (uint64_t)deadline_ms * 1000000u;
 	pthread_mutex_init(&g->lock, NULL);
@@ -128,17 +128,17 @@ void conn_guard_stop(struct conn_guard *g)
 
 unsigned conn_guard_slots(const struct conn_guard *g)
 {
-	return g->nslots;
+	return 4 * g->max_live;
 }
 
-/* How many live connections the process behind `s` holds.  Under the lock. */
-static unsigned held_by_peer(const struct conn_guard *g, const struct conn_slot *s)
+/* How many live connections process `peer` holds.  Under the lock. */
+static unsigned held_by(const struct conn_guard *g, pid_t peer)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < g->nslots; i++) {
 		const struct conn_slot *o = &g->slots[i];
-		n += o->used && !o->cut && o->peer == s->peer;
+		n += o->used && !o->cut && o->peer == peer;
 	}
 	return n;
 }
@@ -157,7 +157,7 @@ static struct conn_slot *victim(const struct conn_guard *g)
 		const struct conn_slot *s = &g->slots[i];
 		if (!s->used || s->cut || s->answering)
 			continue;
-		unsigned held = held_by_peer(g, s);
+		unsigned held = held_by(g, s->peer);
 		if (!best || held > best_held || (held == best_held && s->since_ns < best->since_ns)) {
 			best = s;
 			best_held = held;
@@ -176,12 +176,9 @@ bool conn_guard_make_room(struct conn_guard *g)
 		live += g->slots[i].used && !g->slots[i].cut;
 	if (live >= g->max_live) {
 		struct conn_slot *s = victim(g);
-		if (s) {
+		if (s)
 			cut(s);
-			g->counts.evicted++;
-		} else {
-			room = false;
-		}
+		room = s != NULL;
 	}
 	pthread_mutex_unlock(&g->lock);
 	return room;
@@ -199,13 +196,16 @@ static pid_t peer_of(int fd)
 struct conn_slot *conn_guard_open(struct conn_guard *g, int fd)
 {
 	struct conn_slot *free_slot = NULL;
+	pid_t peer = peer_of(fd);
 
 	pthread_mutex_lock(&g->lock);
-	for (unsigned i = 0; i < g->nslots && !free_slot; i++)
+	bool over_share = peer && held_by(g, peer) >= g->per_peer;
+
+	for (unsigned i = 0; i < g->nslots && !over_share && !free_slot; i++)
 		if (!g->slots[i].used)
 			free_slot = &g->slots[i];
 	if (free_slot)
-		*free_slot = (struct conn_slot){ .used = true, .fd = fd, .peer = peer_of(fd),
+		*free_slot = (struct conn_slot){ .used = true, .fd = fd, .peer = peer,
 						 .since_ns = now_ns() };
 	pthread_mutex_unlock(&g->lock);
 	return free_slot;
@@ -224,12 +224,4 @@ void conn_guard_close(struct conn_guard *g, struct conn_slot *s)
 	pthread_mutex_lock(&g->lock);
 	*s = (struct conn_slot){ .fd = -1 };
 	pthread_mutex_unlock(&g->lock);
-}
-
-struct conn_guard_counts conn_guard_counts(struct conn_guard *g)
-{
-	pthread_mutex_lock(&g->lock);
-	struct conn_guard_counts c = g->counts;
-	pthread_mutex_unlock(&g->lock);
-	return c;
 }
