@@ -185,9 +185,12 @@ get_vm_ms() {
 
 # Hostile clients (tests/tools/api-hog): a request sent one header line a second is cut
 # after API_REQUEST_DEADLINE_MS (5 s; well before 10 s of being fed); with 1,000 connections
-# held open (reopened as they are cut) and 64 slow ones, GET /vm keeps answering within 1 s.
+# held open (reopened as they are cut) and 64 slow ones, GET /vm keeps answering within 1 s
+# (5 s under ThreadSanitizer, which makes a thread per connection several times slower:
+# 2.5-3.4 s measured).
 check_api_hostile_clients() {
-	local name=api-hog tag=api/hostile-clients bad="" line first i answer
+	local name=api-hog tag=api/hostile-clients bad="" line first i answer limit=1000
+	[ "$SANITIZER" = thread ] && limit=5000
 	if ! start_held "$name" --accel soft --cpus 2; then
 		fail "$tag" "VM did not come up"; show_output "$name"; return
 	fi
@@ -203,7 +206,7 @@ check_api_hostile_clients() {
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		answer=$(get_vm_ms)
 		set -- $answer
-		if [ "$1" != 200 ] || [ "$2" -gt 1000 ]; then
+		if [ "$1" != 200 ] || [ "$2" -gt "$limit" ]; then
 			bad="$bad get-$i:$answer"
 		fi
 		sleep 0.5
