@@ -130,8 +130,9 @@ static void place_timer(struct lapic *n, uint64_t elapsed, bool deadline, uint64
 	n->timer.tsc_deadline = 0;
 	if (deadline) {
 		uint64_t tsc = lapic_guest_tsc(n, now);
-		int64_t a = (int64_t)ahead;
-		uint64_t at = a < 0 && (uint64_t)-a > tsc ? 1 : tsc + ahead;
+		/* `ahead` is signed; 0 - ahead is its distance back, INT64_MIN included. */
+		bool behind = (int64_t)ahead < 0;
+		uint64_t at = behind && 0 - ahead > tsc ? 1 : tsc + ahead;
 		lapic_deadline_set(n, at ? at : 1 /* 0 would disarm it */, now, tsc);
 	}
 }
