@@ -223,11 +223,16 @@ static enum api_status api_set_mp_state(void *ctx, uint32_t id, enum mp_state s,
 
 static enum api_status api_pause(void *ctx, char *err, size_t errlen)
 {
-	if (vm_pause(vm_of(ctx)) < 0) {
+	switch (vm_pause(vm_of(ctx))) {
+	case 0:
+		return API_OK;
+	case -1:
 		snprintf(err, errlen, "the VM is shutting down");
 		return API_CONFLICT;
 	}
-	return API_OK;
+	snprintf(err, errlen, "the vCPUs did not all stop within %d s; the VM runs on",
+		 VM_PAUSE_TIMEOUT_S);
+	return API_FAILED;
 }
 
 static enum api_status api_resume(void *ctx, char *err, size_t errlen)

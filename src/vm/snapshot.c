@@ -229,8 +229,10 @@ int vm_snapshot(struct vm *vm, const char *path, const char *memory_path, bool r
 		return -1;
 	}
 	bool was_paused = vm_paused(vm);
-	if (!was_paused && vm_pause(vm) < 0) {
-		snprintf(err, errlen, "the VM is stopping");
+	int paused = was_paused ? 0 : vm_pause(vm);
+	if (paused < 0) {
+		snprintf(err, errlen, paused == -1 ? "the VM is stopping" :
+			 "the vCPUs did not all stop within %d s", VM_PAUSE_TIMEOUT_S);
 		return -1;
 	}
 	uint64_t t0 = mp_now_ns();

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mp/trace_export.h"
@@ -105,12 +106,31 @@ int vm_pause(struct vm *vm)
 	/* Kick everyone first, then wait for everyone: the waits overlap. */
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until); /* the condition variable's clock */
+	until.tv_sec += VM_PAUSE_TIMEOUT_S;
+	int timed_out = 0;
 	pthread_mutex_lock(&g->lock);
 	/* A resume that comes first (g->closed cleared) ends the wait too. */
-	while (g->closed && g->parked < g->want && !atomic_load(&vm->stopping))
-		pthread_cond_wait(&g->all_parked, &g->lock);
+	while (g->closed && g->parked < g->want && !atomic_load(&vm->stopping) && !timed_out)
+		timed_out = pthread_cond_timedwait(&g->all_parked, &g->lock, &until) == ETIMEDOUT;
+	uint32_t parked = g->parked, want = g->want;
+	if (timed_out && g->closed && parked < want) {
+		/* Never leave a half-paused VM behind: those that stopped run on. */
+		g->closed = false;
+		pthread_cond_broadcast(&g->cond);
+	} else {
+		timed_out = 0;
+	}
 	pthread_mutex_unlock(&g->lock);
-	return atomic_load(&vm->stopping) ? -1 : 0;
+	if (atomic_load(&vm->stopping))
+		return -1;
+	if (timed_out) {
+		log_warn("pause: %u of %u vCPUs stopped within %d s; the VM runs on", parked, want,
+			 VM_PAUSE_TIMEOUT_S);
+		return -2;
+	}
+	return 0;
 }
 
 int vm_resume(struct vm *vm)

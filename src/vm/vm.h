@@ -52,9 +52,11 @@ int vm_run(struct vm *vm);
 void vm_stop(struct vm *vm, int status, const char *why);
 /*
  * Take every vCPU out of the guest and park it (kick all first, then wait for all), or let
- * them run again.  Parked vCPUs still serve MP-state reads and writes.  Return 0, or -1
- * when the VM is stopping.
+ * them run again.  Parked vCPUs still serve MP-state reads and writes.  Return 0, -1 when
+ * the VM is stopping, or (vm_pause) -2 when the vCPUs did not all stop within
+ * VM_PAUSE_TIMEOUT_S: then none stays parked.
  */
+#define VM_PAUSE_TIMEOUT_S 5
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_paused(struct vm *vm);
