@@ -1,8 +1,8 @@
 /*
  * dev_seeds.c - writes the seed corpora of the device harnesses (fuzz/fuzz_<model>.c): for
  * each model a few operation lists in dev_fuzz.h's language that program it the way a guest
- * does (a 16550A brought up with FIFOs and interrupts, Linux's i8042 probe, ...), with
- * time passing and snapshots in between.
+ * does (a 16550A brought up with FIFOs and interrupts, Linux's i8042 probe, its 8259A and
+ * 8254 set-up, ...), with time passing and snapshots in between.
  * `dev_seeds DIR` (DIR is fuzz/corpus: one directory per harness).  The `where` of each
  * access is the harness's: its header says how it maps to an address.
  */
@@ -237,6 +237,116 @@ static void pci_none_seeds(void)
 	put("pci_none", "reset-cf9");
 }
 
+/* ---- the 8259A pair: where 0-5 = 0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1 -------------------- */
+
+static void pic_init(uint8_t master_icw4, uint8_t slave_icw4)
+{
+	out8(0, 0x11), out8(1, 0x30), out8(1, 0x04), out8(1, master_icw4);
+	out8(2, 0x11), out8(3, 0x38), out8(3, 0x02), out8(3, slave_icw4);
+}
+
+static void pic_seeds(void)
+{
+	/* Linux's init_8259A, then IRQ 1 taken, EOI'd, and ISR/IRR read. */
+	pic_init(0x01, 0x01), out8(1, 0xf9), out8(3, 0xff), out8(5, 0x0c);
+	model(0, 0, 1, 1), model(1, 0, 0, 0), out8(0, 0x0b), in8(0), out8(0, 0x20);
+	model(0, 0, 1, 0), out8(0, 0x0a), in8(0), in8(1), snap(DEV_SNAP_COPY, 0, 0);
+	put("pic", "linux-init");
+	/* The slave in automatic EOI with rotation, special mask mode, poll. */
+	pic_init(0x01, 0x03), out8(1, 0x00), out8(3, 0x00), out8(2, 0x80);
+	model(0, 0, 10, 1), model(0, 0, 3, 1), model(1, 0, 0, 0), model(1, 0, 0, 0);
+	out8(0, 0x68), out8(0, 0x0c), in8(0), out8(2, 0x0c), in8(2), out8(0, 0xc7);
+	out8(0, 0x62), out8(0, 0xa0), out8(0, 0x48), snap(DEV_SNAP_XOR, 9, 0x20);
+	put("pic", "aeoi-smm-poll");
+	/* Level-triggered IRQs by ELCR: requests stay while their input is high. */
+	pic_init(0x01, 0x01), out8(4, 0x28), out8(5, 0x0e), out8(1, 0x00), out8(3, 0x00);
+	model(0, 0, 5, 1), model(0, 0, 11, 1), model(1, 0, 0, 0), out8(0, 0x20);
+	model(1, 0, 0, 0), out8(2, 0x63), out8(0, 0x62), model(0, 0, 5, 0), model(2, 0, 0, 0);
+	in8(4), in8(5), snap(DEV_SNAP_CUT, 20, 0);
+	put("pic", "elcr-level");
+}
+
+/* ---- the I/O APIC: where = offset; flags bit 0: where * 16 -------------------------------- */
+
+static void ioapic_set(uint8_t index, uint32_t v)
+{
+	wr(3, 0, 0x00, index), wr(3, 0, 0x10, v);
+}
+
+static void ioapic_seeds(void)
+{
+	/* Pin 1 level-triggered to vector 0x31, physical destination 1: sent, EOI'd, sent. */
+	ioapic_set(0x13, 0x01000000), ioapic_set(0x12, 0x0000a031);
+	model(0, 0, 1, 1), wr(3, 0, 0x40, 0x31), wr(3, 0, 0x40, 0x31), model(1, 0, 0x31, 0);
+	model(0, 0, 1, 0), wr(3, 0, 0x00, 0x00), rd(3, 0, 0x10), wr(3, 0, 0x00, 0x01);
+	rd(3, 0, 0x10), wr(3, 0, 0x00, 0x02), rd(3, 0, 0x10), snap(DEV_SNAP_COPY, 0, 0);
+	snap(DEV_SNAP_XOR, 40, 0x40);
+	put("ioapic", "level-eoi");
+	/* An edge on a masked pin is lost; unmasked, the next edge goes; logical, lowest. */
+	ioapic_set(0x14, 0x00010941), model(0, 0, 2, 1), model(0, 0, 2, 0);
+	ioapic_set(0x14, 0x00000941), ioapic_set(0x15, 0xff000000), model(0, 0, 2, 1);
+	wr(3, 0, 0x00, 0x14), rd(3, 0, 0x10), model(2, 0, 0, 0), model(0, 0, 23, 1);
+	wr(3, 0, 0x00, 0x00), wr(3, 0, 0x10, 0x0f000000), snap(DEV_SNAP_INSERT, 5, 7);
+	put("ioapic", "edge-masked");
+	/* What only 32-bit IOWIN takes, at other widths and offsets; reserved delivery modes. */
+	wr(0, 0, 0x00, 0x10), rd(7, 0, 0x10), wr(1, 0, 0x10, 0x300), rd(3, 1, 0x03);
+	ioapic_set(0x10, 0x00000330), model(0, 0, 0, 1), ioapic_set(0x40, 1), rd(3, 0, 0x40);
+	snap(DEV_SNAP_CUT, 30, 0);
+	put("ioapic", "widths");
+}
+
+/* ---- the 8254: where 0-4 = 0x40, 0x41, 0x42, 0x43, 0x61 ---------------------------------- */
+
+static void pit_seeds(void)
+{
+	/* Linux's periodic tick: counter 0 rate generator at HZ 1000, read back as it runs. */
+	out8(3, 0x34), out8(0, 0xa9), out8(0, 0x04), wait(4, 0x0f42), wait(4, 0x0f42);
+	out8(3, 0x00), in8(0), in8(0), out8(3, 0xc2), in8(0), wait(5, 0x8000), in8(0), in8(0);
+	snap(DEV_SNAP_COPY, 0, 0), wait(4, 0x4000), snap(DEV_SNAP_XOR, 20, 0x01);
+	put("pit", "linux-periodic");
+	/* Linux's TSC calibration: counter 2 in mode 0 with its gate on port 0x61. */
+	in8(4), out8(4, 0x01), out8(3, 0xb0), out8(2, 0xff), out8(2, 0xff), wait(4, 0x2000);
+	in8(4), out8(3, 0x80), in8(2), in8(2), wait(6, 0x100), in8(4), out8(4, 0x00);
+	out8(4, 0x03), in8(4), snap(DEV_SNAP_COPY, 0, 0);
+	put("pit", "calibrate-counter2");
+	/* Modes 1, 3, 4 and 5, BCD counts, LSB- and MSB-only access, an illegal count. */
+	out8(3, 0x53), out8(1, 0x99), out8(3, 0x36), out8(0, 0x01), out8(0, 0x00);
+	out8(3, 0x98), out8(2, 0x20), out8(4, 0x01), out8(3, 0x3a), out8(0, 0x10), out8(0, 0);
+	wait(3, 0x800), out8(3, 0xde), in8(0), in8(1), in8(2), in8(1), model(0, 0, 0, 0);
+	out8(3, 0x32), out8(0, 0x00), out8(0, 0x00), wait(7, 1), snap(DEV_SNAP_CUT, 50, 0);
+	put("pit", "modes-bcd");
+}
+
+/* ---- the chipset: flags bit 0 clear = ports 0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1, 0x40,
+ * 0x41, 0x42, 0x43, 0x61 (where 0-10); set = the I/O APIC page at offset where ------------- */
+
+static void chip_ioapic(uint8_t index, uint32_t v)
+{
+	wr(3, 1, 0x00, index), wr(3, 1, 0x10, v);
+}
+
+static void chipset_seeds(void)
+{
+	/* Linux with the I/O APIC: 8259A masked, the PIT's tick on pin 2, serial on pin 4. */
+	pic_init(0x01, 0x01), out8(1, 0xff), out8(3, 0xff);
+	chip_ioapic(0x14, 0x00000030), chip_ioapic(0x15, 0), chip_ioapic(0x18, 0x00000934);
+	out8(9, 0x34), out8(6, 0xa9), out8(6, 0x04), wait(4, 0x0f42), wait(4, 0x0f42);
+	model(0, 0, 4, 1), model(0, 0, 4, 0), model(3, 0, 0, 0), snap(DEV_SNAP_COPY, 0, 0);
+	wait(4, 0x0f42), snap(DEV_SNAP_XOR, 60, 0x01);
+	put("chipset", "linux-ioapic-tick");
+	/* The 8259A in virtual wire: the tick through INTR, acknowledged, EOI'd. */
+	pic_init(0x01, 0x01), out8(1, 0xfe), out8(3, 0xff), out8(9, 0x34), out8(6, 0x00);
+	out8(6, 0x10), wait(4, 0x1000), model(2, 0, 0, 0), out8(0, 0x20), wait(4, 0x1000);
+	model(2, 0, 0, 0), model(2, 0, 0, 0), in8(0), snap(DEV_SNAP_COPY, 0, 0);
+	put("chipset", "pic-virtual-wire");
+	/* A level-triggered line on both controllers; the EOI broadcast sends again. */
+	pic_init(0x01, 0x01), out8(5, 0x04), out8(3, 0xfb), chip_ioapic(0x24, 0x0000a041);
+	model(0, 1, 10, 1), model(1, 0, 0x41, 0), model(1, 0, 0x41, 0), model(0, 0, 10, 0);
+	model(2, 0, 0, 0), in8(10), out8(10, 0x03), wr(1, 0, 0, 0x2011), rd(2, 0, 6);
+	model(0, 0, 20, 1), model(3, 0, 0, 0), snap(DEV_SNAP_CUT, 80, 0);
+	put("chipset", "level-eoi");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -250,5 +360,9 @@ int main(int argc, char **argv)
 	i8042_seeds();
 	acpi_pm_seeds();
 	pci_none_seeds();
+	pic_seeds();
+	ioapic_seeds();
+	pit_seeds();
+	chipset_seeds();
 	return 0;
 }
