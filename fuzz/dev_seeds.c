@@ -2,7 +2,8 @@
  * dev_seeds.c - writes the seed corpora of the device harnesses (fuzz/fuzz_<model>.c): for
  * each model a few operation lists in dev_fuzz.h's language that program it the way a guest
  * does (a 16550A brought up with FIFOs and interrupts, Linux's i8042 probe, its 8259A and
- * 8254 set-up, ...), with time passing and snapshots in between.
+ * 8254 set-up, an SMP start with INIT and SIPIs, ...), with time passing and snapshots in
+ * between.
  * `dev_seeds DIR` (DIR is fuzz/corpus: one directory per harness).  The `where` of each
  * access is the harness's: its header says how it maps to an address.
  */
@@ -347,6 +348,66 @@ static void chipset_seeds(void)
 	put("chipset", "level-eoi");
 }
 
+/* ---- the local APICs: config 3 bytes; flags = vCPU; where = xAPIC offset / 16 ------------ */
+
+enum { TPR = 0x08, EOI = 0x0b, LDR = 0x0d, DFR = 0x0e, SVR = 0x0f, ESR = 0x28, ICR = 0x30,
+       ICR_HI = 0x31, LVT_TIMER = 0x32, LINT0 = 0x35, LVT_ERROR = 0x37, TMICT = 0x38,
+       TMCCT = 0x39, TDCR = 0x3e };
+enum { MSR_X2APIC = 0x00, MSR_BASE = 0x40, MSR_DEADLINE = 0x80 };
+
+static void apic_w(unsigned cpu, uint8_t reg, uint32_t v)
+{
+	wr(3, cpu, reg, v);
+}
+
+static void ipi(unsigned from, uint8_t dest, uint32_t icr)
+{
+	apic_w(from, ICR_HI, (uint32_t)dest << 24), apic_w(from, ICR, icr);
+}
+
+static void lapic_seeds(void)
+{
+	/* Four vCPUs: the BSP enables its APIC and starts the APs with INIT, SIPI, SIPI. */
+	byte(3), byte(0x03), byte(0x00);
+	apic_w(0, SVR, 0x1ff), apic_w(0, LVT_ERROR, 0xfe), apic_w(0, ESR, 0), ipi(0, 1, 0x4500);
+	ipi(0, 1, 0x8500), wait(4, 0x2710), ipi(0, 1, 0x4608), ipi(0, 1, 0x4608);
+	model(3, 1, 2, 0), apic_w(1, SVR, 0x1ff), ipi(0, 0xff, 0xc4500), wait(4, 0x2710);
+	ipi(0, 0, 0xc4609), ipi(0, 1, 0x4041), model(0, 1, 0, 0), apic_w(1, EOI, 0);
+	model(3, 2, 2, 1), snap(DEV_SNAP_COPY, 0, 0), wait(6, 0x10);
+	put("lapic", "smp-start");
+	/* The timer, one-shot, periodic and TSC-deadline, with its interrupt taken. */
+	byte(0), byte(0x03), byte(0x00);
+	apic_w(0, SVR, 0x1ff), apic_w(0, TDCR, 0x0b), apic_w(0, LVT_TIMER, 0x20030);
+	apic_w(0, TMICT, 100000), wait(4, 0x2000), model(0, 0, 0, 0), apic_w(0, EOI, 0);
+	rd(3, 0, TMCCT), snap(DEV_SNAP_COPY, 0, 0), wait(4, 0x4000), apic_w(0, TDCR, 0x03);
+	apic_w(0, LVT_TIMER, 0x40031), model(1, 0, MSR_DEADLINE, 5000000), model(2, 0, 0x80, 0);
+	snap(DEV_SNAP_COPY, 0, 0), wait(5, 0x1000), model(0, 0, 0, 0), apic_w(0, TPR, 0x20);
+	snap(DEV_SNAP_XOR, 190, 0x01), apic_w(0, LVT_TIMER, 0x10030), apic_w(0, TMICT, 7);
+	wait(2, 0x100);
+	put("lapic", "timer-modes");
+	/* x2APIC: the mode switch, ICR and self IPI as MSRs, logical IDs, the way back. */
+	byte(1), byte(0x01), byte(0x81);
+	model(1, 0, MSR_BASE, 0xfee00d00), model(2, 0, MSR_X2APIC + 0x02, 0);
+	model(1, 0, MSR_X2APIC + 0x0f, 0x1ff), model(1, 1, MSR_BASE, 0xfee00c00);
+	model(1, 1, MSR_X2APIC + 0x0f, 0x1ff), model(2, 1, MSR_X2APIC + 0x0d, 0);
+	model(1, 0, MSR_X2APIC + 0x30, 0x10200004041ull), model(1, 0, MSR_X2APIC + 0x3f, 0x55);
+	model(0, 0, 0, 0), model(1, 0, MSR_X2APIC + 0x0b, 0), model(0, 1, 0, 0);
+	model(1, 1, MSR_X2APIC + 0x08, 0x100), model(1, 0, MSR_BASE, 0xfee00900);
+	model(1, 0, MSR_BASE, 0xfee00100), model(1, 0, MSR_BASE, 0xfee00900);
+	snap(DEV_SNAP_COPY, 0, 0), rd(3, 0, 0x02), rd(3, 1, 0x02);
+	put("lapic", "x2apic");
+	/* From outside: MSIs, lowest priority by TPR, the 8259A's INTR on LINT0, NMI and SMI. */
+	byte(2), byte(0x00), byte(0x00);
+	apic_w(0, SVR, 0x1ff), apic_w(1, SVR, 0x1ff), apic_w(2, SVR, 0x1ff), apic_w(1, TPR, 0x40);
+	apic_w(0, LDR, 0x01000000), apic_w(1, LDR, 0x02000000), apic_w(2, LDR, 0x04000000);
+	apic_w(0, DFR, 0xffffffff), model(3, 0, 0, 0x0000c15000003004ull), model(3, 0, 1, 1);
+	model(0, 0, 0, 0), model(3, 0, 3, 0x0700000000002150ull), model(0, 2, 0, 0);
+	apic_w(2, EOI, 0), ipi(0, 0, 0x4400), model(0, 0, 1, 0), ipi(0, 2, 0x4200);
+	apic_w(1, LINT0, 0x8700), model(3, 0, 1, 0), model(3, 1, 0, 0x0000403300002000ull);
+	snap(DEV_SNAP_CUT, 300, 0);
+	put("lapic", "outside");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -364,5 +425,6 @@ int main(int argc, char **argv)
 	ioapic_seeds();
 	pit_seeds();
 	chipset_seeds();
+	lapic_seeds();
 	return 0;
 }
