@@ -67,6 +67,7 @@ TIMEOUT=120
 . "$HERE/lib/snapshot.sh"
 . "$HERE/lib/fresh.sh"
 . "$HERE/lib/hostile.sh"
+. "$HERE/lib/fuzz.sh"
 
 # The Debian kernel + busybox guest (scripts/linux-guest.sh), cached beside the build.
 LINUX_GUEST=${LINUX_GUEST:-$BUILD/linux-guest}
@@ -90,6 +91,7 @@ elif [ "$SLOW" = 1 ]; then
 else
 	prepare_linux_guest
 	run_unit_tests
+	run_fuzz_tests
 	run_cli_tests
 	run_kvm_tests
 	run_kvm_user_tests
