@@ -52,6 +52,16 @@ struct rtc {
 
 /* ---- time ---- */
 
+/*
+ * The times the registers can show, with the century register: 0000-01-01 to 9999-12-31
+ * (seconds since 1970, proleptic Gregorian).  A guest's write that would leave them is
+ * dropped, and a snapshot whose clock lies further than their span away is refused, so
+ * that the sums below stay far from int64 overflow.
+ */
+#define RTC_TIME_MIN (-62167219200ll)
+#define RTC_TIME_MAX 253402300799ll
+#define RTC_TIME_SPAN (RTC_TIME_MAX - RTC_TIME_MIN)
+
 static int64_t guest_time(const struct rtc *r)
 {
 	if (r->cmos[RTC_REG_B] & RTC_B_SET)
@@ -68,6 +78,8 @@ static void guest_tm(const struct rtc *r, struct tm *tm)
 
 static void set_guest_time(struct rtc *r, int64_t t)
 {
+	if (t < RTC_TIME_MIN || t > RTC_TIME_MAX)
+		return;
 	if (r->cmos[RTC_REG_B] & RTC_B_SET)
 		r->frozen = t;
 	else
@@ -82,6 +94,8 @@ static bool binary(const struct rtc *r)
 static uint8_t encode(const struct rtc *r, int v)
 {
 	v %= 100;
+	if (v < 0) /* a clock restored outside RTC_TIME_MIN..MAX: its digits, still 0..99 */
+		v += 100;
 	return binary(r) ? (uint8_t)v : (uint8_t)(((v / 10) << 4) | (v % 10));
 }
 
@@ -285,7 +299,8 @@ int rtc_load(struct rtc *r, struct snap_dec *d, char *err, size_t errlen)
 	uint8_t cmos[CMOS_SIZE];
 
 	snap_dec_bytes(d, cmos, CMOS_SIZE);
-	if (!snap_dec_done(d) || index >= CMOS_SIZE) {
+	if (!snap_dec_done(d) || index >= CMOS_SIZE || offset < -RTC_TIME_SPAN ||
+	    offset > RTC_TIME_SPAN || frozen < RTC_TIME_MIN || frozen > RTC_TIME_MAX) {
 		snprintf(err, errlen, "RTC: bad state");
 		return -1;
 	}

@@ -257,6 +257,59 @@ static void test_snapshot_round_trip(void **state)
 	bus_destroy(b2);
 }
 
+/*
+ * The clock stays within what the registers can show (years 0000-9999): a guest that walks
+ * it before year 0 (century 0, year 0, then month 0 ten times) is not followed, and every
+ * register still reads a valid BCD pair (fuzzing found a negative year encoded with a
+ * left shift of a negative value).  A snapshot whose clock lies further away is refused.
+ */
+static void test_clock_bounds(void **state)
+{
+	struct bus *b = bus_create("pio"), *b2 = bus_create("pio");
+	struct rtc *r = rtc_create(b), *r2 = rtc_create(b2);
+	struct clock c;
+	struct snap_enc e = { 0 };
+	struct snap_dec d;
+	char err[128];
+
+	(void)state;
+	cmos_write(b, 0x0b, 0x82); /* SET, BCD, 24-hour */
+	cmos_write(b, CMOS_CENTURY, 0x00);
+	cmos_write(b, 0x09, 0x00);
+	cmos_write(b, 0x08, 0x01);
+	cmos_write(b, 0x07, 0x01);
+	for (int i = 0; i < 10; i++)
+		cmos_write(b, 0x08, 0x00); /* month 0: the month before January */
+	read_clock(b, &c, false);
+	assert_int_equal(c.century * 100 + c.year, 0); /* still year 0000 */
+	for (unsigned reg = 0; reg <= 9; reg++) {
+		uint8_t v = cmos_read(b, (uint8_t)reg);
+		assert_true((v >> 4) <= 9 && (v & 0xf) <= 9);
+	}
+	/* Offsets and frozen times from a file: each field past the bounds is refused. */
+	assert_int_equal(rtc_save(r, &e), 0);
+	const int64_t bad[] = { INT64_MIN, INT64_MAX, 400ll * 365 * 86400 * 100 };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (size_t at = 2; at <= 10; at += 8) { /* offset, then frozen */
+			uint8_t *p = malloc(e.len);
+			assert_non_null(p);
+			memcpy(p, e.buf, e.len);
+			for (int k = 0; k < 8; k++)
+				p[at + k] = (uint8_t)((uint64_t)bad[i] >> (8 * k));
+			snap_dec_init(&d, p, e.len);
+			assert_int_equal(rtc_load(r2, &d, err, sizeof(err)), -1);
+			free(p);
+		}
+	}
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(rtc_load(r2, &d, err, sizeof(err)), 0);
+	snap_enc_free(&e);
+	rtc_destroy(r);
+	rtc_destroy(r2);
+	bus_destroy(b);
+	bus_destroy(b2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_cmos_ram),
 		cmocka_unit_test(test_hostile_sweep),
 		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_clock_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
