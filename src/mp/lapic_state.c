@@ -24,6 +24,25 @@ static void enc_set(struct snap_enc *e, const uint32_t r[8])
  * ns elapsed in the current period, TSC ticks to the deadline as a signed value and whether
  * one is set), the pending NMI.
  */
+/*
+ * The TSC deadline's distance from now in ticks, as a signed value.  A deadline 2^63 ticks
+ * or more ahead (a guest may write any IA32_TSC_DEADLINE) is saved as INT64_MAX ahead,
+ * a century either way, so that it is not read back as one already passed.
+ */
+static uint64_t deadline_distance(const struct lapic *l, uint64_t now)
+{
+	const struct lapic_timer *t = &l->timer;
+
+	if (!l->cfg.tsc_hz || !t->tsc_deadline)
+		return 0;
+	if (t->deadline_ns >= now) {
+		uint64_t ahead = lapic_ns_to_tsc(l, t->deadline_ns - now);
+		return ahead > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : ahead;
+	}
+	uint64_t behind = lapic_ns_to_tsc(l, now - t->deadline_ns);
+	return behind > (uint64_t)INT64_MAX ? (uint64_t)INT64_MIN : 0 - behind;
+}
+
 void lapic_save(const struct lapic *l, struct snap_enc *e)
 {
 	uint64_t now = now_ns(l);
@@ -51,9 +70,7 @@ void lapic_save(const struct lapic *l, struct snap_enc *e)
 	snap_enc_u32(e, t->div);
 	snap_enc_u64(e, now - t->start_ns); /* two's complement if the period starts later */
 	snap_enc_u8(e, t->tsc_deadline != 0);
-	snap_enc_u64(e, !l->cfg.tsc_hz || !t->tsc_deadline ? 0 :
-			t->deadline_ns >= now ? lapic_ns_to_tsc(l, t->deadline_ns - now) :
-			0 - lapic_ns_to_tsc(l, now - t->deadline_ns));
+	snap_enc_u64(e, deadline_distance(l, now));
 	snap_enc_u8(e, l->nmi_pending);
 }
 

@@ -853,6 +853,36 @@ static void test_timer_tsc_deadline_own_tsc(void **state)
 	snap_enc_free(&e);
 }
 
+/*
+ * A TSC deadline 2^63 ticks or more ahead (any value a guest may write) is still ahead after
+ * a snapshot, not read back as one already passed (which fired at once: found by fuzzing).
+ */
+static void test_snapshot_far_deadline(void **state)
+{
+	char err[200] = "";
+	uint64_t v;
+
+	(void)state;
+	clk = 1000;
+	struct lapic *l = make_own_tsc(2000000000);
+	enable(l);
+	wr(l, LAPIC_LVT_TIMER, LAPIC_TIMER_TSC_DEADLINE | 0x50);
+	cpu_tsc = 1000000;
+	assert_int_equal(lapic_msr_write(l, LAPIC_MSR_TSC_DEADLINE, UINT64_MAX - 5), LAPIC_OK);
+	uint64_t due = lapic_timer_next(l);
+	assert_true(due > clk + 1000000000000ull); /* centuries away */
+	struct snap_enc e = save_of(l);
+	struct lapic *n = make_own_tsc(2000000000);
+	assert_int_equal(load_of(n, e.buf, e.len, err, sizeof(err)), 0);
+	assert_true(lapic_timer_next(n) > clk + 1000000000000ull);
+	assert_false(lapic_timer_fire(n, clk + 1000000));
+	assert_int_equal(lapic_msr_read(n, LAPIC_MSR_TSC_DEADLINE, &v), LAPIC_OK);
+	assert_true(v > cpu_tsc + (1ull << 62));
+	lapic_destroy(n);
+	lapic_destroy(l);
+	snap_enc_free(&e);
+}
+
 static void test_snapshot_tsc_deadline_and_periodic(void **state)
 {
 	char err[200] = "";
@@ -996,6 +1026,7 @@ int main(void)
 		cmocka_unit_test(test_init_keeps_id_and_base),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_snapshot_tsc_deadline_and_periodic),
+		cmocka_unit_test(test_snapshot_far_deadline),
 		cmocka_unit_test(test_timer_tsc_deadline_own_tsc),
 		cmocka_unit_test(test_snapshot_refused),
 	};
