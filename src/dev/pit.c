@@ -352,6 +352,7 @@ static void write_count(struct pit *p, struct counter *c, uint8_t v)
 			c->write_msb = true;
 			if (c->mode == 0) { /* mode 0: writing the first byte stops the count */
 				c->loaded = false;
+				c->frozen = false; /* nothing left to hold: load() holds the new one */
 				rearm(p, c, now(p));
 			}
 			break;

@@ -462,6 +462,37 @@ static void refuse(struct pit *p, struct snap_enc *e, size_t off, uint8_t v, con
 	e->buf[off] = old;
 }
 
+/*
+ * Mode 0 on counter 2 with its gate low, saved between the two bytes of a new count: the
+ * state restores (the first byte stops the count, and nothing is left held), and the second
+ * byte then loads a count that waits for the gate.  Found by fuzzing: it was refused.
+ */
+static void test_snapshot_between_count_bytes(void **state)
+{
+	(void)state;
+	struct pit *p = make(), *q = make();
+	struct snap_enc e;
+	struct snap_dec d;
+	char err[160] = "";
+
+	program(p, 2, 0, 1000); /* gate low (port 0x61 bit 0 clear) */
+	clk += ns(100);
+	assert_int_equal(read_lohi(p, 2), 1000); /* held */
+	pit_io_write(p, PIT_PORT_COUNTER0 + 2, 0x34); /* the first byte of 0x1234 */
+	save(p, &e);
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(pit_load(q, &d, err, sizeof(err)), 0);
+	pit_io_write(q, PIT_PORT_COUNTER0 + 2, 0x12);
+	clk += ns(500);
+	assert_int_equal(read_lohi(q, 2), 0x1234); /* waits for the gate */
+	pit_io_write(q, PIT_PORT_B, PIT_B_GATE2);
+	clk += ns(100);
+	assert_int_equal(read_lohi(q, 2), 0x1234 - 100);
+	snap_enc_free(&e);
+	pit_destroy(q);
+	pit_destroy(p);
+}
+
 static void test_snapshot_refused(void **state)
 {
 	(void)state;
@@ -515,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_mistakes),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_snapshot_refused),
+		cmocka_unit_test(test_snapshot_between_count_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
