@@ -249,12 +249,21 @@ int i8042_save(struct i8042 *k, struct snap_enc *e)
 
 int i8042_load(struct i8042 *k, struct snap_dec *d, char *err, size_t errlen)
 {
-	uint8_t ram[RAM_SIZE], b[4];
+	uint8_t ram[RAM_SIZE], b[4], q[QUEUE_LEN][2];
 
+	/* Decoded and checked whole before anything changes (device.h). */
 	snap_dec_bytes(d, ram, RAM_SIZE);
 	snap_dec_bytes(d, b, sizeof(b));
 	uint32_t qlen = snap_dec_u32(d);
 	if (d->bad || qlen > QUEUE_LEN) {
+		snprintf(err, errlen, "i8042: bad state");
+		return -1;
+	}
+	for (unsigned i = 0; i < qlen; i++) {
+		q[i][0] = snap_dec_u8(d);
+		q[i][1] = snap_dec_u8(d);
+	}
+	if (!snap_dec_done(d)) {
 		snprintf(err, errlen, "i8042: bad state");
 		return -1;
 	}
@@ -267,15 +276,11 @@ int i8042_load(struct i8042 *k, struct snap_dec *d, char *err, size_t errlen)
 	k->qhead = 0;
 	k->qlen = qlen;
 	for (unsigned i = 0; i < qlen; i++) {
-		k->q[i].byte = snap_dec_u8(d);
-		k->q[i].aux = snap_dec_u8(d) != 0;
+		k->q[i].byte = q[i][0];
+		k->q[i].aux = q[i][1] != 0;
 	}
 	update_irqs(k);
 	pthread_mutex_unlock(&k->lock);
-	if (!snap_dec_done(d)) {
-		snprintf(err, errlen, "i8042: bad state");
-		return -1;
-	}
 	return 0;
 }
 

@@ -489,11 +489,17 @@ int serial_save(struct serial *s, struct snap_enc *e)
 
 int serial_load(struct serial *s, struct snap_dec *d, char *err, size_t errlen)
 {
-	uint8_t regs[11];
+	uint8_t regs[11], rx[SERIAL_FIFO_LEN];
 
+	/* Decoded and checked whole before anything changes (device.h). */
 	snap_dec_bytes(d, regs, sizeof(regs));
 	uint32_t count = snap_dec_u32(d);
 	if (d->bad || count > SERIAL_FIFO_LEN) {
+		snprintf(err, errlen, "serial: bad state");
+		return -1;
+	}
+	snap_dec_bytes(d, rx, count);
+	if (!snap_dec_done(d)) {
 		snprintf(err, errlen, "serial: bad state");
 		return -1;
 	}
@@ -511,14 +517,9 @@ int serial_load(struct serial *s, struct snap_dec *d, char *err, size_t errlen)
 	s->rbr = regs[10];
 	s->rx_head = 0;
 	s->rx_count = count;
-	for (unsigned i = 0; i < count; i++)
-		s->rx[i] = snap_dec_u8(d);
+	memcpy(s->rx, rx, count);
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
-	if (!snap_dec_done(d)) {
-		snprintf(err, errlen, "serial: bad state");
-		return -1;
-	}
 	return 0;
 }
 

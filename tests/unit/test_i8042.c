@@ -16,6 +16,7 @@
 #include "dev/bus.h"
 #include "bus_io.h"
 #include "dev/i8042.h"
+#include "snapshot/snapfile.h"
 
 struct record {
 	int stops, resets, status;
@@ -214,12 +215,53 @@ static void test_hostile_sweep(void **state)
 	teardown(&t);
 }
 
+/*
+ * A snapshot with bytes queued loads whole; every shorter payload is refused and leaves the
+ * controller exactly as it was (device.h: checked whole before anything changes).
+ */
+static void test_snapshot_all_or_nothing(void **state)
+{
+	struct kbc a, b;
+	struct snap_enc e = { 0 }, before = { 0 }, after = { 0 };
+	struct snap_dec d;
+	char err[128];
+
+	(void)state;
+	setup(&a, true);
+	setup(&b, true);
+	cmd(a.bus, 0x60);
+	put(a.bus, 0x47); /* the configuration byte */
+	cmd(a.bus, 0xd2);
+	put(a.bus, 0xaa); /* a byte "from the keyboard" waits in the output buffer */
+	assert_int_equal(i8042_save(a.k, &e), 0);
+	assert_int_equal(i8042_save(b.k, &before), 0);
+	for (size_t n = 0; n < e.len; n++) {
+		snap_dec_init(&d, e.buf, n);
+		assert_int_equal(i8042_load(b.k, &d, err, sizeof(err)), -1);
+		after.len = 0;
+		assert_int_equal(i8042_save(b.k, &after), 0);
+		assert_int_equal(after.len, before.len);
+		assert_memory_equal(after.buf, before.buf, before.len);
+	}
+	snap_dec_init(&d, e.buf, e.len);
+	assert_int_equal(i8042_load(b.k, &d, err, sizeof(err)), 0);
+	assert_int_equal(get(b.bus), 0xaa);
+	cmd(b.bus, 0x20);
+	assert_int_equal(get(b.bus), 0x47);
+	snap_enc_free(&e);
+	snap_enc_free(&before);
+	snap_enc_free(&after);
+	teardown(&a);
+	teardown(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_linux_probe),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_hostile_sweep),
+		cmocka_unit_test(test_snapshot_all_or_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -601,14 +601,28 @@ static void test_snapshot_round_trip(void **state)
 	out(b.bus, LCR, 0x83);
 	assert_int_equal(in(b.bus, THR), 0x03);
 
-	/* Every shorter payload, and a FIFO count past its size, is refused. */
+	/*
+	 * Every shorter payload, and a FIFO count past its size, is refused, and leaves the
+	 * UART exactly as it was (device.h: checked whole before anything changes).
+	 */
+	struct uart c;
+	struct snap_enc before = { 0 }, after = { 0 };
+	uart_setup(&c);
+	assert_int_equal(serial_save(c.s, &before), 0);
 	for (size_t n = 0; n < e.len; n++) {
 		snap_dec_init(&d, e.buf, n);
-		assert_int_equal(serial_load(b.s, &d, err, sizeof(err)), -1);
+		assert_int_equal(serial_load(c.s, &d, err, sizeof(err)), -1);
+		after.len = 0;
+		assert_int_equal(serial_save(c.s, &after), 0);
+		assert_int_equal(after.len, before.len);
+		assert_memory_equal(after.buf, before.buf, before.len);
 	}
 	e.buf[11] = 200;
 	snap_dec_init(&d, e.buf, e.len);
 	assert_int_equal(serial_load(b.s, &d, err, sizeof(err)), -1);
+	snap_enc_free(&before);
+	snap_enc_free(&after);
+	uart_teardown(&c);
 	snap_enc_free(&e);
 	uart_teardown(&a);
 	uart_teardown(&b);
