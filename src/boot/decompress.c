@@ -12,9 +12,13 @@
 #include <zlib.h>
 #include <zstd.h>
 
+/* xz -9's 64 MiB dictionary and the decoder's own state. */
+#define LZMA_MEMLIMIT_FLOOR (65ull << 20)
+
 struct outbuf {
 	uint8_t *p;
 	size_t len, cap;
+	size_t limit; /* no more output than this (decompress_used's `limit`) */
 };
 
 static const struct {
@@ -50,18 +54,19 @@ const char *decompress_name(enum decompress_format f)
 	return "unknown";
 }
 
-/* Make room for more output; -1 (err) past DECOMPRESS_MAX or out of memory. */
+/* Make room for more output; -1 (err) past the limit or out of memory. */
 static int grow(struct outbuf *o, char *err, size_t errlen)
 {
 	if (o->len < o->cap)
 		return 0;
 	size_t cap = o->cap ? o->cap * 2 : 1u << 20;
-	if (o->cap >= DECOMPRESS_MAX) {
-		snprintf(err, errlen, "decompressed data exceeds %llu MiB",
-			 (unsigned long long)(DECOMPRESS_MAX >> 20));
+	if (o->cap >= o->limit) {
+		snprintf(err, errlen, "decompressed data exceeds %llu MiB%s",
+			 (unsigned long long)(o->limit >> 20),
+			 o->limit < DECOMPRESS_MAX ? " (the guest's RAM)" : "");
 		return -1;
 	}
-	cap = cap > DECOMPRESS_MAX ? DECOMPRESS_MAX : cap;
+	cap = cap > o->limit ? o->limit : cap;
 	uint8_t *p = realloc(o->p, cap);
 	if (!p) {
 		snprintf(err, errlen, "out of memory decompressing (%zu MiB)", cap >> 20);
@@ -120,6 +125,7 @@ static const char *lzma_reason(lzma_ret r)
 	case LZMA_OPTIONS_ERROR: return "unsupported options";
 	case LZMA_DATA_ERROR: return "corrupt data";
 	case LZMA_MEM_ERROR: return "out of memory";
+	case LZMA_MEMLIMIT_ERROR: return "its dictionary is larger than the output may be";
 	case LZMA_UNSUPPORTED_CHECK: return "unsupported integrity check";
 	default: return "decoder error";
 	}
@@ -130,8 +136,13 @@ static int unlzma(const uint8_t *in, size_t n, int xz, struct outbuf *o, size_t 
 		  char *err, size_t errlen)
 {
 	lzma_stream s = LZMA_STREAM_INIT;
-	lzma_ret r = xz ? lzma_stream_decoder(&s, UINT64_MAX, 0)
-			: lzma_alone_decoder(&s, UINT64_MAX);
+	/*
+	 * The dictionary a header asks for is bounded like the output (an lzma header may ask
+	 * for 4 GiB), but never below what xz's presets use, which may exceed a small output.
+	 */
+	uint64_t memlimit = o->limit > LZMA_MEMLIMIT_FLOOR ? o->limit : LZMA_MEMLIMIT_FLOOR;
+	lzma_ret r = xz ? lzma_stream_decoder(&s, memlimit, 0)
+			: lzma_alone_decoder(&s, memlimit);
 
 	if (r != LZMA_OK) {
 		snprintf(err, errlen, "%s: cannot start the decoder", xz ? "xz" : "lzma");
@@ -186,23 +197,24 @@ static int unzstd(const uint8_t *in, size_t n, struct outbuf *o, size_t *used, c
 	return r == 0 ? 0 : -1;
 }
 
-int decompress(const uint8_t *in, size_t n, size_t hint, uint8_t **out, size_t *outlen,
-	       char *err, size_t errlen)
+int decompress(const uint8_t *in, size_t n, size_t hint, size_t limit, uint8_t **out,
+	       size_t *outlen, char *err, size_t errlen)
 {
 	size_t used;
 
-	return decompress_used(in, n, hint, out, outlen, &used, err, errlen);
+	return decompress_used(in, n, hint, limit, out, outlen, &used, err, errlen);
 }
 
-int decompress_used(const uint8_t *in, size_t n, size_t hint, uint8_t **out, size_t *outlen,
-		    size_t *used, char *err, size_t errlen)
+int decompress_used(const uint8_t *in, size_t n, size_t hint, size_t limit, uint8_t **out,
+		    size_t *outlen, size_t *used, char *err, size_t errlen)
 {
 	enum decompress_format f = decompress_detect(in, n);
-	struct outbuf o = { NULL, 0, 0 };
+	struct outbuf o = { NULL, 0, 0, limit && limit < DECOMPRESS_MAX ? limit : DECOMPRESS_MAX };
 	int r;
 
 	*used = 0;
-	if (hint > 0 && hint <= DECOMPRESS_MAX - 4096) {
+	/* The hint is the stream's own claim: taken only as far as the limit allows. */
+	if (hint > 0 && hint <= o.limit - 4096 && o.limit > 4096) {
 		o.cap = hint + 4096; /* slack: a decoder may want room to notice the end */
 		o.p = malloc(o.cap);
 		o.cap = o.p ? o.cap : 0;

@@ -34,15 +34,18 @@ const char *decompress_name(enum decompress_format f);
 
 /*
  * Decompress the stream at `in` (bytes after its end are ignored, such as the 4-byte size
- * Linux appends).  `hint` is the expected output size, 0 if unknown.  On success *out is a
- * malloc'd buffer of *outlen bytes (the caller frees it) and 0 is returned; otherwise -1
- * with a reason in err (unsupported format, corrupt or truncated stream, too large).
+ * Linux appends).  `hint` is the expected output size, 0 if unknown; `limit` the most the
+ * output may be (0: DECOMPRESS_MAX), which also bounds the memory a decoder's header may
+ * ask for (an xz or lzma dictionary): the stream decides nothing the caller did not allow.
+ * On success *out is a malloc'd buffer of *outlen bytes (the caller frees it) and 0 is
+ * returned; otherwise -1 with a reason in err (unsupported format, corrupt or truncated
+ * stream, too large).
  */
-int decompress(const uint8_t *in, size_t n, size_t hint, uint8_t **out, size_t *outlen,
-	       char *err, size_t errlen);
+int decompress(const uint8_t *in, size_t n, size_t hint, size_t limit, uint8_t **out,
+	       size_t *outlen, char *err, size_t errlen);
 
 /* As decompress(), and *used is how many input bytes the stream took (its end). */
-int decompress_used(const uint8_t *in, size_t n, size_t hint, uint8_t **out, size_t *outlen,
-		    size_t *used, char *err, size_t errlen);
+int decompress_used(const uint8_t *in, size_t n, size_t hint, size_t limit, uint8_t **out,
+		    size_t *outlen, size_t *used, char *err, size_t errlen);
 
 #endif

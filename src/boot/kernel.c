@@ -63,7 +63,7 @@ const char *kernel_format_name(enum kernel_format f)
  * format in *format, or NULL to load the initrd as it is: not compressed, several archives
  * one after another, or a stream that does not decompress (the kernel will then say so).
  */
-static uint8_t *unpack_initramfs(const struct kernel_params *p, size_t *size,
+static uint8_t *unpack_initramfs(const struct kernel_params *p, size_t limit, size_t *size,
 				 const char **format)
 {
 	enum decompress_format f = decompress_detect(p->initrd, p->initrd_size);
@@ -72,7 +72,7 @@ static uint8_t *unpack_initramfs(const struct kernel_params *p, size_t *size,
 	char err[128];
 
 	if (f == DECOMPRESS_UNKNOWN ||
-	    decompress_used(p->initrd, p->initrd_size, 0, &out, size, &used, err,
+	    decompress_used(p->initrd, p->initrd_size, 0, limit, &out, size, &used, err,
 			    sizeof(err)) < 0)
 		return NULL;
 	for (size_t i = used; i < p->initrd_size; i++) {
@@ -102,7 +102,8 @@ int kernel_load(struct guest_mem *m, const struct kernel_params *p, struct boot_
 	info = info ? info : &local;
 	memset(info, 0, sizeof(*info));
 	if (f != KERNEL_FORMAT_MULTIBOOT && p->initrd && p->decompress == KERNEL_DECOMPRESS_HOST)
-		unpacked = unpack_initramfs(p, &lp.initrd_size, &info->initrd_compression);
+		unpacked = unpack_initramfs(p, (size_t)m->size, &lp.initrd_size,
+					    &info->initrd_compression);
 	lp.initrd = unpacked ? unpacked : p->initrd;
 	lp.initrd_size = unpacked ? lp.initrd_size : p->initrd_size;
 	switch (f) {

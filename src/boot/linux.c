@@ -203,8 +203,8 @@ static int plan_elf(const struct guest_mem *m, const uint8_t *d, size_t n,
 	return 0;
 }
 
-int linux_extract_vmlinux(const uint8_t *bz, size_t size, uint8_t **elf, size_t *elf_size,
-			  const char **format, char *err, size_t errlen)
+int linux_extract_vmlinux(const uint8_t *bz, size_t size, size_t limit, uint8_t **elf,
+			  size_t *elf_size, const char **format, char *err, size_t errlen)
 {
 	struct setup_hdr h;
 
@@ -224,7 +224,8 @@ int linux_extract_vmlinux(const uint8_t *bz, size_t size, uint8_t **elf, size_t 
 	char why[200];
 
 	*format = decompress_name(f);
-	if (decompress(payload, h.payload_length, hint, elf, elf_size, why, sizeof(why)) < 0) {
+	if (decompress(payload, h.payload_length, hint, limit, elf, elf_size, why,
+		       sizeof(why)) < 0) {
 		snprintf(err, errlen, "bzImage payload: %s", why);
 		return -1;
 	}
@@ -389,8 +390,9 @@ static int load_bzimage_host(struct guest_mem *m, const struct kernel_params *p,
 	size_t elf_size = 0;
 	int r = -1;
 
-	if (linux_extract_vmlinux(p->image, p->image_size, &elf, &elf_size, &info->compression,
-				  err, errlen) < 0)
+	/* A vmlinux larger than the guest's RAM could not be loaded: unpack no more. */
+	if (linux_extract_vmlinux(p->image, p->image_size, (size_t)m->size, &elf, &elf_size,
+				  &info->compression, err, errlen) < 0)
 		return -1;
 	if (plan_elf(m, elf, elf_size, pl, info, err, errlen) == 0) {
 		pl->protocol = "linux 64-bit boot protocol (vmlinux unpacked from the bzImage)";

@@ -85,10 +85,11 @@ int linux_load_vmlinux(struct guest_mem *m, const struct kernel_params *p,
 		       struct boot_entry *e, struct kernel_info *info, char *err, size_t errlen);
 
 /*
- * Unpack the vmlinux ELF a bzImage carries (payload_offset / payload_length): on success
- * *elf is a malloc'd buffer of *elf_size bytes and *format names the compression.
+ * Unpack the vmlinux ELF a bzImage carries (payload_offset / payload_length), at most
+ * `limit` bytes (0: DECOMPRESS_MAX): on success *elf is a malloc'd buffer of *elf_size
+ * bytes and *format names the compression.
  */
-int linux_extract_vmlinux(const uint8_t *bz, size_t size, uint8_t **elf, size_t *elf_size,
-			  const char **format, char *err, size_t errlen);
+int linux_extract_vmlinux(const uint8_t *bz, size_t size, size_t limit, uint8_t **elf,
+			  size_t *elf_size, const char **format, char *err, size_t errlen);
 
 #endif

@@ -502,6 +502,45 @@ static void test_bzimage_host_corrupt(void **state)
 	free(elf);
 }
 
+/*
+ * What a stream claims for itself never outgrows the caller's limit (the guest's RAM): an
+ * lzma header asking for a 4 GiB dictionary is refused before it is allocated, and output
+ * past the limit is refused; within it the same streams unpack.  (Fuzzing found both.)
+ */
+static void test_decompress_limits(void **state)
+{
+	size_t n, z_n, out_n;
+	uint8_t *big = calloc(1, 2u << 20), *out = NULL, *z;
+	char err[200] = "";
+
+	(void)state;
+	assert_non_null(big);
+	big[12345] = 1;
+	z = test_lzma_alone(big, 2u << 20, &z_n);
+	n = z_n;
+	assert_int_equal(decompress(z, n, 0, 4u << 20, &out, &out_n, err, sizeof(err)), 0);
+	assert_int_equal(out_n, 2u << 20);
+	assert_memory_equal(out, big, 2u << 20);
+	free(out);
+	/* Output past the limit. */
+	assert_int_equal(decompress(z, n, 0, 1u << 20, &out, &out_n, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "exceeds 1 MiB"));
+	/* The header's dictionary size (bytes 1-4) raised to ~4 GiB (byte 1 stays 0: the
+	 * magic "5d 00" that decompress_detect knows lzma by). */
+	put_le32(z + 1, 0xffffff00u);
+	assert_int_equal(decompress(z, n, 0, 16u << 20, &out, &out_n, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "dictionary"));
+	/* A size hint past the limit is not taken as an allocation. */
+	free(z);
+	z = test_gzip(big, 2u << 20, &z_n);
+	assert_int_equal(decompress(z, z_n, (size_t)1 << 40, 4u << 20, &out, &out_n, err,
+				    sizeof(err)), 0);
+	assert_int_equal(out_n, 2u << 20);
+	free(out);
+	free(z);
+	free(big);
+}
+
 static void test_vmlinux_boot(void **state)
 {
 	struct fixture *f = setup_ram(RAM);
@@ -586,7 +625,7 @@ static void test_real_vmlinuz(void **state)
 	if (kernel_read_file(path, &img, &n, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
 	assert_int_equal(kernel_detect(img, n), KERNEL_FORMAT_BZIMAGE);
-	if (linux_extract_vmlinux(img, n, &elf, &elf_n, &fmt, err, sizeof(err)) < 0)
+	if (linux_extract_vmlinux(img, n, 0, &elf, &elf_n, &fmt, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
 	if (elf_parse(elf, elf_n, &ei, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
@@ -633,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_vmlinux_boot),
 		cmocka_unit_test(test_vmlinux_refusals),
 		cmocka_unit_test(test_real_vmlinuz),
+		cmocka_unit_test(test_decompress_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
