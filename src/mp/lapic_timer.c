@@ -145,6 +145,9 @@ bool lapic_timer_fire(struct lapic *l, uint64_t now)
 		uint64_t p = timer_period_ns(l);
 		l->timer.start_ns += (now - l->timer.start_ns) / p * p;
 		l->timer.div = divide_value(l->dcr); /* a new divide value applies from here */
+		/* Shorter by it, the next period may be over already: it is due after now. */
+		p = timer_period_ns(l);
+		l->timer.start_ns += (now - l->timer.start_ns) / p * p;
 	} else {
 		l->timer.armed = false;
 	}

@@ -462,6 +462,33 @@ static void test_timer_periodic_floor(void **state)
 	lapic_destroy(l);
 }
 
+/*
+ * A divide value written mid-period applies from the next expiry; when it shortens the
+ * period so much that the next one is over already, the timer is due after now, not in
+ * the past (found by fuzzing: the timer thread would have fired again and again).
+ */
+static void test_timer_periodic_divide_change(void **state)
+{
+	/* 100 MHz input clock: 10 ns per tick. */
+	struct lapic *l = make(0, true, 100000000, 0);
+
+	(void)state;
+	enable(l);
+	wr(l, LAPIC_LVT_TIMER, LAPIC_TIMER_PERIODIC | 0x40);
+	wr(l, LAPIC_TIMER_DIVIDE, 0xa); /* divide by 128: 1000 counts are 1.28 ms */
+	clk = 0;
+	wr(l, LAPIC_TIMER_INITIAL, 1000);
+	assert_int_equal(lapic_timer_next(l), 1280000);
+	wr(l, LAPIC_TIMER_DIVIDE, 0xb); /* divide by 1: 10 us, so the 200 us floor */
+	uint64_t now = 1280000 + 500000;
+	assert_true(lapic_timer_fire(l, now));
+	uint64_t next = lapic_timer_next(l);
+	assert_true(next > now);
+	assert_true(next - now <= LAPIC_MIN_PERIOD_NS);
+	assert_int_equal(next, 1280000 + 3 * LAPIC_MIN_PERIOD_NS); /* on the new period's grid */
+	lapic_destroy(l);
+}
+
 static void test_timer_tsc_deadline(void **state)
 {
 	struct lapic *l = make(0, true, 0, 2000000000); /* 2 GHz TSC */
@@ -1020,6 +1047,7 @@ int main(void)
 		cmocka_unit_test(test_timer_one_shot_divides),
 		cmocka_unit_test(test_timer_periodic),
 		cmocka_unit_test(test_timer_periodic_floor),
+		cmocka_unit_test(test_timer_periodic_divide_change),
 		cmocka_unit_test(test_timer_tsc_deadline),
 		cmocka_unit_test(test_x2apic_msrs),
 		cmocka_unit_test(test_apic_base_transitions),
