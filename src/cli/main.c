@@ -3,10 +3,12 @@
  * vm_config, turns SIGINT/SIGTERM into an orderly stop (with the MP-state table), and
  * returns the VM's exit status.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "cli/config.h"
@@ -23,23 +25,48 @@ struct signal_thread {
 	struct vm *vm;
 };
 
+/* signal_thread_end's signal: the only SIGINT or SIGTERM this process sends itself (its
+ * si_code is SI_TKILL or SI_USER, depending on the kernel: only the sender is certain). */
+static bool is_end_signal(const siginfo_t *si)
+{
+	return si->si_pid == getpid();
+}
+
 static void *signal_main(void *arg)
 {
 	struct signal_thread *st = arg;
-	int sig;
+	siginfo_t si;
 
-	while (sigwait(&st->set, &sig) == 0) {
-		if (sig == SIGINT || sig == SIGTERM) {
-			vm_stop(st->vm, VM_STATUS_INTERRUPTED,
-				sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
-		}
+	for (;;) {
+		int sig = sigwaitinfo(&st->set, &si);
+		if (sig < 0 && errno == EINTR)
+			continue;
+		if (sig < 0 || is_end_signal(&si))
+			break;
+		vm_stop(st->vm, VM_STATUS_INTERRUPTED,
+			sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
 	}
 	return NULL;
 }
 
 /*
+ * End the signal thread with a signal it waits for, sent to it alone: pthread_cancel would
+ * load libgcc_s (for the unwinding) at the first cancellation, which a jail no longer has.
+ * A SIGINT or SIGTERM sent to the process meanwhile stays pending for the next VM's thread.
+ */
+static void signal_thread_end(struct signal_thread *st)
+{
+	int r = pthread_kill(st->thread, SIGTERM);
+
+	if (r) /* it cannot have ended by itself: waiting for it would never end */
+		log_error("cannot end the signal thread: %s", strerror(r));
+	else
+		pthread_join(st->thread, NULL);
+}
+
+/*
  * Block the signals every thread created from now on inherits: SIGINT/SIGTERM are taken by
- * one thread with sigwait, and SIGUSR1 (vCPU kicks) only by vCPU threads, which unblock it.
+ * one thread with sigwaitinfo, and SIGUSR1 (vCPU kicks) only by vCPU threads, which unblock it.
  */
 static void block_signals(sigset_t *set)
 {
@@ -98,8 +125,7 @@ static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *sig
 		vm_report(vm);
 	if (vm_write_trace_files(vm) < 0 && status == 0)
 		status = VM_STATUS_VMM_ERROR;
-	pthread_cancel(st.thread);
-	pthread_join(st.thread, NULL);
+	signal_thread_end(&st);
 	api_stop(api);
 	vm_destroy(vm);
 	return status;
