@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@ struct signal_thread {
 	pthread_t thread;
 	sigset_t set;
 	struct vm *vm;
+	_Atomic int taken; /* the SIGINT or SIGTERM taken while this VM was served, or 0 */
 };
 
 /* signal_thread_end's signal: the only SIGINT or SIGTERM this process sends itself (its
@@ -43,6 +45,7 @@ static void *signal_main(void *arg)
 			continue;
 		if (sig < 0 || is_end_signal(&si))
 			break;
+		atomic_store(&st->taken, sig);
 		vm_stop(st->vm, VM_STATUS_INTERRUPTED,
 			sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
 	}
@@ -103,7 +106,7 @@ static struct api *start_api(struct vm *vm, const struct vm_config *cfg, struct 
 /* A built VM from its API to teardown; returns its exit status (or VM_STATUS_RESTART). */
 static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *signals)
 {
-	struct signal_thread st = { .set = *signals };
+	struct signal_thread st = { .set = *signals, .taken = 0 };
 	struct api_ops ops;
 	bool failed;
 	int status;
@@ -126,6 +129,14 @@ static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *sig
 	if (vm_write_trace_files(vm) < 0 && status == 0)
 		status = VM_STATUS_VMM_ERROR;
 	signal_thread_end(&st);
+	/* A SIGINT or SIGTERM taken once the VM was stopping for a guest reset had nothing left
+	 * to stop: it ends the restarts instead. */
+	int taken = atomic_load(&st.taken);
+	if (status == VM_STATUS_RESTART && taken) {
+		log_info("not restarting: %s", taken == SIGINT ? "interrupted (SIGINT)" :
+			 "terminated (SIGTERM)");
+		status = VM_STATUS_INTERRUPTED;
+	}
 	api_stop(api);
 	vm_destroy(vm);
 	return status;
