@@ -6,7 +6,9 @@
  * Threads: one libmicrohttpd thread accepts, and each connection gets a thread of its own
  * (at most API_MAX_CONNECTIONS), so a client that sends slowly, or a request waiting for a
  * vCPU, never holds up another.  Those threads block every signal: SIGINT/SIGTERM belong to
- * the main program's signal thread and SIGUSR1 to the vCPUs.
+ * the main program's signal thread and SIGUSR1 to the vCPUs.  They run under the API's
+ * system call list (util/seccomp.h), inherited from the short-lived thread that starts the
+ * server: libmicrohttpd runs no code of ours when its threads start.
  */
 #include "api/api.h"
 
@@ -24,6 +26,7 @@
 
 #include "api/routes.h"
 #include "util/dlib.h"
+#include "util/seccomp.h"
 
 /*
  * libmicrohttpd, opened when the first server starts (dlib.h says why it is not linked).
@@ -285,24 +288,56 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- server ------------------------------------------------------------------------- */
 
-static struct MHD_Daemon *start_mhd(struct api *api, int fd)
-{
-	sigset_t all, old;
+/* The server's start, on a thread of its own (start_mhd says why). */
+struct mhd_start {
+	struct api *api;
+	int fd;
+	struct MHD_Daemon *mhd;
+};
 
-	/* Threads inherit the signal mask of their creator: start libmicrohttpd's with none. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	struct MHD_Daemon *d = mhd.start_daemon(
+static void *start_confined(void *arg)
+{
+	struct mhd_start *st = arg;
+
+	(void)pthread_setname_np(pthread_self(), "mpvmm-api"); /* a name only helps logs */
+	sandbox_thread(SANDBOX_API);
+	st->mhd = mhd.start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			MHD_USE_ITC,
-		0, NULL, NULL, on_request, api,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		0, NULL, NULL, on_request, st->api,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)st->fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONNECTION_TIMEOUT_S,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, st->api,
 		MHD_OPTION_END);
+	return NULL;
+}
+
+/*
+ * libmicrohttpd's threads start under the system call filter of the thread that starts the
+ * server (seccomp(2): a filter is inherited across clone), and run no code of ours at their
+ * start: a thread confined to the API's list starts the server, and ends.  Threads inherit
+ * the signal mask of their creator: it and libmicrohttpd's threads take no signal.
+ */
+static struct MHD_Daemon *start_mhd(struct api *api, int fd, char *err, size_t errlen)
+{
+	struct mhd_start st = { .api = api, .fd = fd };
+	sigset_t all, old;
+	pthread_t t;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(&t, NULL, start_confined, &st);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return d;
+	if (r) {
+		snprintf(err, errlen, "%s: cannot start the server's thread: %s", api->path,
+			 strerror(r));
+		return NULL;
+	}
+	pthread_join(t, NULL);
+	if (!st.mhd)
+		snprintf(err, errlen, "%s: cannot start the HTTP server", api->path);
+	return st.mhd;
 }
 
 static void remove_socket_file(const struct api *api)
@@ -333,9 +368,8 @@ struct api *api_start(const char *socket_path, const struct api_ops *ops, char *
 		free(api);
 		return NULL;
 	}
-	api->mhd = start_mhd(api, fd);
+	api->mhd = start_mhd(api, fd, err, errlen);
 	if (!api->mhd) {
-		snprintf(err, errlen, "%s: cannot start the HTTP server", socket_path);
 		close(fd);
 		remove_socket_file(api);
 		free(api->path);

@@ -109,6 +109,7 @@ enum {
 	OPT_ACCEL,
 	OPT_SEED,
 	OPT_IRQCHIP,
+	OPT_SECCOMP,
 };
 
 static const struct option run_options[] = {
@@ -136,10 +137,18 @@ static const struct option run_options[] = {
 	{ "accel", required_argument, NULL, OPT_ACCEL },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* The sandbox's options, the same for run and restore (README "Sandbox"). */
+#define CONFIG_SANDBOX_USAGE \
+	"      --seccomp kill|log|off  each thread's system call allow-list: a call outside\n" \
+	"                         it kills the process with SIGSYS (kill, the default; off in\n" \
+	"                         sanitized builds), is only logged by the kernel (log), or\n" \
+	"                         nothing is installed (off)\n"
 
 void config_usage(FILE *out)
 {
@@ -187,6 +196,7 @@ void config_usage(FILE *out)
 		"      --trace FILE       write the MP-state trace at exit (Chrome trace JSON)\n"
 		"      --timeline FILE    draw the MP-state timeline at exit (SVG)\n"
 		"      --quiet            print only guest output, warnings and errors\n"
+		CONFIG_SANDBOX_USAGE
 		"  -h, --help             this text\n"
 		"      --version          print the version\n"
 		"\n"
@@ -290,11 +300,17 @@ static int parse_number_option(int opt, const char *arg, struct vm_config *cfg, 
 	return -1;
 }
 
-/* --guest, --accel, --irqchip, --on-reboot: one of a few names. */
+/* --guest, --accel, --irqchip, --on-reboot, --seccomp: one of a few names. */
 static int parse_name_option(int opt, const char *arg, struct vm_config *cfg, char *err,
 			     size_t errlen)
 {
 	switch (opt) {
+	case OPT_SECCOMP:
+		if (!sandbox_action_parse(arg, &cfg->seccomp)) {
+			snprintf(err, errlen, "--seccomp '%s': use kill, log or off", arg);
+			return -1;
+		}
+		return 0;
 	case OPT_GUEST:
 		if (!embedded_guest_find(arg)) {
 			snprintf(err, errlen, "--guest '%s': no such built-in guest (see --help)", arg);
@@ -360,6 +376,7 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	case OPT_ACCEL:
 	case OPT_IRQCHIP:
 	case OPT_ON_REBOOT:
+	case OPT_SECCOMP:
 		return parse_name_option(opt, arg, cfg, err, errlen);
 	case OPT_API:
 	case OPT_TRACE:
@@ -435,7 +452,12 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 /* ---- mpvmm restore ---- */
 
 enum restore_opt { ROPT_HELP = 'h', ROPT_API = 256, ROPT_TRACE, ROPT_TIMELINE, ROPT_QUIET,
-		   ROPT_ACCEL, ROPT_MEMORY_FILE };
+		   ROPT_ACCEL, ROPT_MEMORY_FILE, ROPT_SECCOMP };
+
+/* The restore options that are run's own, parsed as run parses them. */
+static const struct { int ropt, opt; } restore_as_run[] = {
+	{ ROPT_ACCEL, OPT_ACCEL }, { ROPT_SECCOMP, OPT_SECCOMP },
+};
 
 static const struct option restore_options[] = {
 	{ "api", required_argument, NULL, ROPT_API },
@@ -444,6 +466,7 @@ static const struct option restore_options[] = {
 	{ "quiet", no_argument, NULL, ROPT_QUIET },
 	{ "accel", required_argument, NULL, ROPT_ACCEL },
 	{ "memory-file", required_argument, NULL, ROPT_MEMORY_FILE },
+	{ "seccomp", required_argument, NULL, ROPT_SECCOMP },
 	{ "help", no_argument, NULL, ROPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -462,9 +485,43 @@ void config_restore_usage(FILE *out)
 		"      --timeline FILE    SVG timeline at exit\n"
 		"      --accel kvm|soft   must be the snapshot's own accelerator (checked)\n"
 		"      --quiet            no informational lines\n"
+		CONFIG_SANDBOX_USAGE
 		"\n"
 		"  A snapshot that is damaged, from another format version, or from a host whose\n"
 		"  CPU differs is refused with one line naming what does not match (status 2).\n");
+}
+
+/* One option of restore; CONFIG_OK, or CONFIG_HELP, or CONFIG_ERROR with a reason. */
+static enum config_result parse_restore_one(int opt, const char *arg, struct config_restore *r,
+					    const char *what, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(restore_as_run) / sizeof(restore_as_run[0]); i++)
+		if (restore_as_run[i].ropt == opt)
+			return parse_one(restore_as_run[i].opt, arg, &r->local, err, errlen) < 0
+				       ? CONFIG_ERROR : CONFIG_OK;
+	switch (opt) {
+	case ROPT_HELP:
+		return CONFIG_HELP;
+	case ROPT_API:
+		r->local.api_socket = arg;
+		return CONFIG_OK;
+	case ROPT_TRACE:
+		r->local.trace_file = arg;
+		return CONFIG_OK;
+	case ROPT_TIMELINE:
+		r->local.timeline_file = arg;
+		return CONFIG_OK;
+	case ROPT_QUIET:
+		r->local.quiet = true;
+		return CONFIG_OK;
+	case ROPT_MEMORY_FILE:
+		r->memory_file = arg;
+		return CONFIG_OK;
+	default:
+		snprintf(err, errlen, opt == ':' ? "option '%s' needs a value" :
+			 "unknown option '%s' for restore (see mpvmm restore --help)", what);
+		return CONFIG_ERROR;
+	}
 }
 
 enum config_result config_parse_restore(int argc, char *const argv[], struct config_restore *r,
@@ -486,38 +543,8 @@ enum config_result config_parse_restore(int argc, char *const argv[], struct con
 	optind = 0;
 	opterr = 0;
 	while (result == CONFIG_OK &&
-	       (opt = getopt_long(argc + 1, args, ":h", restore_options, NULL)) != -1) {
-		switch (opt) {
-		case ROPT_HELP:
-			result = CONFIG_HELP;
-			break;
-		case ROPT_API:
-			r->local.api_socket = optarg;
-			break;
-		case ROPT_TRACE:
-			r->local.trace_file = optarg;
-			break;
-		case ROPT_TIMELINE:
-			r->local.timeline_file = optarg;
-			break;
-		case ROPT_QUIET:
-			r->local.quiet = true;
-			break;
-		case ROPT_MEMORY_FILE:
-			r->memory_file = optarg;
-			break;
-		case ROPT_ACCEL:
-			if (parse_one(OPT_ACCEL, optarg, &r->local, err, errlen) < 0)
-				result = CONFIG_ERROR;
-			break;
-		default:
-			snprintf(err, errlen, opt == ':' ? "option '%s' needs a value" :
-				 "unknown option '%s' for restore (see mpvmm restore --help)",
-				 args[optind - 1]);
-			result = CONFIG_ERROR;
-			break;
-		}
-	}
+	       (opt = getopt_long(argc + 1, args, ":h", restore_options, NULL)) != -1)
+		result = parse_restore_one(opt, optarg, r, args[optind - 1], err, errlen);
 	if (result == CONFIG_OK && optind == argc) {
 		r->snapshot = args[optind];
 	} else if (result == CONFIG_OK) {

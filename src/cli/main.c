@@ -1,7 +1,7 @@
 /*
  * main.c - the mpvmm command: `mpvmm [run] [options]`, `mpvmm restore SNAPSHOT`.  Parses the command line into a
- * vm_config, turns SIGINT/SIGTERM into an orderly stop (with the MP-state table), and
- * returns the VM's exit status.
+ * vm_config, sandboxes the process (each thread's system call list), turns SIGINT/SIGTERM
+ * into an orderly stop (with the MP-state table), and returns the VM's exit status.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,7 +15,9 @@
 #include "cli/config.h"
 #include "cli/ctl.h"
 #include "cli/explore.h"
+#include "cli/sandbox.h"
 #include "util/log.h"
+#include "util/seccomp.h"
 #include "vm/vm.h"
 
 #define MPVMM_VERSION "0.1.0"
@@ -39,6 +41,8 @@ static void *signal_main(void *arg)
 	struct signal_thread *st = arg;
 	siginfo_t si;
 
+	(void)pthread_setname_np(pthread_self(), "mpvmm-signals"); /* a name only helps logs */
+	sandbox_thread(SANDBOX_SIGNAL);
 	for (;;) {
 		int sig = sigwaitinfo(&st->set, &si);
 		if (sig < 0 && errno == EINTR)
@@ -179,6 +183,9 @@ static int cmd_restore(int argc, char *const argv[])
 	log_set_quiet(rc.local.quiet);
 	sigset_t signals;
 	block_signals(&signals);
+	status = sandbox_process(&rc.local);
+	if (status)
+		return status;
 	struct vm *vm = vm_restore(rc.snapshot, rc.memory_file, &rc.local, &status);
 	if (!vm)
 		return status;
@@ -214,6 +221,9 @@ static int cmd_run(int argc, char *const argv[])
 
 	sigset_t signals;
 	block_signals(&signals);
+	status = sandbox_process(&cfg);
+	if (status)
+		return status;
 	do {
 		status = run_once(&cfg, &signals);
 		if (status == VM_STATUS_RESTART)
