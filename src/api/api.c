@@ -13,6 +13,7 @@
 #include "api/api.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -346,6 +347,15 @@ static void remove_socket_file(const struct api *api)
 
 	if (lstat(api->path, &st) == 0 && st.st_dev == api->dev && st.st_ino == api->ino)
 		unlink(api->path);
+}
+
+int api_prepare(char *err, size_t errlen)
+{
+	/* jansson seeds its hash function from /dev/urandom when it makes its first object
+	 * (json_object_seed): now, while the file is there. */
+	json_object_seed(0);
+	return dlib_load(MHD_SONAME, mhd_syms, sizeof(mhd_syms) / sizeof(mhd_syms[0]), err,
+			 errlen);
 }
 
 struct api *api_start(const char *socket_path, const struct api_ops *ops, char *err,

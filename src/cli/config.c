@@ -110,6 +110,9 @@ enum {
 	OPT_SEED,
 	OPT_IRQCHIP,
 	OPT_SECCOMP,
+	OPT_JAIL,
+	OPT_UID,
+	OPT_GID,
 };
 
 static const struct option run_options[] = {
@@ -138,6 +141,9 @@ static const struct option run_options[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "jail", required_argument, NULL, OPT_JAIL },
+	{ "uid", required_argument, NULL, OPT_UID },
+	{ "gid", required_argument, NULL, OPT_GID },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -148,7 +154,12 @@ static const struct option run_options[] = {
 	"      --seccomp kill|log|off  each thread's system call allow-list: a call outside\n" \
 	"                         it kills the process with SIGSYS (kill, the default; off in\n" \
 	"                         sanitized builds), is only logged by the kernel (log), or\n" \
-	"                         nothing is installed (off)\n"
+	"                         nothing is installed (off)\n" \
+	"      --jail DIR         once /dev/kvm and the VM's files are open: new mount, network\n" \
+	"                         and IPC namespaces, DIR as the root (--api, --trace,\n" \
+	"                         --timeline and snapshots are then paths inside DIR), every\n" \
+	"                         other descriptor closed; needs root, --uid and --gid\n" \
+	"      --uid U, --gid G   the user and group the jailed process runs as (not 0)\n"
 
 void config_usage(FILE *out)
 {
@@ -263,7 +274,7 @@ static int parse_size_option(int opt, const char *arg, struct vm_config *cfg, ch
 	return 0;
 }
 
-/* --boot-cpu, --ap-timeout, --debug-exit, --seed: numbers in a range. */
+/* --boot-cpu, --ap-timeout, --debug-exit, --seed, --uid, --gid: numbers in a range. */
 static int parse_number_option(int opt, const char *arg, struct vm_config *cfg, char *err,
 			       size_t errlen)
 {
@@ -285,6 +296,14 @@ static int parse_number_option(int opt, const char *arg, struct vm_config *cfg, 
 			break;
 		cfg->debug_exit_port = (uint16_t)v;
 		return 0;
+	case OPT_UID:
+	case OPT_GID:
+		/* (uid_t)-1 means "unchanged" to setresuid(2); 0 would keep root in the jail. */
+		if (config_parse_uint(arg, UINT32_MAX - 1, &v) < 0 || v == 0)
+			break;
+		*(opt == OPT_UID ? &cfg->uid : &cfg->gid) = (uint32_t)v;
+		*(opt == OPT_UID ? &cfg->uid_set : &cfg->gid_set) = true;
+		return 0;
 	default: /* OPT_SEED */
 		if (config_parse_uint(arg, UINT64_MAX, &v) < 0)
 			break;
@@ -292,7 +311,9 @@ static int parse_number_option(int opt, const char *arg, struct vm_config *cfg, 
 		cfg->seed = v;
 		return 0;
 	}
-	snprintf(err, errlen, opt == OPT_BOOT_CPU ? "--boot-cpu '%s' is not a vCPU index" :
+	snprintf(err, errlen, opt == OPT_UID ? "--uid '%s' is not a user id other than 0" :
+		 opt == OPT_GID ? "--gid '%s' is not a group id other than 0" :
+		 opt == OPT_BOOT_CPU ? "--boot-cpu '%s' is not a vCPU index" :
 		 opt == OPT_AP_TIMEOUT ? "--ap-timeout '%s' is not a number of milliseconds "
 					 "(1..3600000)" :
 		 opt == OPT_DEBUG_EXIT ? "--debug-exit '%s' is not an I/O port (0..0xffff)" :
@@ -342,12 +363,14 @@ static int parse_name_option(int opt, const char *arg, struct vm_config *cfg, ch
 	}
 }
 
-/* --api, --trace, --timeline, --kernel, --initrd (a file each), --cmdline (any string). */
+/* --api, --trace, --timeline, --kernel, --initrd, --jail (a file each), --cmdline (any
+ * string). */
 static int parse_string_option(int opt, const char *arg, struct vm_config *cfg, char *err,
 			       size_t errlen)
 {
 	const char **to = opt == OPT_API ? &cfg->api_socket : opt == OPT_TRACE ? &cfg->trace_file :
 			  opt == OPT_TIMELINE ? &cfg->timeline_file :
+			  opt == OPT_JAIL ? &cfg->jail_dir :
 			  opt == OPT_KERNEL ? &cfg->kernel : opt == OPT_INITRD ? &cfg->initrd :
 			  &cfg->cmdline;
 
@@ -371,6 +394,8 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	case OPT_AP_TIMEOUT:
 	case OPT_DEBUG_EXIT:
 	case OPT_SEED:
+	case OPT_UID:
+	case OPT_GID:
 		return parse_number_option(opt, arg, cfg, err, errlen);
 	case OPT_GUEST:
 	case OPT_ACCEL:
@@ -383,11 +408,27 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	case OPT_TIMELINE:
 	case OPT_KERNEL:
 	case OPT_INITRD:
+	case OPT_JAIL:
 	case OPT_CMDLINE:
 		return parse_string_option(opt, arg, cfg, err, errlen);
 	}
 	snprintf(err, errlen, "internal error: option %d not handled", opt);
 	return -1;
+}
+
+/* --jail, --uid and --gid go together: a jail that keeps root is none, and a user without a
+ * jail would still see the host's files. */
+static int check_jail(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->jail_dir && (!cfg->uid_set || !cfg->gid_set)) {
+		snprintf(err, errlen, "--jail needs --uid and --gid (the user the jail runs as)");
+		return -1;
+	}
+	if (!cfg->jail_dir && (cfg->uid_set || cfg->gid_set)) {
+		snprintf(err, errlen, "%s needs --jail", cfg->uid_set ? "--uid" : "--gid");
+		return -1;
+	}
+	return 0;
 }
 
 enum config_result config_parse_run(int argc, char *const argv[], struct vm_config *cfg,
@@ -433,6 +474,8 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 		snprintf(err, errlen, "unexpected argument '%s' (see --help)", args[optind]);
 		result = CONFIG_ERROR;
 	}
+	if (result == CONFIG_OK && check_jail(cfg, err, errlen) < 0)
+		result = CONFIG_ERROR;
 	if (result == CONFIG_OK && cfg->initrd && !cfg->kernel) {
 		snprintf(err, errlen, "--initrd needs --kernel");
 		result = CONFIG_ERROR;
@@ -452,11 +495,12 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 /* ---- mpvmm restore ---- */
 
 enum restore_opt { ROPT_HELP = 'h', ROPT_API = 256, ROPT_TRACE, ROPT_TIMELINE, ROPT_QUIET,
-		   ROPT_ACCEL, ROPT_MEMORY_FILE, ROPT_SECCOMP };
+		   ROPT_ACCEL, ROPT_MEMORY_FILE, ROPT_SECCOMP, ROPT_JAIL, ROPT_UID, ROPT_GID };
 
 /* The restore options that are run's own, parsed as run parses them. */
 static const struct { int ropt, opt; } restore_as_run[] = {
-	{ ROPT_ACCEL, OPT_ACCEL }, { ROPT_SECCOMP, OPT_SECCOMP },
+	{ ROPT_ACCEL, OPT_ACCEL }, { ROPT_SECCOMP, OPT_SECCOMP }, { ROPT_JAIL, OPT_JAIL },
+	{ ROPT_UID, OPT_UID }, { ROPT_GID, OPT_GID },
 };
 
 static const struct option restore_options[] = {
@@ -467,6 +511,9 @@ static const struct option restore_options[] = {
 	{ "accel", required_argument, NULL, ROPT_ACCEL },
 	{ "memory-file", required_argument, NULL, ROPT_MEMORY_FILE },
 	{ "seccomp", required_argument, NULL, ROPT_SECCOMP },
+	{ "jail", required_argument, NULL, ROPT_JAIL },
+	{ "uid", required_argument, NULL, ROPT_UID },
+	{ "gid", required_argument, NULL, ROPT_GID },
 	{ "help", no_argument, NULL, ROPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -486,6 +533,7 @@ void config_restore_usage(FILE *out)
 		"      --accel kvm|soft   must be the snapshot's own accelerator (checked)\n"
 		"      --quiet            no informational lines\n"
 		CONFIG_SANDBOX_USAGE
+		"      (with --jail, SNAPSHOT and its memory file are opened before entering DIR)\n"
 		"\n"
 		"  A snapshot that is damaged, from another format version, or from a host whose\n"
 		"  CPU differs is refused with one line naming what does not match (status 2).\n");
@@ -552,6 +600,8 @@ enum config_result config_parse_restore(int argc, char *const argv[], struct con
 			 "unexpected argument '%s' (one snapshot at a time)", args[optind + 1]);
 		result = CONFIG_ERROR;
 	}
+	if (result == CONFIG_OK && check_jail(&r->local, err, errlen) < 0)
+		result = CONFIG_ERROR;
 	free(args);
 	return result;
 }

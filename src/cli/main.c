@@ -1,7 +1,8 @@
 /*
  * main.c - the mpvmm command: `mpvmm [run] [options]`, `mpvmm restore SNAPSHOT`.  Parses the command line into a
- * vm_config, sandboxes the process (each thread's system call list), turns SIGINT/SIGTERM
- * into an orderly stop (with the MP-state table), and returns the VM's exit status.
+ * vm_config, sandboxes the process (a jail, each thread's system call list), turns
+ * SIGINT/SIGTERM into an orderly stop (with the MP-state table), and returns the VM's exit
+ * status.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -183,10 +184,14 @@ static int cmd_restore(int argc, char *const argv[])
 	log_set_quiet(rc.local.quiet);
 	sigset_t signals;
 	block_signals(&signals);
-	status = sandbox_process(&rc.local);
+	/* Opened before the sandbox: a jail would hide the file. */
+	struct vm_restore_file *f = vm_restore_open(rc.snapshot, rc.memory_file, &status);
+	if (!f)
+		return status;
+	status = sandbox_process(&rc.local, f);
 	if (status)
 		return status;
-	struct vm *vm = vm_restore(rc.snapshot, rc.memory_file, &rc.local, &status);
+	struct vm *vm = vm_restore(f, &rc.local, &status);
 	if (!vm)
 		return status;
 	status = serve(vm, &rc.local, &signals);
@@ -221,7 +226,7 @@ static int cmd_run(int argc, char *const argv[])
 
 	sigset_t signals;
 	block_signals(&signals);
-	status = sandbox_process(&cfg);
+	status = sandbox_process(&cfg, NULL);
 	if (status)
 		return status;
 	do {

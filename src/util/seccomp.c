@@ -161,7 +161,7 @@ static const struct allow api_server[] = {
 /* Snapshots written from an API thread (snapshot/snapfile_write.c): temporary files beside
  * the final paths, fsync, rename, fsync of the directory; the snapshot id is random. */
 static const struct allow snapshot_files[] = {
-	ALLOW(openat),      /* seccomp cannot see the path */
+	ALLOW(openat),      /* seccomp cannot see the path: the jail (--jail) limits it */
 	ALLOW(newfstatat),
 	ALLOW(fstat),
 	ALLOW(lseek),
@@ -221,7 +221,8 @@ static const struct allow main_own[] = {
 	ALLOW(lstat),
 	ALLOW(stat),
 	ALLOW(statx),
-	ALLOW(fcntl),         /* descriptor flags */
+	ALLOW(fcntl),         /* descriptor flags; F_DUPFD_CLOEXEC: a host file kept from
+			       * before the jail handed out again (util/hostfile.c) */
 	ALLOW(pipe2),         /* the console's wake-up pipe */
 	ALLOW(rt_sigaction),  /* the kick's handler (KVM), the console's terminal restorers */
 	ALLOW(socket),        /* the API's socket: made, bound, given to libmicrohttpd... */

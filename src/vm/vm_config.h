@@ -65,6 +65,10 @@ struct vm_config {
 	uint64_t seed;
 	/* The process's sandbox (README "Sandbox"), for `run` and `restore` alike. */
 	enum sandbox_action seccomp; /* --seccomp kill|log|off */
+	const char *jail_dir;      /* --jail DIR: the process's root once the VM's files are
+				    * open; NULL: no jail */
+	bool uid_set, gid_set;     /* --uid U, --gid G: who the jailed process is */
+	uint32_t uid, gid;
 };
 
 /* The defaults: 4 vCPUs (one socket), 256 MiB, the self-test guest. */
