@@ -60,6 +60,7 @@ TIMEOUT=120
 . "$HERE/lib/explore.sh"
 . "$HERE/lib/nokvm.sh"
 . "$HERE/lib/snapshot.sh"
+. "$HERE/lib/sandbox.sh"
 . "$HERE/lib/fresh.sh"
 
 # The Debian kernel + busybox guest (scripts/linux-guest.sh), cached beside the build.
@@ -92,6 +93,7 @@ else
 	run_nokvm_tests
 	run_snapshot_tests
 	run_kernel_input_tests
+	run_sandbox_tests
 fi
 
 if [ "$FAILED" -gt 0 ]; then
