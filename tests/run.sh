@@ -65,6 +65,7 @@ TIMEOUT=120
 . "$HERE/lib/explore.sh"
 . "$HERE/lib/nokvm.sh"
 . "$HERE/lib/snapshot.sh"
+. "$HERE/lib/sandbox.sh"
 . "$HERE/lib/fresh.sh"
 . "$HERE/lib/hostile.sh"
 . "$HERE/lib/fuzz.sh"
@@ -105,6 +106,7 @@ else
 	run_snapshot_tests
 	run_hostile_tests
 	run_kernel_input_tests
+	run_sandbox_tests
 fi
 
 if [ "$FAILED" -gt 0 ]; then

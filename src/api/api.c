@@ -8,12 +8,15 @@
  * a vCPU, never holds up another; conn_guard.c cuts a request that does not arrive within
  * API_REQUEST_DEADLINE_MS, turns a process away past its share of the connections and,
  * when the slots run out, cuts one of the process holding the most, so that clients cannot
- * keep the others out.  Those threads block every signal:
- * SIGINT/SIGTERM belong to the main program's signal thread and SIGUSR1 to the vCPUs.
+ * keep the others out.  Those threads block every signal: SIGINT/SIGTERM belong to the main
+ * program's signal thread and SIGUSR1 to the vCPUs.  They, and the guard's thread, run
+ * under the API's system call list (util/seccomp.h), inherited from the short-lived thread
+ * that starts them: libmicrohttpd runs no code of ours when its threads start.
  */
 #include "api/api.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +31,7 @@
 #include "api/conn_guard.h"
 #include "api/routes.h"
 #include "util/dlib.h"
+#include "util/seccomp.h"
 
 /*
  * libmicrohttpd, opened when the first server starts (dlib.h says why it is not linked).
@@ -339,25 +343,68 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 /* ---- server ------------------------------------------------------------------------- */
 
-static struct MHD_Daemon *start_mhd(struct api *api, int fd)
-{
-	sigset_t all, old;
+/* The server's start, on a thread of its own (start_mhd says why). */
+struct mhd_start {
+	struct api *api;
+	int fd;
+	struct MHD_Daemon *mhd;
+	char err[200];
+};
 
-	/* Threads inherit the signal mask of their creator: start libmicrohttpd's with none. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	struct MHD_Daemon *d = mhd.start_daemon(
+static void *start_confined(void *arg)
+{
+	struct mhd_start *st = arg;
+	struct api *api = st->api;
+
+	(void)pthread_setname_np(pthread_self(), "mpvmm-api"); /* a name only helps logs */
+	sandbox_thread(SANDBOX_API);
+	api->guard = conn_guard_start(API_MAX_CONNECTIONS, API_MAX_CONNECTIONS_PER_PROCESS,
+				      API_REQUEST_DEADLINE_MS, st->err, sizeof(st->err));
+	if (!api->guard)
+		return NULL;
+	st->mhd = mhd.start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			MHD_USE_ITC,
 		0, on_accept, api, on_request, api,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)st->fd,
 		MHD_OPTION_CONNECTION_LIMIT, conn_guard_slots(api->guard),
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, api,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
 		MHD_OPTION_END);
+	if (!st->mhd) {
+		snprintf(st->err, sizeof(st->err), "cannot start the HTTP server");
+		conn_guard_stop(api->guard);
+		api->guard = NULL;
+	}
+	return NULL;
+}
+
+/*
+ * libmicrohttpd's threads start under the system call filter of the thread that starts the
+ * server (seccomp(2): a filter is inherited across clone), and run no code of ours at their
+ * start: a thread confined to the API's list starts the server, and ends.  Threads inherit
+ * the signal mask of their creator: it and libmicrohttpd's threads take no signal.
+ */
+static struct MHD_Daemon *start_mhd(struct api *api, int fd, char *err, size_t errlen)
+{
+	struct mhd_start st = { .api = api, .fd = fd };
+	sigset_t all, old;
+	pthread_t t;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(&t, NULL, start_confined, &st);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return d;
+	if (r) {
+		snprintf(err, errlen, "%s: cannot start the server's thread: %s", api->path,
+			 strerror(r));
+		return NULL;
+	}
+	pthread_join(t, NULL);
+	if (!st.mhd)
+		snprintf(err, errlen, "%s: %s", api->path, st.err);
+	return st.mhd;
 }
 
 static void remove_socket_file(const struct api *api)
@@ -366,6 +413,15 @@ static void remove_socket_file(const struct api *api)
 
 	if (lstat(api->path, &st) == 0 && st.st_dev == api->dev && st.st_ino == api->ino)
 		unlink(api->path);
+}
+
+int api_prepare(char *err, size_t errlen)
+{
+	/* jansson seeds its hash function from /dev/urandom when it makes its first object
+	 * (json_object_seed): now, while the file is there. */
+	json_object_seed(0);
+	return dlib_load(MHD_SONAME, mhd_syms, sizeof(mhd_syms) / sizeof(mhd_syms[0]), err,
+			 errlen);
 }
 
 struct api *api_start(const char *socket_path, const struct api_ops *ops, char *err,
@@ -388,13 +444,8 @@ struct api *api_start(const char *socket_path, const struct api_ops *ops, char *
 		free(api);
 		return NULL;
 	}
-	api->guard = conn_guard_start(API_MAX_CONNECTIONS, API_MAX_CONNECTIONS_PER_PROCESS,
-				      API_REQUEST_DEADLINE_MS, err, errlen);
-	api->mhd = api->guard ? start_mhd(api, fd) : NULL;
+	api->mhd = start_mhd(api, fd, err, errlen);
 	if (!api->mhd) {
-		if (api->guard)
-			snprintf(err, errlen, "%s: cannot start the HTTP server", socket_path);
-		conn_guard_stop(api->guard);
 		close(fd);
 		remove_socket_file(api);
 		free(api->path);

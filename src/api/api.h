@@ -147,6 +147,12 @@ struct api_ops {
 struct api;
 
 /*
+ * Before a jail: load what the server needs from the host's filesystem (libmicrohttpd, opened
+ * on first use; jansson's hash seed).  Returns 0, or -1 with a reason in err.
+ */
+int api_prepare(char *err, size_t errlen);
+
+/*
  * Create the socket at socket_path (mode 0600) and serve it from threads of the server's
  * own.  A socket file left by a process that is gone is replaced; a socket someone listens
  * on, or any other file, is an error.  `ops` must outlive the server.  NULL with a reason in

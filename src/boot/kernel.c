@@ -18,6 +18,7 @@
 #include "boot/elf.h"
 #include "boot/linux.h"
 #include "boot/multiboot.h"
+#include "util/hostfile.h"
 
 #define KERNEL_FILE_MAX (1ull << 30) /* refuse to read more than this */
 
@@ -123,7 +124,8 @@ int kernel_load(struct guest_mem *m, const struct kernel_params *p, struct boot_
 
 int kernel_read_file(const char *path, uint8_t **data, size_t *size, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* The descriptor kept from before a jail, if there is one (util/hostfile.h). */
+	int fd = hostfile_open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	uint8_t *buf = NULL;
 	size_t got = 0;

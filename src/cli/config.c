@@ -112,6 +112,10 @@ enum {
 	OPT_SEED,
 	OPT_IRQCHIP,
 	OPT_SNAPSHOT_DIR,
+	OPT_SECCOMP,
+	OPT_JAIL,
+	OPT_UID,
+	OPT_GID,
 };
 
 static const struct option run_options[] = {
@@ -140,10 +144,26 @@ static const struct option run_options[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "jail", required_argument, NULL, OPT_JAIL },
+	{ "uid", required_argument, NULL, OPT_UID },
+	{ "gid", required_argument, NULL, OPT_GID },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* The sandbox's options, the same for run and restore (README "Sandbox"). */
+#define CONFIG_SANDBOX_USAGE \
+	"      --seccomp kill|log|off  each thread's system call allow-list: a call outside\n" \
+	"                         it kills the process with SIGSYS (kill, the default; off in\n" \
+	"                         sanitized builds), is only logged by the kernel (log), or\n" \
+	"                         nothing is installed (off)\n" \
+	"      --jail DIR         once /dev/kvm and the VM's files are open: new mount, network\n" \
+	"                         and IPC namespaces, DIR as the root (--api, --trace,\n" \
+	"                         --timeline and snapshots are then paths inside DIR), every\n" \
+	"                         other descriptor closed; needs root, --uid and --gid\n" \
+	"      --uid U, --gid G   the user and group the jailed process runs as (not 0)\n"
 
 void config_usage(FILE *out)
 {
@@ -192,6 +212,7 @@ void config_usage(FILE *out)
 		"      --trace FILE       write the MP-state trace at exit (Chrome trace JSON)\n"
 		"      --timeline FILE    draw the MP-state timeline at exit (SVG)\n"
 		"      --quiet            print only guest output, warnings and errors\n"
+		CONFIG_SANDBOX_USAGE
 		"  -h, --help             this text\n"
 		"      --version          print the version\n"
 		"\n"
@@ -258,7 +279,7 @@ static int parse_size_option(int opt, const char *arg, struct vm_config *cfg, ch
 	return 0;
 }
 
-/* --boot-cpu, --ap-timeout, --debug-exit, --seed: numbers in a range. */
+/* --boot-cpu, --ap-timeout, --debug-exit, --seed, --uid, --gid: numbers in a range. */
 static int parse_number_option(int opt, const char *arg, struct vm_config *cfg, char *err,
 			       size_t errlen)
 {
@@ -280,6 +301,14 @@ static int parse_number_option(int opt, const char *arg, struct vm_config *cfg, 
 			break;
 		cfg->debug_exit_port = (uint16_t)v;
 		return 0;
+	case OPT_UID:
+	case OPT_GID:
+		/* (uid_t)-1 means "unchanged" to setresuid(2); 0 would keep root in the jail. */
+		if (config_parse_uint(arg, UINT32_MAX - 1, &v) < 0 || v == 0)
+			break;
+		*(opt == OPT_UID ? &cfg->uid : &cfg->gid) = (uint32_t)v;
+		*(opt == OPT_UID ? &cfg->uid_set : &cfg->gid_set) = true;
+		return 0;
 	default: /* OPT_SEED */
 		if (config_parse_uint(arg, UINT64_MAX, &v) < 0)
 			break;
@@ -287,7 +316,9 @@ static int parse_number_option(int opt, const char *arg, struct vm_config *cfg, 
 		cfg->seed = v;
 		return 0;
 	}
-	snprintf(err, errlen, opt == OPT_BOOT_CPU ? "--boot-cpu '%s' is not a vCPU index" :
+	snprintf(err, errlen, opt == OPT_UID ? "--uid '%s' is not a user id other than 0" :
+		 opt == OPT_GID ? "--gid '%s' is not a group id other than 0" :
+		 opt == OPT_BOOT_CPU ? "--boot-cpu '%s' is not a vCPU index" :
 		 opt == OPT_AP_TIMEOUT ? "--ap-timeout '%s' is not a number of milliseconds "
 					 "(1..3600000)" :
 		 opt == OPT_DEBUG_EXIT ? "--debug-exit '%s' is not an I/O port (0..0xffff)" :
@@ -295,11 +326,17 @@ static int parse_number_option(int opt, const char *arg, struct vm_config *cfg, 
 	return -1;
 }
 
-/* --guest, --accel, --irqchip, --on-reboot: one of a few names. */
+/* --guest, --accel, --irqchip, --on-reboot, --seccomp: one of a few names. */
 static int parse_name_option(int opt, const char *arg, struct vm_config *cfg, char *err,
 			     size_t errlen)
 {
 	switch (opt) {
+	case OPT_SECCOMP:
+		if (!sandbox_action_parse(arg, &cfg->seccomp)) {
+			snprintf(err, errlen, "--seccomp '%s': use kill, log or off", arg);
+			return -1;
+		}
+		return 0;
 	case OPT_GUEST:
 		if (!embedded_guest_find(arg)) {
 			snprintf(err, errlen, "--guest '%s': no such built-in guest (see --help)", arg);
@@ -331,12 +368,14 @@ static int parse_name_option(int opt, const char *arg, struct vm_config *cfg, ch
 	}
 }
 
-/* --api, --trace, --timeline, --kernel, --initrd (a file each), --cmdline (any string). */
+/* --api, --trace, --timeline, --kernel, --initrd, --jail (a file each), --cmdline (any
+ * string). */
 static int parse_string_option(int opt, const char *arg, struct vm_config *cfg, char *err,
 			       size_t errlen)
 {
 	const char **to = opt == OPT_API ? &cfg->api_socket : opt == OPT_TRACE ? &cfg->trace_file :
 			  opt == OPT_TIMELINE ? &cfg->timeline_file :
+			  opt == OPT_JAIL ? &cfg->jail_dir :
 			  opt == OPT_KERNEL ? &cfg->kernel : opt == OPT_INITRD ? &cfg->initrd :
 			  &cfg->cmdline;
 
@@ -381,17 +420,21 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	case OPT_AP_TIMEOUT:
 	case OPT_DEBUG_EXIT:
 	case OPT_SEED:
+	case OPT_UID:
+	case OPT_GID:
 		return parse_number_option(opt, arg, cfg, err, errlen);
 	case OPT_GUEST:
 	case OPT_ACCEL:
 	case OPT_IRQCHIP:
 	case OPT_ON_REBOOT:
+	case OPT_SECCOMP:
 		return parse_name_option(opt, arg, cfg, err, errlen);
 	case OPT_API:
 	case OPT_TRACE:
 	case OPT_TIMELINE:
 	case OPT_KERNEL:
 	case OPT_INITRD:
+	case OPT_JAIL:
 	case OPT_CMDLINE:
 		return parse_string_option(opt, arg, cfg, err, errlen);
 	case OPT_SNAPSHOT_DIR:
@@ -399,6 +442,21 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	}
 	snprintf(err, errlen, "internal error: option %d not handled", opt);
 	return -1;
+}
+
+/* --jail, --uid and --gid go together: a jail that keeps root is none, and a user without a
+ * jail would still see the host's files. */
+static int check_jail(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->jail_dir && (!cfg->uid_set || !cfg->gid_set)) {
+		snprintf(err, errlen, "--jail needs --uid and --gid (the user the jail runs as)");
+		return -1;
+	}
+	if (!cfg->jail_dir && (cfg->uid_set || cfg->gid_set)) {
+		snprintf(err, errlen, "%s needs --jail", cfg->uid_set ? "--uid" : "--gid");
+		return -1;
+	}
+	return 0;
 }
 
 enum config_result config_parse_run(int argc, char *const argv[], struct vm_config *cfg,
@@ -444,6 +502,8 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 		snprintf(err, errlen, "unexpected argument '%s' (see --help)", args[optind]);
 		result = CONFIG_ERROR;
 	}
+	if (result == CONFIG_OK && check_jail(cfg, err, errlen) < 0)
+		result = CONFIG_ERROR;
 	if (result == CONFIG_OK && cfg->initrd && !cfg->kernel) {
 		snprintf(err, errlen, "--initrd needs --kernel");
 		result = CONFIG_ERROR;
@@ -463,7 +523,15 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 /* ---- mpvmm restore ---- */
 
 enum restore_opt { ROPT_HELP = 'h', ROPT_API = 256, ROPT_TRACE, ROPT_TIMELINE, ROPT_QUIET,
-		   ROPT_ACCEL, ROPT_MEMORY_FILE, ROPT_SNAPSHOT_DIR };
+		   ROPT_ACCEL, ROPT_MEMORY_FILE, ROPT_SNAPSHOT_DIR, ROPT_SECCOMP, ROPT_JAIL,
+		   ROPT_UID, ROPT_GID };
+
+/* The restore options that are run's own, parsed as run parses them. */
+static const struct { int ropt, opt; } restore_as_run[] = {
+	{ ROPT_ACCEL, OPT_ACCEL }, { ROPT_SNAPSHOT_DIR, OPT_SNAPSHOT_DIR },
+	{ ROPT_SECCOMP, OPT_SECCOMP }, { ROPT_JAIL, OPT_JAIL }, { ROPT_UID, OPT_UID },
+	{ ROPT_GID, OPT_GID },
+};
 
 static const struct option restore_options[] = {
 	{ "api", required_argument, NULL, ROPT_API },
@@ -473,6 +541,10 @@ static const struct option restore_options[] = {
 	{ "accel", required_argument, NULL, ROPT_ACCEL },
 	{ "memory-file", required_argument, NULL, ROPT_MEMORY_FILE },
 	{ "snapshot-dir", required_argument, NULL, ROPT_SNAPSHOT_DIR },
+	{ "seccomp", required_argument, NULL, ROPT_SECCOMP },
+	{ "jail", required_argument, NULL, ROPT_JAIL },
+	{ "uid", required_argument, NULL, ROPT_UID },
+	{ "gid", required_argument, NULL, ROPT_GID },
 	{ "help", no_argument, NULL, ROPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -492,9 +564,44 @@ void config_restore_usage(FILE *out)
 		"      --timeline FILE    SVG timeline at exit\n"
 		"      --accel kvm|soft   must be the snapshot's own accelerator (checked)\n"
 		"      --quiet            no informational lines\n"
+		CONFIG_SANDBOX_USAGE
+		"      (with --jail, SNAPSHOT and its memory file are opened before entering DIR)\n"
 		"\n"
 		"  A snapshot that is damaged, from another format version, or from a host whose\n"
 		"  CPU differs is refused with one line naming what does not match (status 2).\n");
+}
+
+/* One option of restore; CONFIG_OK, or CONFIG_HELP, or CONFIG_ERROR with a reason. */
+static enum config_result parse_restore_one(int opt, const char *arg, struct config_restore *r,
+					    const char *what, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(restore_as_run) / sizeof(restore_as_run[0]); i++)
+		if (restore_as_run[i].ropt == opt)
+			return parse_one(restore_as_run[i].opt, arg, &r->local, err, errlen) < 0
+				       ? CONFIG_ERROR : CONFIG_OK;
+	switch (opt) {
+	case ROPT_HELP:
+		return CONFIG_HELP;
+	case ROPT_API:
+		r->local.api_socket = arg;
+		return CONFIG_OK;
+	case ROPT_TRACE:
+		r->local.trace_file = arg;
+		return CONFIG_OK;
+	case ROPT_TIMELINE:
+		r->local.timeline_file = arg;
+		return CONFIG_OK;
+	case ROPT_QUIET:
+		r->local.quiet = true;
+		return CONFIG_OK;
+	case ROPT_MEMORY_FILE:
+		r->memory_file = arg;
+		return CONFIG_OK;
+	default:
+		snprintf(err, errlen, opt == ':' ? "option '%s' needs a value" :
+			 "unknown option '%s' for restore (see mpvmm restore --help)", what);
+		return CONFIG_ERROR;
+	}
 }
 
 enum config_result config_parse_restore(int argc, char *const argv[], struct config_restore *r,
@@ -516,40 +623,8 @@ enum config_result config_parse_restore(int argc, char *const argv[], struct con
 	optind = 0;
 	opterr = 0;
 	while (result == CONFIG_OK &&
-	       (opt = getopt_long(argc + 1, args, ":h", restore_options, NULL)) != -1) {
-		switch (opt) {
-		case ROPT_HELP:
-			result = CONFIG_HELP;
-			break;
-		case ROPT_API:
-			r->local.api_socket = optarg;
-			break;
-		case ROPT_TRACE:
-			r->local.trace_file = optarg;
-			break;
-		case ROPT_TIMELINE:
-			r->local.timeline_file = optarg;
-			break;
-		case ROPT_QUIET:
-			r->local.quiet = true;
-			break;
-		case ROPT_MEMORY_FILE:
-			r->memory_file = optarg;
-			break;
-		case ROPT_ACCEL:
-		case ROPT_SNAPSHOT_DIR:
-			if (parse_one(opt == ROPT_ACCEL ? OPT_ACCEL : OPT_SNAPSHOT_DIR, optarg,
-				      &r->local, err, errlen) < 0)
-				result = CONFIG_ERROR;
-			break;
-		default:
-			snprintf(err, errlen, opt == ':' ? "option '%s' needs a value" :
-				 "unknown option '%s' for restore (see mpvmm restore --help)",
-				 args[optind - 1]);
-			result = CONFIG_ERROR;
-			break;
-		}
-	}
+	       (opt = getopt_long(argc + 1, args, ":h", restore_options, NULL)) != -1)
+		result = parse_restore_one(opt, optarg, r, args[optind - 1], err, errlen);
 	if (result == CONFIG_OK && optind == argc) {
 		r->snapshot = args[optind];
 	} else if (result == CONFIG_OK) {
@@ -557,6 +632,8 @@ enum config_result config_parse_restore(int argc, char *const argv[], struct con
 			 "unexpected argument '%s' (one snapshot at a time)", args[optind + 1]);
 		result = CONFIG_ERROR;
 	}
+	if (result == CONFIG_OK && check_jail(&r->local, err, errlen) < 0)
+		result = CONFIG_ERROR;
 	free(args);
 	return result;
 }

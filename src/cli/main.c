@@ -1,18 +1,24 @@
 /*
  * main.c - the mpvmm command: `mpvmm [run] [options]`, `mpvmm restore SNAPSHOT`.  Parses the command line into a
- * vm_config, turns SIGINT/SIGTERM into an orderly stop (with the MP-state table), and
- * returns the VM's exit status.
+ * vm_config, sandboxes the process (a jail, each thread's system call list), turns
+ * SIGINT/SIGTERM into an orderly stop (with the MP-state table), and returns the VM's exit
+ * status.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "cli/config.h"
 #include "cli/ctl.h"
 #include "cli/explore.h"
+#include "cli/sandbox.h"
 #include "util/log.h"
+#include "util/seccomp.h"
 #include "vm/vm.h"
 
 #define MPVMM_VERSION "0.1.0"
@@ -21,25 +27,54 @@ struct signal_thread {
 	pthread_t thread;
 	sigset_t set;
 	struct vm *vm;
+	_Atomic int taken; /* the SIGINT or SIGTERM taken while this VM was served, or 0 */
 };
+
+/* signal_thread_end's signal: the only SIGINT or SIGTERM this process sends itself (its
+ * si_code is SI_TKILL or SI_USER, depending on the kernel: only the sender is certain). */
+static bool is_end_signal(const siginfo_t *si)
+{
+	return si->si_pid == getpid();
+}
 
 static void *signal_main(void *arg)
 {
 	struct signal_thread *st = arg;
-	int sig;
+	siginfo_t si;
 
-	while (sigwait(&st->set, &sig) == 0) {
-		if (sig == SIGINT || sig == SIGTERM) {
-			vm_stop(st->vm, VM_STATUS_INTERRUPTED,
-				sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
-		}
+	(void)pthread_setname_np(pthread_self(), "mpvmm-signals"); /* a name only helps logs */
+	sandbox_thread(SANDBOX_SIGNAL);
+	for (;;) {
+		int sig = sigwaitinfo(&st->set, &si);
+		if (sig < 0 && errno == EINTR)
+			continue;
+		if (sig < 0 || is_end_signal(&si))
+			break;
+		atomic_store(&st->taken, sig);
+		vm_stop(st->vm, VM_STATUS_INTERRUPTED,
+			sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
 	}
 	return NULL;
 }
 
 /*
+ * End the signal thread with a signal it waits for, sent to it alone: pthread_cancel would
+ * load libgcc_s (for the unwinding) at the first cancellation, which a jail no longer has.
+ * A SIGINT or SIGTERM sent to the process meanwhile stays pending for the next VM's thread.
+ */
+static void signal_thread_end(struct signal_thread *st)
+{
+	int r = pthread_kill(st->thread, SIGTERM);
+
+	if (r) /* it cannot have ended by itself: waiting for it would never end */
+		log_error("cannot end the signal thread: %s", strerror(r));
+	else
+		pthread_join(st->thread, NULL);
+}
+
+/*
  * Block the signals every thread created from now on inherits: SIGINT/SIGTERM are taken by
- * one thread with sigwait, and SIGUSR1 (vCPU kicks) only by vCPU threads, which unblock it.
+ * one thread with sigwaitinfo, and SIGUSR1 (vCPU kicks) only by vCPU threads, which unblock it.
  */
 static void block_signals(sigset_t *set)
 {
@@ -76,7 +111,7 @@ static struct api *start_api(struct vm *vm, const struct vm_config *cfg, struct 
 /* A built VM from its API to teardown; returns its exit status (or VM_STATUS_RESTART). */
 static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *signals)
 {
-	struct signal_thread st = { .set = *signals };
+	struct signal_thread st = { .set = *signals, .taken = 0 };
 	struct api_ops ops;
 	bool failed;
 	int status;
@@ -98,8 +133,15 @@ static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *sig
 		vm_report(vm);
 	if (vm_write_trace_files(vm) < 0 && status == 0)
 		status = VM_STATUS_VMM_ERROR;
-	pthread_cancel(st.thread);
-	pthread_join(st.thread, NULL);
+	signal_thread_end(&st);
+	/* A SIGINT or SIGTERM taken once the VM was stopping for a guest reset had nothing left
+	 * to stop: it ends the restarts instead. */
+	int taken = atomic_load(&st.taken);
+	if (status == VM_STATUS_RESTART && taken) {
+		log_info("not restarting: %s", taken == SIGINT ? "interrupted (SIGINT)" :
+			 "terminated (SIGTERM)");
+		status = VM_STATUS_INTERRUPTED;
+	}
 	api_stop(api);
 	vm_destroy(vm);
 	return status;
@@ -142,7 +184,14 @@ static int cmd_restore(int argc, char *const argv[])
 	log_set_quiet(rc.local.quiet);
 	sigset_t signals;
 	block_signals(&signals);
-	struct vm *vm = vm_restore(rc.snapshot, rc.memory_file, &rc.local, &status);
+	/* Opened before the sandbox: a jail would hide the file. */
+	struct vm_restore_file *f = vm_restore_open(rc.snapshot, rc.memory_file, &status);
+	if (!f)
+		return status;
+	status = sandbox_process(&rc.local, f);
+	if (status)
+		return status;
+	struct vm *vm = vm_restore(f, &rc.local, &status);
 	if (!vm)
 		return status;
 	status = serve(vm, &rc.local, &signals);
@@ -177,6 +226,9 @@ static int cmd_run(int argc, char *const argv[])
 
 	sigset_t signals;
 	block_signals(&signals);
+	status = sandbox_process(&cfg, NULL);
+	if (status)
+		return status;
 	do {
 		status = run_once(&cfg, &signals);
 		if (status == VM_STATUS_RESTART)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/seccomp.h"
 
 #define PENDING_MAX 4096 /* input read but not yet taken by the UART */
 #define READ_CHUNK  512
@@ -229,6 +230,8 @@ static void *reader_main(void *arg)
 {
 	struct console *c = arg;
 
+	(void)pthread_setname_np(pthread_self(), "mpvmm-console"); /* a name only helps logs */
+	sandbox_thread(SANDBOX_CONSOLE);
 	while (!atomic_load(&c->stop)) {
 		if (c->plen)
 			push_pending(c);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/seccomp.h"
 
 #define OUTQ_POLL_MS 100
 #define OUTQ_CHUNK PIPE_BUF
@@ -90,6 +91,8 @@ static void *writer(void *arg)
 	struct outq *q = arg;
 	uint8_t buf[OUTQ_CHUNK];
 
+	(void)pthread_setname_np(pthread_self(), "mpvmm-conout"); /* a name only helps logs */
+	sandbox_thread(SANDBOX_CONSOLE);
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		while (!q->len && !q->stop)

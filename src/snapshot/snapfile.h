@@ -94,6 +94,9 @@ struct snap_reader *snap_reader_open(const char *path, const char *memory_path, 
 struct snap_reader *snap_reader_open_buffer(const void *buf, size_t len, char *err,
 					    size_t errlen);
 void snap_reader_close(struct snap_reader *r);
+/* The open files under a reader (the snapshot, its memory file): how many, up to max.  A
+ * process entering a jail keeps them (the RAM is mapped from them when a VM is built). */
+size_t snap_reader_fds(const struct snap_reader *r, int *fds, size_t max);
 
 /* The payload of section (type, instance) or NULL if absent; valid until close. */
 const void *snap_get(const struct snap_reader *r, uint32_t type, uint32_t instance,

@@ -533,6 +533,17 @@ struct snap_reader *snap_reader_open(const char *path, const char *memory_path, 
 	return r;
 }
 
+size_t snap_reader_fds(const struct snap_reader *r, int *fds, size_t max)
+{
+	size_t n = 0;
+
+	if (r->main.fd >= 0 && n < max)
+		fds[n++] = r->main.fd;
+	if (r->mem.fd >= 0 && n < max)
+		fds[n++] = r->mem.fd;
+	return n;
+}
+
 void snap_reader_close(struct snap_reader *r)
 {
 	if (!r)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/seccomp.h"
 #include "vcpu/carry.h"
 
 /* The vCPU whose thread this is (NULL on other threads). */
@@ -360,9 +361,16 @@ static int thread_init(struct vcpu *v)
 		.exit = hook_exit, .ctx = v,
 	};
 
-	if (ops->thread_init(v->av) < 0)
+	char name[16];
+
+	/* The name the kernel's audit lines give (comm=), and top -H. */
+	snprintf(name, sizeof(name), "mpvmm-vcpu%u", v->index);
+	(void)pthread_setname_np(pthread_self(), name); /* a name only helps logs */
+	if (ops->thread_init(v->av) < 0 || (ops->set_hooks && ops->set_hooks(v->av, &h) < 0))
 		return -1;
-	return ops->set_hooks ? ops->set_hooks(v->av, &h) : 0;
+	/* Before any guest code: from here on, only the vCPU list's calls. */
+	sandbox_thread(SANDBOX_VCPU);
+	return 0;
 }
 
 static void *vcpu_thread(void *arg)

@@ -33,6 +33,17 @@ static struct accel *open_soft(const struct vm_config *cfg, bool *absent, char *
 	return accel_soft_open(cfg->seeded, cfg->seed, err, errlen);
 }
 
+static int prepare_kvm(bool *absent, char *err, size_t errlen)
+{
+	return accel_kvm_prepare(absent, err, errlen);
+}
+
+static int prepare_soft(bool *absent, char *err, size_t errlen)
+{
+	*absent = false;
+	return accel_soft_prepare(err, errlen);
+}
+
 /* What the software CPU cannot run, whatever the host: one line in err. */
 static int refuse_soft(const struct vm_config *cfg, char *err, size_t errlen)
 {
@@ -62,10 +73,13 @@ static const struct accel_choice {
 	/* NULL with a reason in err; *absent when this host has none of it. */
 	struct accel *(*open)(const struct vm_config *cfg, bool *absent, char *err,
 			      size_t errlen);
+	/* What open needs from the host's filesystem, taken before a jail: 0, or -1 with a
+	 * reason in err (*absent as for open). */
+	int (*prepare)(bool *absent, char *err, size_t errlen);
 	const char *chosen; /* why --accel auto took it, when it is the first */
 } accels[] = {
-	{ "kvm", NULL, open_kvm, "/dev/kvm opened" },
-	{ "soft", refuse_soft, open_soft, "it needs no KVM" },
+	{ "kvm", NULL, open_kvm, prepare_kvm, "/dev/kvm opened" },
+	{ "soft", refuse_soft, open_soft, prepare_soft, "it needs no KVM" },
 };
 #define NACCELS (sizeof(accels) / sizeof(accels[0]))
 
@@ -133,4 +147,22 @@ struct accel *vm_accel_open(const struct vm_config *cfg, int *status)
 	log_error("%s", err);
 	*status = absent ? VM_STATUS_NO_KVM : VM_STATUS_VMM_ERROR;
 	return NULL;
+}
+
+int vm_accel_prepare(const char *name, int *status)
+{
+	char err[ERRLEN] = "";
+	bool absent = false;
+
+	for (size_t i = 0; i < NACCELS; i++) {
+		if (name && strcmp(name, accels[i].name))
+			continue;
+		if (accels[i].prepare(&absent, err, sizeof(err)) == 0)
+			return 0;
+		if (name || !absent)
+			break;
+	}
+	log_error("%s", err);
+	*status = absent ? VM_STATUS_NO_KVM : VM_STATUS_VMM_ERROR;
+	return -1;
 }

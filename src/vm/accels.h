@@ -25,5 +25,11 @@ int vm_accel_refuses(const struct vm_config *cfg, const char *name, char *err, s
  * what the accelerator refuses to run, VM_STATUS_NO_KVM when the host has none of it.
  */
 struct accel *vm_accel_open(const struct vm_config *cfg, int *status);
+/*
+ * Before a jail: what the accelerator `name` (NULL: auto, the first this host has) needs
+ * from the host's filesystem, taken now, so that vm_accel_open works inside the jail.
+ * Returns 0, or -1 with the exit status in *status (the reason was logged).
+ */
+int vm_accel_prepare(const char *name, int *status);
 
 #endif

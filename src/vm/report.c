@@ -110,6 +110,12 @@ void report_memory(FILE *out, uint64_t guest_resident)
 	uint64_t peak = proc_status_kb("VmHWM");
 	uint64_t vmm = peak > guest_resident ? peak - guest_resident : 0;
 
+	/* In a jail (--jail) there is no /proc to ask. */
+	if (!peak) {
+		fprintf(out, "memory: guest RAM resident %.2f MiB (peak RSS unknown: cannot read "
+			"/proc/self/status)\n", (double)guest_resident / 1048576);
+		return;
+	}
 	fprintf(out, "memory: peak RSS %.2f MiB, guest RAM resident %.2f MiB, VMM %.2f MiB\n",
 		(double)peak / 1048576, (double)guest_resident / 1048576, (double)vmm / 1048576);
 }

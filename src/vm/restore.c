@@ -279,22 +279,59 @@ static struct vm *restore_from(const struct snap_reader *r, const struct vm_conf
 	return NULL;
 }
 
-struct vm *vm_restore(const char *path, const char *memory_path, const struct vm_config *local,
-		      int *status)
+/* A snapshot opened and checked, not yet a VM: its reader, and when it was opened. */
+struct vm_restore_file {
+	struct snap_reader *r;
+	const char *path;
+	uint64_t t0;
+};
+
+struct vm_restore_file *vm_restore_open(const char *path, const char *memory_path, int *status)
 {
 	char err[ERRLEN];
-	uint64_t t0 = mp_now_ns();
-	struct snap_reader *r = snap_reader_open(path, memory_path, err, sizeof(err));
+	struct vm_restore_file *f = calloc(1, sizeof(*f));
 
-	if (!r) {
-		log_error("%s", err); /* it names the file */
-		*status = VM_STATUS_USAGE;
+	*status = VM_STATUS_VMM_ERROR;
+	if (!f) {
+		log_error("out of memory");
 		return NULL;
 	}
-	struct vm *vm = restore_from(r, local, status);
+	f->path = path;
+	f->t0 = mp_now_ns();
+	f->r = snap_reader_open(path, memory_path, err, sizeof(err));
+	if (!f->r) {
+		log_error("%s", err); /* it names the file */
+		*status = VM_STATUS_USAGE;
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+size_t vm_restore_file_fds(const struct vm_restore_file *f, int *fds, size_t max)
+{
+	return snap_reader_fds(f->r, fds, max);
+}
+
+const char *vm_restore_file_accel(const struct vm_restore_file *f)
+{
+	struct vm_config cfg;
+	char kernel[4096], err[ERRLEN];
+	uint64_t elapsed;
+
+	if (restore_config(f->r, &cfg, kernel, sizeof(kernel), &elapsed, err, sizeof(err)) < 0)
+		return NULL;
+	return cfg.accel; /* the accelerator table's own name (vm_accel_find) */
+}
+
+struct vm *vm_restore(struct vm_restore_file *f, const struct vm_config *local, int *status)
+{
+	struct vm *vm = restore_from(f->r, local, status);
+
 	/* The RAM mappings hold their own reference to the file. */
-	snap_reader_close(r);
+	snap_reader_close(f->r);
 	if (vm)
-		log_info("restored %s in %.1f ms", path, (double)(mp_now_ns() - t0) / 1e6);
+		log_info("restored %s in %.1f ms", f->path, (double)(mp_now_ns() - f->t0) / 1e6);
+	free(f);
 	return vm;
 }

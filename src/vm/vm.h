@@ -10,6 +10,7 @@
 #define MPVMM_VM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "vm/vm_config.h"
 
@@ -32,13 +33,23 @@ int vm_load_kernel(struct vm *vm);
 /* The one a user asked for: --kernel, else the built-in guest.  Returns 0 or -1. */
 int vm_load(struct vm *vm);
 /*
- * A VM built back from the snapshot at `path` (its RAM from `memory_path`, or the file the
- * snapshot names): the saved configuration, with the API socket and trace files of `local`
- * (this process's options).  Ready for vm_run.  NULL with the exit status in *status (the
- * reason was logged): VM_STATUS_USAGE for a file that is no usable snapshot.
+ * The snapshot at `path` (its RAM in `memory_path`, or the file the snapshot names) opened
+ * and checked whole, not yet a VM: `mpvmm restore --jail` opens it before entering its
+ * jail.  NULL with the exit status in *status (the reason was logged): VM_STATUS_USAGE for
+ * a file that is no usable snapshot.
  */
-struct vm *vm_restore(const char *path, const char *memory_path, const struct vm_config *local,
-		      int *status);
+struct vm_restore_file;
+struct vm_restore_file *vm_restore_open(const char *path, const char *memory_path, int *status);
+/* Its open descriptors (a jail keeps them): how many, up to max. */
+size_t vm_restore_file_fds(const struct vm_restore_file *f, int *fds, size_t max);
+/* The name of the accelerator it was taken with, or NULL (vm_restore then says why). */
+const char *vm_restore_file_accel(const struct vm_restore_file *f);
+/*
+ * The VM built back from it: the saved configuration, with the API socket and trace files
+ * of `local` (this process's options).  Ready for vm_run.  Closes f.  NULL with the exit
+ * status in *status (the reason was logged).
+ */
+struct vm *vm_restore(struct vm_restore_file *f, const struct vm_config *local, int *status);
 /*
  * Save the VM to `path` (and its RAM to `memory_path` if not NULL), atomically: pause, write,
  * resume unless `resume` is false or the VM was paused already.  Any thread but a vCPU's.

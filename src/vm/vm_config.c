@@ -15,4 +15,5 @@ void config_defaults(struct vm_config *cfg)
 	cfg->ap_timeout_ms = CONFIG_DEFAULT_AP_TIMEOUT_MS;
 	cfg->debug_exit_port = CONFIG_DEFAULT_DEBUG_EXIT_PORT;
 	snprintf(cfg->guest, sizeof(cfg->guest), "selftest");
+	cfg->seccomp = CONFIG_DEFAULT_SECCOMP;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "dev/debug_exit.h"
+#include "util/seccomp.h"
 #include "x86/topology.h"
 
 /* x86 KVM has never allowed more than 4096 vCPUs (KVM_MAX_VCPUS with CONFIG_MAXSMP). */
@@ -22,6 +23,14 @@
 #define CONFIG_DEFAULT_DEBUG_EXIT_PORT DEBUG_EXIT_DEFAULT_PORT
 #define CONFIG_DEFAULT_AP_TIMEOUT_MS 10000u
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0"
+
+/* Each thread's system call allow-list is on by default (src/util/seccomp.c); a sanitizer's
+ * runtime makes calls of its own that no list names, so sanitized builds default to off. */
+#ifdef MPVMM_SANITIZED
+#define CONFIG_DEFAULT_SECCOMP SANDBOX_OFF
+#else
+#define CONFIG_DEFAULT_SECCOMP SANDBOX_KILL
+#endif
 
 /* The software CPU has no x2APIC (Unicorn cannot trap RDMSR/WRMSR): xAPIC IDs 0-254 only. */
 #define CONFIG_SOFT_MAX_CPUS 255u
@@ -55,6 +64,12 @@ struct vm_config {
 				    * accelerator's default (KVM: kernel; the software CPU: user) */
 	bool seeded;               /* --seed S given: the software CPU's turns follow S */
 	uint64_t seed;
+	/* The process's sandbox (README "Sandbox"), for `run` and `restore` alike. */
+	enum sandbox_action seccomp; /* --seccomp kill|log|off */
+	const char *jail_dir;      /* --jail DIR: the process's root once the VM's files are
+				    * open; NULL: no jail */
+	bool uid_set, gid_set;     /* --uid U, --gid G: who the jailed process is */
+	uint32_t uid, gid;
 };
 
 /* The defaults: 4 vCPUs (one socket), 256 MiB, the self-test guest. */

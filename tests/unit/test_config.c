@@ -65,6 +65,12 @@ static void test_defaults(void **state)
 	assert_false(cfg.selftest_step);
 	assert_false(cfg.selftest_ipi_pingpong);
 	assert_int_equal(cfg.debug_exit_port, 0xf4);
+	/* The sandbox is on by default (off where a sanitizer's runtime would break its lists). */
+	assert_int_equal(cfg.seccomp, CONFIG_DEFAULT_SECCOMP);
+#ifndef MPVMM_SANITIZED
+	assert_int_equal(cfg.seccomp, SANDBOX_KILL);
+#endif
+	assert_null(cfg.jail_dir);
 }
 
 static void test_options(void **state)
@@ -88,6 +94,14 @@ static void test_options(void **state)
 	assert_true(cfg.selftest_ipi_pingpong);
 	assert_int_equal(cfg.debug_exit_port, 0x501);
 	assert_int_equal(cfg.ap_timeout_ms, 250);
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--seccomp", "log", "--jail", "/srv/j",
+			       "--uid", "65534", "--gid", "1000", NULL), CONFIG_OK);
+	assert_int_equal(cfg.seccomp, SANDBOX_LOG);
+	assert_string_equal(cfg.jail_dir, "/srv/j");
+	assert_int_equal(cfg.uid, 65534);
+	assert_int_equal(cfg.gid, 1000);
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--seccomp", "off", NULL), CONFIG_OK);
+	assert_int_equal(cfg.seccomp, SANDBOX_OFF);
 	/* The parser can run again (getopt state is reset). */
 	assert_int_equal(parse(&cfg, err, sizeof(err), "--cpus=2", NULL), CONFIG_OK);
 	assert_int_equal(cfg.topo.cpus, 2);
@@ -126,6 +140,49 @@ static void test_errors(void **state)
 	expect_error("unexpected argument 'x'", "x", NULL);
 	expect_error("--debug-exit", "--debug-exit", "0x10000", NULL);
 	expect_error("--ap-timeout", "--ap-timeout", "0", NULL);
+	expect_error("--seccomp 'trap': use kill, log or off", "--seccomp", "trap", NULL);
+	expect_error("--jail needs --uid and --gid", "--jail", "/srv/j", "--uid", "1", NULL);
+	expect_error("--uid needs --jail", "--uid", "1", NULL);
+	expect_error("--gid needs --jail", "--gid", "1", NULL);
+	expect_error("--uid '0'", "--jail", "/j", "--uid", "0", "--gid", "1", NULL);
+	expect_error("--gid 'x'", "--gid", "x", NULL);
+}
+
+static enum config_result parse_restore(struct config_restore *r, char *err, size_t errlen,
+					 ...)
+{
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+
+	va_start(ap, errlen);
+	for (const char *a; (a = va_arg(ap, const char *)) && argc < 15;)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	return config_parse_restore(argc, argv, r, err, errlen);
+}
+
+/* restore takes the sandbox's options as run does. */
+static void test_restore_sandbox(void **state)
+{
+	struct config_restore r;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(parse_restore(&r, err, sizeof(err), "snap", "--seccomp", "off", "--jail",
+				       "/j", "--uid", "7", "--gid", "8", NULL), CONFIG_OK);
+	assert_string_equal(r.snapshot, "snap");
+	assert_int_equal(r.local.seccomp, SANDBOX_OFF);
+	assert_string_equal(r.local.jail_dir, "/j");
+	assert_int_equal(r.local.uid, 7);
+	assert_int_equal(r.local.gid, 8);
+	assert_int_equal(parse_restore(&r, err, sizeof(err), "snap", "--jail", "/j", NULL),
+			 CONFIG_ERROR);
+	assert_non_null(strstr(err, "--jail needs --uid and --gid"));
+	assert_int_equal(parse_restore(&r, err, sizeof(err), "snap", "--seccomp", "x", NULL),
+			 CONFIG_ERROR);
+	assert_non_null(strstr(err, "--seccomp 'x'"));
 }
 
 static void test_help_and_version(void **state)
@@ -147,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_restore_sandbox),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

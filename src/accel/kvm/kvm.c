@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/hostfile.h"
 #include "util/log.h"
 
 static int kvm_limits(struct accel *a, uint32_t *max_vcpus, uint32_t *max_vcpu_id)
@@ -241,10 +242,35 @@ static const struct accel_vm_ops kvm_vm_ops = {
 	.load_vm = kvm_load_vm,
 };
 
+/*
+ * PVM, a KVM that runs inside a VM without VMX/SVM, emulates guest kernel code.  Asked once
+ * and remembered: inside a jail (--jail) /sys is not there to ask.
+ */
+static bool host_emulates(void)
+{
+	static int emulates = -1;
+
+	if (emulates < 0)
+		emulates = access("/sys/module/kvm_pvm", F_OK) == 0;
+	return emulates;
+}
+
+int accel_kvm_prepare(bool *absent, char *err, size_t errlen)
+{
+	*absent = false;
+	host_emulates();
+	if (hostfile_keep("/dev/kvm", O_RDWR) == 0)
+		return 0;
+	*absent = true;
+	snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(errno));
+	return -1;
+}
+
 /* /dev/kvm, checked: a KVM device, this API version.  *absent when this host has none. */
 static int open_device(struct kvm *k, bool *absent, char *err, size_t errlen)
 {
-	k->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	/* The descriptor kept from before a jail, if there is one (util/hostfile.h). */
+	k->sys_fd = hostfile_open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k->sys_fd < 0) {
 		int e = errno;
 		*absent = true;
@@ -291,8 +317,7 @@ struct accel *accel_kvm_open(bool *absent, char *err, size_t errlen)
 		.name = "kvm", .what = "KVM",
 		/* KVM's APIC bus runs at 1 GHz: APIC_BUS_CYCLE_NS = 1 (arch/x86/kvm/lapic.h). */
 		.lapic_timer_hz = 1000000000ull,
-		/* PVM, a KVM that runs inside a VM without VMX/SVM, emulates guest kernel code. */
-		.emulates = access("/sys/module/kvm_pvm", F_OK) == 0,
+		.emulates = host_emulates(),
 		.parallel = true, .lapic = true, .apic_base_msr = true,
 		.msr_exits = kvm_check_cap(k, KVM_CAP_X86_USER_SPACE_MSR) &&
 			     kvm_check_cap(k, KVM_CAP_X86_MSR_FILTER),

@@ -16,4 +16,11 @@
  */
 struct accel *accel_kvm_open(bool *absent, char *err, size_t errlen);
 
+/*
+ * What accel_kvm_open needs from the host's filesystem, taken now, before a jail hides it:
+ * /dev/kvm kept open (util/hostfile.h), whether KVM emulates guest code.  0, or -1 with a
+ * reason in err and *absent set (no /dev/kvm that opens).
+ */
+int accel_kvm_prepare(bool *absent, char *err, size_t errlen);
+
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/seccomp.h"
 
 static uint64_t host_now_ns(void)
 {
@@ -38,6 +39,8 @@ static void *timer_thread(void *arg)
 {
 	struct kvm *k = arg;
 
+	(void)pthread_setname_np(pthread_self(), "mpvmm-timer"); /* a name only helps logs */
+	sandbox_thread(SANDBOX_TIMER);
 	pthread_mutex_lock(&k->timer_lock);
 	while (!k->timer_stop) {
 		k->timer_look = false;

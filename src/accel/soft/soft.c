@@ -415,17 +415,25 @@ static const struct accel_cpu_ops soft_cpu_ops = {
 	.load_vcpu = soft_load_vcpu,
 };
 
-struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errlen)
+int accel_soft_prepare(char *err, size_t errlen)
 {
 	char why[256];
-	struct soft *s;
 
 	if (dlib_load(UNICORN_SONAME, unicorn_syms, sizeof(unicorn_syms) / sizeof(unicorn_syms[0]),
 		      why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "the software CPU needs Unicorn 2 (Debian: libunicorn2): %s",
 			 why);
-		return NULL;
+		return -1;
 	}
+	return 0;
+}
+
+struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errlen)
+{
+	struct soft *s;
+
+	if (accel_soft_prepare(err, errlen) < 0)
+		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");

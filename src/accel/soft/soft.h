@@ -17,4 +17,7 @@
  */
 struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errlen);
 
+/* Load Unicorn now, before a jail hides the host's libraries.  0, or -1 with a reason. */
+int accel_soft_prepare(char *err, size_t errlen);
+
 #endif
