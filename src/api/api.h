@@ -139,7 +139,7 @@ struct api_ops {
 #define API_MAX_CONNECTIONS 64         /* more at once: one of the process holding the
 					* most is cut to make room (api/conn_guard.h), or,
 					* all being answered, the newcomer refused */
-#define API_MAX_CONNECTIONS_PER_PROCESS 16 /* a process's connections past this: refused */
+#define API_MAX_CONNECTIONS_PER_PROCESS 32 /* a process's connections past this: refused */
 #define API_CONNECTION_TIMEOUT_S 10    /* an idle connection is closed   */
 #define API_REQUEST_DEADLINE_MS 5000   /* a request's headers and body must all arrive in
 					* this time (and an answer be taken): else cut  */
