@@ -73,6 +73,8 @@
  * skipped: it needs an ap".  APs wait with interrupts enabled after reporting (not IF = 0).
  */
 #define SELFTEST_FLAG_IPI_PINGPONG (1u << 7)
+/* --seed S was given: the boot information's `seed` holds S (read by the chaos guest). */
+#define SELFTEST_FLAG_SEEDED    (1u << 8)
 #define SELFTEST_CPUID_APIC_BASE 0x40000001u
 
 /* Most processors the guest can bring up (its per-CPU tables and AP stacks are this big). */
@@ -89,6 +91,51 @@ struct selftest_bootinfo {
 	uint64_t lapic_timer_hz; /* local APIC timer input clock, divide-by-1                  */
 	uint32_t ap_timeout_ms;  /* how long the BSP waits for all APs before FAIL             */
 	uint32_t reserved;
+	/* Read by the chaos guest only (guest/chaos/); the other guests ignore them. */
+	uint64_t seed;           /* --seed S with SELFTEST_FLAG_SEEDED, else 0                */
+	uint32_t chaos_seconds;  /* --chaos-seconds: how long it runs; 0 = CHAOS_DEFAULT_SECONDS */
+	uint32_t chaos_skip;     /* --chaos-skip: 1 << CHAOS_OP_x for each kind it must not make */
+	uint32_t debug_exit_port;/* --debug-exit: a write there ends the run, so it is avoided */
+	uint32_t reserved2;
+};
+#endif /* !__ASSEMBLER__ */
+
+/*
+ * ---- The chaos guest (--guest chaos) ----
+ * Every vCPU makes random operations of these kinds for chaos_seconds of TSC time, drawn
+ * from the seed (one stream per vCPU); the BSP then prints "chaos: done vcpus=N seconds=S
+ * ops=K seed=X" and reports 0 on SELFTEST_PORT_RESULT.  --chaos-skip names kinds (the second
+ * column) it must not make, to find which kind a failure needs.
+ */
+#define CHAOS_DEFAULT_SECONDS 10u
+#define CHAOS_OPS(X)                                                                      \
+	X(PIO, "pio")                     /* IN/OUT, any port, 8/16/32 bits                */ \
+	X(REPORT_PORTS, "report-ports")   /* OUTs to the self-test's step and AP ports     */ \
+	X(PIO_STRING, "pio-string")       /* REP INS/OUTS with small counts                */ \
+	X(LAPIC_MMIO, "lapic")            /* reads and writes in the local APIC's page     */ \
+	X(IOAPIC_MMIO, "ioapic")          /* reads and writes in the I/O APIC's page       */ \
+	X(HOLE_MMIO, "hole")              /* the PCI hole, unmapped space, the 4 GiB top   */ \
+	X(IPI, "ipi")                     /* fixed, lowest-priority and reserved IPIs      */ \
+	X(NMI, "nmi")                     /* NMI IPIs                                      */ \
+	X(INIT, "init")                   /* INIT to APs (self, others), then SIPIs        */ \
+	X(INIT_DEASSERT, "init-deassert") /* INIT level de-assert, to everyone             */ \
+	X(SIPI, "sipi")                   /* SIPI storms                                   */ \
+	X(MSR, "msr")                     /* RDMSR/WRMSR: harmless, x2APIC, random indexes */ \
+	X(APIC_BASE, "apic-base")         /* IA32_APIC_BASE on APs: modes, enable, BSP bit */ \
+	X(RTE, "rte")                     /* I/O APIC redirection entries                  */ \
+	X(LAPIC_TIMER, "lapic-timer")     /* one-shot/periodic/deadline, tiny counts       */ \
+	X(TSC_DEADLINE, "tsc-deadline")   /* IA32_TSC_DEADLINE                             */ \
+	X(PIT, "pit")                     /* the 8254: modes, tiny counts, read-back       */ \
+	X(PIC, "pic")                     /* the 8259A pair: ICWs, OCWs, masks             */ \
+	X(HLT, "hlt")                     /* APs: STI; HLT with their timer armed          */ \
+	X(TIDY, "tidy")                   /* APIC software-enabled again, TPR 0            */
+
+#ifndef __ASSEMBLER__
+enum chaos_op {
+#define CHAOS_OP_ENUM(name, word) CHAOS_OP_##name,
+	CHAOS_OPS(CHAOS_OP_ENUM)
+#undef CHAOS_OP_ENUM
+	CHAOS_OP_COUNT
 };
 #endif /* !__ASSEMBLER__ */
 

@@ -11,6 +11,13 @@
 #include "mpvmm/selftest_abi.h"
 #include "x86/longmode.h"
 
+static struct selftest_chaos chaos;
+
+void selftest_chaos_set(const struct selftest_chaos *c)
+{
+	chaos = *c;
+}
+
 static int write_bootinfo(struct guest_mem *m, const struct selftest_options *o, char *err,
 			  size_t errlen)
 {
@@ -28,11 +35,16 @@ static int write_bootinfo(struct guest_mem *m, const struct selftest_options *o,
 			 (o->irq ? SELFTEST_FLAG_IRQ : 0) |
 			 (o->mistakes ? SELFTEST_FLAG_MISTAKES : 0) |
 			 (o->ipi_pingpong ? SELFTEST_FLAG_IPI_PINGPONG : 0) |
-			 (o->apic_base_cpuid ? SELFTEST_FLAG_APIC_BASE_CPUID : 0),
+			 (o->apic_base_cpuid ? SELFTEST_FLAG_APIC_BASE_CPUID : 0) |
+			 (chaos.seeded ? SELFTEST_FLAG_SEEDED : 0),
 		.ncpus = o->ncpus,
 		.mem_size = guest_mem_low_size(m),
 		.lapic_timer_hz = o->lapic_timer_hz,
 		.ap_timeout_ms = o->ap_timeout_ms,
+		.seed = chaos.seeded ? chaos.seed : 0,
+		.chaos_seconds = chaos.seconds,
+		.chaos_skip = chaos.skip,
+		.debug_exit_port = chaos.debug_exit_port,
 	};
 	return 0;
 }
