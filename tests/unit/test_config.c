@@ -126,6 +126,24 @@ static void test_errors(void **state)
 	expect_error("unexpected argument 'x'", "x", NULL);
 	expect_error("--debug-exit", "--debug-exit", "0x10000", NULL);
 	expect_error("--ap-timeout", "--ap-timeout", "0", NULL);
+	expect_error("--chaos-seconds", "--chaos-seconds", "0", NULL);
+	expect_error("--chaos-seconds", "--chaos-seconds", "ten", NULL);
+	expect_error("'foo' is not a kind", "--chaos-skip", "pio,foo", NULL);
+	expect_error("--chaos-only: '' is not a kind", "--chaos-only", ",pio", NULL);
+}
+
+/* The chaos guest's options parse (what they become is the guest's boot information). */
+static void test_chaos_options(void **state)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--guest", "chaos", "--chaos-seconds", "3",
+			       "--chaos-skip", "msr,init", "--chaos-only", "pio,hlt,msr",
+			       "--seed", "7", NULL), CONFIG_OK);
+	assert_string_equal(cfg.guest, "chaos");
+	assert_true(cfg.seeded);
 }
 
 static void test_help_and_version(void **state)
@@ -146,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_chaos_options),
 		cmocka_unit_test(test_help_and_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
