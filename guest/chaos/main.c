@@ -24,6 +24,8 @@
 #define DEBUG_EXIT_DEFAULT 0xf4u
 #define CMOS_INDEX 0x70u
 #define CMOS_DATA  0x71u
+#define RTC_STATUS_B 0x0bu
+#define RTC_B_BINARY 0x04u /* DM: binary, not BCD */
 #define RTC_WAIT_TSC 20000000000ull /* a second edge of the RTC must come before this */
 
 __attribute__((noreturn)) void bsp_main(const struct selftest_bootinfo *bi);
@@ -62,32 +64,43 @@ static void platform_skips(void)
 		cs.skip |= 1u << CHAOS_OP_TSC_DEADLINE;
 }
 
-static uint8_t rtc_seconds(void)
+/* The RTC's seconds (MC146818A register 0), in binary whatever register B's DM bit says. */
+static uint32_t rtc_seconds(void)
 {
+	outb(CMOS_INDEX, RTC_STATUS_B);
+	bool binary = inb(CMOS_DATA) & RTC_B_BINARY;
 	outb(CMOS_INDEX, 0);
-	return inb(CMOS_DATA);
+	uint8_t v = inb(CMOS_DATA);
+	return binary ? v : (v >> 4) * 10u + (v & 0xfu);
 }
 
-static bool rtc_edge(void)
+/* Spin until the seconds change; their new value, or -1 if RTC_WAIT_TSC passes first. */
+static int rtc_edge(uint64_t *at)
 {
-	uint8_t s = rtc_seconds();
+	uint32_t s = rtc_seconds(), now;
 	uint64_t start = rdtsc();
 
-	while (rtc_seconds() == s)
+	while ((now = rtc_seconds()) == s)
 		if (rdtsc() - start > RTC_WAIT_TSC)
-			return false;
-	return true;
+			return -1;
+	*at = rdtsc();
+	return (int)now;
 }
 
-/* TSC ticks in one second of the RTC (wall time on mpvmm, on KVM and the software CPU). */
+/*
+ * TSC ticks in a second of the RTC (wall time on mpvmm, on KVM and the software CPU), from
+ * one change of its seconds to the next, divided by how many seconds they are apart: a
+ * vCPU descheduled for a second on a loaded host sees two seconds pass as one change.
+ */
 static uint64_t tsc_per_second(void)
 {
-	if (!rtc_edge())
+	uint64_t t0, t1;
+	int s0 = rtc_edge(&t0), s1 = s0 < 0 ? -1 : rtc_edge(&t1);
+
+	if (s1 < 0)
 		return 0;
-	uint64_t start = rdtsc();
-	if (!rtc_edge())
-		return 0;
-	return rdtsc() - start;
+	uint32_t apart = (uint32_t)(s1 - s0 + 60) % 60;
+	return (t1 - t0) / (apart ? apart : 60);
 }
 
 static void processors(void)
