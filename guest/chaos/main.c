@@ -39,13 +39,18 @@ static __attribute__((noreturn)) void fail(const char *why)
 
 static void read_options(const struct selftest_bootinfo *bi)
 {
+	const struct chaos_bootinfo *cb = phys(CHAOS_BOOTINFO_ADDR);
+
 	if (bi->magic != SELFTEST_BOOTINFO_MAGIC || bi->version != SELFTEST_BOOTINFO_VERSION)
 		fail("no boot information of the self-test contract");
 	cs.bi = bi;
-	cs.seconds = bi->chaos_seconds ? bi->chaos_seconds : CHAOS_DEFAULT_SECONDS;
-	cs.skip = bi->chaos_skip;
-	cs.seed = bi->flags & SELFTEST_FLAG_SEEDED ? bi->seed : rdtsc();
-	cs.debug_exit_port = bi->debug_exit_port ? bi->debug_exit_port : DEBUG_EXIT_DEFAULT;
+	/* Without the chaos block (another VMM), every default. */
+	bool given = cb->magic == CHAOS_BOOTINFO_MAGIC;
+	cs.seconds = given && cb->seconds ? cb->seconds : CHAOS_DEFAULT_SECONDS;
+	cs.skip = given ? cb->skip : 0;
+	cs.seed = given && (cb->flags & CHAOS_FLAG_SEEDED) ? cb->seed : rdtsc();
+	cs.debug_exit_port = given && cb->debug_exit_port ? cb->debug_exit_port :
+			     DEBUG_EXIT_DEFAULT;
 	/* Only mpvmm's software CPU reads IA32_APIC_BASE through CPUID; it cannot trap MSRs
 	 * and ends the run at any guest exception: no operation that may fault there. */
 	cs.soft = bi->flags & SELFTEST_FLAG_APIC_BASE_CPUID;

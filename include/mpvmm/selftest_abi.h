@@ -19,6 +19,7 @@
 #define SELFTEST_PD_ADDR        0x00004000u /*   0x4000..0x7fff                           */
 #define SELFTEST_TRAMPOLINE     0x00008000u /* AP real-mode entry: SIPI vector 0x08       */
 #define SELFTEST_BOOTINFO_ADDR  0x00009000u /* struct selftest_bootinfo                   */
+#define CHAOS_BOOTINFO_ADDR     0x00009100u /* struct chaos_bootinfo (--guest chaos)       */
 #define SELFTEST_IMAGE_ADDR     0x00100000u /* the guest image is loaded (and entered) here */
 
 /* SIPI vector V starts an AP at physical V << 12 (Intel SDM Vol. 3A, 8.4.4.1). */
@@ -73,8 +74,6 @@
  * skipped: it needs an ap".  APs wait with interrupts enabled after reporting (not IF = 0).
  */
 #define SELFTEST_FLAG_IPI_PINGPONG (1u << 7)
-/* --seed S was given: the boot information's `seed` holds S (read by the chaos guest). */
-#define SELFTEST_FLAG_SEEDED    (1u << 8)
 #define SELFTEST_CPUID_APIC_BASE 0x40000001u
 
 /* Most processors the guest can bring up (its per-CPU tables and AP stacks are this big). */
@@ -91,21 +90,17 @@ struct selftest_bootinfo {
 	uint64_t lapic_timer_hz; /* local APIC timer input clock, divide-by-1                  */
 	uint32_t ap_timeout_ms;  /* how long the BSP waits for all APs before FAIL             */
 	uint32_t reserved;
-	/* Read by the chaos guest only (guest/chaos/); the other guests ignore them. */
-	uint64_t seed;           /* --seed S with SELFTEST_FLAG_SEEDED, else 0                */
-	uint32_t chaos_seconds;  /* --chaos-seconds: how long it runs; 0 = CHAOS_DEFAULT_SECONDS */
-	uint32_t chaos_skip;     /* --chaos-skip: 1 << CHAOS_OP_x for each kind it must not make */
-	uint32_t debug_exit_port;/* --debug-exit: a write there ends the run, so it is avoided */
-	uint32_t reserved2;
 };
 #endif /* !__ASSEMBLER__ */
 
 /*
  * ---- The chaos guest (--guest chaos) ----
- * Every vCPU makes random operations of these kinds for chaos_seconds of TSC time, drawn
- * from the seed (one stream per vCPU); the BSP then prints "chaos: done vcpus=N seconds=S
- * ops=K seed=X" and reports 0 on SELFTEST_PORT_RESULT.  --chaos-skip names kinds (the second
- * column) it must not make, to find which kind a failure needs.
+ * Every vCPU makes random operations of these kinds for `seconds` of TSC time, drawn from
+ * the seed (one stream per vCPU); the BSP then prints "chaos: done vcpus=N seconds=S ops=K
+ * seed=X" and reports 0 on SELFTEST_PORT_RESULT.  --chaos-skip names kinds (the second
+ * column) it must not make, to find which kind a failure needs.  Its options are a block of
+ * their own beside the self-test's boot information, which stays as it was (a seeded
+ * software-CPU run of the self-test is a function of its image, tests/data/README.md).
  */
 #define CHAOS_DEFAULT_SECONDS 10u
 #define CHAOS_OPS(X)                                                                      \
@@ -130,7 +125,20 @@ struct selftest_bootinfo {
 	X(HLT, "hlt")                     /* APs: STI; HLT with their timer armed          */ \
 	X(TIDY, "tidy")                   /* APIC software-enabled again, TPR 0            */
 
+#define CHAOS_BOOTINFO_MAGIC 0x534f4843u /* "CHOS" */
+#define CHAOS_FLAG_SEEDED    (1u << 0)   /* --seed S given: `seed` holds S */
+
 #ifndef __ASSEMBLER__
+struct chaos_bootinfo {
+	uint32_t magic;           /* CHAOS_BOOTINFO_MAGIC                                   */
+	uint32_t flags;           /* CHAOS_FLAG_*                                           */
+	uint64_t seed;            /* --seed S, with CHAOS_FLAG_SEEDED                       */
+	uint32_t seconds;         /* --chaos-seconds; 0 = CHAOS_DEFAULT_SECONDS             */
+	uint32_t skip;            /* --chaos-skip: 1 << CHAOS_OP_x per kind it must not make */
+	uint32_t debug_exit_port; /* --debug-exit: a write there ends the run: avoided      */
+	uint32_t reserved;
+};
+
 enum chaos_op {
 #define CHAOS_OP_ENUM(name, word) CHAOS_OP_##name,
 	CHAOS_OPS(CHAOS_OP_ENUM)

@@ -35,15 +35,31 @@ static int write_bootinfo(struct guest_mem *m, const struct selftest_options *o,
 			 (o->irq ? SELFTEST_FLAG_IRQ : 0) |
 			 (o->mistakes ? SELFTEST_FLAG_MISTAKES : 0) |
 			 (o->ipi_pingpong ? SELFTEST_FLAG_IPI_PINGPONG : 0) |
-			 (o->apic_base_cpuid ? SELFTEST_FLAG_APIC_BASE_CPUID : 0) |
-			 (chaos.seeded ? SELFTEST_FLAG_SEEDED : 0),
+			 (o->apic_base_cpuid ? SELFTEST_FLAG_APIC_BASE_CPUID : 0),
 		.ncpus = o->ncpus,
 		.mem_size = guest_mem_low_size(m),
 		.lapic_timer_hz = o->lapic_timer_hz,
 		.ap_timeout_ms = o->ap_timeout_ms,
+	};
+	return 0;
+}
+
+/* The chaos guest's block (selftest_abi.h), written for every built-in guest: it is free RAM
+ * to the others. */
+static int write_chaos_bootinfo(struct guest_mem *m, char *err, size_t errlen)
+{
+	struct chaos_bootinfo *cb = guest_mem_ptr(m, CHAOS_BOOTINFO_ADDR, sizeof(*cb));
+
+	if (!cb) {
+		snprintf(err, errlen, "no guest RAM for the chaos guest's boot information");
+		return -1;
+	}
+	*cb = (struct chaos_bootinfo){
+		.magic = CHAOS_BOOTINFO_MAGIC,
+		.flags = chaos.seeded ? CHAOS_FLAG_SEEDED : 0,
 		.seed = chaos.seeded ? chaos.seed : 0,
-		.chaos_seconds = chaos.seconds,
-		.chaos_skip = chaos.skip,
+		.seconds = chaos.seconds,
+		.skip = chaos.skip,
 		.debug_exit_port = chaos.debug_exit_port,
 	};
 	return 0;
@@ -63,7 +79,7 @@ int selftest_load(struct guest_mem *m, const struct selftest_options *o, const u
 		return -1;
 	}
 	memcpy(dst, image, size);
-	if (write_bootinfo(m, o, err, errlen) < 0 ||
+	if (write_bootinfo(m, o, err, errlen) < 0 || write_chaos_bootinfo(m, err, errlen) < 0 ||
 	    longmode_setup(m, &layout, sregs, err, errlen) < 0)
 		return -1;
 	memset(regs, 0, sizeof(*regs));
