@@ -7,8 +7,10 @@
  * i8042 commands that pulse the reset line (0xF0-0xFE with bit 0 clear, e.g. 0xFE) and
  * 0xD1 (write output port, whose next data byte may clear the reset bit), RST_CPU in the
  * reset control register 0xCF9, SLP_EN with SLP_TYP S5 in PM1a_CNT, and the fast-reset bit of
- * port 0x92.  A multi-byte OUT is judged byte by byte: a device may take every byte an
- * access covers (an OUTL at 0x61 reaches 0x64).
+ * port 0x92 (a PC's; mpvmm has no port 0x92).  A multi-byte OUT is judged byte by byte: a
+ * device may take every byte an access covers (an OUTL at 0x61 reaches 0x64).  The
+ * self-test guest's report block 0xFF0-0xFFF is a kind of its own (report-ports), so that it
+ * can be left out alone.
  */
 #include "ops.h"
 
