@@ -63,6 +63,7 @@ TIMEOUT=120
 . "$HERE/lib/linux.sh"
 . "$HERE/lib/api.sh"
 . "$HERE/lib/explore.sh"
+. "$HERE/lib/chaos.sh"
 . "$HERE/lib/nokvm.sh"
 . "$HERE/lib/snapshot.sh"
 . "$HERE/lib/sandbox.sh"
@@ -87,6 +88,7 @@ elif [ "$SLOW" = 1 ]; then
 	run_kvm_slow_tests
 	run_soft_slow_tests
 	run_api_slow_tests
+	run_chaos_slow_tests
 	run_linux_slow_tests
 	run_fresh_tests
 else
@@ -102,6 +104,7 @@ else
 	run_insn_tests
 	run_api_tests
 	run_explore_tests
+	run_chaos_tests
 	run_nokvm_tests
 	run_snapshot_tests
 	run_hostile_tests

@@ -19,6 +19,7 @@
 #define SELFTEST_PD_ADDR        0x00004000u /*   0x4000..0x7fff                           */
 #define SELFTEST_TRAMPOLINE     0x00008000u /* AP real-mode entry: SIPI vector 0x08       */
 #define SELFTEST_BOOTINFO_ADDR  0x00009000u /* struct selftest_bootinfo                   */
+#define CHAOS_BOOTINFO_ADDR     0x00009100u /* struct chaos_bootinfo (--guest chaos)       */
 #define SELFTEST_IMAGE_ADDR     0x00100000u /* the guest image is loaded (and entered) here */
 
 /* SIPI vector V starts an AP at physical V << 12 (Intel SDM Vol. 3A, 8.4.4.1). */
@@ -89,6 +90,60 @@ struct selftest_bootinfo {
 	uint64_t lapic_timer_hz; /* local APIC timer input clock, divide-by-1                  */
 	uint32_t ap_timeout_ms;  /* how long the BSP waits for all APs before FAIL             */
 	uint32_t reserved;
+};
+#endif /* !__ASSEMBLER__ */
+
+/*
+ * ---- The chaos guest (--guest chaos) ----
+ * Every vCPU makes random operations of these kinds for `seconds` of TSC time, drawn from
+ * the seed (one stream per vCPU); the BSP then prints "chaos: done vcpus=N seconds=S ops=K
+ * seed=X" and reports 0 on SELFTEST_PORT_RESULT.  --chaos-skip names kinds (the second
+ * column) it must not make, to find which kind a failure needs.  Its options are a block of
+ * their own beside the self-test's boot information, which stays as it was (a seeded
+ * software-CPU run of the self-test is a function of its image, tests/data/README.md).
+ */
+#define CHAOS_DEFAULT_SECONDS 10u
+#define CHAOS_OPS(X)                                                                      \
+	X(PIO, "pio")                     /* IN/OUT, any port, 8/16/32 bits                */ \
+	X(REPORT_PORTS, "report-ports")   /* OUTs to the self-test's step and AP ports     */ \
+	X(PIO_STRING, "pio-string")       /* REP INS/OUTS with small counts                */ \
+	X(LAPIC_MMIO, "lapic")            /* reads and writes in the local APIC's page     */ \
+	X(IOAPIC_MMIO, "ioapic")          /* reads and writes in the I/O APIC's page       */ \
+	X(HOLE_MMIO, "hole")              /* the PCI hole, unmapped space, the 4 GiB top   */ \
+	X(IPI, "ipi")                     /* fixed, lowest-priority and reserved IPIs      */ \
+	X(NMI, "nmi")                     /* NMI IPIs                                      */ \
+	X(INIT, "init")                   /* INIT to APs (self, others), then SIPIs        */ \
+	X(INIT_DEASSERT, "init-deassert") /* INIT level de-assert, to everyone             */ \
+	X(SIPI, "sipi")                   /* SIPI storms                                   */ \
+	X(MSR, "msr")                     /* RDMSR/WRMSR: harmless, x2APIC, random indexes */ \
+	X(APIC_BASE, "apic-base")         /* IA32_APIC_BASE on APs: modes, enable, BSP bit */ \
+	X(RTE, "rte")                     /* I/O APIC redirection entries                  */ \
+	X(LAPIC_TIMER, "lapic-timer")     /* one-shot/periodic/deadline, tiny counts       */ \
+	X(TSC_DEADLINE, "tsc-deadline")   /* IA32_TSC_DEADLINE                             */ \
+	X(PIT, "pit")                     /* the 8254: modes, tiny counts, read-back       */ \
+	X(PIC, "pic")                     /* the 8259A pair: ICWs, OCWs, masks             */ \
+	X(HLT, "hlt")                     /* APs: STI; HLT with their timer armed          */ \
+	X(TIDY, "tidy")                   /* APIC software-enabled again, TPR 0            */
+
+#define CHAOS_BOOTINFO_MAGIC 0x534f4843u /* "CHOS" */
+#define CHAOS_FLAG_SEEDED    (1u << 0)   /* --seed S given: `seed` holds S */
+
+#ifndef __ASSEMBLER__
+struct chaos_bootinfo {
+	uint32_t magic;           /* CHAOS_BOOTINFO_MAGIC                                   */
+	uint32_t flags;           /* CHAOS_FLAG_*                                           */
+	uint64_t seed;            /* --seed S, with CHAOS_FLAG_SEEDED                       */
+	uint32_t seconds;         /* --chaos-seconds; 0 = CHAOS_DEFAULT_SECONDS             */
+	uint32_t skip;            /* --chaos-skip: 1 << CHAOS_OP_x per kind it must not make */
+	uint32_t debug_exit_port; /* --debug-exit: a write there ends the run: avoided      */
+	uint32_t reserved;
+};
+
+enum chaos_op {
+#define CHAOS_OP_ENUM(name, word) CHAOS_OP_##name,
+	CHAOS_OPS(CHAOS_OP_ENUM)
+#undef CHAOS_OP_ENUM
+	CHAOS_OP_COUNT
 };
 #endif /* !__ASSEMBLER__ */
 

@@ -208,7 +208,8 @@ struct accel_vm_ops {
 	 * The interrupt controllers the accelerator keeps (accel_vm_params.lapic, .chipset);
 	 * NULL or ENOTSUP where it keeps none.  Any thread but get_lapic (the vCPU's).
 	 * irq_line: an input of its PIC and I/O APIC.  msi: a message on its APIC bus, in MSI
-	 * format, whose delivery mode may be INIT or StartUp as in an ICR.  msi_routes: with
+	 * format, whose delivery mode may be INIT or StartUp as in an ICR; -1 with errno, not
+	 * logged, when it cannot be delivered (a guest may cause that).  msi_routes: with
 	 * lapic but not chipset, the message each of mpvmm's I/O APIC pins sends now, so that
 	 * its local APICs know the level-triggered vectors and report their EOI
 	 * (ACCEL_EXIT_EOI).

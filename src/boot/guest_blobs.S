@@ -22,4 +22,10 @@ insn_unsupported_image:
 	.incbin INSN_UNSUPPORTED_BIN
 insn_unsupported_image_end:
 
+	.balign 4096
+	.globl chaos_image, chaos_image_end
+chaos_image:
+	.incbin CHAOS_BIN
+chaos_image_end:
+
 	.section .note.GNU-stack,"",@progbits

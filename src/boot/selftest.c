@@ -11,6 +11,13 @@
 #include "mpvmm/selftest_abi.h"
 #include "x86/longmode.h"
 
+static struct selftest_chaos chaos;
+
+void selftest_chaos_set(const struct selftest_chaos *c)
+{
+	chaos = *c;
+}
+
 static int write_bootinfo(struct guest_mem *m, const struct selftest_options *o, char *err,
 			  size_t errlen)
 {
@@ -37,6 +44,27 @@ static int write_bootinfo(struct guest_mem *m, const struct selftest_options *o,
 	return 0;
 }
 
+/* The chaos guest's block (selftest_abi.h), written for every built-in guest: it is free RAM
+ * to the others. */
+static int write_chaos_bootinfo(struct guest_mem *m, char *err, size_t errlen)
+{
+	struct chaos_bootinfo *cb = guest_mem_ptr(m, CHAOS_BOOTINFO_ADDR, sizeof(*cb));
+
+	if (!cb) {
+		snprintf(err, errlen, "no guest RAM for the chaos guest's boot information");
+		return -1;
+	}
+	*cb = (struct chaos_bootinfo){
+		.magic = CHAOS_BOOTINFO_MAGIC,
+		.flags = chaos.seeded ? CHAOS_FLAG_SEEDED : 0,
+		.seed = chaos.seeded ? chaos.seed : 0,
+		.seconds = chaos.seconds,
+		.skip = chaos.skip,
+		.debug_exit_port = chaos.debug_exit_port,
+	};
+	return 0;
+}
+
 int selftest_load(struct guest_mem *m, const struct selftest_options *o, const uint8_t *image,
 		  size_t size, struct x86_regs *regs, struct x86_sregs *sregs, char *err,
 		  size_t errlen)
@@ -51,7 +79,7 @@ int selftest_load(struct guest_mem *m, const struct selftest_options *o, const u
 		return -1;
 	}
 	memcpy(dst, image, size);
-	if (write_bootinfo(m, o, err, errlen) < 0 ||
+	if (write_bootinfo(m, o, err, errlen) < 0 || write_chaos_bootinfo(m, err, errlen) < 0 ||
 	    longmode_setup(m, &layout, sregs, err, errlen) < 0)
 		return -1;
 	memset(regs, 0, sizeof(*regs));

@@ -28,6 +28,21 @@ struct selftest_options {
 };
 
 /*
+ * What only the chaos guest reads (guest/chaos/), written into every test guest's boot
+ * information.  The command line sets it (cli/config.c) before the VM is built; it stays
+ * beside struct vm_config because nothing else in the VM uses it.
+ */
+struct selftest_chaos {
+	bool seeded;              /* --seed given                                      */
+	uint64_t seed;
+	uint32_t seconds;         /* --chaos-seconds; 0: the guest's default            */
+	uint32_t skip;            /* --chaos-skip: 1 << CHAOS_OP_x per kind left out     */
+	uint16_t debug_exit_port; /* --debug-exit: the guest must not write there        */
+};
+
+void selftest_chaos_set(const struct selftest_chaos *c);
+
+/*
  * Load an embedded test guest (boot/guests.h) with the self-test boot contract.  regs and
  * sregs come in as the BSP's current state and leave as its entry state.  Returns 0, or -1
  * with a reason in err.

@@ -9,8 +9,10 @@
  */
 #include "irqchip/irqchip_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct split_chip {
 	struct irqchip base;
@@ -20,6 +22,8 @@ struct split_chip {
 	struct chipset *chipset;
 	struct accel_vcpu **vcpus;
 	uint32_t n, bsp;
+	void (*warn)(void *source, const char *msg); /* the guest's mistakes, rate-limited */
+	void *warn_source;
 };
 
 static struct split_chip *of(struct irqchip *ic)
@@ -33,7 +37,17 @@ static void out_msi(void *ctx, const struct ioapic_msi *m)
 	struct split_chip *s = ctx;
 	const struct accel_msi am = { .address = m->address, .data = m->data };
 
-	s->accel->vm->msi(s->accel, &am); /* a failure is logged there */
+	/*
+	 * KVM refuses a message no local APIC takes (EPERM: "no destination", as an LDR the
+	 * guest left empty can make it): the guest's mistake, said within its budget.
+	 */
+	if (s->accel->vm->msi(s->accel, &am) < 0) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "I/O APIC message (address %#llx, data %#x) was not "
+			 "delivered: KVM_SIGNAL_MSI: %s", (unsigned long long)m->address, m->data,
+			 strerror(errno));
+		s->warn(s->warn_source, msg);
+	}
 }
 
 /* The 8259A's INTR: the BSP leaves the guest to take it at its next entry (split_enter). */
@@ -187,6 +201,8 @@ static struct irqchip *split_create(const struct irqchip_env *env, char *err, si
 	s->ctl = env->ctl;
 	s->n = n;
 	s->bsp = env->boot_cpu;
+	s->warn = env->warn;
+	s->warn_source = env->warn_source(env->warn_ctx, "I/O APIC messages");
 	s->lapics = lapic_in_accel_create(env, &s->base.mp);
 	const struct chipset_config outs = { .msi = out_msi, .intr = out_intr,
 					     .routes = out_routes, .ctx = s };

@@ -2,8 +2,8 @@
  * warn.h - the lines mpvmm prints about a guest's mistakes (a SIPI to a running AP, a write
  * to a reserved register...), each source of them with a budget of its own: the same line
  * again right after it is only counted, and a source prints at most a burst of lines a
- * second, the summaries ("came N more times") included; what is over is counted and said
- * once a second.
+ * second, the summaries ("came N more times") included, within a burst all sources share;
+ * what is over is counted and said once a second per source.
  * A guest making mistakes in a loop cannot flood the log, nor can one device's flood hide
  * another's line.  It knows the log, not who makes the mistakes.
  */
@@ -28,6 +28,8 @@ struct warn_limiter {
 	pthread_mutex_t lock;
 	struct warn_source src[WARN_MAX_SOURCES];
 	unsigned n;
+	uint64_t since;                    /* the total's window: its start ...         */
+	unsigned shown;                    /* ... and the lines all sources printed     */
 	char last[256];                    /* the last line printed ...                */
 	struct warn_source *last_src;      /* ... by this source                       */
 	unsigned repeats;                  /* and how many times it came again since   */

@@ -146,6 +146,10 @@ static void test_errors(void **state)
 	expect_error("--gid needs --jail", "--gid", "1", NULL);
 	expect_error("--uid '0'", "--jail", "/j", "--uid", "0", "--gid", "1", NULL);
 	expect_error("--gid 'x'", "--gid", "x", NULL);
+	expect_error("--chaos-seconds", "--chaos-seconds", "0", NULL);
+	expect_error("--chaos-seconds", "--chaos-seconds", "ten", NULL);
+	expect_error("'foo' is not a kind", "--chaos-skip", "pio,foo", NULL);
+	expect_error("--chaos-only: '' is not a kind", "--chaos-only", ",pio", NULL);
 }
 
 static enum config_result parse_restore(struct config_restore *r, char *err, size_t errlen,
@@ -185,6 +189,20 @@ static void test_restore_sandbox(void **state)
 	assert_non_null(strstr(err, "--seccomp 'x'"));
 }
 
+/* The chaos guest's options parse (what they become is the guest's boot information). */
+static void test_chaos_options(void **state)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--guest", "chaos", "--chaos-seconds", "3",
+			       "--chaos-skip", "msr,init", "--chaos-only", "pio,hlt,msr",
+			       "--seed", "7", NULL), CONFIG_OK);
+	assert_string_equal(cfg.guest, "chaos");
+	assert_true(cfg.seeded);
+}
+
 static void test_help_and_version(void **state)
 {
 	struct vm_config cfg;
@@ -203,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_chaos_options),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_restore_sandbox),
 	};

@@ -108,12 +108,67 @@ static void test_a_storm_is_one_line_and_a_count(void **state)
 	assert_non_null(strstr(text, "the warning above came 25 more times"));
 }
 
+/* Every source at once (a guest making mistakes through every device): 100 lines a
+ * second between them, and one summary each. */
+static void everyone(struct warn_limiter *w)
+{
+	static const char *const names[] = { "a", "b", "c", "d", "e", "f", "g", "h" };
+	struct warn_source *src[8];
+	char msg[64];
+
+	for (int i = 0; i < 8; i++)
+		src[i] = warn_source(w, names[i]);
+	for (int i = 0; i < 8000; i++) {
+		snprintf(msg, sizeof(msg), "mistake %d", i);
+		warn_guest(src[i % 8], msg);
+	}
+}
+
+static void test_all_sources_share_a_burst(void **state)
+{
+	unsigned lines;
+
+	(void)state;
+	captured(everyone, &lines);
+	assert_true(lines <= 100 + 8);
+	assert_true(lines >= 100);
+}
+
+/* A line held back is not "the warning above": its repeats are counted with what was held
+ * back, and the next summary of repeats follows the line it counts. */
+static void held_back_then_repeated(struct warn_limiter *w)
+{
+	struct warn_source *a = warn_source(w, "I/O APIC");
+	char msg[64];
+
+	for (int i = 0; i < 60; i++) {
+		snprintf(msg, sizeof(msg), "register %d does not exist", i);
+		warn_guest(a, msg);
+	}
+	for (int i = 0; i < 30; i++)
+		warn_guest(a, "register 59 does not exist"); /* the 60th, not shown */
+}
+
+static void test_repeats_of_a_line_not_shown(void **state)
+{
+	unsigned lines;
+	const char *text = captured(held_back_then_repeated, &lines);
+
+	(void)state;
+	assert_null(strstr(text, "came 30 more times"));
+	assert_null(strstr(text, "came 29 more times"));
+	assert_non_null(strstr(text, "40 more warnings about the guest (I/O APIC)"));
+	assert_true(lines <= 51);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_source_cannot_hide_another),
 		cmocka_unit_test(test_summaries_count_against_the_burst),
 		cmocka_unit_test(test_a_storm_is_one_line_and_a_count),
+		cmocka_unit_test(test_all_sources_share_a_burst),
+		cmocka_unit_test(test_repeats_of_a_line_not_shown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
