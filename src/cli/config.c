@@ -627,9 +627,10 @@ enum restore_opt { ROPT_HELP = 'h', ROPT_API = 256, ROPT_TRACE, ROPT_TIMELINE, R
 
 /* The restore options that are run's own, parsed as run parses them. */
 static const struct { int ropt, opt; } restore_as_run[] = {
-	{ ROPT_ACCEL, OPT_ACCEL }, { ROPT_SNAPSHOT_DIR, OPT_SNAPSHOT_DIR },
-	{ ROPT_SECCOMP, OPT_SECCOMP }, { ROPT_JAIL, OPT_JAIL }, { ROPT_UID, OPT_UID },
-	{ ROPT_GID, OPT_GID },
+	{ ROPT_API, OPT_API }, { ROPT_TRACE, OPT_TRACE }, { ROPT_TIMELINE, OPT_TIMELINE },
+	{ ROPT_QUIET, OPT_QUIET }, { ROPT_ACCEL, OPT_ACCEL },
+	{ ROPT_SNAPSHOT_DIR, OPT_SNAPSHOT_DIR }, { ROPT_SECCOMP, OPT_SECCOMP },
+	{ ROPT_JAIL, OPT_JAIL }, { ROPT_UID, OPT_UID }, { ROPT_GID, OPT_GID },
 };
 
 static const struct option restore_options[] = {
@@ -681,18 +682,6 @@ static enum config_result parse_restore_one(int opt, const char *arg, struct con
 	switch (opt) {
 	case ROPT_HELP:
 		return CONFIG_HELP;
-	case ROPT_API:
-		r->local.api_socket = arg;
-		return CONFIG_OK;
-	case ROPT_TRACE:
-		r->local.trace_file = arg;
-		return CONFIG_OK;
-	case ROPT_TIMELINE:
-		r->local.timeline_file = arg;
-		return CONFIG_OK;
-	case ROPT_QUIET:
-		r->local.quiet = true;
-		return CONFIG_OK;
 	case ROPT_MEMORY_FILE:
 		r->memory_file = arg;
 		return CONFIG_OK;
