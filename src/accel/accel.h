@@ -274,6 +274,13 @@ struct accel_cpu_ops {
 	bool (*interrupt_window)(struct accel_vcpu *v, bool request);
 	int (*interrupt)(struct accel_vcpu *v, uint8_t vector, bool nmi);
 	void (*idle)(struct accel_vcpu *v);
+	/*
+	 * Optional, on the vCPU's thread: it waits at the closed pause gate (true) or leaves
+	 * it (false), between two runs.  Meanwhile the accelerator may let go of what it
+	 * holds (the software CPU: its engine, so that the other vCPUs' registers can be
+	 * read while the VM is paused), keeping the vCPU's place.
+	 */
+	void (*parked)(struct accel_vcpu *v, bool parked);
 
 	/*
 	 * Snapshots, in the accelerator's own encoding, which only it reads back.  save_vcpu:

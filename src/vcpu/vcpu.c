@@ -389,7 +389,11 @@ static void *vcpu_thread(void *arg)
 	while (!atomic_load(v->env->stopping)) {
 		serve_request(v);
 		if (gate_closed(v)) {
+			if (ops->parked)
+				ops->parked(v->av, true);
 			park(v);
+			if (ops->parked)
+				ops->parked(v->av, false);
 			continue;
 		}
 		if (irqchip_wait(v->env->irqchip, v->index) != IRQCHIP_RUN)

@@ -411,6 +411,7 @@ static const struct accel_cpu_ops soft_cpu_ops = {
 	.interrupt_window = soft_interrupt_window,
 	.interrupt = soft_interrupt,
 	.idle = soft_idle,
+	.parked = soft_parked,
 	.save_vcpu = soft_save_vcpu,
 	.load_vcpu = soft_load_vcpu,
 };

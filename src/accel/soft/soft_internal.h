@@ -109,6 +109,7 @@ struct accel_vcpu {
 	pthread_cond_t cond;
 	_Atomic bool kicked;
 	bool waiting;                /* in take_turn (under s->lock)                        */
+	bool parked_holding;         /* let the engine go at the pause gate (soft_parked)   */
 	/* The current slice (the holder's thread only). */
 	uint64_t budget, executed;
 	uint64_t counted;            /* of `executed`, already added to the clock           */
@@ -157,6 +158,7 @@ void soft_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t val
 int soft_run(struct accel_vcpu *v, struct accel_exit *e);
 void soft_idle(struct accel_vcpu *v);
 void soft_kick(struct accel_vcpu *v);
+void soft_parked(struct accel_vcpu *v, bool parked);
 
 /* soft_regs.c: registers, a SIPI's start, interrupts through the IDT. */
 uint64_t soft_cs_base(struct soft *s);

@@ -442,6 +442,26 @@ void soft_idle(struct accel_vcpu *v)
 	give_turn(v, false, &kept);
 }
 
+/*
+ * Parked at the pause gate between two slices: the engine is let go (v's registers are in
+ * its context, saved at the end of every slice), so that the other vCPUs' registers can be
+ * read on their threads; the turn stays v's, and it takes the engine back on leaving.
+ */
+void soft_parked(struct accel_vcpu *v, bool parked)
+{
+	struct soft *s = v->s;
+
+	if (parked && soft_holds_engine) {
+		v->parked_holding = true;
+		soft_holds_engine = false;
+		pthread_mutex_unlock(&s->engine);
+	} else if (!parked && v->parked_holding) {
+		v->parked_holding = false;
+		pthread_mutex_lock(&s->engine);
+		soft_holds_engine = true;
+	}
+}
+
 void soft_kick(struct accel_vcpu *v)
 {
 	struct soft *s = v->s;

@@ -28,7 +28,7 @@
  * Unicorn is never handed a state its own instructions could not have made.
  *
  * A vCPU is paused either between slices (its context is current; the engine is not needed,
- * which matters: the holder of the turn keeps the engine while parked) or, in step mode,
+ * though it is free: the holder of the turn lets it go while parked, soft_parked) or, in step mode,
  * inside the exit of an OUT (on its own thread, within uc_emu_start).  Then the engine holds
  * its registers with RIP at the OUT (the code hook syncs it, as a linear address): the saved
  * RIP is the next instruction's, as if the OUT had completed, which it has for the guest
