@@ -6,6 +6,7 @@
 #   scripts/deps.sh --bench   the same (the benchmarks compare against QEMU)
 #   scripts/deps.sh --slow    and what the slow tier adds: debootstrap and git, for the
 #                             README's two commands on a fresh minbase root (tests/lib/fresh.sh)
+#   scripts/deps.sh --fuzz    and clang with libFuzzer, for scripts/fuzz.sh
 set -eu
 
 PKGS="gcc libc6-dev binutils make meson ninja-build pkg-config libcmocka-dev
@@ -13,6 +14,7 @@ PKGS="gcc libc6-dev binutils make meson ninja-build pkg-config libcmocka-dev
 	libexpat1-dev curl libunicorn-dev libseccomp-dev qemu-system-x86
 	python3 cpio gzip util-linux"
 [ "${1:-}" = --slow ] && PKGS="$PKGS debootstrap git"
+[ "${1:-}" = --fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 
 missing=""
 for p in $PKGS; do

@@ -24,6 +24,8 @@ shift $(( $# > 0 ? 1 : 0 ))
 build=${FUZZ_BUILD:-build-fuzz}
 work=${FUZZ_WORK:-$(mktemp -d /tmp/mpvmm-fuzz.XXXXXX)}
 
+scripts/deps.sh --fuzz || exit 1
+
 case $seconds in
 	''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a number, not '$seconds'" >&2; exit 2 ;;
 esac
