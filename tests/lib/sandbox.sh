@@ -127,6 +127,32 @@ check_sandbox_forbidden_call() {
 	if [ -z "$bad" ]; then pass "$tag"; else fail "$tag" "$bad"; show_output "$name"; fi
 }
 
+# The same on a vCPU thread: the preloaded library opens a file where the sending vCPU
+# warns about a SIPI sent in vain (--selftest-mistakes, software CPU): SIGSYS, and the
+# audit line names that vCPU's thread.
+check_sandbox_forbidden_call_vcpu() {
+	local tag=sandbox/forbidden-call-vcpu name=sandbox-forbidden-call-vcpu
+	local so=$TMP/forbidden_call.so bad="" status pid
+	sanitized_build && { skip "$tag" "sanitized build"; return 0; }
+	if [ ! -f "$so" ] && ! cc -shared -fPIC -o "$so" "$HERE/tools/forbidden_call.c" \
+		-ldl 2>"$TMP/$name.cc"; then
+		fail "$tag" "cannot build the preload library: $(cat "$TMP/$name.cc")"; return
+	fi
+	(ulimit -c 0; FORBIDDEN_ON_WARNING=1 LD_PRELOAD=$so exec "$MPVMM" --accel soft --cpus 2 \
+		--selftest-mistakes) >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
+	pid=$!
+	{ wait "$pid"; } 2>/dev/null
+	status=$?
+	[ "$status" -eq 159 ] || bad="$bad kill:exit=$status"
+	if dmesg >/dev/null 2>&1; then
+		dmesg | grep 'type=1326' | grep -q "pid=$pid comm=\"mpvmm-vcpu[0-9]*\".*syscall=257 " ||
+			bad="$bad no-audit-line"
+	fi
+	FORBIDDEN_ON_WARNING=1 LD_PRELOAD=$so "$MPVMM" --accel soft --cpus 2 --selftest-mistakes \
+		--seccomp off >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null || bad="$bad off:exit=$?"
+	if [ -z "$bad" ]; then pass "$tag"; else fail "$tag" "$bad"; show_output "$name"; fi
+}
+
 jail_or_skip() {
 	sandbox_or_skip "$1" || return 1
 	if [ "$(id -u)" != 0 ]; then
@@ -381,6 +407,7 @@ run_sandbox_tests() {
 	check_sandbox_off
 	check_sandbox_forbidden_call kvm
 	check_sandbox_forbidden_call soft
+	check_sandbox_forbidden_call_vcpu
 	check_sandbox_restart kernel
 	check_sandbox_restart split
 	check_sandbox_restart user
