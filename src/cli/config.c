@@ -7,7 +7,7 @@
 #include "cli/config.h"
 
 #include "boot/guests.h"
-#include "boot/selftest.h"
+#include "cli/chaos_options.h"
 #include "irqchip/irqchip.h"
 #include "mpvmm/selftest_abi.h"
 #include "vm/accels.h"
@@ -172,68 +172,12 @@ static const struct option run_options[] = {
 	"                         --timeline and snapshots are then paths inside DIR), every\n" \
 	"                         other descriptor closed; needs root, --uid and --gid\n" \
 	"      --uid U, --gid G   the user and group the jailed process runs as (not 0)\n"
-/* The chaos guest's operation kinds, as --chaos-skip names them (selftest_abi.h). */
-static const char *const chaos_kinds[CHAOS_OP_COUNT] = {
-#define CHAOS_KIND_WORD(name, word) [CHAOS_OP_##name] = word,
-	CHAOS_OPS(CHAOS_KIND_WORD)
-#undef CHAOS_KIND_WORD
-};
-
-/* What the chaos guest takes from the command line; given to the loader once parsed. */
-static struct selftest_chaos chaos;
-
-static const char *chaos_kind_list(void)
-{
-	static char list[CHAOS_OP_COUNT * 16];
-	size_t n = 0;
-
-	for (unsigned k = 0; k < CHAOS_OP_COUNT; k++)
-		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", k ? "," : "",
-				      chaos_kinds[k]);
-	return list;
-}
-
-/* "pio,msr": the bits of those kinds; -1 with the word in err if one is unknown. */
-static int parse_chaos_kinds(const char *opt, const char *arg, uint32_t *bits, char *err,
-			     size_t errlen)
-{
-	*bits = 0;
-	for (const char *p = arg; *p;) {
-		size_t len = strcspn(p, ","), k;
-		for (k = 0; k < CHAOS_OP_COUNT; k++)
-			if (strlen(chaos_kinds[k]) == len && !strncmp(p, chaos_kinds[k], len))
-				break;
-		if (k == CHAOS_OP_COUNT) {
-			snprintf(err, errlen, "%s: '%.*s' is not a kind (%s)", opt, (int)len, p,
-				 chaos_kind_list());
-			return -1;
-		}
-		*bits |= 1u << k;
-		p += len + (p[len] == ',');
-	}
-	return 0;
-}
-
-/* --chaos-seconds, --chaos-skip, --chaos-only. */
+/* --chaos-seconds, --chaos-skip, --chaos-only: cli/chaos_options.c. */
 static int parse_chaos_option(int opt, const char *arg, char *err, size_t errlen)
 {
-	uint64_t v;
-	uint32_t bits;
-
-	if (opt == OPT_CHAOS_SKIP || opt == OPT_CHAOS_ONLY) {
-		if (parse_chaos_kinds(opt == OPT_CHAOS_SKIP ? "--chaos-skip" : "--chaos-only", arg,
-				      &bits, err, errlen) < 0)
-			return -1;
-		chaos.skip |= opt == OPT_CHAOS_SKIP ? bits : ~bits & ((1u << CHAOS_OP_COUNT) - 1);
-		return 0;
-	}
-	if (config_parse_uint(arg, 24u * 3600u, &v) < 0 || v == 0) {
-		snprintf(err, errlen, "--chaos-seconds '%s' is not a number of seconds (1..86400)",
-			 arg);
-		return -1;
-	}
-	chaos.seconds = (uint32_t)v;
-	return 0;
+	if (opt == OPT_CHAOS_SECONDS)
+		return chaos_options_seconds(arg, err, errlen);
+	return chaos_options_kinds(opt == OPT_CHAOS_SKIP, arg, err, errlen);
 }
 
 void config_usage(FILE *out)
@@ -300,17 +244,7 @@ void config_usage(FILE *out)
 	fprintf(out, "\nBuilt-in guests:\n");
 	for (size_t i = 0; embedded_guest_at(i); i++)
 		fprintf(out, "  %-10s %s\n", embedded_guest_at(i)->name, embedded_guest_at(i)->what);
-	fprintf(out, "\nKinds of operation of the chaos guest (--chaos-skip, --chaos-only):\n ");
-	for (unsigned k = 0, col = 1; k < CHAOS_OP_COUNT; k++) {
-		size_t len = strlen(chaos_kinds[k]) + 1;
-		if (col + len > 80) {
-			fprintf(out, "\n ");
-			col = 1;
-		}
-		fprintf(out, " %s", chaos_kinds[k]);
-		col += (unsigned)len;
-	}
-	fprintf(out, "\n");
+	chaos_options_usage(out);
 }
 
 /* The options that only switch something on. */
@@ -566,7 +500,7 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 	for (int i = 0; i < argc; i++)
 		args[i + 1] = argv[i];
 
-	chaos = (struct selftest_chaos){ 0 };
+	chaos_options_reset();
 	optind = 0; /* full re-initialisation (GNU), so the parser can run more than once */
 	opterr = 0;
 	int opt;
@@ -609,12 +543,8 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 	/* What the accelerator asked for cannot run is refused with the other option errors. */
 	if (result == CONFIG_OK && cfg->accel && vm_accel_refuses(cfg, cfg->accel, err, errlen) < 0)
 		result = CONFIG_ERROR;
-	if (result == CONFIG_OK) {
-		chaos.seeded = cfg->seeded;
-		chaos.seed = cfg->seed;
-		chaos.debug_exit_port = cfg->debug_exit_port;
-		selftest_chaos_set(&chaos);
-	}
+	if (result == CONFIG_OK)
+		chaos_options_apply(cfg->seeded, cfg->seed, cfg->debug_exit_port);
 	free(args);
 	return result;
 }
