@@ -244,21 +244,22 @@ static const struct allow main_own[] = {
 	ALLOW_EQ(seccomp, 0, SECCOMP_SET_MODE_FILTER),
 };
 
-static const struct group runtime = GROUP(thread_runtime);
-static const struct group memory = GROUP(memory_not_exec);
-static const struct group irq = GROUP(kvm_irq_requests);
+/* Groups most kinds share (macros, not objects: an initializer must be a constant). */
+#define RUNTIME GROUP(thread_runtime)
+#define MEMORY GROUP(memory_not_exec)
+#define IRQ GROUP(kvm_irq_requests)
 
 /* Each kind's list: its groups.  The main thread's is every group of every kind and its own
  * (sandbox_install), because every other thread starts under its filter. */
 #define MAX_GROUPS 8
 static const struct group lists[SANDBOX_KINDS][MAX_GROUPS] = {
 	[SANDBOX_MAIN] = { GROUP(main_own) },
-	[SANDBOX_VCPU] = { runtime, memory, irq, GROUP(kvm_vcpu_requests) },
-	[SANDBOX_API] = { runtime, memory, irq, GROUP(thread_creation), GROUP(api_server),
+	[SANDBOX_VCPU] = { RUNTIME, MEMORY, IRQ, GROUP(kvm_vcpu_requests) },
+	[SANDBOX_API] = { RUNTIME, MEMORY, IRQ, GROUP(thread_creation), GROUP(api_server),
 			  GROUP(snapshot_files), GROUP(kvm_vm_state_requests) },
-	[SANDBOX_CONSOLE] = { runtime, memory, irq, GROUP(console_io) },
-	[SANDBOX_TIMER] = { runtime, memory, irq },
-	[SANDBOX_SIGNAL] = { runtime, memory, GROUP(signal_wait) },
+	[SANDBOX_CONSOLE] = { RUNTIME, MEMORY, IRQ, GROUP(console_io) },
+	[SANDBOX_TIMER] = { RUNTIME, MEMORY, IRQ },
+	[SANDBOX_SIGNAL] = { RUNTIME, MEMORY, GROUP(signal_wait) },
 };
 
 static const char *const kind_names[SANDBOX_KINDS] = {
