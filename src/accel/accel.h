@@ -197,7 +197,8 @@ struct accel_vm_ops {
 	 * The clock and the timers of what mpvmm keeps.  now_ns: the guest's clock (any
 	 * thread).  set_machine: before vCPU threads start; the accelerator fires the
 	 * machine's timers on its clock and, where it schedules vCPUs itself, runs only the
-	 * runnable ones.  timers_changed: a timer may have moved, look at next_event again
+	 * runnable ones; set_machine(NULL) when the VM is torn down, before its vCPUs: no
+	 * timer fires any more once it returns.  timers_changed: a timer may have moved, look at next_event again
 	 * (any thread; NULL where the accelerator looks at every turn anyway).
 	 */
 	uint64_t (*now_ns)(struct accel *a);

@@ -484,6 +484,9 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	/* The accelerator's timer thread fires the mode's timers, which may kick a vCPU. */
+	if (vm->accel)
+		vm->accel->vm->set_machine(vm->accel, NULL);
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);

@@ -98,6 +98,10 @@ void kvm_set_machine(struct accel *a, const struct accel_machine *m)
 	pthread_condattr_t ca;
 	sigset_t all, old;
 
+	if (!m) { /* teardown: the timer thread must not touch the vCPUs any more */
+		kvm_timer_stop(k);
+		return;
+	}
 	k->m = *m;
 	pthread_mutex_init(&k->timer_lock, NULL);
 	pthread_condattr_init(&ca);

@@ -331,7 +331,9 @@ static int soft_set_hooks(struct accel_vcpu *v, const struct accel_vcpu_hooks *h
 
 static void soft_set_machine(struct accel *a, const struct accel_machine *m)
 {
-	to_soft(a)->m = *m;
+	/* Timers fire on the vCPUs' turns: at teardown (NULL) their threads have ended. */
+	if (m)
+		to_soft(a)->m = *m;
 }
 
 static uint64_t soft_now_ns(struct accel *a)
