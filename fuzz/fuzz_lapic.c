@@ -189,6 +189,10 @@ static void guest_access(void *p, const struct dev_access *a)
 	uint64_t gpa = page_of(m, cpu, a->where) + off;
 	int r;
 
+	/* Half the accesses come from a new entry into the guest, half from one an INIT may
+	 * have overtaken (apic_bus.h: squashed until the vCPU enters again). */
+	if ((a->flags / m->n) & 1)
+		apic_bus_entered(m->b, cpu);
 	if (a->write) {
 		for (unsigned i = 0; i < a->size && i < 4; i++)
 			v |= (uint32_t)a->data[i] << (8 * i);
@@ -243,6 +247,8 @@ static void take(struct machine *m, uint32_t cpu, bool nmi)
 static void msr(struct machine *m, uint32_t cpu, bool write, uint8_t a, uint64_t b)
 {
 	uint64_t v = b;
+
+	apic_bus_entered(m->b, cpu); /* an MSR exit from a new entry into the guest */
 	int r = write ? apic_bus_msr_write(m->b, cpu, msr_of(a), b)
 		      : apic_bus_msr_read(m->b, cpu, msr_of(a), &v);
 

@@ -241,6 +241,12 @@ struct accel_cpu_ops {
 	int (*set_regs)(struct accel_vcpu *v, const struct x86_regs *r);
 	int (*get_sregs)(struct accel_vcpu *v, struct x86_sregs *s);
 	int (*set_sregs)(struct accel_vcpu *v, const struct x86_sregs *s);
+	/*
+	 * Optional, on the vCPU's thread: finish the instruction whose exit was served, so
+	 * that registers set next (a SIPI's start) are not overwritten by its completion
+	 * (KVM completes an I/O or MMIO instruction at the next KVM_RUN).  0, or -1 (errno).
+	 */
+	int (*finish_exit)(struct accel_vcpu *v);
 	/* x87/SSE control and status (FCW, FSW, abridged FTW, MXCSR); set keeps the rest. */
 	int (*get_fpu)(struct accel_vcpu *v, struct x86_fpu *f);
 	int (*set_fpu)(struct accel_vcpu *v, const struct x86_fpu *f);

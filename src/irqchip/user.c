@@ -298,8 +298,10 @@ static bool take_start(struct user_chip *u, uint32_t cpu)
 
 	if (mp_user_take_sipi(u->mp_user, cpu, &r, &s) == MP_USER_START_NONE)
 		return true;
-	/* set_sregs first: the software CPU prepares a real-mode start there. */
-	if (ops->set_sregs(u->vcpus[cpu], &s) < 0 || ops->set_regs(u->vcpus[cpu], &r) < 0) {
+	/* The instruction an INIT overtook is finished first (its completion would write
+	 * over the start); set_sregs next: the software CPU prepares a real-mode start there. */
+	if ((ops->finish_exit && ops->finish_exit(u->vcpus[cpu]) < 0) ||
+	    ops->set_sregs(u->vcpus[cpu], &s) < 0 || ops->set_regs(u->vcpus[cpu], &r) < 0) {
 		fault(u, cpu, VM_CONTROL_VMM_ERROR, "cannot load the start state of its SIPI");
 		return false;
 	}
@@ -337,6 +339,7 @@ static bool user_enter(struct irqchip *ic, uint32_t cpu)
 {
 	struct user_chip *u = of(ic);
 
+	apic_bus_entered(u->apics, cpu);
 	if (!take_start(u, cpu))
 		return false;
 	if (mp_user_state(u->mp_user, cpu) != MP_STATE_RUNNABLE)

@@ -7,6 +7,7 @@
 #include "mp/apic_bus.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,9 @@ struct apic_bus {
 	struct lapic **lapics;
 	struct mp_cpu *cpus; /* a copy of cfg.cpus (the caller's may not outlive create) */
 	bool *hit; /* scratch: the targets of the IPI being routed (used under the lock) */
+	/* An INIT reset this APIC after its vCPU last entered the guest (cleared by
+	 * apic_bus_entered): an access from an exit that vCPU had already made is squashed. */
+	atomic_bool *reset_since_entry;
 	bool extint;   /* the 8259A's INTR, on every LINT0 */
 	int eoi;       /* a level-triggered EOI to broadcast once unlocked, or -1 */
 };
@@ -150,6 +154,7 @@ static void deliver_one(struct apic_bus *b, uint32_t from, uint32_t to,
 		break;
 	case LAPIC_DM_INIT: /* 10.4.7.3: the APIC resets, ID and base kept; then the core */
 		lapic_init(l);
+		atomic_store(&b->reset_since_entry[to], true);
 		if (b->cfg.mp)
 			mp_user_init(b->cfg.mp, to, from);
 		break;
@@ -256,7 +261,8 @@ struct apic_bus *apic_bus_create(const struct apic_bus_config *cfg)
 	b->lapics = calloc(cfg->ncpus, sizeof(*b->lapics));
 	b->hit = calloc(cfg->ncpus, sizeof(*b->hit));
 	b->cpus = calloc(cfg->ncpus, sizeof(*b->cpus));
-	if (!cfg->ncpus || !b->lapics || !b->hit || !b->cpus) {
+	b->reset_since_entry = calloc(cfg->ncpus, sizeof(*b->reset_since_entry));
+	if (!cfg->ncpus || !b->lapics || !b->hit || !b->cpus || !b->reset_since_entry) {
 		apic_bus_destroy(b);
 		return NULL;
 	}
@@ -282,6 +288,7 @@ void apic_bus_destroy(struct apic_bus *b)
 	free(b->lapics);
 	free(b->hit);
 	free(b->cpus);
+	free(b->reset_since_entry);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -303,6 +310,26 @@ int apic_bus_peek(struct apic_bus *b, uint32_t cpu, uint32_t reg[64])
 
 /* ---- guest accesses: lock, act on cpu's APIC, tell the MP state, unlock -------------------- */
 
+/*
+ * An access of vCPU `cpu` that an INIT overtook (bus locked).  The vCPU made it before the
+ * INIT reset its APIC, but mpvmm serves the exit after: served now, it would act on the reset
+ * APIC (an ICR write would send its message to the reset ICR's destination, APIC ID 0).  An
+ * INIT is taken at an instruction boundary (SDM 10.4.7.3): here, before that instruction,
+ * whose effects the reset discards with the rest of the vCPU's state.
+ */
+static bool squashed(const struct apic_bus *b, uint32_t cpu)
+{
+	return atomic_load(&b->reset_since_entry[cpu]);
+}
+
+/* No lock: an INIT that lands after this store squashes the exits of this entry, one that
+ * landed before left the vCPU not runnable, which the caller looks at next. */
+void apic_bus_entered(struct apic_bus *b, uint32_t cpu)
+{
+	if (cpu < b->cfg.ncpus)
+		atomic_store(&b->reset_since_entry[cpu], false);
+}
+
 int apic_bus_mmio_read(struct apic_bus *b, uint32_t cpu, uint64_t gpa, unsigned size,
 		       uint32_t *value)
 {
@@ -312,7 +339,10 @@ int apic_bus_mmio_read(struct apic_bus *b, uint32_t cpu, uint64_t gpa, unsigned 
 	pthread_mutex_lock(&b->lock);
 	struct lapic *l = b->lapics[cpu];
 	uint64_t base = lapic_base(l);
-	if (gpa >= base && gpa - base < 0x1000) {
+	if (squashed(b, cpu)) {
+		*value = 0;
+		r = LAPIC_OK;
+	} else if (gpa >= base && gpa - base < 0x1000) {
 		r = lapic_mmio_read(l, (uint32_t)(gpa - base), size, value);
 		sync(b, cpu); /* a reserved read logs an error, which may raise the LVT error */
 	}
@@ -329,7 +359,9 @@ int apic_bus_mmio_write(struct apic_bus *b, uint32_t cpu, uint64_t gpa, unsigned
 	pthread_mutex_lock(&b->lock);
 	struct lapic *l = b->lapics[cpu];
 	uint64_t base = lapic_base(l);
-	if (gpa >= base && gpa - base < 0x1000) {
+	if (squashed(b, cpu)) {
+		r = LAPIC_OK;
+	} else if (gpa >= base && gpa - base < 0x1000) {
 		r = lapic_mmio_write(l, (uint32_t)(gpa - base), size, value);
 		sync(b, cpu);
 	}
@@ -342,7 +374,7 @@ int apic_bus_msr_read(struct apic_bus *b, uint32_t cpu, uint32_t msr, uint64_t *
 	if (cpu >= b->cfg.ncpus)
 		return LAPIC_UNCLAIMED;
 	pthread_mutex_lock(&b->lock);
-	int r = lapic_msr_read(b->lapics[cpu], msr, value);
+	int r = squashed(b, cpu) ? (*value = 0, LAPIC_OK) : lapic_msr_read(b->lapics[cpu], msr, value);
 	pthread_mutex_unlock(&b->lock);
 	return r;
 }
@@ -352,7 +384,7 @@ int apic_bus_msr_write(struct apic_bus *b, uint32_t cpu, uint32_t msr, uint64_t 
 	if (cpu >= b->cfg.ncpus)
 		return LAPIC_UNCLAIMED;
 	pthread_mutex_lock(&b->lock);
-	int r = lapic_msr_write(b->lapics[cpu], msr, value);
+	int r = squashed(b, cpu) ? LAPIC_OK : lapic_msr_write(b->lapics[cpu], msr, value);
 	sync(b, cpu);
 	unlock_and_broadcast(b);
 	return r;

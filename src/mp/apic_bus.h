@@ -63,6 +63,12 @@ int apic_bus_mmio_write(struct apic_bus *b, uint32_t cpu, uint64_t gpa, unsigned
 			uint32_t value);
 int apic_bus_msr_read(struct apic_bus *b, uint32_t cpu, uint32_t msr, uint64_t *value);
 int apic_bus_msr_write(struct apic_bus *b, uint32_t cpu, uint32_t msr, uint64_t value);
+/*
+ * vCPU `cpu` is about to run guest code (its thread, before each entry; before it looks
+ * whether it may run).  Until then, after an INIT reset its APIC, its accesses above are
+ * squashed: they come from an instruction the INIT overtook (reads give 0).
+ */
+void apic_bus_entered(struct apic_bus *b, uint32_t cpu);
 
 /* The highest interrupt cpu may take now (above its PPR), or -1. */
 int apic_bus_pending(struct apic_bus *b, uint32_t cpu);

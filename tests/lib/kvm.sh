@@ -42,8 +42,12 @@ run_guest() {
 }
 
 show_output() {
-	echo "---- stdout"; tail -n 20 "$TMP/$1.out"
-	echo "---- stderr"; tail -n 30 "$TMP/$1.err"
+	echo "---- stdout"; tail -n 20 "$TMP/$1.out" | cat -v
+	# The line that says why a run ended is rarely a warning, and many warnings may follow
+	# or precede it: those lines first.
+	echo "---- stderr, lines that are not warnings"
+	grep -av '^mpvmm: warning: ' "$TMP/$1.err" | tail -n 20
+	echo "---- stderr"; tail -n 30 "$TMP/$1.err" | cat -v
 }
 
 # expect_pass NAME CPUS BSP ARGS...: exit 0 and exactly one PASS line naming CPUS and BSP.

@@ -344,6 +344,38 @@ static void test_disabled_apics(void **state)
 	destroy(&m);
 }
 
+/*
+ * An INIT that overtakes an access: cpu 1 wrote ICR_HI, and its ICR_LO write was made but is
+ * served after an INIT from cpu 0 reset its APIC (ICR_HI 0).  Served, it would send to APIC
+ * ID 0, the BSP (seen with the chaos guest: the BSP INITed to the reset vector).  It is
+ * squashed until cpu 1 enters the guest again; reads give 0 meanwhile.
+ */
+static void test_init_overtakes_access(void **state)
+{
+	struct machine m = make(small_ids);
+	uint32_t v;
+
+	(void)state;
+	enable_all(&m);
+	mmio(&m, 1, LAPIC_ICR_HI, 2u << 24);
+	icr(&m, 0, 1, 0x4500); /* INIT to APIC ID 1 */
+	assert_int_equal(mp_user_state(m.u, 1), MP_STATE_INIT_RECEIVED);
+	mmio(&m, 1, LAPIC_ICR_LO, 0xa0);
+	assert_int_equal(got(&m, 0xa0), 0);
+	assert_int_equal(apic_bus_mmio_read(m.b, 1, PAGE + LAPIC_ID, 4, &v), LAPIC_OK);
+	assert_int_equal(v, 0);
+	/* Entered again (its SIPI's start): its accesses act; the INIT left ICR_HI 0. */
+	apic_bus_entered(m.b, 1);
+	assert_int_equal(apic_bus_mmio_read(m.b, 1, PAGE + LAPIC_ID, 4, &v), LAPIC_OK);
+	assert_int_equal(v, 1u << 24);
+	mmio(&m, 1, LAPIC_ICR_LO, 0xa1);
+	assert_int_equal(got(&m, 0xa1), 0x01);
+	/* Only the INITed vCPU's accesses wait: cpu 2 was never reset. */
+	icr(&m, 2, 0, 0xa2);
+	assert_int_equal(got(&m, 0xa2), 0x01);
+	destroy(&m);
+}
+
 static void test_halt_wakeups(void **state)
 {
 	struct machine m = make(small_ids);
@@ -592,6 +624,7 @@ static void test_extint_lint0(void **state)
 	assert_false(apic_bus_extint(m.b, N));
 	/* INIT puts the BSP's LINT0 back in virtual wire mode (as KVM does). */
 	icr(&m, 1, 0, LAPIC_DM_INIT << 8 | LAPIC_ICR_ASSERT);
+	apic_bus_entered(m.b, 0); /* restarted: its accesses are served again */
 	apic_bus_mmio_read(m.b, 0, PAGE + LAPIC_LVT_LINT0, 4, &lint0);
 	assert_int_equal(lint0, 0x700);
 	destroy(&m);
@@ -607,6 +640,7 @@ int main(void)
 		cmocka_unit_test(test_shorthands),
 		cmocka_unit_test(test_lowest_priority),
 		cmocka_unit_test(test_disabled_apics),
+		cmocka_unit_test(test_init_overtakes_access),
 		cmocka_unit_test(test_halt_wakeups),
 		cmocka_unit_test(test_relocated_page_and_external),
 		cmocka_unit_test(test_snapshot_round_trip),

@@ -72,6 +72,8 @@ int kvm_ioctl_named(int fd, unsigned long req, const char *name, void *arg, char
 /* A vCPU ioctl whose failure is logged: "vCPU N: NAME: strerror"; -1 with errno kept. */
 int kvm_vcpu_ioctl_named(struct accel_vcpu *v, unsigned long req, const char *name, void *arg);
 #define kvm_vcpu_ioctl(v, req, arg) kvm_vcpu_ioctl_named(v, req, #req, arg)
+
+int kvm_complete_pending_exit(struct accel_vcpu *v, bool rearm, char *err, size_t errlen);
 /* KVM_ENABLE_CAP on the VM, the capability named in the error. */
 int kvm_enable_cap_named(struct kvm *k, uint32_t cap, const char *name, uint64_t arg0,
 			 char *err, size_t errlen);

@@ -157,20 +157,6 @@ static int save_msrs(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t
 
 /* ---- one vCPU ------------------------------------------------------------------------- */
 
-/* Step 0: finish the instruction whose exit was served (an IN's value, RIP past an OUT). */
-static int complete_pending_exit(struct accel_vcpu *v, char *err, size_t errlen)
-{
-	v->run->immediate_exit = 1;
-	int r = kvm_ioctl(v->fd, KVM_RUN, NULL, err, errlen);
-	int e = errno;
-	v->run->immediate_exit = 0;
-	if (r == 0 || e == EINTR)
-		return 0;
-	size_t n = strlen(err);
-	snprintf(err + n, errlen - n, " (immediate exit, to complete the last exit)");
-	return -1;
-}
-
 struct get_step {
 	uint32_t tag;
 	unsigned long req;
@@ -206,7 +192,7 @@ int kvm_save_vcpu(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t er
 {
 	struct kvm *k = v->kvm;
 
-	if (complete_pending_exit(v, err, errlen) < 0)
+	if (kvm_complete_pending_exit(v, false, err, errlen) < 0) /* step 0 */
 		return -1;
 	for (size_t i = 0; i < sizeof(vcpu_steps) / sizeof(vcpu_steps[0]); i++) {
 		const struct get_step *s = &vcpu_steps[i];

@@ -430,6 +430,40 @@ static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
 	}
 }
 
+/*
+ * Finish the instruction whose exit was served: KVM completes an I/O or MMIO instruction
+ * (an IN's or a load's value, RIP past it) only when KVM_RUN is entered again, and before
+ * looking at immediate_exit (api.rst 4.10, "KVM_RUN").  State set before that would be
+ * overwritten by the completion.  With `rearm`, immediate_exit stays set, so that a kick
+ * that came meanwhile is not lost: the next run returns at once and the loop looks again.
+ */
+int kvm_complete_pending_exit(struct accel_vcpu *v, bool rearm, char *err, size_t errlen)
+{
+	v->run->immediate_exit = 1;
+	int r = kvm_ioctl(v->fd, KVM_RUN, NULL, err, errlen);
+	int e = errno;
+	if (!rearm)
+		v->run->immediate_exit = 0;
+	if (r == 0 || e == EINTR)
+		return 0;
+	size_t n = strlen(err);
+	snprintf(err + n, errlen - n, " (immediate exit, to complete the last exit)");
+	errno = e;
+	return -1;
+}
+
+static int kvm_finish_exit(struct accel_vcpu *v)
+{
+	char why[160];
+
+	if (kvm_complete_pending_exit(v, true, why, sizeof(why)) == 0)
+		return 0;
+	int e = errno;
+	log_error("vCPU %u: %s", v->id, why);
+	errno = e;
+	return -1;
+}
+
 /* ---- --irqchip user ----------------------------------------------------------------------- */
 
 static int kvm_set_hooks(struct accel_vcpu *v, const struct accel_vcpu_hooks *h)
@@ -505,6 +539,7 @@ const struct accel_cpu_ops kvm_cpu_ops = {
 	.set_cpuid = kvm_set_cpuid,
 	.get_regs = kvm_get_regs,
 	.set_regs = kvm_set_regs,
+	.finish_exit = kvm_finish_exit,
 	.get_sregs = kvm_get_sregs,
 	.set_sregs = kvm_set_sregs,
 	.get_fpu = kvm_get_fpu,
