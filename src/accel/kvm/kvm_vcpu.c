@@ -1,8 +1,8 @@
 /*
  * kvm_vcpu.c - a KVM vCPU: the CPU engine of accel.h (struct accel_cpu_ops).  One kvm_run
- * page per vCPU; kicks use kvm_run.immediate_exit set from a signal handler, so a kick can
- * never be lost between the check for requests and the next KVM_RUN
- * (Documentation/virt/kvm/api.rst, KVM_RUN).  Where mpvmm keeps an interrupt controller,
+ * page per vCPU; a kick sets kvm_run.immediate_exit, then signals the thread (whose handler
+ * sets it too), so a kick can never be lost between the check for requests and the next
+ * KVM_RUN (Documentation/virt/kvm/api.rst, KVM_RUN).  Where mpvmm keeps an interrupt controller,
  * the `enter` hook runs before every KVM_RUN and interrupts go in with KVM_INTERRUPT when
  * run->ready_for_interrupt_injection says the guest takes one, else after an interrupt
  * window (run->request_interrupt_window, KVM_EXIT_IRQ_WINDOW_OPEN); NMIs with KVM_NMI
@@ -27,12 +27,17 @@ _Static_assert(sizeof(struct x86_segment) == sizeof(struct kvm_segment), "segmen
 
 static __thread struct kvm_run *tls_run;
 
+static void set_immediate_exit(struct kvm_run *run, uint8_t v)
+{
+	__atomic_store_n(&run->immediate_exit, v, __ATOMIC_SEQ_CST);
+}
+
 static void kick_handler(int sig)
 {
 	(void)sig;
 	/* Async-signal-safe: one store.  KVM_RUN with immediate_exit set returns EINTR. */
 	if (tls_run)
-		tls_run->immediate_exit = 1;
+		set_immediate_exit(tls_run, 1);
 }
 
 int kvm_install_kick_handler(void)
@@ -96,6 +101,14 @@ static int kvm_thread_init(struct accel_vcpu *v)
 
 static void kvm_kick(struct accel_vcpu *v)
 {
+	/*
+	 * The kicker's own store first: a handler may run late (ThreadSanitizer defers one that
+	 * arrives outside a blocking call until the next call it intercepts, which can be after
+	 * the thread blocked in KVM_RUN).  The signal still interrupts a KVM_RUN under way.
+	 * Clearing it after an EINTR cannot lose this kick: what a kick is for (a request, the
+	 * gate, a stop) is set before it, and the thread looks at those after clearing.
+	 */
+	set_immediate_exit(v->run, 1);
 	/* Not yet bound: the thread has not entered its loop, where it looks for requests. */
 	if (atomic_load_explicit(&v->bound, memory_order_acquire))
 		pthread_kill(v->thread, KVM_KICK_SIGNAL);
@@ -415,7 +428,7 @@ static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
 		if (errno == EINTR) {
 			/* Clear before the caller looks for requests, so a kick that arrives
 			 * after this point makes the next KVM_RUN return at once. */
-			v->run->immediate_exit = 0;
+			set_immediate_exit(v->run, 0);
 			memset(e, 0, sizeof(*e));
 			e->kind = ACCEL_EXIT_INTERRUPTED;
 			return 0;
@@ -439,11 +452,11 @@ static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
  */
 int kvm_complete_pending_exit(struct accel_vcpu *v, bool rearm, char *err, size_t errlen)
 {
-	v->run->immediate_exit = 1;
+	set_immediate_exit(v->run, 1);
 	int r = kvm_ioctl(v->fd, KVM_RUN, NULL, err, errlen);
 	int e = errno;
 	if (!rearm)
-		v->run->immediate_exit = 0;
+		set_immediate_exit(v->run, 0);
 	if (r == 0 || e == EINTR)
 		return 0;
 	size_t n = strlen(err);
