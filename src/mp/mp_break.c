@@ -252,6 +252,7 @@ void mp_break_arm(struct mp_break *b, const struct mp_break_set *s)
 	pthread_mutex_lock(&b->lock);
 	b->set = *s;
 	atomic_store(&b->kinds, kinds);
+	atomic_store(&b->queued, 0); /* hits of the old set do not pause the VM any more */
 	pthread_mutex_unlock(&b->lock);
 }
 

@@ -88,6 +88,7 @@ struct mp_break;
 /* notify(ctx): a hit was queued; called with the hitter's locks held, so only kick. */
 struct mp_break *mp_break_create(void (*notify)(void *ctx), void *ctx);
 void mp_break_destroy(struct mp_break *b);
+/* Arm s instead of what was armed; hits still queued are forgotten. */
 void mp_break_arm(struct mp_break *b, const struct mp_break_set *s);
 void mp_break_armed(struct mp_break *b, struct mp_break_set *out);
 /*
