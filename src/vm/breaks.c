@@ -26,8 +26,10 @@ static void kick_all(void *ctx)
 
 /*
  * On vCPU `cpu`'s thread, between two runs, when a hit is queued.  One thread at a time
- * takes one (trylock: another vCPU pausing for a break waits for this one to park, so it
- * must not wait here); none is taken while the VM is paused, so each resume shows the next.
+ * pauses for one (trylock: another vCPU pausing for a break waits for this one to park, so
+ * it must not wait here).  The hit is taken off the queue only once the VM is paused: until
+ * then every vCPU sees it queued and does not enter the guest, so nothing runs between the
+ * event and the pause.  None is taken while the VM is paused: each resume shows the next.
  */
 static void take_break(void *ctx, uint32_t cpu)
 {
@@ -35,24 +37,24 @@ static void take_break(void *ctx, uint32_t cpu)
 	struct mp_break_hit h;
 	char what[160];
 
+	(void)cpu;
 	if (pthread_mutex_trylock(&vm->break_lock))
 		return;
-	if (vm_paused(vm) || !mp_break_take(vm->brk, &h)) {
+	if (vm_paused(vm) || vm_pause(vm) < 0) {
+		pthread_mutex_unlock(&vm->break_lock); /* stopping, or not all parked in time */
+		return;
+	}
+	if (!mp_break_take(vm->brk, &h)) {
+		vm_resume(vm); /* disarmed meanwhile */
 		pthread_mutex_unlock(&vm->break_lock);
 		return;
 	}
 	const struct mp_cpu *c = mp_cpu(vm->mp, h.cpu);
 	mp_break_describe(&h, c ? c->apic_id : 0, h.state >= 0 ? mp_state_name(h.state) : NULL,
 			  what, sizeof(what));
-	int r = vm_pause(vm);
-	if (r == 0) {
-		log_print("break: %s; paused (resume to go on)", what);
-		for (unsigned i = 0; i < vm->nlisteners; i++)
-			vm->listeners[i].fn(vm->listeners[i].ctx, &h);
-	} else if (r == -2) {
-		log_warn("break: %s; the VM could not be paused, it runs on", what);
-	}
-	(void)cpu;
+	log_print("break: %s; paused (resume to go on)", what);
+	for (unsigned i = 0; i < vm->nlisteners; i++)
+		vm->listeners[i].fn(vm->listeners[i].ctx, &h);
 	pthread_mutex_unlock(&vm->break_lock);
 }
 
