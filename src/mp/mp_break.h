@@ -103,7 +103,7 @@ bool mp_break_pending(struct mp_break *b);
 bool mp_break_take(struct mp_break *b, struct mp_break_hit *out);
 /* The last break taken, if any. */
 bool mp_break_last(struct mp_break *b, struct mp_break_hit *out);
-/* Hits dropped because the queue was full (each said once by the taker). */
+/* Hits dropped because the queue was full (the VM says how many at its next break). */
 uint64_t mp_break_dropped(struct mp_break *b);
 
 #endif

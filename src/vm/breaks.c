@@ -53,6 +53,12 @@ static void take_break(void *ctx, uint32_t cpu)
 	mp_break_describe(&h, c ? c->apic_id : 0, h.state >= 0 ? mp_state_name(h.state) : NULL,
 			  what, sizeof(what));
 	log_print("break: %s; paused (resume to go on)", what);
+	uint64_t dropped = mp_break_dropped(vm->brk);
+	if (dropped > vm->breaks_dropped_said) {
+		log_warn("break: %llu breaks were dropped: more than %d waited at once",
+			 (unsigned long long)(dropped - vm->breaks_dropped_said), MP_BREAK_QUEUE);
+		vm->breaks_dropped_said = dropped;
+	}
 	for (unsigned i = 0; i < vm->nlisteners; i++)
 		vm->listeners[i].fn(vm->listeners[i].ctx, &h);
 	pthread_mutex_unlock(&vm->break_lock);

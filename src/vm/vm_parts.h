@@ -64,6 +64,7 @@ struct vm {
 	pthread_mutex_t break_lock;      /* one vCPU at a time pauses for a break           */
 	struct vm_break_listener { vm_break_fn fn; void *ctx; } listeners[VM_MAX_BREAK_LISTENERS];
 	unsigned nlisteners;
+	uint64_t breaks_dropped_said;    /* hits the full queue dropped, said so far        */
 };
 
 /*
