@@ -220,6 +220,26 @@ check_break_api_kernel() {
 	fi
 }
 
+# state with KVM's local APICs: the changes mpvmm infers from what the self-test reports.
+check_break_state_kernel() {
+	local name=state-kernel bad="" lines
+	kvm_or_skip "breaks/$name" || return 0
+	break_run "$name" --accel kvm --irqchip kernel --cpus 2 --break-on state
+	lines=$(break_lines "$name")
+	[ "$BREAK_STATUS" -eq 0 ] || bad="$bad exit=$BREAK_STATUS"
+	echo "$lines" | grep -qx 'state on vCPU 1 (APIC 1): INIT_RECEIVED (inferred)' ||
+		bad="$bad no-inferred-init"
+	echo "$lines" | grep -qx 'state on vCPU 1 (APIC 1): RUNNABLE (inferred)' ||
+		bad="$bad no-inferred-runnable"
+	grep -q '^selftest: PASS cpus=2' "$TMP/$name.out" || bad="$bad no-pass"
+	if [ -n "$bad" ]; then
+		fail "breaks/$name" "$bad [$(echo "$lines" | tr '\n' '|')]"
+		show_output "$name"
+	else
+		pass "breaks/$name"
+	fi
+}
+
 # --step, stdin no terminal: the API's resume walks the whole bring-up to PASS.
 check_step_walk() {
 	local name=step-walk-user bad="" lines
@@ -330,6 +350,7 @@ run_breaks_tests() {
 	check_break_halt_state
 	check_break_api
 	check_break_api_kernel
+	check_break_state_kernel
 	check_step_walk
 	check_step_prompt
 }
