@@ -184,11 +184,15 @@ check_break_api() {
 	local name=api-user bad=""
 	kvm_or_skip "breaks/$name" || return 0
 	rm -f "$TMP/$name.bad"
-	BREAK_HOOK=arm_through_api break_run "$name" --accel kvm --irqchip user --cpus 3 --step
+	BREAK_HOOK=arm_through_api break_run "$name" --accel kvm --irqchip user --cpus 3 --step \
+		--trace "$TMP/$name.json"
 	[ "$BREAK_STATUS" -eq 0 ] || bad="$bad exit=$BREAK_STATUS"
 	[ "$(break_lines "$name" | sort)" = "$(want_sipis 3 | sort)" ] ||
 		bad="$bad breaks=[$(break_lines "$name" | tr '\n' '|')]"
 	grep -q '^selftest: PASS cpus=3' "$TMP/$name.out" || bad="$bad no-pass"
+	# The trace file records each break: four sipi breaks, none of the disarmed events.
+	[ "$(grep -o '"name":"break"[^}]*"event":"sipi"' "$TMP/$name.json" | wc -l)" = 4 ] ||
+		bad="$bad trace-breaks"
 	[ -s "$TMP/$name.bad" ] && bad="$bad $(tr '\n' ';' <"$TMP/$name.bad")"
 	if [ -n "$bad" ]; then
 		fail "breaks/$name" "$bad"
