@@ -64,6 +64,17 @@ static void take_break(void *ctx, uint32_t cpu)
 	pthread_mutex_unlock(&vm->break_lock);
 }
 
+/* Whether --break-on's own events, without --step's, are refused by the mode too. */
+static bool refused_alone(struct vm *vm)
+{
+	struct mp_break_set s;
+	char err[256];
+
+	return mp_break_parse(vm->cfg.break_on, vm->nvcpus ? vm->nvcpus : vm->plat.topo.cpus,
+			      &s, err, sizeof(err)) < 0 ||
+	       mp_break_check(&s, mp_exact(vm->mp), vm->mode->name, err, sizeof(err)) < 0;
+}
+
 int vm_breaks_create(struct vm *vm)
 {
 	char err[256];
@@ -77,7 +88,11 @@ int vm_breaks_create(struct vm *vm)
 	vm->env.break_ctx = vm;
 	if (mp_break_check(&vm->cfg.breaks, mp_exact(vm->mp), vm->mode->name, err,
 			   sizeof(err)) < 0) {
-		log_error("%s", err);
+		if (vm->cfg.step && !refused_alone(vm))
+			log_error("--step: with --irqchip %s the local APICs are KVM's (INIT, SIPI "
+				  "and HLT never reach mpvmm); use --irqchip user", vm->mode->name);
+		else
+			log_error("%s", err);
 		return -2;
 	}
 	mp_break_arm(vm->brk, &vm->cfg.breaks);

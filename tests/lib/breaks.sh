@@ -336,7 +336,7 @@ check_break_refusals() {
 			--accel kvm --irqchip kernel --break-on startup $a
 		expect_break_refused refused-split-halt "--break-on halt: with --irqchip split" \
 			--accel kvm --irqchip split --break-on halt $a
-		expect_break_refused refused-kernel-step "use --irqchip user" \
+		expect_break_refused refused-kernel-step "^mpvmm: error: --step: with --irqchip kernel" \
 			--accel kvm --irqchip kernel --step $a
 	}
 }
