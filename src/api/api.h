@@ -20,6 +20,9 @@
  *   POST   /vcpus/{id}/init
  *   POST   /vcpus/{id}/sipi          {"vector": 8}
  *   POST   /vm/snapshot              {"path": ABSOLUTE, "memory_file": ABSOLUTE, "resume": true}
+ *   GET    /vm/breakpoints           what is armed ("init,sipi:2") and the last break
+ *   PUT    /vm/breakpoints           {"events": "init,sipi:2"} (as --break-on; "" disarms)
+ *   DELETE /vm/breakpoints           disarm every break
  *   GET    /trace[?format=chrome|text|svg]
  *   DELETE /trace
  * Errors are {"error": "one line"} with 400, 403, 404, 405 (and Allow), 409, 413 or 500.
@@ -53,6 +56,25 @@ struct api_vm_info {
 	const char *state;     /* "running" | "paused" | "shutting-down" */
 	uint64_t uptime_ns;    /* since VM start: the time base of the MP trace */
 	uint64_t console_dropped; /* guest console bytes the host did not take in time */
+};
+
+/* A break on an MP event that fired (mp/mp_break.h), in the API's own terms. */
+struct api_break {
+	uint64_t seq;          /* 1 for the VM's first break, then 2, 3...            */
+	const char *event;     /* "init" | "sipi" | "startup" | "halt" | "state" (static) */
+	uint32_t vcpu, apic_id;
+	bool from_vcpu;        /* init, sipi: sent by vCPU `from` (else from outside)   */
+	uint32_t from;
+	int vector;            /* sipi, startup: the SIPI's vector; else -1             */
+	const char *state;     /* halt, state: the new MP state (static); else NULL     */
+	bool exact;            /* seen by mpvmm itself (else inferred)                  */
+};
+
+#define API_BREAKS_TEXT 1024
+struct api_breaks {
+	char armed[API_BREAKS_TEXT]; /* as --break-on takes it; "" when none */
+	bool has_last;
+	struct api_break last;
 };
 
 /* One named count (an exit kind, a carried instruction); the names are the VM's, static. */
@@ -128,6 +150,11 @@ struct api_ops {
 	 */
 	enum api_status (*snapshot)(void *ctx, const char *path, const char *memory_path,
 				    bool resume, char *err, size_t errlen);
+	/* Breaks on MP events.  Optional (NULL: 500).  set: "EVENT[:VCPU][,...]" as --break-on
+	 * takes it, "" disarms; a spec the VM refuses is API_BAD_REQUEST with its line. */
+	enum api_status (*get_breaks)(void *ctx, struct api_breaks *out, char *err,
+				      size_t errlen);
+	enum api_status (*set_breaks)(void *ctx, const char *spec, char *err, size_t errlen);
 	/* Asks the VM to stop; returns at once (the server answers before the VM is gone). */
 	enum api_status (*shutdown)(void *ctx, char *err, size_t errlen);
 	/* The MP interface, for the trace and the time in each state. */

@@ -242,12 +242,99 @@ static json_t *vcpu_get(const struct api_ops *ops, uint32_t id, uint64_t now,
 
 /* ---- handlers ----------------------------------------------------------------------- */
 
+static json_t *break_json(const struct api_break *b)
+{
+	return json_pack("{s:I,s:s,s:I,s:I,s:o,s:o,s:o,s:b}", "seq", (json_int_t)b->seq,
+			 "event", b->event, "vcpu", (json_int_t)b->vcpu,
+			 "apic_id", (json_int_t)b->apic_id,
+			 "from", b->from_vcpu ? json_integer(b->from) : json_null(),
+			 "vector", b->vector >= 0 ? json_integer(b->vector) : json_null(),
+			 "state", str_or_null(b->state), "exact", b->exact);
+}
+
+/* {"armed": "init,sipi:2", "last_break": {...} or null}, or NULL after an error reply. */
+static json_t *breaks_json(const struct api_ops *ops, struct api_response *r)
+{
+	struct api_breaks b;
+	char err[ERR_LEN] = "";
+
+	if (!ops->get_breaks) {
+		api_error(r, 500, "this VM has no breaks");
+		return NULL;
+	}
+	enum api_status st = ops->get_breaks(ops->ctx, &b, err, sizeof(err));
+	if (st != API_OK) {
+		reply_status(r, st, err);
+		return NULL;
+	}
+	b.armed[sizeof(b.armed) - 1] = '\0';
+	return json_pack("{s:s,s:o}", "armed", b.armed, "last_break",
+			 b.has_last ? break_json(&b.last) : json_null());
+}
+
 static void get_vm(const struct api_ops *ops, const struct route_args *a, struct api_response *r)
 {
 	struct api_vm_info vi = { 0 };
+	struct api_breaks b;
+	char err[ERR_LEN];
 
 	ops->vm_info(ops->ctx, &vi);
-	reply_json(r, 200, vm_json(ops, &vi));
+	json_t *o = vm_json(ops, &vi);
+	/* Why it is paused, if a break paused it: the last break. */
+	if (o && ops->get_breaks && ops->get_breaks(ops->ctx, &b, err, sizeof(err)) == API_OK)
+		json_object_set_new(o, "last_break", b.has_last ? break_json(&b.last) : json_null());
+	reply_json(r, 200, o);
+}
+
+static void get_breakpoints(const struct api_ops *ops, const struct route_args *a,
+			    struct api_response *r)
+{
+	json_t *o = breaks_json(ops, r);
+
+	if (o)
+		reply_json(r, 200, o);
+}
+
+static void set_breakpoints(const struct api_ops *ops, const char *spec, struct api_response *r)
+{
+	char err[ERR_LEN] = "";
+
+	if (!ops->set_breaks) {
+		api_error(r, 500, "this VM has no breaks");
+		return;
+	}
+	enum api_status st = ops->set_breaks(ops->ctx, spec, err, sizeof(err));
+	if (st != API_OK) {
+		reply_status(r, st, err);
+		return;
+	}
+	get_breakpoints(ops, NULL, r);
+}
+
+/* {"events": "init,sipi:2"}: what --break-on takes; "" disarms. */
+static void put_breakpoints(const struct api_ops *ops, const struct route_args *a,
+			    struct api_response *r)
+{
+	json_t *o = body_object(a, "events", r);
+
+	if (!o)
+		return;
+	json_t *ev = json_object_get(o, "events");
+	if (!json_is_string(ev)) {
+		api_error(r, 400, "'events' must be a string such as \"init,sipi:2\"");
+	} else if (json_string_length(ev) >= API_BREAKS_TEXT ||
+		   strlen(json_string_value(ev)) != json_string_length(ev)) {
+		api_error(r, 400, "'events' is too long or holds a NUL");
+	} else {
+		set_breakpoints(ops, json_string_value(ev), r);
+	}
+	json_decref(o);
+}
+
+static void delete_breakpoints(const struct api_ops *ops, const struct route_args *a,
+			       struct api_response *r)
+{
+	set_breakpoints(ops, "", r);
 }
 
 static void vm_action(const struct api_ops *ops, enum api_status (*fn)(void *, char *, size_t),
@@ -569,6 +656,9 @@ static const struct route routes[] = {
 	{ "POST", "/vm/resume", post_resume },
 	{ "POST", "/vm/snapshot", post_snapshot },
 	{ "POST", "/vm/shutdown", post_shutdown },
+	{ "GET", "/vm/breakpoints", get_breakpoints },
+	{ "PUT", "/vm/breakpoints", put_breakpoints },
+	{ "DELETE", "/vm/breakpoints", delete_breakpoints },
 	{ "GET", "/vcpus", get_vcpus },
 	{ "GET", "/vcpus/{id}", get_vcpu },
 	{ "GET", "/vcpus/{id}/regs", get_regs },

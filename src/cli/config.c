@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int config_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
@@ -121,6 +122,8 @@ enum {
 	OPT_CHAOS_SECONDS,
 	OPT_CHAOS_SKIP,
 	OPT_CHAOS_ONLY,
+	OPT_BREAK_ON,
+	OPT_STEP_MP,
 };
 
 static const struct option run_options[] = {
@@ -156,6 +159,8 @@ static const struct option run_options[] = {
 	{ "chaos-seconds", required_argument, NULL, OPT_CHAOS_SECONDS },
 	{ "chaos-skip", required_argument, NULL, OPT_CHAOS_SKIP },
 	{ "chaos-only", required_argument, NULL, OPT_CHAOS_ONLY },
+	{ "break-on", required_argument, NULL, OPT_BREAK_ON },
+	{ "step", no_argument, NULL, OPT_STEP_MP },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -232,6 +237,15 @@ void config_usage(FILE *out)
 		"      --trace FILE       write the MP-state trace at exit (Chrome trace JSON)\n"
 		"      --timeline FILE    draw the MP-state timeline at exit (SVG)\n"
 		"      --quiet            print only guest output, warnings and errors\n"
+		"      --break-on EVENT[:VCPU][,...]  pause the whole VM when a vCPU (or vCPU\n"
+		"                         index VCPU) gets an INIT (init), a SIPI (sipi), runs the\n"
+		"                         first instruction of its SIPI's start (startup), enters\n"
+		"                         HALTED (halt), or changes MP state (state); resume with\n"
+		"                         mpvmm ctl PATH resume (needs --api).  init, sipi, startup\n"
+		"                         and halt need mpvmm's local APICs (--irqchip user, soft)\n"
+		"      --step             --break-on init,sipi,startup, and start paused; on a\n"
+		"                         terminal a prompt goes on (Enter), shows the MP table (m)\n"
+		"                         or quits (q); else it waits for the API's resume\n"
 		CONFIG_SANDBOX_USAGE
 		"  -h, --help             this text\n"
 		"      --version          print the version\n"
@@ -259,6 +273,7 @@ static bool set_flag(int opt, struct vm_config *cfg)
 		{ OPT_IPI_PINGPONG, offsetof(struct vm_config, selftest_ipi_pingpong) },
 		{ OPT_X2APIC, offsetof(struct vm_config, x2apic) },
 		{ OPT_QUIET, offsetof(struct vm_config, quiet) },
+		{ OPT_STEP_MP, offsetof(struct vm_config, step) },
 	};
 
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
@@ -399,8 +414,16 @@ static int parse_string_option(int opt, const char *arg, struct vm_config *cfg, 
 			  opt == OPT_TIMELINE ? &cfg->timeline_file :
 			  opt == OPT_JAIL ? &cfg->jail_dir :
 			  opt == OPT_KERNEL ? &cfg->kernel : opt == OPT_INITRD ? &cfg->initrd :
-			  &cfg->cmdline;
+			  opt == OPT_BREAK_ON ? &cfg->break_on : &cfg->cmdline;
 
+	if (opt == OPT_BREAK_ON && cfg->break_on) {
+		snprintf(err, errlen, "--break-on given twice (list the events: --break-on a,b)");
+		return -1;
+	}
+	if (opt == OPT_BREAK_ON && !*arg) {
+		snprintf(err, errlen, "--break-on needs events (init, sipi, startup, halt, state)");
+		return -1;
+	}
 	if (opt != OPT_CMDLINE && !*arg) {
 		snprintf(err, errlen, "option needs a file name");
 		return -1;
@@ -458,6 +481,7 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	case OPT_INITRD:
 	case OPT_JAIL:
 	case OPT_CMDLINE:
+	case OPT_BREAK_ON:
 		return parse_string_option(opt, arg, cfg, err, errlen);
 	case OPT_SNAPSHOT_DIR:
 		return parse_snapshot_dir(arg, cfg, err, errlen);
@@ -480,6 +504,29 @@ static int check_jail(const struct vm_config *cfg, char *err, size_t errlen)
 	}
 	if (!cfg->jail_dir && (cfg->uid_set || cfg->gid_set)) {
 		snprintf(err, errlen, "%s needs --jail", cfg->uid_set ? "--uid" : "--gid");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * --break-on and --step, once --cpus is known.  Someone must be able to resume a VM a break
+ * pauses: the control API, or --step's prompt on a terminal.  What the --irqchip mode cannot
+ * see is refused when the VM is built (the mode is chosen there).
+ */
+static int check_breaks(struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct mp_break_set step;
+
+	if (mp_break_parse(cfg->break_on, cfg->topo.cpus, &cfg->breaks, err, errlen) < 0)
+		return -1;
+	if (cfg->step && (mp_break_parse("init,sipi,startup", cfg->topo.cpus, &step, err,
+					 errlen) < 0 || mp_break_merge(&cfg->breaks, &step) < 0))
+		return -1;
+	if (cfg->breaks.n && !cfg->api_socket && !(cfg->step && isatty(STDIN_FILENO))) {
+		snprintf(err, errlen, "%s needs --api PATH: a break pauses the VM and only the API "
+			 "resumes it (mpvmm ctl PATH resume)", cfg->step ? "--step (stdin is no "
+			 "terminal)" : "--break-on");
 		return -1;
 	}
 	return 0;
@@ -530,6 +577,8 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 		result = CONFIG_ERROR;
 	}
 	if (result == CONFIG_OK && check_jail(cfg, err, errlen) < 0)
+		result = CONFIG_ERROR;
+	if (result == CONFIG_OK && check_breaks(cfg, err, errlen) < 0)
 		result = CONFIG_ERROR;
 	if (result == CONFIG_OK && cfg->initrd && !cfg->kernel) {
 		snprintf(err, errlen, "--initrd needs --kernel");

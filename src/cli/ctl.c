@@ -62,6 +62,7 @@ struct ctl {
 	const char *output; /* trace -o       */
 	const char *memory_file; /* snapshot --memory-file */
 	bool no_resume;          /* snapshot --no-resume   */
+	bool clear;              /* break-on --clear       */
 };
 
 struct reply {
@@ -295,6 +296,46 @@ static int cmd_resume(const struct ctl *c, char **args)
 	return vm_action(c, "/vm/resume");
 }
 
+/* GET, PUT or DELETE /vm/breakpoints: what is armed and the last break. */
+static int breakpoints(const struct ctl *c, const char *method, const char *body)
+{
+	json_t *o;
+	int st = request_json(c, method, "/vm/breakpoints", body, &o);
+
+	if (st || !o)
+		return st;
+	const char *armed = str_of(o, "armed", "");
+	printf("%-10s%s\n", "armed", armed[0] ? armed : "(none)");
+	json_t *b = json_object_get(o, "last_break");
+	if (json_is_object(b))
+		print_break("last", b);
+	json_decref(o);
+	return 0;
+}
+
+/* break-on: list; break-on EVENTS: arm them (instead of what was); break-on --clear. */
+static int cmd_break_on(const struct ctl *c, char **args)
+{
+	if (c->clear && args[0]) {
+		log_error("break-on: EVENTS or --clear, not both");
+		return CTL_EXIT_USAGE;
+	}
+	if (c->clear)
+		return breakpoints(c, "DELETE", NULL);
+	if (!args[0])
+		return breakpoints(c, "GET", NULL);
+	json_t *req = json_pack("{s:s}", "events", args[0]);
+	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!body) {
+		log_error("out of memory");
+		return CTL_EXIT_USAGE;
+	}
+	int st = breakpoints(c, "PUT", body);
+	free(body);
+	return st;
+}
+
 static int cmd_shutdown(const struct ctl *c, char **args)
 {
 	return vm_action(c, "/vm/shutdown");
@@ -461,6 +502,8 @@ static const struct command commands[] = {
 	{ "sipi", 2, "ID VECTOR", cmd_sipi },
 	{ "trace", 0, "[--format chrome|text|svg] [-o FILE]", cmd_trace },
 	{ "trace-clear", 0, "", cmd_trace_clear },
+	/* nargs -1: none or one */
+	{ "break-on", -1, "[EVENT[:VCPU][,...] | --clear]", cmd_break_on },
 	{ "snapshot", 1, "FILE [--memory-file FILE] [--no-resume]", cmd_snapshot },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -493,6 +536,8 @@ static int parse_args(int argc, char **argv, struct ctl *c, char **words)
 			c->json = true;
 		} else if (!strcmp(a, "--no-resume")) {
 			c->no_resume = true;
+		} else if (!strcmp(a, "--clear")) {
+			c->clear = true;
 		} else if (!strcmp(a, "--memory-file")) {
 			if (i + 1 >= argc) {
 				log_error("%s needs a value", a);
@@ -529,12 +574,14 @@ static int run(struct ctl *c, int argc, char **argv)
 	const struct command *cmd = find_command(words[0]);
 	if (!cmd) {
 		log_error("unknown command '%s' (see mpvmm ctl --help)", words[0]);
-	} else if (n - 1 != cmd->nargs) {
+	} else if (cmd->nargs >= 0 ? n - 1 != cmd->nargs : n - 1 > 1) {
 		log_error("usage: mpvmm ctl SOCKET %s %s", cmd->name, cmd->usage);
 	} else if ((c->format || c->output) && cmd->run != cmd_trace) {
 		log_error("--format and -o belong to the trace command");
 	} else if ((c->memory_file || c->no_resume) && cmd->run != cmd_snapshot) {
 		log_error("--memory-file and --no-resume belong to the snapshot command");
+	} else if (c->clear && cmd->run != cmd_break_on) {
+		log_error("--clear belongs to the break-on command");
 	} else if (dlib_load(CURL_SONAME, curl_syms, sizeof(curl_syms) / sizeof(curl_syms[0]),
 			     errbuf, sizeof(errbuf)) < 0) {
 		log_error("%s", errbuf);

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 json_int_t int_of(json_t *o, const char *key)
 {
@@ -95,6 +96,31 @@ void print_vm(json_t *o)
 	if (int_of(o, "console_dropped"))
 		printf("%-10s%" JSON_INTEGER_FORMAT " bytes of guest output dropped (the host did "
 		       "not read them)\n", "console", int_of(o, "console_dropped"));
+	json_t *b = json_object_get(o, "last_break");
+	if (json_is_object(b))
+		print_break("break", b);
+}
+
+/* "sipi on vCPU 2 (APIC 2) from vCPU 0, vector 0x08 (#3)", as the break's line says it. */
+void print_break(const char *label, json_t *b)
+{
+	json_t *from = json_object_get(b, "from"), *vec = json_object_get(b, "vector");
+	const char *state = str_of(b, "state", NULL);
+	const char *event = str_of(b, "event", "?");
+	bool ipi = !strcmp(event, "init") || !strcmp(event, "sipi");
+
+	printf("%-10s%s on vCPU %" JSON_INTEGER_FORMAT " (APIC %" JSON_INTEGER_FORMAT ")", label,
+	       event, int_of(b, "vcpu"), int_of(b, "apic_id"));
+	if (ipi && json_is_integer(from))
+		printf(" from vCPU %" JSON_INTEGER_FORMAT, json_integer_value(from));
+	else if (ipi)
+		printf(" from outside");
+	if (json_is_integer(vec))
+		printf(", vector 0x%02x", (unsigned)json_integer_value(vec));
+	if (state)
+		printf(": %s%s", state, json_is_true(json_object_get(b, "exact")) ? "" :
+		       " (inferred)");
+	printf(" (#%" JSON_INTEGER_FORMAT ")\n", int_of(b, "seq"));
 }
 
 static void print_segment(const char *name, json_t *g)

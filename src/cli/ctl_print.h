@@ -14,6 +14,8 @@ void print_vcpu_row(json_t *v);
 /* GET /vcpus/{id}, GET /vm, GET /vcpus/{id}/regs, GET /vcpus/{id}/lapic. */
 void print_vcpu(json_t *v);
 void print_vm(json_t *o);
+/* A break on an MP event (GET /vm/breakpoints' last_break), one line after `label`. */
+void print_break(const char *label, json_t *b);
 void print_regs(json_t *o);
 void print_lapic(json_t *o);
 

@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "cli/config.h"
+#include "cli/step_prompt.h"
 #include "cli/ctl.h"
 #include "cli/explore.h"
 #include "cli/sandbox.h"
@@ -128,7 +129,9 @@ static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *sig
 		vm_destroy(vm);
 		return VM_STATUS_VMM_ERROR;
 	}
+	struct step_prompt *prompt = cfg->step ? step_prompt_start(vm) : NULL;
 	status = vm_run(vm);
+	step_prompt_end(prompt);
 	if (!cfg->quiet)
 		vm_report(vm);
 	if (vm_write_trace_files(vm) < 0 && status == 0)

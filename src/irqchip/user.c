@@ -288,15 +288,18 @@ static void user_attach(struct irqchip *ic, uint32_t cpu, struct accel_vcpu *av)
 /*
  * A latched start is loaded only now that the vCPU runs (the accelerator calls `enter` at
  * its turn), so its MP state reads SIPI_RECEIVED until then: mp_user_take_sipi moves it to
- * RUNNABLE and gives the register state of table 9-1.
+ * RUNNABLE and gives the register state of table 9-1.  A `startup` break (mp_note_startup)
+ * stops here, the start loaded, before its first instruction: false, and the vCPU's loop
+ * pauses the VM; its next `enter` finds nothing latched and runs it.
  */
 static bool take_start(struct user_chip *u, uint32_t cpu)
 {
 	const struct accel_cpu_ops *ops = u->accel->cpu;
 	struct x86_regs r;
 	struct x86_sregs s;
+	enum mp_user_start kind = mp_user_take_sipi(u->mp_user, cpu, &r, &s);
 
-	if (mp_user_take_sipi(u->mp_user, cpu, &r, &s) == MP_USER_START_NONE)
+	if (kind == MP_USER_START_NONE)
 		return true;
 	/* The instruction an INIT overtook is finished first (its completion would write
 	 * over the start); set_sregs next: the software CPU prepares a real-mode start there. */
@@ -305,7 +308,9 @@ static bool take_start(struct user_chip *u, uint32_t cpu)
 		fault(u, cpu, VM_CONTROL_VMM_ERROR, "cannot load the start state of its SIPI");
 		return false;
 	}
-	return true;
+	/* Table 9-1: a SIPI's start has CS.selector = vector << 8. */
+	return kind != MP_USER_START_SIPI ||
+	       !mp_note_startup(u->base.mp, cpu, (uint8_t)(s.cs.selector >> 8));
 }
 
 /*

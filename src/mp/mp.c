@@ -5,6 +5,8 @@
  */
 #include "mp/mp.h"
 
+#include "mp/mp_break.h"
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@ struct mp {
 	_Atomic uint8_t *exited;    /* first exit seen per vCPU                       */
 	uint64_t (*clock)(void *ctx); /* NULL: mp_now_ns() - t0_ns                     */
 	void *clock_ctx;
+	struct mp_break *brk;       /* breaks on MP events, or NULL                   */
 };
 
 static const char *const state_names[MP_STATE_COUNT] = {
@@ -162,6 +165,27 @@ uint64_t mp_trace_now(const struct mp *mp)
 	return since_start(mp);
 }
 
+void mp_set_break(struct mp *mp, struct mp_break *b)
+{
+	mp->brk = b;
+}
+
+/* A break that fires is recorded in the trace, next to the event that fired it. */
+static bool hit(struct mp *mp, enum mp_break_event e, uint32_t cpu, uint32_t from, int vector,
+		int state, bool exact)
+{
+	if (!mp_break_hit(mp->brk, e, cpu, from == TRACE_NO_CPU ? MP_BREAK_OUTSIDE : from,
+			  vector, state, exact, NULL))
+		return false;
+	struct trace_event ev = {
+		.t_ns = since_start(mp), .cpu = cpu, .from = from, .kind = TRACE_BREAK,
+		.source = exact ? TRACE_EXACT : TRACE_INFERRED, .state = (uint8_t)e,
+		.vector = vector >= 0 ? (uint8_t)vector : 0,
+	};
+	trace_record(mp->trace, &ev);
+	return true;
+}
+
 void mp_observe(struct mp *mp, uint32_t cpu, enum mp_state s, enum trace_source src)
 {
 	if (cpu >= mp->ncpus || (unsigned)s >= MP_STATE_COUNT)
@@ -173,6 +197,10 @@ void mp_observe(struct mp *mp, uint32_t cpu, enum mp_state s, enum trace_source 
 		.kind = TRACE_STATE, .source = (uint8_t)src, .state = (uint8_t)s,
 	};
 	trace_record(mp->trace, &ev);
+	bool exact = src == TRACE_EXACT;
+	if (s == MP_STATE_HALTED && exact)
+		hit(mp, MP_BREAK_HALT, cpu, TRACE_NO_CPU, -1, (int)s, exact);
+	hit(mp, MP_BREAK_STATE, cpu, TRACE_NO_CPU, -1, (int)s, exact);
 }
 
 /*
@@ -202,7 +230,16 @@ void mp_note_ipi(struct mp *mp, enum trace_kind kind, uint32_t from, uint32_t to
 		.kind = (uint8_t)kind, .source = (uint8_t)src, .vector = vector,
 	};
 	trace_record(mp->trace, &ev);
+	if (kind == TRACE_INIT)
+		hit(mp, MP_BREAK_INIT, to, from, -1, -1, src == TRACE_EXACT);
+	else if (kind == TRACE_SIPI)
+		hit(mp, MP_BREAK_SIPI, to, from, vector, -1, src == TRACE_EXACT);
 	infer_from_ipi(mp, kind, to);
+}
+
+bool mp_note_startup(struct mp *mp, uint32_t cpu, uint8_t vector)
+{
+	return cpu < mp->ncpus && hit(mp, MP_BREAK_STARTUP, cpu, TRACE_NO_CPU, vector, -1, true);
 }
 
 void mp_note_first_exit(struct mp *mp, uint32_t cpu)
@@ -298,8 +335,10 @@ int mp_save(struct mp *mp, struct snap_enc *e)
 
 static bool event_valid(const struct trace_event *ev, uint32_t ncpus)
 {
-	return ev->kind < TRACE_KINDS && ev->source < TRACE_SOURCES &&
-	       ev->state < MP_STATE_COUNT && (ev->from == TRACE_NO_CPU || ev->from < ncpus);
+	unsigned states = ev->kind == TRACE_BREAK ? MP_BREAK_EVENTS : MP_STATE_COUNT;
+
+	return ev->kind < TRACE_KINDS && ev->source < TRACE_SOURCES && ev->state < states &&
+	       (ev->from == TRACE_NO_CPU || ev->from < ncpus);
 }
 
 int mp_load(struct mp *mp, struct snap_dec *d, char *err, size_t errlen)

@@ -68,6 +68,19 @@ void mp_observe(struct mp *mp, uint32_t cpu, enum mp_state s, enum trace_source 
 void mp_note_ipi(struct mp *mp, enum trace_kind kind, uint32_t from, uint32_t to, uint8_t vector,
 		 enum trace_source src);
 
+/*
+ * Breaks on MP events (mp/mp_break.h): from now on observations, IPIs and starts are offered
+ * to b, and a break that fires is recorded in the trace.  NULL: none.
+ */
+struct mp_break;
+void mp_set_break(struct mp *mp, struct mp_break *b);
+/*
+ * An AP is about to run the first instruction of the start a SIPI with `vector` latched
+ * (a backend that sees starts: mp_user).  Returns whether a break fired: then the caller
+ * must not run the vCPU before the VM has paused for it.
+ */
+bool mp_note_startup(struct mp *mp, uint32_t cpu, uint8_t vector);
+
 /* The vCPU left the accelerator for the first time (KVM: its first exit to userspace). */
 void mp_note_first_exit(struct mp *mp, uint32_t cpu);
 

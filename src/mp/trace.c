@@ -213,7 +213,7 @@ void trace_clear(struct trace *t)
 const char *trace_kind_name(enum trace_kind k)
 {
 	static const char *const names[TRACE_KINDS] = { "state", "INIT", "SIPI", "IPI",
-							"first-exit" };
+							"first-exit", "break" };
 
 	return (unsigned)k < TRACE_KINDS ? names[k] : "?";
 }

@@ -21,6 +21,8 @@ enum trace_kind {
 	TRACE_SIPI,       /* STARTUP IPI from `from` with `vector`              */
 	TRACE_IPI,        /* fixed IPI from `from` with `vector`                */
 	TRACE_FIRST_EXIT, /* first exit from the accelerator to the VMM         */
+	TRACE_BREAK,      /* a break fired (mp/mp_break.h): `state` holds its event
+			   * (enum mp_break_event), `from` and `vector` the event's */
 	TRACE_KINDS,
 };
 

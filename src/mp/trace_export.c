@@ -7,6 +7,8 @@
  */
 #include "mp/trace_export.h"
 
+#include "mp/mp_break.h"
+
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -203,6 +205,8 @@ static void chrome_instant(const struct snapshot *s, uint32_t c, size_t i, FILE 
 		fprintf(out, ",\"from\":%u", e->from);
 	if (e->kind == TRACE_SIPI || e->kind == TRACE_IPI)
 		fprintf(out, ",\"vector\":%u", e->vector);
+	if (e->kind == TRACE_BREAK)
+		fprintf(out, ",\"event\":\"%s\"", mp_break_event_name(e->state));
 	fputs("}}", out);
 }
 
@@ -282,6 +286,8 @@ static void text_detail(const struct trace_event *e, char *buf, size_t len)
 		snprintf(from, sizeof(from), " from vCPU %u", e->from);
 	if (e->kind == TRACE_STATE)
 		snprintf(buf, len, "%s", mp_state_name(e->state));
+	else if (e->kind == TRACE_BREAK)
+		snprintf(buf, len, "%s", mp_break_event_name(e->state));
 	else if (e->kind == TRACE_SIPI || e->kind == TRACE_IPI)
 		snprintf(buf, len, "vector 0x%02x%s", e->vector, from);
 	else

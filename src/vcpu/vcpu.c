@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mp/mp_break.h"
 #include "util/log.h"
 #include "util/seccomp.h"
 #include "vcpu/carry.h"
@@ -373,6 +374,18 @@ static int thread_init(struct vcpu *v)
 	return 0;
 }
 
+/*
+ * A break on an MP event is queued: pause the VM for it before any more guest code (the VM
+ * takes one at a time; this thread may not be the one).  Returns whether one was queued.
+ */
+static bool take_break(struct vcpu *v)
+{
+	if (!mp_break_pending(v->env->brk))
+		return false;
+	v->env->take_break(v->env->break_ctx, v->index);
+	return true;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -388,6 +401,7 @@ static void *vcpu_thread(void *arg)
 	record_own_state(v);
 	while (!atomic_load(v->env->stopping)) {
 		serve_request(v);
+		take_break(v);
 		if (gate_closed(v)) {
 			if (ops->parked)
 				ops->parked(v->av, true);
@@ -398,6 +412,8 @@ static void *vcpu_thread(void *arg)
 		}
 		if (irqchip_wait(v->env->irqchip, v->index) != IRQCHIP_RUN)
 			continue; /* kicked or stopped: look at requests, the gate, the VM */
+		if (take_break(v))
+			continue; /* one came while this vCPU waited: the gate first */
 		if (ops->run(v->av, &e) < 0) {
 			stop_vm(v, VM_CONTROL_VMM_ERROR, "vCPU %u: cannot run: %s", v->index,
 				strerror(errno));

@@ -50,6 +50,11 @@ struct vcpu_env {
 	struct vm_control ctl;
 	_Atomic bool *stopping;
 	struct vcpu_gate *gate;
+	/* Breaks on MP events: when one is queued, take_break pauses the VM for it from this
+	 * thread (between two runs, never inside one).  brk NULL: none. */
+	struct mp_break *brk;
+	void (*take_break)(void *ctx, uint32_t cpu);
+	void *break_ctx;
 };
 
 struct vcpu {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "mp/mp_break.h"
 #include "util/confine.h"
 #include "vm/vm_parts.h"
 
@@ -283,6 +284,34 @@ static enum api_status api_snapshot(void *ctx, const char *path, const char *mem
 	return API_OK;
 }
 
+static enum api_status api_get_breaks(void *ctx, struct api_breaks *out, char *err,
+				      size_t errlen)
+{
+	struct vm *vm = vm_of(ctx);
+	struct mp_break_hit h;
+
+	(void)err;
+	(void)errlen;
+	memset(out, 0, sizeof(*out));
+	out->has_last = vm_breaks(vm, out->armed, sizeof(out->armed), &h);
+	if (!out->has_last)
+		return API_OK;
+	const struct mp_cpu *c = mp_cpu(vm->mp, h.cpu);
+	out->last = (struct api_break){
+		.seq = h.seq, .event = mp_break_event_name(h.event), .vcpu = h.cpu,
+		.apic_id = c ? c->apic_id : 0, .from_vcpu = h.from != MP_BREAK_OUTSIDE,
+		.from = h.from, .vector = h.vector,
+		.state = h.state >= 0 ? mp_state_name((enum mp_state)h.state) : NULL,
+		.exact = h.exact,
+	};
+	return API_OK;
+}
+
+static enum api_status api_set_breaks(void *ctx, const char *spec, char *err, size_t errlen)
+{
+	return vm_set_breaks(vm_of(ctx), spec, err, errlen) < 0 ? API_BAD_REQUEST : API_OK;
+}
+
 static struct mp *api_mp(void *ctx)
 {
 	return vm_of(ctx)->mp;
@@ -304,6 +333,8 @@ void vm_api_ops(struct vm *vm, struct api_ops *ops)
 		.resume = api_resume,
 		.shutdown = api_shutdown,
 		.snapshot = api_snapshot,
+		.get_breaks = api_get_breaks,
+		.set_breaks = api_set_breaks,
 		.mp = api_mp,
 	};
 }

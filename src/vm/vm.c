@@ -351,6 +351,11 @@ int vm_build(struct vm *vm, const struct vm_build_hooks *h, int *status)
 	}
 	if (create_devices(vm) < 0)
 		return -1;
+	int r = vm_breaks_create(vm);
+	if (r < 0) {
+		*status = r == -2 ? VM_STATUS_USAGE : VM_STATUS_VMM_ERROR;
+		return -1;
+	}
 	if (create_vcpus(vm, err) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -372,6 +377,7 @@ struct vm *vm_alloc(const struct vm_config *cfg, int *status)
 	atomic_init(&vm->stopping, false);
 	vcpu_gate_init(&vm->gate);
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->break_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
 	warn_init(&vm->warn);
 	return vm;
@@ -395,12 +401,17 @@ int vm_run(struct vm *vm)
 		 vm->plat.topo.cpus, vm->cfg.boot_cpu, vm->plat.cpus[vm->cfg.boot_cpu].apic_id,
 		 (unsigned long long)(vm->cfg.mem_size >> 20), vm->plat.x2apic ? "x2APIC" : "xAPIC",
 		 vm->accel->caps.name);
-	/* A kernel gets the terminal as its console; the built-in guests read no input. */
-	if (vm->cfg.kernel) {
+	/* A kernel gets the terminal as its console; the built-in guests read no input; with
+	 * --step on a terminal, the step prompt (cli/step_prompt.c) reads it. */
+	if (vm->cfg.kernel && !(vm->cfg.step && isatty(STDIN_FILENO))) {
 		vm->console = console_create(vm->serial, STDIN_FILENO, &vm->env.ctl);
 		if (!vm->console)
 			log_warn("no console input: cannot read standard input");
 	}
+	/* --step stops before the first instruction in the simplest way: the gate closed
+	 * before any vCPU thread exists, so each parks at once, as a pause leaves it. */
+	if (vm->cfg.step)
+		vm_breaks_start_paused(vm);
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_starting(&vm->vcpus[i]);
 	for (uint32_t i = 0; i < vm->nvcpus; i++) {
@@ -499,6 +510,7 @@ void vm_destroy(struct vm *vm)
 	vm->accel = NULL;
 	if (vm->ic)
 		vm->mode->destroy(vm->ic);
+	vm_breaks_destroy(vm);
 	bus_destroy(vm->pio);
 	bus_destroy(vm->mmio);
 	if (vm->cpuid)
@@ -510,6 +522,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->kernel);
 	pthread_cond_destroy(&vm->stop_cond);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->break_lock);
 	warn_destroy(&vm->warn);
 	vcpu_gate_destroy(&vm->gate);
 	free(vm);

@@ -72,6 +72,23 @@ int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_paused(struct vm *vm);
 
+/*
+ * Breaks on MP events (mp/mp_break.h; --break-on, PUT /vm/breakpoints).  When one fires,
+ * the VM pauses (as vm_pause leaves it), one line says which on stderr, then each listener
+ * is called, on the thread of the vCPU that paused it, with the VM paused: a stopper of its
+ * own (a debugger stub) learns there why the VM stopped, and resumes it with vm_resume when
+ * it wants.  A listener must not block for long (it holds up the next break) and must not
+ * call vm_pause.  Register before vm_run; at most VM_MAX_BREAK_LISTENERS.  0, or -1.
+ */
+#define VM_MAX_BREAK_LISTENERS 4
+struct mp_break_hit;
+typedef void (*vm_break_fn)(void *ctx, const struct mp_break_hit *hit);
+int vm_on_break(struct vm *vm, vm_break_fn fn, void *ctx);
+/* Arm "EVENT[:VCPU][,...]" ("" disarms): 0, or -1 with one line in err (as --break-on). */
+int vm_set_breaks(struct vm *vm, const char *spec, char *err, size_t errlen);
+/* What is armed, as text, and the last break if there was one (returns whether). */
+bool vm_breaks(struct vm *vm, char *spec, size_t len, struct mp_break_hit *last);
+
 /* The control API's operations on this VM (api_ops.c), for api_start: *ops must outlive it. */
 struct api_ops;
 void vm_api_ops(struct vm *vm, struct api_ops *ops);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "dev/debug_exit.h"
+#include "mp/mp_break.h"
 #include "util/seccomp.h"
 #include "x86/topology.h"
 
@@ -70,6 +71,9 @@ struct vm_config {
 				    * open; NULL: no jail */
 	bool uid_set, gid_set;     /* --uid U, --gid G: who the jailed process is */
 	uint32_t uid, gid;
+	const char *break_on;      /* --break-on's text, parsed into `breaks`          */
+	struct mp_break_set breaks; /* --break-on EVENT[:VCPU][,...] (and --step's)      */
+	bool step;                 /* --step: start paused, break on init, sipi, startup */
 };
 
 /* The defaults: 4 vCPUs (one socket), 256 MiB, the self-test guest. */

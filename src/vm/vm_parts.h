@@ -59,6 +59,12 @@ struct vm {
 	bool vcpus_told;    /* that vm_stop has kicked every vCPU: their threads may be joined */
 	int status;
 	char why[256];
+
+	struct mp_break *brk;            /* breaks on MP events (breaks.c)                  */
+	pthread_mutex_t break_lock;      /* one vCPU at a time pauses for a break           */
+	struct vm_break_listener { vm_break_fn fn; void *ctx; } listeners[VM_MAX_BREAK_LISTENERS];
+	unsigned nlisteners;
+	uint64_t breaks_dropped_said;    /* hits the full queue dropped, said so far        */
 };
 
 /*
@@ -86,5 +92,12 @@ void vm_cpuid_tables_free(struct cpuid_table **t, uint32_t n);
 /* The MP table and ACPI tables into RAM (if write), then the check that they and CPUID
  * agree with the platform.  0, or -1 with a reason in err. */
 int vm_firmware_tables(struct vm *vm, bool write, char *err, size_t errlen);
+
+/* breaks.c: the breaks of cfg armed on the MP interface (after the mode's controllers):
+ * 0, -1 (out of memory) or -2 (an event the mode cannot see: said, exit status 2). */
+int vm_breaks_create(struct vm *vm);
+void vm_breaks_destroy(struct vm *vm);
+/* --step: the vCPUs park before their first instruction (before their threads start). */
+void vm_breaks_start_paused(struct vm *vm);
 
 #endif

@@ -188,6 +188,31 @@ static enum api_status send_sipi(void *ctx, uint32_t id, uint8_t vector, char *e
 	return mp_set(vm->mp, id, MP_STATE_RUNNABLE) == 0 ? API_OK : API_FAILED;
 }
 
+/* Breaks are only armed here: nothing in this VM runs to hit them. */
+static enum api_status get_breaks(void *ctx, struct api_breaks *out, char *err, size_t errlen)
+{
+	struct array_vm *vm = ctx;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&vm->lock);
+	mp_break_format(&vm->breaks, out->armed, sizeof(out->armed));
+	pthread_mutex_unlock(&vm->lock);
+	return API_OK;
+}
+
+static enum api_status set_breaks(void *ctx, const char *spec, char *err, size_t errlen)
+{
+	struct array_vm *vm = ctx;
+	struct mp_break_set s;
+
+	if (mp_break_parse(spec, vm->ncpus, &s, err, errlen) < 0)
+		return API_BAD_REQUEST;
+	pthread_mutex_lock(&vm->lock);
+	vm->breaks = s;
+	pthread_mutex_unlock(&vm->lock);
+	return API_OK;
+}
+
 /* Move from state `from` to `to`, or say why not. */
 static enum api_status change(struct array_vm *vm, const char *from, const char *to, char *err,
 			      size_t errlen)
@@ -260,6 +285,7 @@ struct array_vm *array_vm_create(uint32_t n, uint32_t boot_cpu)
 		.vcpu_regs = vcpu_regs, .vcpu_lapic = vcpu_lapic,
 		.set_mp_state = set_mp_state, .send_init = send_init, .send_sipi = send_sipi,
 		.pause = pause_vm, .resume = resume_vm, .shutdown = shutdown_vm, .mp = get_mp,
+		.get_breaks = get_breaks, .set_breaks = set_breaks,
 	};
 	for (uint32_t i = 0; i < n; i++)
 		mp_observe(vm->mp, i, vm->cpus[i].state, TRACE_EXACT);

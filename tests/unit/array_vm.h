@@ -13,6 +13,7 @@
 #include "accel/accel.h"
 #include "api/api.h"
 #include "mp/mp.h"
+#include "mp/mp_break.h"
 #include "x86/insn.h"
 
 struct array_vm_cpu {
@@ -34,6 +35,7 @@ struct array_vm {
 	_Atomic unsigned shutdowns; /* shutdown requests seen */
 	struct api_ops ops;
 	void *cpus_ctx;       /* the backend's per-vCPU contexts */
+	struct mp_break_set breaks; /* armed through the API (under lock) */
 };
 
 struct array_vm *array_vm_create(uint32_t ncpus, uint32_t boot_cpu);

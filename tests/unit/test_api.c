@@ -489,6 +489,31 @@ static void test_pause_resume_shutdown(void **state)
 	expect_error("POST", "/vcpus/1/init", NULL, 409, "shutting down");
 }
 
+static void test_breakpoints(void **state)
+{
+	json_t *o = expect_json("GET", "/vm/breakpoints", NULL, 200);
+	assert_string_equal(str(o, "armed"), "");
+	assert_true(json_is_null(json_object_get(o, "last_break")));
+	json_decref(o);
+	o = expect_json("PUT", "/vm/breakpoints", "{\"events\": \"sipi:2,init\"}", 200);
+	assert_string_equal(str(o, "armed"), "sipi:2,init");
+	json_decref(o);
+	expect_error("PUT", "/vm/breakpoints", "{\"events\": \"bogus\"}", 400,
+		     "unknown event 'bogus'");
+	expect_error("PUT", "/vm/breakpoints", "{\"events\": \"sipi:99\"}", 400,
+		     "no vCPU index");
+	expect_error("PUT", "/vm/breakpoints", "{\"events\": \"init,init\"}", 400, "repeats");
+	expect_error("PUT", "/vm/breakpoints", "{\"events\": 3}", 400, "must be a string");
+	expect_error("PUT", "/vm/breakpoints", "{\"event\": \"init\"}", 400, "unknown field");
+	o = expect_json("GET", "/vm/breakpoints", NULL, 200);
+	assert_string_equal(str(o, "armed"), "sipi:2,init"); /* a refused PUT changes nothing */
+	json_decref(o);
+	o = expect_json("DELETE", "/vm/breakpoints", NULL, 200);
+	assert_string_equal(str(o, "armed"), "");
+	json_decref(o);
+	expect_error("POST", "/vm/breakpoints", NULL, 405, "");
+}
+
 static void test_trace_routes(void **state)
 {
 	json_decref(expect_json("POST", "/vcpus/2/init", NULL, 200));
@@ -1006,6 +1031,7 @@ int main(void)
 		T(test_bad_ids),
 		T(test_methods),
 		T(test_pause_resume_shutdown),
+		T(test_breakpoints),
 		T(test_trace_routes),
 		T(test_body_too_large),
 		T(test_disconnect_mid_request),
