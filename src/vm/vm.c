@@ -100,6 +100,7 @@ int vm_pause(struct vm *vm)
 
 	pthread_mutex_lock(&g->lock);
 	g->closed = true;
+	g->pass = 0;
 	/* Called from a vCPU's own exit (vm_hold_cb), that vCPU cannot park before we return. */
 	g->want = running_vcpus(vm) - (vcpu_current() ? 1 : 0);
 	pthread_mutex_unlock(&g->lock);
@@ -141,6 +142,7 @@ int vm_resume(struct vm *vm)
 
 	pthread_mutex_lock(&g->lock);
 	g->closed = false;
+	g->pass = 0;
 	pthread_cond_broadcast(&g->cond);
 	pthread_cond_broadcast(&g->all_parked); /* a pause still waiting gives up */
 	pthread_mutex_unlock(&g->lock);
@@ -222,7 +224,7 @@ static int create_devices(struct vm *vm)
 	vm->env = (struct vcpu_env){
 		.cpu = vm->accel->cpu, .irqchip = vm->ic, .pio = vm->pio, .mmio = vm->mmio,
 		.mp = vm->mp, .mem = &vm->mem, .ctl = ctl, .stopping = &vm->stopping,
-		.gate = &vm->gate,
+		.gate = &vm->gate, .debug = vm_debug_exit, .debug_ctx = vm,
 	};
 	return 0;
 }
@@ -373,6 +375,7 @@ struct vm *vm_alloc(const struct vm_config *cfg, int *status)
 	vcpu_gate_init(&vm->gate);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
+	pthread_mutex_init(&vm->debug_lock, NULL);
 	warn_init(&vm->warn);
 	return vm;
 }
@@ -400,6 +403,14 @@ int vm_run(struct vm *vm)
 		vm->console = console_create(vm->serial, STDIN_FILENO, &vm->env.ctl);
 		if (!vm->console)
 			log_warn("no console input: cannot read standard input");
+	}
+	/* --paused: every vCPU parks at the gate before its first guest instruction. */
+	if (vm->cfg.paused) {
+		pthread_mutex_lock(&vm->gate.lock);
+		vm->gate.closed = true;
+		pthread_mutex_unlock(&vm->gate.lock);
+		log_info("paused before the first guest instruction: resume with POST /vm/resume, "
+			 "mpvmm ctl PATH resume or gdb's continue");
 	}
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_starting(&vm->vcpus[i]);
@@ -510,6 +521,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->kernel);
 	pthread_cond_destroy(&vm->stop_cond);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->debug_lock);
 	warn_destroy(&vm->warn);
 	vcpu_gate_destroy(&vm->gate);
 	free(vm);

@@ -59,7 +59,15 @@ struct vm {
 	bool vcpus_told;    /* that vm_stop has kicked every vCPU: their threads may be joined */
 	int status;
 	char why[256];
+
+	/* A debugger's stop hook (vm/gdb_ops.c), called from vCPU threads under debug_lock. */
+	pthread_mutex_t debug_lock;
+	void (*debug_stop)(void *ctx, uint32_t cpu, const struct accel_exit *e);
+	void *debug_stop_ctx;
 };
+
+/* gdb_ops.c: a vCPU's ACCEL_EXIT_DEBUG (struct vcpu_env.debug). */
+void vm_debug_exit(void *ctx, uint32_t cpu, const struct accel_exit *e);
 
 /*
  * A VM built from something else than a fresh boot (a snapshot, restore.c): what it adds

@@ -414,6 +414,7 @@ static const struct accel_cpu_ops soft_cpu_ops = {
 	.interrupt = soft_interrupt,
 	.idle = soft_idle,
 	.parked = soft_parked,
+	.set_debug = soft_set_debug,
 	.save_vcpu = soft_save_vcpu,
 	.load_vcpu = soft_load_vcpu,
 };
@@ -450,6 +451,7 @@ struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errl
 		.name = "soft", .what = "the software CPU",
 		.lapic_timer_hz = 1000000000ull, /* the guest clock: 1 ns per instruction */
 		.identity_only = true,
+		.debug_exec_bps = ACCEL_DEBUG_BPS, /* checked in the code hook (soft_debug.c) */
 	};
 	s->turn = NO_TURN;
 	s->seeded = seeded;
