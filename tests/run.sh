@@ -70,6 +70,7 @@ TIMEOUT=120
 . "$HERE/lib/fresh.sh"
 . "$HERE/lib/hostile.sh"
 . "$HERE/lib/fuzz.sh"
+. "$HERE/lib/gdb.sh"
 
 # The Debian kernel + busybox guest (scripts/linux-guest.sh), cached beside the build.
 LINUX_GUEST=${LINUX_GUEST:-$BUILD/linux-guest}
@@ -110,6 +111,7 @@ else
 	run_hostile_tests
 	run_kernel_input_tests
 	run_sandbox_tests
+	run_gdb_tests
 fi
 
 if [ "$FAILED" -gt 0 ]; then

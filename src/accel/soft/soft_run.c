@@ -441,8 +441,9 @@ int soft_run(struct accel_vcpu *v, struct accel_exit *e)
 		}
 		v->resume_slice = false;
 	}
+	/* A debugger's step runs on the turn v holds or borrows: it chooses no next holder. */
 	bool borrowed = soft_debug_borrow(v);
-	if (!borrowed) {
+	if (!borrowed && !(v->dbg.step && soft_holds_engine)) {
 		give_turn(v, true, &kept);
 		if (!kept && !take_turn(v))
 			return 0;
