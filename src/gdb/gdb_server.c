@@ -326,6 +326,7 @@ static void *server_main(void *arg)
 {
 	struct gdb_server *g = arg;
 
+	(void)pthread_setname_np(pthread_self(), "mpvmm-gdb"); /* a name only helps logs */
 	sandbox_thread(SANDBOX_GDB);
 	g->t->set_stop_hook(g->t->ctx, stop_hook, g);
 	for (;;) {

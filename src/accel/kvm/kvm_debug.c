@@ -4,9 +4,10 @@
  * debug registers DR0-DR3/DR7 (KVM_GUESTDBG_USE_HW_BP), and KVM_EXIT_DEBUG turned into a
  * neutral ACCEL_EXIT_DEBUG (api.rst 4.52 and 5, "KVM_EXIT_DEBUG").
  *
- * On PVM an INT3 is not intercepted: it ends KVM_RUN with an emulation failure whose
- * instruction bytes start with 0xCC (docs/HOST-NOTES.md); with sw_int3 asked for, that is
- * the #BP exit hardware KVM gives.  It knows no debugger protocol.
+ * On PVM an INT3 without a debugger ends KVM_RUN with an emulation failure whose bytes
+ * start with 0xCC (docs/HOST-NOTES.md); with KVM_GUESTDBG_USE_SW_BP it exits as
+ * KVM_EXIT_DEBUG in long mode (measured), and should the emulation failure come instead,
+ * with sw_int3 asked for it is taken as that breakpoint.  It knows no debugger protocol.
  */
 #include "accel/kvm/kvm_internal.h"
 
