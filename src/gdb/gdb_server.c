@@ -221,7 +221,6 @@ static void session_start(struct gdb_server *g)
 static bool on_packet(struct gdb_server *g)
 {
 	enum gdb_action a = gdb_handle(&g->s, g->rx.buf, g->rx.len, g->reply, sizeof(g->reply));
-	int status;
 
 	if (!g->s.noack || !strcmp(g->rx.buf, "QStartNoAckMode"))
 		send_all(g, "+", 1);
@@ -241,8 +240,7 @@ static bool on_packet(struct gdb_server *g)
 		return false;
 	case GDB_KILL:
 		gdb_bp_remove_all(&g->s);
-		g->t->api->shutdown(g->t->api->ctx, g->reply, sizeof(g->reply));
-		(void)g->t->ended(g->t->ctx, &status);
+		g->t->kill(g->t->ctx);
 		return false;
 	}
 	return true;

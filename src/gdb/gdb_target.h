@@ -44,6 +44,8 @@ struct gdb_target {
 	int (*step)(void *ctx, uint32_t cpu);
 	/* Who hears of debug stops (NULL: nobody, and a stop resumes the VM at once). */
 	void (*set_stop_hook)(void *ctx, gdb_stop_fn *fn, void *fn_ctx);
+	/* gdb's `k`: stop the VM (status 0); returns at once. */
+	void (*kill)(void *ctx);
 	/* The VM has stopped for good: true with its exit status. */
 	bool (*ended)(void *ctx, int *status);
 };

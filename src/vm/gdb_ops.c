@@ -118,6 +118,11 @@ static void gdb_set_stop_hook(void *ctx, gdb_stop_fn *fn, void *fn_ctx)
 	pthread_mutex_unlock(&vm->debug_lock);
 }
 
+static void gdb_kill(void *ctx)
+{
+	vm_stop(vm_of(ctx), 0, "killed by gdb");
+}
+
 static bool gdb_ended(void *ctx, int *status)
 {
 	struct vm *vm = vm_of(ctx);
@@ -163,6 +168,6 @@ void vm_gdb_target(struct vm *vm, struct gdb_target *t, const struct api_ops *ap
 		.exec_bps = c->debug_exec_bps, .watch = c->debug_watch,
 		.why_not = c->debug_why_not ? c->debug_why_not : "not offered",
 		.set_debug = gdb_set_debug, .step = gdb_step,
-		.set_stop_hook = gdb_set_stop_hook, .ended = gdb_ended,
+		.set_stop_hook = gdb_set_stop_hook, .kill = gdb_kill, .ended = gdb_ended,
 	};
 }

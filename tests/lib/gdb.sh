@@ -242,12 +242,78 @@ check_gdb_refusals() {
 	if [ -z "$bad" ]; then pass "gdb/$name"; else fail "gdb/$name" "$bad"; fi
 }
 
+# --paused without gdb: GET /vm says paused, no vCPU has exited, the guest has printed
+# nothing; `mpvmm ctl PATH resume` runs it to PASS.  ACCEL: soft or kvm (IRQCHIP mode).
+check_paused_api() {
+	local accel=$1 ic=${2:-} name=gdb-paused-api-$1${2:+-$2}
+	[ "$accel" = kvm ] && { kvm_or_skip "gdb/$name" || return 0; }
+	local sock=$TMP/$name.sock bad="" i
+	"$MPVMM" --accel "$accel" ${ic:+--irqchip "$ic"} --cpus 2 --paused --api "$sock" \
+		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
+	local vm=$!
+	for i in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
+	sleep 0.5
+	"$MPVMM" ctl "$sock" vm | grep -q '^state *paused' || bad="$bad not-paused"
+	[ "$("$MPVMM" ctl "$sock" vcpus | awk 'NR > 1 { s += $NF } END { print s }')" = 0 ] ||
+		bad="$bad exits-while-paused"
+	grep -q selftest "$TMP/$name.out" && bad="$bad guest-ran"
+	"$MPVMM" ctl "$sock" resume >/dev/null || bad="$bad resume"
+	for i in $(seq 1 600); do kill -0 "$vm" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$vm" 2>/dev/null
+	wait "$vm"
+	local status=$?
+	grep -q '^selftest: PASS cpus=2' "$TMP/$name.out" || bad="$bad no-pass"
+	[ "$status" = 0 ] || bad="$bad status=$status"
+	if [ -z "$bad" ]; then pass "gdb/$name"; else
+		fail "gdb/$name" "$bad"; tail -5 "$TMP/$name.err"; fi
+}
+
+# Ctrl-C while the guest runs (held after its verdict), then `kill`: gdb is told SIGINT with
+# the threads stopped, and mpvmm ends with status 0.
+check_gdb_interrupt_kill() {
+	local name=gdb-interrupt-kill
+	gdb_or_skip "$name" || return 0
+	local sock=$TMP/$name.sock i
+	rm -f "$sock"
+	"$MPVMM" --accel soft --cpus 2 --selftest-hold --gdb "unix:$sock" >"$TMP/$name.out" \
+		2>"$TMP/$name.err" </dev/null &
+	local vm=$!
+	for i in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
+	# gdb's output is buffered: that it is about to continue is told through a file.
+	printf 'target remote %s\nshell touch %s\ncontinue\ninfo threads\nkill\n' "$sock" \
+		"$TMP/$name.going" >"$TMP/$name.cmds"
+	gdb -batch -nx -x "$TMP/$name.cmds" >"$TMP/$name.gdb" 2>&1 </dev/null &
+	local g=$!
+	for i in $(seq 1 300); do [ -e "$TMP/$name.going" ] && break; sleep 0.1; done
+	for i in $(seq 1 300); do grep -q '^selftest: PASS' "$TMP/$name.out" && break; sleep 0.1; done
+	sleep 1
+	kill -INT "$g" 2>/dev/null
+	for i in $(seq 1 200); do kill -0 "$g" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$g" 2>/dev/null
+	wait "$g" 2>/dev/null
+	for i in $(seq 1 100); do kill -0 "$vm" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$vm" 2>/dev/null
+	wait "$vm"
+	local status=$? bad=""
+	grep -q 'received signal SIGINT' "$TMP/$name.gdb" || bad="$bad no-sigint"
+	grep -q 'Thread 2 (vCPU 1 (APIC 1) ' "$TMP/$name.gdb" || bad="$bad no-threads"
+	grep -q 'stopped: killed by gdb' "$TMP/$name.err" || bad="$bad not-killed"
+	[ "$status" = 0 ] || bad="$bad status=$status"
+	if [ -z "$bad" ]; then pass "gdb/$name"; else
+		fail "gdb/$name" "$bad"; tail -8 "$TMP/$name.gdb"; tail -3 "$TMP/$name.err"; fi
+}
+
 run_gdb_tests() {
 	check_gdb_soft_bp hbreak
 	check_gdb_soft_bp break
 	check_gdb_seed_replay
 	check_gdb_disconnect
 	check_gdb_refusals
+	check_gdb_interrupt_kill
+	check_paused_api soft
+	check_paused_api kvm kernel
+	check_paused_api kvm split
+	check_paused_api kvm user
 	check_gdb_kvm kernel
 	check_gdb_kvm split
 	check_gdb_kvm user
