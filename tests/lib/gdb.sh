@@ -155,6 +155,36 @@ GDB
 	fi
 }
 
+# Watchpoints on the software CPU: the BSP's copy of the trampoline writes 0xfa at 0x8000
+# (watch), the AP's LGDT reads its operand at 0x80b0 (rwatch) and stops after it (0x800c).
+check_gdb_soft_watch() {
+	local name=gdb-soft-watch
+	gdb_or_skip "$name" || return 0
+	cat >"$TMP/$name.script" <<'GDB'
+target remote @SOCK@
+watch *(char*)0x8000
+continue
+delete
+hbreak *0x8000
+continue
+delete
+rwatch *(short*)0x80b0
+continue
+p/x $pc
+delete
+detach
+GDB
+	gdb_session "$name" "$TMP/$name.script" --accel soft --cpus 2
+	local bad=""
+	has "$name" "^New value = -6 '.372'" || bad="$bad watch"
+	has "$name" 'Thread 2 hit Hardware read watchpoint 3: \*\(short\*\)0x80b0' || bad="$bad rwatch"
+	has "$name" '^\$1 = 0x800c$' || bad="$bad pc-after-lgdt"
+	grep -q '^selftest: PASS cpus=2' "$TMP/$name.out" || bad="$bad no-pass-after-detach"
+	[ "$VM_STATUS" = 0 ] || bad="$bad status=$VM_STATUS"
+	if [ -z "$bad" ]; then pass "gdb/$name"; else
+		fail "gdb/$name" "$bad"; tail -20 "$TMP/$name.gdb"; tail -5 "$TMP/$name.err"; fi
+}
+
 # The software CPU with --seed: two sessions with the same commands dump the same registers.
 check_gdb_seed_replay() {
 	local name=gdb-seed
@@ -306,6 +336,7 @@ check_gdb_interrupt_kill() {
 run_gdb_tests() {
 	check_gdb_soft_bp hbreak
 	check_gdb_soft_bp break
+	check_gdb_soft_watch
 	check_gdb_seed_replay
 	check_gdb_disconnect
 	check_gdb_refusals

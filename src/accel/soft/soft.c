@@ -64,6 +64,7 @@ static const struct dlib_sym unicorn_syms[] = {
 	{ "uc_emu_start", (void **)&unicorn.emu_start },
 	{ "uc_emu_stop", (void **)&unicorn.emu_stop },
 	{ "uc_hook_add", (void **)&unicorn.hook_add },
+	{ "uc_hook_del", (void **)&unicorn.hook_del },
 	{ "uc_mem_map_ptr", (void **)&unicorn.mem_map_ptr },
 	{ "uc_mmio_map", (void **)&unicorn.mmio_map },
 	{ "uc_context_alloc", (void **)&unicorn.context_alloc },
@@ -452,6 +453,7 @@ struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errl
 		.lapic_timer_hz = 1000000000ull, /* the guest clock: 1 ns per instruction */
 		.identity_only = true,
 		.debug_exec_bps = ACCEL_DEBUG_BPS, /* checked in the code hook (soft_debug.c) */
+		.debug_watch = true,               /* memory hooks while there are watchpoints */
 	};
 	s->turn = NO_TURN;
 	s->seeded = seeded;

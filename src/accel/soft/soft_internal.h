@@ -28,6 +28,7 @@ struct soft_unicorn {
 	__typeof__(uc_emu_start) *emu_start;
 	__typeof__(uc_emu_stop) *emu_stop;
 	__typeof__(uc_hook_add) *hook_add;
+	__typeof__(uc_hook_del) *hook_del;
 	__typeof__(uc_mem_map_ptr) *mem_map_ptr;
 	__typeof__(uc_mmio_map) *mmio_map;
 	__typeof__(uc_context_alloc) *context_alloc;
@@ -98,6 +99,8 @@ struct soft {
 	bool turn_restored;          /* a snapshot gave `turn` to a vCPU: it takes the engine
 				      * on its first run or idle (claim_restored_turn)      */
 	struct mmio_region { struct soft *s; uint64_t base; } hole[2];
+	uc_hook watch_hooks[ACCEL_DEBUG_BPS]; /* a debugger's watchpoints (soft_debug.c)  */
+	uint32_t nwatch_hooks;
 };
 
 struct accel_vcpu {
@@ -126,6 +129,8 @@ struct accel_vcpu {
 	/* What a debugger asked (soft_debug.c); a stop for it, its cause and address. */
 	struct accel_debug dbg;
 	bool dbg_on, dbg_hit, dbg_resume;
+	bool dbg_watch;              /* a watched access: stop before the next instruction  */
+	uint64_t dbg_watch_addr;
 	enum accel_debug_cause dbg_cause;
 	uint64_t dbg_pc;
 	long dbg_lent;               /* a step borrowed the turn from this holder, or NO_TURN */

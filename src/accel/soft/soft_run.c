@@ -386,6 +386,7 @@ static void classify(struct accel_vcpu *v, uc_err err, struct accel_exit *e)
 		e->kind = ACCEL_EXIT_DEBUG;
 		e->debug.cause = v->dbg_cause;
 		e->debug.pc = v->dbg_pc;
+		e->debug.addr = v->dbg_watch_addr;
 		v->dbg_hit = false;
 		v->dbg_resume = true;
 		return;
