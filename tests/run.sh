@@ -71,6 +71,7 @@ TIMEOUT=120
 . "$HERE/lib/hostile.sh"
 . "$HERE/lib/fuzz.sh"
 . "$HERE/lib/breaks.sh"
+. "$HERE/lib/gdb.sh"
 
 # The Debian kernel + busybox guest (scripts/linux-guest.sh), cached beside the build.
 LINUX_GUEST=${LINUX_GUEST:-$BUILD/linux-guest}
@@ -112,6 +113,7 @@ else
 	run_kernel_input_tests
 	run_sandbox_tests
 	run_breaks_tests
+	run_gdb_tests
 fi
 
 if [ "$FAILED" -gt 0 ]; then

@@ -7,7 +7,7 @@ const char *accel_exit_name(enum accel_exit_kind k)
 {
 	static const char *const names[ACCEL_EXIT_KINDS] = {
 		"io", "mmio", "hlt", "shutdown", "system-event", "internal-error",
-		"fail-entry", "interrupted", "other", "exception", "eoi", "rdmsr", "wrmsr",
+		"fail-entry", "interrupted", "other", "exception", "eoi", "rdmsr", "wrmsr", "debug",
 	};
 
 	return (unsigned)k < ACCEL_EXIT_KINDS ? names[k] : "?";

@@ -42,7 +42,37 @@ enum accel_exit_kind {
 				   * from mpvmm's I/O APIC (--irqchip split)                  */
 	ACCEL_EXIT_RDMSR,         /* an MSR mpvmm answers (--irqchip user: the APIC's)         */
 	ACCEL_EXIT_WRMSR,
+	ACCEL_EXIT_DEBUG,         /* a breakpoint, watchpoint or single step set_debug asked for */
 	ACCEL_EXIT_KINDS,
+};
+/* A vCPU snapshot counts the exits of the kinds before ACCEL_EXIT_DEBUG (its format's). */
+#define ACCEL_EXIT_SAVED_KINDS ACCEL_EXIT_DEBUG
+
+/* Why an ACCEL_EXIT_DEBUG stopped the vCPU (before the instruction at `pc` executes). */
+enum accel_debug_cause {
+	ACCEL_DEBUG_STEP = 0,   /* one instruction executed                          */
+	ACCEL_DEBUG_SW_BP,      /* an INT3 (0xCC) in guest memory, or a code breakpoint    */
+	ACCEL_DEBUG_HW_BP,      /* an execution breakpoint of accel_debug.bp[]             */
+	ACCEL_DEBUG_WATCH,      /* a data access matched accel_debug.bp[] (write or access)  */
+};
+
+/*
+ * What a debugger asks of one vCPU (accel_cpu_ops.set_debug): single-step, INT3 exits to the
+ * VMM instead of the guest (sw_int3), and up to ACCEL_DEBUG_BPS breakpoints by linear address
+ * that need no change of guest memory: execution (len 1) or data (write, or read/write; len
+ * 1, 2, 4 or 8).  How many and which kinds an accelerator can give is in accel_caps.
+ */
+#define ACCEL_DEBUG_BPS 4
+enum accel_bp_kind { ACCEL_BP_EXEC = 0, ACCEL_BP_WRITE, ACCEL_BP_ACCESS };
+struct accel_debug {
+	bool step;
+	bool sw_int3;
+	uint32_t nbp;
+	struct {
+		enum accel_bp_kind kind;
+		uint64_t addr;
+		uint8_t len;
+	} bp[ACCEL_DEBUG_BPS];
 };
 
 #define ACCEL_INTERNAL_EMULATION 1 /* suberror: instruction emulation failed */
@@ -89,6 +119,11 @@ struct accel_exit {
 			uint64_t rip;       /* where it happened                               */
 			const char *what;   /* a static description                            */
 		} exception;
+		struct {
+			enum accel_debug_cause cause;
+			uint64_t pc;        /* linear address of the next instruction          */
+			uint64_t addr;      /* a watchpoint's data address (linear)             */
+		} debug;
 	};
 };
 
@@ -132,6 +167,10 @@ struct accel_caps {
 	bool msr_exits;          /* can hand the APIC's MSRs to mpvmm (.apic_msr_exits)        */
 	bool apic_base_msr;      /* the guest reads IA32_APIC_BASE by itself (false: RDMSR
 				  * cannot be trapped and reads 0)                           */
+	/* set_debug: what accel_debug.bp[] may hold (0 / false: none of that kind); why not. */
+	uint32_t debug_exec_bps; /* execution breakpoints                                    */
+	bool debug_watch;        /* data breakpoints (watchpoints)                           */
+	const char *debug_why_not; /* one line: why breakpoints by address are not offered   */
 };
 
 /* Events pending or being delivered on a vCPU (Intel SDM Vol. 3C, 27.6: event injection). */
@@ -288,6 +327,14 @@ struct accel_cpu_ops {
 	 * read while the VM is paused), keeping the vCPU's place.
 	 */
 	void (*parked)(struct accel_vcpu *v, bool parked);
+	/*
+	 * Optional: what a debugger asks (struct accel_debug), replacing what it asked before;
+	 * a run then ends with ACCEL_EXIT_DEBUG where it matches.  NULL, or -1 with a reason in
+	 * err, where the accelerator cannot.  Guest memory may have changed since the last
+	 * call (an INT3 written or taken out): the accelerator forgets what it cached of it.
+	 */
+	int (*set_debug)(struct accel_vcpu *v, const struct accel_debug *d, char *err,
+			 size_t errlen);
 
 	/*
 	 * Snapshots, in the accelerator's own encoding, which only it reads back.  save_vcpu:

@@ -7,6 +7,7 @@
 #include "cli/config.h"
 
 #include "boot/guests.h"
+#include "gdb/gdb_addr.h"
 #include "cli/chaos_options.h"
 #include "irqchip/irqchip.h"
 #include "mpvmm/selftest_abi.h"
@@ -124,6 +125,8 @@ enum {
 	OPT_CHAOS_ONLY,
 	OPT_BREAK_ON,
 	OPT_STEP_MP,
+	OPT_GDB,
+	OPT_PAUSED,
 };
 
 static const struct option run_options[] = {
@@ -161,6 +164,8 @@ static const struct option run_options[] = {
 	{ "chaos-only", required_argument, NULL, OPT_CHAOS_ONLY },
 	{ "break-on", required_argument, NULL, OPT_BREAK_ON },
 	{ "step", no_argument, NULL, OPT_STEP_MP },
+	{ "gdb", required_argument, NULL, OPT_GDB },
+	{ "paused", no_argument, NULL, OPT_PAUSED },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -234,6 +239,10 @@ void config_usage(FILE *out)
 		"                         and trace time counts instructions: same S, same run\n"
 		"      --api PATH         serve the control API on this UNIX socket (mpvmm ctl PATH)\n"
 		"      --snapshot-dir DIR snapshots through the API only inside DIR (else 403)\n"
+		"      --gdb ADDR         serve gdb's remote protocol on tcp:[HOST:]PORT (HOST\n"
+		"                         default 127.0.0.1) or unix:PATH; each vCPU is a thread\n"
+		"      --paused           stop before the first guest instruction; run on with\n"
+		"                         POST /vm/resume, mpvmm ctl PATH resume or gdb's continue\n"
 		"      --trace FILE       write the MP-state trace at exit (Chrome trace JSON)\n"
 		"      --timeline FILE    draw the MP-state timeline at exit (SVG)\n"
 		"      --quiet            print only guest output, warnings and errors\n"
@@ -274,6 +283,7 @@ static bool set_flag(int opt, struct vm_config *cfg)
 		{ OPT_X2APIC, offsetof(struct vm_config, x2apic) },
 		{ OPT_QUIET, offsetof(struct vm_config, quiet) },
 		{ OPT_STEP_MP, offsetof(struct vm_config, step) },
+		{ OPT_PAUSED, offsetof(struct vm_config, paused) },
 	};
 
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
@@ -489,6 +499,11 @@ static int parse_one(int opt, const char *arg, struct vm_config *cfg, char *err,
 	case OPT_CHAOS_SKIP:
 	case OPT_CHAOS_ONLY:
 		return parse_chaos_option(opt, arg, err, errlen);
+	case OPT_GDB: {
+		struct gdb_addr a;
+		cfg->gdb = arg;
+		return gdb_addr_parse(arg, &a, err, errlen);
+	}
 	}
 	snprintf(err, errlen, "internal error: option %d not handled", opt);
 	return -1;
@@ -580,6 +595,11 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 		result = CONFIG_ERROR;
 	if (result == CONFIG_OK && check_breaks(cfg, err, errlen) < 0)
 		result = CONFIG_ERROR;
+	if (result == CONFIG_OK && cfg->gdb && cfg->jail_dir) {
+		snprintf(err, errlen, "--gdb cannot be used with --jail (its network namespace has "
+			 "no way in)");
+		result = CONFIG_ERROR;
+	}
 	if (result == CONFIG_OK && cfg->initrd && !cfg->kernel) {
 		snprintf(err, errlen, "--initrd needs --kernel");
 		result = CONFIG_ERROR;

@@ -18,6 +18,7 @@
 #include "cli/ctl.h"
 #include "cli/explore.h"
 #include "cli/sandbox.h"
+#include "gdb/gdb_server.h"
 #include "util/log.h"
 #include "util/seccomp.h"
 #include "vm/vm.h"
@@ -109,6 +110,28 @@ static struct api *start_api(struct vm *vm, const struct vm_config *cfg, struct 
 	return api;
 }
 
+/* --gdb: the stub on its socket (NULL without --gdb, or with *failed set: logged). */
+static struct gdb_server *start_gdb(struct vm *vm, const struct vm_config *cfg,
+				    struct api_ops *ops, struct gdb_target *t, bool *failed)
+{
+	char err[512];
+	struct gdb_server *g;
+
+	*failed = false;
+	if (!cfg->gdb)
+		return NULL;
+	vm_api_ops(vm, ops);
+	vm_gdb_target(vm, t, ops);
+	g = gdb_start(cfg->gdb, t, err, sizeof(err));
+	if (!g) {
+		log_error("--gdb %s: %s", cfg->gdb, err);
+		*failed = true;
+		return NULL;
+	}
+	log_info("gdb stub on %s (target remote ...)", cfg->gdb);
+	return g;
+}
+
 /* A built VM from its API to teardown; returns its exit status (or VM_STATUS_RESTART). */
 static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *signals)
 {
@@ -117,14 +140,21 @@ static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *sig
 	bool failed;
 	int status;
 	struct api *api = start_api(vm, cfg, &ops, &failed);
+	struct api_ops gdb_ops;
+	struct gdb_target target;
+	struct gdb_server *gdb = NULL;
 
+	if (!failed)
+		gdb = start_gdb(vm, cfg, &gdb_ops, &target, &failed);
 	if (failed) {
+		api_stop(api);
 		vm_destroy(vm);
 		return VM_STATUS_USAGE;
 	}
 	st.vm = vm;
 	if (pthread_create(&st.thread, NULL, signal_main, &st) != 0) {
 		log_error("cannot start the signal thread");
+		gdb_stop(gdb);
 		api_stop(api);
 		vm_destroy(vm);
 		return VM_STATUS_VMM_ERROR;
@@ -132,6 +162,7 @@ static int serve(struct vm *vm, const struct vm_config *cfg, const sigset_t *sig
 	struct step_prompt *prompt = cfg->step ? step_prompt_start(vm) : NULL;
 	status = vm_run(vm);
 	step_prompt_end(prompt);
+	gdb_stop(gdb);
 	if (!cfg->quiet)
 		vm_report(vm);
 	if (vm_write_trace_files(vm) < 0 && status == 0)

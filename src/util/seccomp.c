@@ -111,6 +111,7 @@ static const struct allow kvm_vcpu_requests[] = {
 	IOCTL(KVM_GET_LAPIC), IOCTL(KVM_SET_LAPIC),
 	IOCTL(KVM_GET_VCPU_EVENTS), IOCTL(KVM_SET_VCPU_EVENTS),
 	IOCTL(KVM_GET_DEBUGREGS), IOCTL(KVM_SET_DEBUGREGS),
+	IOCTL(KVM_SET_GUEST_DEBUG),   /* --gdb: breakpoints and steps, on each vCPU's thread */
 	IOCTL(KVM_GET_MP_STATE), IOCTL(KVM_SET_MP_STATE),
 	IOCTL(KVM_GET_TSC_KHZ),
 	IOCTL(KVM_TRANSLATE),         /* guest memory of a carried instruction */
@@ -197,6 +198,19 @@ static const struct allow console_io[] = {
 	ALLOW(write),
 };
 
+/* The gdb stub (gdb/gdb_server.c): one client at a time on the socket main() bound, a
+ * wake-up pipe from the vCPUs' debug stops; it reads and writes guest RAM in place, and
+ * asks vCPUs for their registers and breakpoints through their mailboxes (futex). */
+static const struct allow gdb_server[] = {
+	ALLOW(poll),        /* the listening socket or the client, and the wake-up pipe */
+	ALLOW(accept4),
+	ALLOW(setsockopt),  /* TCP_NODELAY on the client */
+	ALLOW(recvfrom),    /* recv */
+	ALLOW(sendto),      /* send */
+	ALLOW(read),        /* the wake-up pipe, drained */
+	ALLOW(close),       /* the client, when it leaves */
+};
+
 /* The signal thread: SIGINT/SIGTERM taken with sigwait. */
 static const struct allow signal_wait[] = {
 	ALLOW(rt_sigtimedwait),
@@ -229,7 +243,7 @@ static const struct allow main_own[] = {
 	ALLOW(statx),
 	ALLOW(fcntl),         /* descriptor flags; F_DUPFD_CLOEXEC: a host file kept from
 			       * before the jail handed out again (util/hostfile.c) */
-	ALLOW(pipe2),         /* the console's wake-up pipe */
+	ALLOW(pipe2),         /* the console's and the gdb stub's wake-up pipes */
 	ALLOW(rt_sigaction),  /* the kick's handler (KVM), the console's terminal restorers */
 	ALLOW(socket),        /* the API's socket: made, bound, given to libmicrohttpd... */
 	ALLOW(connect),       /* ...after checking that a stale one has no listener */
@@ -260,11 +274,13 @@ static const struct group lists[SANDBOX_KINDS][MAX_GROUPS] = {
 	[SANDBOX_CONSOLE] = { RUNTIME, MEMORY, IRQ, GROUP(console_io) },
 	[SANDBOX_TIMER] = { RUNTIME, MEMORY, IRQ },
 	[SANDBOX_SIGNAL] = { RUNTIME, MEMORY, GROUP(signal_wait) },
+	[SANDBOX_GDB] = { RUNTIME, MEMORY, IRQ, GROUP(gdb_server) },
 };
 
 static const char *const kind_names[SANDBOX_KINDS] = {
 	[SANDBOX_MAIN] = "main", [SANDBOX_VCPU] = "vCPU", [SANDBOX_API] = "API",
 	[SANDBOX_CONSOLE] = "console", [SANDBOX_TIMER] = "timer", [SANDBOX_SIGNAL] = "signal",
+	[SANDBOX_GDB] = "gdb",
 };
 
 /* ---- the action ------------------------------------------------------------------------ */

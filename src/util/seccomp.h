@@ -26,6 +26,7 @@ enum sandbox_thread_kind {
 	SANDBOX_CONSOLE, /* reads the terminal into the UART */
 	SANDBOX_TIMER,   /* fires the timers mpvmm keeps beside KVM */
 	SANDBOX_SIGNAL,  /* takes SIGINT/SIGTERM */
+	SANDBOX_GDB,     /* the gdb stub's server (--gdb) */
 	SANDBOX_KINDS,
 };
 

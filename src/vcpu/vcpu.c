@@ -57,6 +57,7 @@ void vcpu_kick(struct vcpu *v)
 int vcpu_gate_init(struct vcpu_gate *g)
 {
 	g->closed = false;
+	g->pass = 0;
 	g->parked = 0;
 	g->want = 0;
 	if (pthread_mutex_init(&g->lock, NULL))
@@ -93,7 +94,7 @@ static bool gate_closed(struct vcpu *v)
 	struct vcpu_gate *g = v->env->gate;
 
 	pthread_mutex_lock(&g->lock);
-	bool closed = g->closed;
+	bool closed = g->closed && g->pass != v->index + 1;
 	pthread_mutex_unlock(&g->lock);
 	return closed;
 }
@@ -110,7 +111,8 @@ static void park(struct vcpu *v)
 	/* Only the last to arrive wakes the pauser: one wake-up, not one per vCPU. */
 	if (++g->parked >= g->want)
 		pthread_cond_signal(&g->all_parked);
-	while (g->closed && !atomic_load(v->env->stopping) && !atomic_load(&v->req_pending))
+	while (g->closed && g->pass != v->index + 1 && !atomic_load(v->env->stopping) &&
+	       !atomic_load(&v->req_pending))
 		pthread_cond_wait(&g->cond, &g->lock);
 	g->parked--;
 	pthread_mutex_unlock(&g->lock);
@@ -297,6 +299,10 @@ static void handle_exit(struct vcpu *v, const struct accel_exit *e)
 			"(%s) at rip=%llx; the software CPU does not deliver exceptions through the "
 			"guest's IDT", v->index, v->apic_id, e->exception.vector, e->exception.what,
 			(unsigned long long)e->exception.rip);
+		break;
+	case ACCEL_EXIT_DEBUG:
+		if (v->env->debug)
+			v->env->debug(v->env->debug_ctx, v->index, e);
 		break;
 	case ACCEL_EXIT_INTERNAL:
 		if (carry(v, e))

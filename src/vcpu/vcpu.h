@@ -31,6 +31,8 @@ struct vcpu_gate {
 	pthread_cond_t cond;       /* parked vCPUs wait here for the gate to open   */
 	pthread_cond_t all_parked; /* the pauser waits here, woken once, by the last */
 	bool closed;
+	uint32_t pass;   /* index + 1 of the one vCPU a closed gate lets through (a
+			  * debugger's single step), or 0 */
 	uint32_t parked; /* vCPUs waiting at the closed gate */
 	uint32_t want;   /* how many the pauser waits for */
 };
@@ -55,6 +57,9 @@ struct vcpu_env {
 	struct mp_break *brk;
 	void (*take_break)(void *ctx, uint32_t cpu);
 	void *break_ctx;
+	/* ACCEL_EXIT_DEBUG (a debugger's breakpoint or step), on the vCPU's thread. */
+	void (*debug)(void *ctx, uint32_t cpu, const struct accel_exit *e);
+	void *debug_ctx;
 };
 
 struct vcpu {

@@ -135,12 +135,3 @@ bool vm_breaks(struct vm *vm, char *spec, size_t len, struct mp_break_hit *last)
 	mp_break_format(&s, spec, len);
 	return mp_break_last(vm->brk, last);
 }
-
-/* --step: every vCPU parks at the gate before its first instruction. */
-void vm_breaks_start_paused(struct vm *vm)
-{
-	pthread_mutex_lock(&vm->gate.lock);
-	vm->gate.closed = true;
-	pthread_mutex_unlock(&vm->gate.lock);
-	log_print("step: paused before the first instruction (resume to go on)");
-}

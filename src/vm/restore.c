@@ -184,7 +184,7 @@ static int load_vcpu(struct vm *vm, const struct snap_reader *r, uint32_t i, cha
 	}
 	if (snap_dec_u32(&d) != VCPU_VERSION)
 		return bad(err, errlen, "vCPU state");
-	for (unsigned k = 0; k < ACCEL_EXIT_KINDS; k++)
+	for (unsigned k = 0; k < ACCEL_EXIT_SAVED_KINDS; k++)
 		atomic_store(&v->exits[k], snap_dec_u64(&d));
 	for (unsigned k = 0; k < INSN_KINDS; k++)
 		atomic_store(&v->carried[k], snap_dec_u64(&d));

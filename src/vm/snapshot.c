@@ -109,7 +109,7 @@ static void save_vcpu_on_thread(void *arg)
 	struct vcpu *v = j->v;
 
 	snap_enc_u32(&j->e, VCPU_VERSION);
-	for (unsigned k = 0; k < ACCEL_EXIT_KINDS; k++)
+	for (unsigned k = 0; k < ACCEL_EXIT_SAVED_KINDS; k++)
 		snap_enc_u64(&j->e, atomic_load(&v->exits[k]));
 	for (unsigned k = 0; k < INSN_KINDS; k++)
 		snap_enc_u64(&j->e, atomic_load(&v->carried[k]));

@@ -100,6 +100,7 @@ int vm_pause(struct vm *vm)
 
 	pthread_mutex_lock(&g->lock);
 	g->closed = true;
+	g->pass = 0;
 	/* Called from a vCPU's own exit (vm_hold_cb), that vCPU cannot park before we return. */
 	g->want = running_vcpus(vm) - (vcpu_current() ? 1 : 0);
 	pthread_mutex_unlock(&g->lock);
@@ -141,6 +142,7 @@ int vm_resume(struct vm *vm)
 
 	pthread_mutex_lock(&g->lock);
 	g->closed = false;
+	g->pass = 0;
 	pthread_cond_broadcast(&g->cond);
 	pthread_cond_broadcast(&g->all_parked); /* a pause still waiting gives up */
 	pthread_mutex_unlock(&g->lock);
@@ -222,7 +224,7 @@ static int create_devices(struct vm *vm)
 	vm->env = (struct vcpu_env){
 		.cpu = vm->accel->cpu, .irqchip = vm->ic, .pio = vm->pio, .mmio = vm->mmio,
 		.mp = vm->mp, .mem = &vm->mem, .ctl = ctl, .stopping = &vm->stopping,
-		.gate = &vm->gate,
+		.gate = &vm->gate, .debug = vm_debug_exit, .debug_ctx = vm,
 	};
 	return 0;
 }
@@ -379,6 +381,7 @@ struct vm *vm_alloc(const struct vm_config *cfg, int *status)
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->break_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
+	pthread_mutex_init(&vm->debug_lock, NULL);
 	warn_init(&vm->warn);
 	return vm;
 }
@@ -394,6 +397,19 @@ struct vm *vm_create(const struct vm_config *cfg, int *status)
 	return vm;
 }
 
+/* --paused, --step: the gate closed before any vCPU thread exists, so each parks before its
+ * first guest instruction, as a pause leaves it. */
+static void vm_start_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->gate.lock);
+	vm->gate.closed = true;
+	pthread_mutex_unlock(&vm->gate.lock);
+	if (vm->cfg.step)
+		log_print("step: paused before the first instruction (resume to go on)");
+	else
+		log_info("paused before the first guest instruction: resume with POST /vm/resume, "
+			 "mpvmm ctl PATH resume or gdb's continue");
+}
 
 int vm_run(struct vm *vm)
 {
@@ -408,10 +424,8 @@ int vm_run(struct vm *vm)
 		if (!vm->console)
 			log_warn("no console input: cannot read standard input");
 	}
-	/* --step stops before the first instruction in the simplest way: the gate closed
-	 * before any vCPU thread exists, so each parks at once, as a pause leaves it. */
-	if (vm->cfg.step)
-		vm_breaks_start_paused(vm);
+	if (vm->cfg.paused || vm->cfg.step)
+		vm_start_paused(vm);
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_starting(&vm->vcpus[i]);
 	for (uint32_t i = 0; i < vm->nvcpus; i++) {
@@ -523,6 +537,7 @@ void vm_destroy(struct vm *vm)
 	pthread_cond_destroy(&vm->stop_cond);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->break_lock);
+	pthread_mutex_destroy(&vm->debug_lock);
 	warn_destroy(&vm->warn);
 	vcpu_gate_destroy(&vm->gate);
 	free(vm);

@@ -92,6 +92,10 @@ bool vm_breaks(struct vm *vm, char *spec, size_t len, struct mp_break_hit *last)
 /* The control API's operations on this VM (api_ops.c), for api_start: *ops must outlive it. */
 struct api_ops;
 void vm_api_ops(struct vm *vm, struct api_ops *ops);
+/* The gdb stub's operations on this VM (gdb_ops.c) over the API's `api`: both must outlive
+ * the stub. */
+struct gdb_target;
+void vm_gdb_target(struct vm *vm, struct gdb_target *t, const struct api_ops *api);
 /* Write cfg->trace_file / cfg->timeline_file (if set), atomically.  Returns 0 or -1. */
 int vm_write_trace_files(struct vm *vm);
 

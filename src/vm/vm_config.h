@@ -52,6 +52,8 @@ struct vm_config {
 	uint16_t debug_exit_port;
 	char guest[32];        /* --guest: name of a built-in guest */
 	const char *api_socket;    /* --api PATH: control API on this UNIX socket, or NULL */
+	const char *gdb;           /* --gdb tcp:[HOST:]PORT | unix:PATH: gdb stub, or NULL */
+	bool paused;               /* --paused: stop before the first guest instruction    */
 	const char *snapshot_dir;  /* --snapshot-dir DIR, resolved: API snapshots only there */
 	const char *trace_file;    /* --trace FILE: Chrome trace of the MP events, at exit */
 	const char *timeline_file; /* --timeline FILE: SVG timeline of the bring-up, at exit */

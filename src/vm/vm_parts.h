@@ -65,7 +65,14 @@ struct vm {
 	struct vm_break_listener { vm_break_fn fn; void *ctx; } listeners[VM_MAX_BREAK_LISTENERS];
 	unsigned nlisteners;
 	uint64_t breaks_dropped_said;    /* hits the full queue dropped, said so far        */
+	/* A debugger's stop hook (vm/gdb_ops.c), called from vCPU threads under debug_lock. */
+	pthread_mutex_t debug_lock;
+	void (*debug_stop)(void *ctx, uint32_t cpu, const struct accel_exit *e);
+	void *debug_stop_ctx;
 };
+
+/* gdb_ops.c: a vCPU's ACCEL_EXIT_DEBUG (struct vcpu_env.debug). */
+void vm_debug_exit(void *ctx, uint32_t cpu, const struct accel_exit *e);
 
 /*
  * A VM built from something else than a fresh boot (a snapshot, restore.c): what it adds
@@ -98,6 +105,5 @@ int vm_firmware_tables(struct vm *vm, bool write, char *err, size_t errlen);
 int vm_breaks_create(struct vm *vm);
 void vm_breaks_destroy(struct vm *vm);
 /* --step: the vCPUs park before their first instruction (before their threads start). */
-void vm_breaks_start_paused(struct vm *vm);
 
 #endif

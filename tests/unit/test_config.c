@@ -102,6 +102,14 @@ static void test_options(void **state)
 	assert_int_equal(cfg.gid, 1000);
 	assert_int_equal(parse(&cfg, err, sizeof(err), "--seccomp", "off", NULL), CONFIG_OK);
 	assert_int_equal(cfg.seccomp, SANDBOX_OFF);
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--gdb", "tcp:1234", "--paused", NULL),
+			 CONFIG_OK);
+	assert_string_equal(cfg.gdb, "tcp:1234");
+	assert_true(cfg.paused);
+	assert_int_equal(parse(&cfg, err, sizeof(err), "--gdb", "unix:/tmp/g.sock", NULL),
+			 CONFIG_OK);
+	assert_string_equal(cfg.gdb, "unix:/tmp/g.sock");
+	assert_false(cfg.paused);
 	/* The parser can run again (getopt state is reset). */
 	assert_int_equal(parse(&cfg, err, sizeof(err), "--cpus=2", NULL), CONFIG_OK);
 	assert_int_equal(cfg.topo.cpus, 2);
@@ -111,12 +119,12 @@ static void expect_error(const char *want, ...)
 {
 	struct vm_config cfg;
 	char err[256] = "";
-	char *argv[8];
+	char *argv[12];
 	int argc = 0;
 	va_list ap;
 
 	va_start(ap, want);
-	for (const char *a; (a = va_arg(ap, const char *)) && argc < 7;)
+	for (const char *a; (a = va_arg(ap, const char *)) && argc < 11;)
 		argv[argc++] = (char *)a;
 	va_end(ap);
 	argv[argc] = NULL;
@@ -150,6 +158,12 @@ static void test_errors(void **state)
 	expect_error("--chaos-seconds", "--chaos-seconds", "ten", NULL);
 	expect_error("'foo' is not a kind", "--chaos-skip", "pio,foo", NULL);
 	expect_error("--chaos-only: '' is not a kind", "--chaos-only", ",pio", NULL);
+	expect_error("--gdb 'udp:1': use tcp:[HOST:]PORT or unix:PATH", "--gdb", "udp:1", NULL);
+	expect_error("'65536' is not a port", "--gdb", "tcp:65536", NULL);
+	expect_error("'1.2.3' is not an IPv4 address", "--gdb", "tcp:1.2.3:99", NULL);
+	expect_error("PATH must have 1 to 107", "--gdb", "unix:", NULL);
+	expect_error("--gdb cannot be used with --jail", "--gdb", "tcp:1", "--jail", "/j",
+		     "--uid", "1", "--gid", "1", NULL);
 }
 
 static enum config_result parse_restore(struct config_restore *r, char *err, size_t errlen,

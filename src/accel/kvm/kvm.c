@@ -322,6 +322,14 @@ struct accel *accel_kvm_open(bool *absent, char *err, size_t errlen)
 		.msr_exits = kvm_check_cap(k, KVM_CAP_X86_USER_SPACE_MSR) &&
 			     kvm_check_cap(k, KVM_CAP_X86_MSR_FILTER),
 	};
+	/* DR0-DR3 through KVM_SET_GUEST_DEBUG; PVM accepts them and never fires one. */
+	if (k->base.caps.emulates) {
+		k->base.caps.debug_why_not = "this KVM (PVM) accepts debug registers in "
+			"KVM_SET_GUEST_DEBUG but never fires them (docs/HOST-NOTES.md)";
+	} else {
+		k->base.caps.debug_exec_bps = 4;
+		k->base.caps.debug_watch = true;
+	}
 	k->run_size = kvm_ioctl(k->sys_fd, KVM_GET_VCPU_MMAP_SIZE, NULL, err, errlen);
 	if (k->run_size <= 0 || !kvm_check_cap(k, KVM_CAP_IMMEDIATE_EXIT) ||
 	    kvm_install_kick_handler() < 0) {

@@ -56,6 +56,7 @@ struct accel_vcpu {
 	pthread_t thread;
 	_Atomic bool bound;            /* thread is valid: set once by the vCPU's thread   */
 	struct accel_vcpu_hooks hooks; /* set where mpvmm keeps an interrupt controller    */
+	struct accel_debug debug;      /* what a debugger asked (kvm_debug.c)              */
 };
 
 /*
@@ -106,6 +107,11 @@ void kvm_timers_changed(struct accel *a);
 void kvm_timer_stop(struct kvm *k);
 
 /* kvm_state.c: snapshots. */
+/* kvm_debug.c: KVM_SET_GUEST_DEBUG and its exits. */
+int kvm_set_debug(struct accel_vcpu *v, const struct accel_debug *d, char *err, size_t errlen);
+void kvm_debug_exit(struct accel_vcpu *v, struct accel_exit *e);
+bool kvm_debug_int3(struct accel_vcpu *v, struct accel_exit *e, uint64_t cs_base, uint64_t rip);
+
 int kvm_save_vcpu(struct accel_vcpu *v, struct snap_enc *e, char *err, size_t errlen);
 int kvm_load_vcpu(struct accel_vcpu *v, struct snap_dec *d, char *err, size_t errlen);
 int kvm_save_vm(struct accel *a, struct snap_enc *e, char *err, size_t errlen);

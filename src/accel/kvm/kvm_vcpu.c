@@ -378,6 +378,9 @@ static void fill_exit(struct accel_vcpu *v, struct accel_exit *e)
 	case KVM_EXIT_INTR:
 		e->kind = ACCEL_EXIT_INTERRUPTED;
 		break;
+	case KVM_EXIT_DEBUG:
+		kvm_debug_exit(v, e);
+		break;
 	case KVM_EXIT_IOAPIC_EOI:
 		e->kind = ACCEL_EXIT_EOI;
 		e->eoi.vector = r->eoi.vector;
@@ -407,6 +410,16 @@ static bool hooked_enter(struct accel_vcpu *v)
 	return v->hooks.enter(v->hooks.ctx);
 }
 
+/* An INT3 PVM could not emulate while a debugger intercepts them: its breakpoint. */
+static void pvm_int3(struct accel_vcpu *v, struct accel_exit *e)
+{
+	struct x86_regs r;
+	struct x86_sregs s;
+
+	if (kvm_get_regs(v, &r) == 0 && kvm_get_sregs(v, &s) == 0)
+		kvm_debug_int3(v, e, s.cs.base, r.rip);
+}
+
 static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
 {
 	char why[128];
@@ -423,6 +436,8 @@ static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
 			if (hooked && v->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN)
 				continue;
 			fill_exit(v, e);
+			if (e->kind == ACCEL_EXIT_INTERNAL && v->debug.sw_int3)
+				pvm_int3(v, e);
 			return 0;
 		}
 		if (errno == EINTR) {
@@ -569,6 +584,7 @@ const struct accel_cpu_ops kvm_cpu_ops = {
 	.interrupt_window = kvm_interrupt_window,
 	.interrupt = kvm_interrupt,
 	.idle = kvm_idle,
+	.set_debug = kvm_set_debug,
 	.save_vcpu = kvm_save_vcpu,
 	.load_vcpu = kvm_load_vcpu,
 };

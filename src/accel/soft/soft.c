@@ -64,6 +64,7 @@ static const struct dlib_sym unicorn_syms[] = {
 	{ "uc_emu_start", (void **)&unicorn.emu_start },
 	{ "uc_emu_stop", (void **)&unicorn.emu_stop },
 	{ "uc_hook_add", (void **)&unicorn.hook_add },
+	{ "uc_hook_del", (void **)&unicorn.hook_del },
 	{ "uc_mem_map_ptr", (void **)&unicorn.mem_map_ptr },
 	{ "uc_mmio_map", (void **)&unicorn.mmio_map },
 	{ "uc_context_alloc", (void **)&unicorn.context_alloc },
@@ -414,6 +415,7 @@ static const struct accel_cpu_ops soft_cpu_ops = {
 	.interrupt = soft_interrupt,
 	.idle = soft_idle,
 	.parked = soft_parked,
+	.set_debug = soft_set_debug,
 	.save_vcpu = soft_save_vcpu,
 	.load_vcpu = soft_load_vcpu,
 };
@@ -450,6 +452,8 @@ struct accel *accel_soft_open(bool seeded, uint64_t seed, char *err, size_t errl
 		.name = "soft", .what = "the software CPU",
 		.lapic_timer_hz = 1000000000ull, /* the guest clock: 1 ns per instruction */
 		.identity_only = true,
+		.debug_exec_bps = ACCEL_DEBUG_BPS, /* checked in the code hook (soft_debug.c) */
+		.debug_watch = true,               /* memory hooks while there are watchpoints */
 	};
 	s->turn = NO_TURN;
 	s->seeded = seeded;

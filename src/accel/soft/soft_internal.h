@@ -28,6 +28,7 @@ struct soft_unicorn {
 	__typeof__(uc_emu_start) *emu_start;
 	__typeof__(uc_emu_stop) *emu_stop;
 	__typeof__(uc_hook_add) *hook_add;
+	__typeof__(uc_hook_del) *hook_del;
 	__typeof__(uc_mem_map_ptr) *mem_map_ptr;
 	__typeof__(uc_mmio_map) *mmio_map;
 	__typeof__(uc_context_alloc) *context_alloc;
@@ -98,6 +99,8 @@ struct soft {
 	bool turn_restored;          /* a snapshot gave `turn` to a vCPU: it takes the engine
 				      * on its first run or idle (claim_restored_turn)      */
 	struct mmio_region { struct soft *s; uint64_t base; } hole[2];
+	uc_hook watch_hooks[ACCEL_DEBUG_BPS]; /* a debugger's watchpoints (soft_debug.c)  */
+	uint32_t nwatch_hooks;
 };
 
 struct accel_vcpu {
@@ -123,6 +126,14 @@ struct accel_vcpu {
 	/* A snapshot taken inside an OUT of a slice that goes on: the rest of it, first. */
 	bool resume_slice;
 	uint64_t resume_left;
+	/* What a debugger asked (soft_debug.c); a stop for it, its cause and address. */
+	struct accel_debug dbg;
+	bool dbg_on, dbg_hit, dbg_resume;
+	bool dbg_watch;              /* a watched access: stop before the next instruction  */
+	uint64_t dbg_watch_addr;
+	enum accel_debug_cause dbg_cause;
+	uint64_t dbg_pc;
+	long dbg_lent;               /* a step borrowed the turn from this holder, or NO_TURN */
 	/* A real-mode start prepared by set_sregs, completed by set_regs (load_start). */
 	bool start_armed;
 	uint16_t start_cs;
@@ -159,6 +170,12 @@ int soft_run(struct accel_vcpu *v, struct accel_exit *e);
 void soft_idle(struct accel_vcpu *v);
 void soft_kick(struct accel_vcpu *v);
 void soft_parked(struct accel_vcpu *v, bool parked);
+
+/* soft_debug.c: breakpoints and steps, checked in the code hook. */
+int soft_set_debug(struct accel_vcpu *v, const struct accel_debug *d, char *err, size_t errlen);
+bool soft_debug_check(struct accel_vcpu *v, uint64_t addr);
+bool soft_debug_borrow(struct accel_vcpu *v);
+void soft_debug_return(struct accel_vcpu *v);
 
 /* soft_regs.c: registers, a SIPI's start, interrupts through the IDT. */
 uint64_t soft_cs_base(struct soft *s);

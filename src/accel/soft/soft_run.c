@@ -233,6 +233,12 @@ static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 		return;
 	v->insn_addr = addr;
 	v->insn_size = size;
+	if (v->dbg_on && soft_debug_check(v, addr)) {
+		v->stopped = true;
+		v->stop_addr = addr;
+		unicorn.emu_stop(uc);
+		return;
+	}
 	uint64_t limit = v->budget + (v->mmio_written ? POST_MMIO_MAX : 0);
 	if (v->io_stop || v->executed >= limit ||
 	    (v->executed >= PAUSE_SLICE_MIN && is_pause(v->s, addr, size))) {
@@ -376,6 +382,15 @@ static void classify(struct accel_vcpu *v, uc_err err, struct accel_exit *e)
 		e->exception.what = v->exc_vector >= 0 ? "an exception or INT n" : unicorn.strerror(err);
 		return;
 	}
+	if (v->dbg_hit) {
+		e->kind = ACCEL_EXIT_DEBUG;
+		e->debug.cause = v->dbg_cause;
+		e->debug.pc = v->dbg_pc;
+		e->debug.addr = v->dbg_watch_addr;
+		v->dbg_hit = false;
+		v->dbg_resume = true;
+		return;
+	}
 	if (v->stopped) {
 		e->kind = ACCEL_EXIT_INTERRUPTED;
 		return;
@@ -394,6 +409,7 @@ static void run_slice(struct accel_vcpu *v, struct accel_exit *e)
 	v->executed = v->counted = 0;
 	v->mmio_written = v->io_stop = v->stopped = false;
 	v->exc_vector = -1;
+	v->dbg_hit = false;
 	soft_running = v;
 	uc_err err = unicorn.emu_start(s->uc, soft_reg(s, UC_X86_REG_RIP), UINT64_MAX, 0, 0);
 	soft_running = NULL;
@@ -426,12 +442,17 @@ int soft_run(struct accel_vcpu *v, struct accel_exit *e)
 		}
 		v->resume_slice = false;
 	}
-	give_turn(v, true, &kept);
-	if (!kept && !take_turn(v))
-		return 0;
-	if (v->hooks.enter && !v->hooks.enter(v->hooks.ctx))
-		return 0;
-	run_slice(v, e);
+	/* A debugger's step runs on the turn v holds or borrows: it chooses no next holder. */
+	bool borrowed = soft_debug_borrow(v);
+	if (!borrowed && !(v->dbg.step && soft_holds_engine)) {
+		give_turn(v, true, &kept);
+		if (!kept && !take_turn(v))
+			return 0;
+	}
+	if (!v->hooks.enter || v->hooks.enter(v->hooks.ctx))
+		run_slice(v, e);
+	if (borrowed)
+		soft_debug_return(v);
 	return 0;
 }
 
