@@ -538,10 +538,11 @@ static int check_breaks(struct vm_config *cfg, char *err, size_t errlen)
 	if (cfg->step && (mp_break_parse("init,sipi,startup", cfg->topo.cpus, &step, err,
 					 errlen) < 0 || mp_break_merge(&cfg->breaks, &step) < 0))
 		return -1;
-	if (cfg->breaks.n && !cfg->api_socket && !(cfg->step && isatty(STDIN_FILENO))) {
-		snprintf(err, errlen, "%s needs --api PATH: a break pauses the VM and only the API "
-			 "resumes it (mpvmm ctl PATH resume)", cfg->step ? "--step (stdin is no "
-			 "terminal)" : "--break-on");
+	if (cfg->breaks.n && !cfg->api_socket && !cfg->gdb &&
+	    !(cfg->step && isatty(STDIN_FILENO))) {
+		snprintf(err, errlen, "%s needs --api PATH or --gdb ADDR: a break pauses the VM and "
+			 "only the API (mpvmm ctl PATH resume) or gdb's continue resumes it",
+			 cfg->step ? "--step (stdin is no terminal)" : "--break-on");
 		return -1;
 	}
 	return 0;

@@ -121,7 +121,11 @@ static struct gdb_server *start_gdb(struct vm *vm, const struct vm_config *cfg,
 	if (!cfg->gdb)
 		return NULL;
 	vm_api_ops(vm, ops);
-	vm_gdb_target(vm, t, ops);
+	if (vm_gdb_target(vm, t, ops) < 0) {
+		log_error("--gdb: cannot hear of the VM's breaks: %s", strerror(errno));
+		*failed = true;
+		return NULL;
+	}
 	g = gdb_start(cfg->gdb, t, err, sizeof(err));
 	if (!g) {
 		log_error("--gdb %s: %s", cfg->gdb, err);

@@ -109,6 +109,36 @@ static void mon_act(struct gdb_session *s, char *const w[4], char *text, size_t 
 	snprintf(text, len, r == API_OK ? "done\n" : "refused: %s\n", err);
 }
 
+/*
+ * `monitor break-on [EVENTS | none]`: breaks on MP events as --break-on and PUT
+ * /vm/breakpoints arm them (the same refusals); without EVENTS, what is armed and the last
+ * break.  A break stops gdb's `continue` like a breakpoint (the stub's break hook).
+ */
+static void mon_break_on(struct gdb_session *s, const char *spec, char *text, size_t len)
+{
+	const struct api_ops *api = s->t->api;
+	struct api_breaks b;
+	char err[256] = "";
+
+	if (!api->get_breaks || !api->set_breaks) {
+		snprintf(text, len, "refused: this VM has no breaks on MP events\n");
+		return;
+	}
+	if (spec && api->set_breaks(api->ctx, strcmp(spec, "none") ? spec : "", err,
+				    sizeof(err)) != API_OK) {
+		snprintf(text, len, "refused: %s\n", err);
+		return;
+	}
+	if (api->get_breaks(api->ctx, &b, err, sizeof(err)) != API_OK) {
+		snprintf(text, len, "refused: %s\n", err);
+		return;
+	}
+	int n = snprintf(text, len, "armed: %s\n", b.armed[0] ? b.armed : "none");
+	if (b.has_last && n > 0 && (size_t)n < len)
+		snprintf(text + n, len - (size_t)n, "last: #%llu %s on vCPU %u\n",
+			 (unsigned long long)b.last.seq, b.last.event, b.last.vcpu);
+}
+
 void gdb_monitor(struct gdb_session *s, const char *cmd, char *out, size_t outlen)
 {
 	char text[MON_TEXT_MAX + 1] = "", copy[256];
@@ -120,7 +150,7 @@ void gdb_monitor(struct gdb_session *s, const char *cmd, char *out, size_t outle
 		w[i] = strtok_r(NULL, " \t", &save);
 	if (!w[0] || !strcmp(w[0], "help")) {
 		snprintf(text, sizeof(text), "monitor mp | phys ADDR LEN | init N | sipi N VECTOR "
-			 "| mp-state N STATE\n");
+			 "| mp-state N STATE | break-on [EVENTS | none]\n");
 	} else if (!strcmp(w[0], "mp")) {
 		mon_mp(s, text, sizeof(text));
 	} else if (!strcmp(w[0], "phys")) {
@@ -128,7 +158,7 @@ void gdb_monitor(struct gdb_session *s, const char *cmd, char *out, size_t outle
 	} else if (!strcmp(w[0], "init") || !strcmp(w[0], "sipi") || !strcmp(w[0], "mp-state")) {
 		mon_act(s, w, text, sizeof(text));
 	} else if (!strcmp(w[0], "break-on")) {
-		snprintf(text, sizeof(text), "monitor break-on: not implemented yet\n");
+		mon_break_on(s, w[1], text, sizeof(text));
 	} else {
 		snprintf(text, sizeof(text), "unknown monitor command '%s' (monitor help)\n", w[0]);
 	}

@@ -36,6 +36,9 @@ struct gdb_server {
 	pthread_t thread;
 	pthread_mutex_t lock;    /* what the stop hook writes: */
 	bool stop_pending, quit;
+	bool client;             /* a client is served: MP-event breaks are its stops      */
+	bool stop_is_break;      /* the pending stop is an MP-event break: stop_what says it */
+	char stop_what[160];
 	uint32_t stop_cpu;
 	struct accel_exit stop_exit;
 	struct gdb_session s;
@@ -117,6 +120,40 @@ static void stop_hook(void *ctx, uint32_t cpu, const struct accel_exit *e)
 	pthread_mutex_unlock(&g->lock);
 }
 
+/*
+ * On a vCPU's thread, the VM paused for a break on an MP event: with a client, a stop like a
+ * debug stop (gdb sees which vCPU, and the break's line); without one the VM stays paused,
+ * for the API or a client that connects.
+ */
+static void break_hook(void *ctx, uint32_t cpu, const char *what)
+{
+	struct gdb_server *g = ctx;
+	char b = 'b';
+
+	pthread_mutex_lock(&g->lock);
+	if (g->client && !g->stop_pending) {
+		g->stop_pending = true;
+		g->stop_is_break = true;
+		g->stop_cpu = cpu;
+		snprintf(g->stop_what, sizeof(g->stop_what), "%s", what);
+		if (write(g->wake[1], &b, 1) < 0) {
+			/* the pipe is full: a wake-up is pending anyway */
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* gdb prints an O packet's text as the target's output (before the stop reply). */
+static void send_console(struct gdb_server *g, const char *text)
+{
+	char pkt[2 + 2 * 200 + 1] = "O";
+	size_t n = 1;
+
+	for (const char *c = text; *c && n + 2 < sizeof(pkt); c++)
+		n += (size_t)snprintf(pkt + n, sizeof(pkt) - n, "%02x", (unsigned char)*c);
+	send_packet(g, pkt);
+}
+
 static void drain_wake(struct gdb_server *g)
 {
 	char buf[64];
@@ -138,14 +175,20 @@ static void report_stop(struct gdb_server *g, int sig)
 {
 	pause_vm(g);
 	pthread_mutex_lock(&g->lock);
-	bool debug = g->stop_pending;
+	bool debug = g->stop_pending, brk = g->stop_is_break;
 	struct accel_exit e = g->stop_exit;
 	uint32_t cpu = g->stop_cpu;
+	char what[sizeof(g->stop_what) + 32];
+	snprintf(what, sizeof(what), "mpvmm: break: %s\n", g->stop_what);
 	pthread_mutex_unlock(&g->lock);
 	drain_wake(g);
 	g->running = false;
 	g->s.stop_extra[0] = 0;
-	if (debug) {
+	if (debug && brk) {
+		send_console(g, what);
+		g->s.stop_cpu = cpu;
+		g->s.stop_sig = 5; /* SIGTRAP, no breakpoint of gdb's: the line says why */
+	} else if (debug) {
 		g->s.stop_cpu = cpu;
 		g->s.stop_sig = 5; /* SIGTRAP */
 		gdb_bp_describe(&g->s, &e, g->s.stop_extra, sizeof(g->s.stop_extra));
@@ -170,7 +213,7 @@ static bool run(struct gdb_server *g, uint32_t step)
 			return false;
 	}
 	pthread_mutex_lock(&g->lock);
-	g->stop_pending = false;
+	g->stop_pending = g->stop_is_break = false;
 	pthread_mutex_unlock(&g->lock);
 	drain_wake(g);
 	g->running = true;
@@ -199,8 +242,8 @@ static void resume_orphan_stop(struct gdb_server *g)
 
 	drain_wake(g);
 	pthread_mutex_lock(&g->lock);
-	bool stopped = g->stop_pending;
-	g->stop_pending = false;
+	bool stopped = g->stop_pending && !g->stop_is_break; /* a break waits for the API */
+	g->stop_pending = g->stop_is_break = false;
 	pthread_mutex_unlock(&g->lock);
 	if (stopped)
 		g->t->api->resume(g->t->api->ctx, err, sizeof(err));
@@ -215,6 +258,16 @@ static void session_start(struct gdb_server *g)
 	gdb_rx_init(&g->rx);
 	g->running = false;
 	pause_vm(g);
+	pthread_mutex_lock(&g->lock);
+	g->client = true;
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void session_end(struct gdb_server *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->client = false;
+	pthread_mutex_unlock(&g->lock);
 }
 
 /* One packet: answer it, then do what it asks.  False: the client is done. */
@@ -327,6 +380,7 @@ static void *server_main(void *arg)
 	(void)pthread_setname_np(pthread_self(), "mpvmm-gdb"); /* a name only helps logs */
 	sandbox_thread(SANDBOX_GDB);
 	g->t->set_stop_hook(g->t->ctx, stop_hook, g);
+	g->t->set_break_hook(g->t->ctx, break_hook, g);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = g->listen_fd, .events = POLLIN },
 				       { .fd = g->wake[0], .events = POLLIN } };
@@ -348,10 +402,12 @@ static void *server_main(void *arg)
 		setsockopt(g->client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		log_info("gdb: client connected; the VM is paused");
 		serve_client(g);
+		session_end(g);
 		close(g->client_fd);
 		g->client_fd = -1;
 	}
 	g->t->set_stop_hook(g->t->ctx, NULL, NULL);
+	g->t->set_break_hook(g->t->ctx, NULL, NULL);
 	return NULL;
 }
 

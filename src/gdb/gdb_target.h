@@ -24,6 +24,9 @@
 
 /* A vCPU stopped for the debugger (its thread, inside the exit). */
 typedef void gdb_stop_fn(void *ctx, uint32_t cpu, const struct accel_exit *e);
+/* A break on an MP event (--break-on, `monitor break-on`) paused the VM: on vCPU cpu's
+ * thread, the VM paused; `what` as the break's line says it ("sipi on vCPU 2 ..."). */
+typedef void gdb_break_fn(void *ctx, uint32_t cpu, const char *what);
 
 struct gdb_target {
 	void *ctx;
@@ -44,6 +47,8 @@ struct gdb_target {
 	int (*step)(void *ctx, uint32_t cpu);
 	/* Who hears of debug stops (NULL: nobody, and a stop resumes the VM at once). */
 	void (*set_stop_hook)(void *ctx, gdb_stop_fn *fn, void *fn_ctx);
+	/* Who hears of MP-event breaks (NULL: nobody; the VM stays paused for the API). */
+	void (*set_break_hook)(void *ctx, gdb_break_fn *fn, void *fn_ctx);
 	/* gdb's `k`: stop the VM (status 0); returns at once. */
 	void (*kill)(void *ctx);
 	/* The VM has stopped for good: true with its exit status. */

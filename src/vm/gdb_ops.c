@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gdb/gdb_target.h"
+#include "mp/mp_break.h"
 #include "util/log.h"
 #include "vm/vm_parts.h"
 
@@ -118,6 +119,31 @@ static void gdb_set_stop_hook(void *ctx, gdb_stop_fn *fn, void *fn_ctx)
 	pthread_mutex_unlock(&vm->debug_lock);
 }
 
+static void gdb_set_break_hook(void *ctx, gdb_break_fn *fn, void *fn_ctx)
+{
+	struct vm *vm = vm_of(ctx);
+
+	pthread_mutex_lock(&vm->debug_lock);
+	vm->debug_break = fn;
+	vm->debug_break_ctx = fn_ctx;
+	pthread_mutex_unlock(&vm->debug_lock);
+}
+
+/* A break listener (vm_on_break): the VM paused for an MP event; the debugger hears of it. */
+static void mp_break_to_gdb(void *ctx, const struct mp_break_hit *h)
+{
+	struct vm *vm = ctx;
+	const struct mp_cpu *c = mp_cpu(vm->mp, h->cpu);
+	char what[160];
+
+	mp_break_describe(h, c ? c->apic_id : 0, h->state >= 0 ? mp_state_name(h->state) : NULL,
+			  what, sizeof(what));
+	pthread_mutex_lock(&vm->debug_lock);
+	if (vm->debug_break)
+		vm->debug_break(vm->debug_break_ctx, h->cpu, what);
+	pthread_mutex_unlock(&vm->debug_lock);
+}
+
 static void gdb_kill(void *ctx)
 {
 	vm_stop(vm_of(ctx), 0, "killed by gdb");
@@ -159,7 +185,7 @@ void vm_debug_exit(void *ctx, uint32_t cpu, const struct accel_exit *e)
 	pthread_mutex_unlock(&vm->debug_lock);
 }
 
-void vm_gdb_target(struct vm *vm, struct gdb_target *t, const struct api_ops *api)
+int vm_gdb_target(struct vm *vm, struct gdb_target *t, const struct api_ops *api)
 {
 	const struct accel_caps *c = &vm->accel->caps;
 
@@ -168,6 +194,8 @@ void vm_gdb_target(struct vm *vm, struct gdb_target *t, const struct api_ops *ap
 		.exec_bps = c->debug_exec_bps, .watch = c->debug_watch,
 		.why_not = c->debug_why_not ? c->debug_why_not : "not offered",
 		.set_debug = gdb_set_debug, .step = gdb_step,
-		.set_stop_hook = gdb_set_stop_hook, .kill = gdb_kill, .ended = gdb_ended,
+		.set_stop_hook = gdb_set_stop_hook, .set_break_hook = gdb_set_break_hook,
+		.kill = gdb_kill, .ended = gdb_ended,
 	};
+	return vm_on_break(vm, mp_break_to_gdb, vm);
 }

@@ -95,7 +95,7 @@ void vm_api_ops(struct vm *vm, struct api_ops *ops);
 /* The gdb stub's operations on this VM (gdb_ops.c) over the API's `api`: both must outlive
  * the stub. */
 struct gdb_target;
-void vm_gdb_target(struct vm *vm, struct gdb_target *t, const struct api_ops *api);
+int vm_gdb_target(struct vm *vm, struct gdb_target *t, const struct api_ops *api);
 /* Write cfg->trace_file / cfg->timeline_file (if set), atomically.  Returns 0 or -1. */
 int vm_write_trace_files(struct vm *vm);
 

@@ -69,6 +69,8 @@ struct vm {
 	pthread_mutex_t debug_lock;
 	void (*debug_stop)(void *ctx, uint32_t cpu, const struct accel_exit *e);
 	void *debug_stop_ctx;
+	void (*debug_break)(void *ctx, uint32_t cpu, const char *what); /* MP-event breaks */
+	void *debug_break_ctx;
 };
 
 /* gdb_ops.c: a vCPU's ACCEL_EXIT_DEBUG (struct vcpu_env.debug). */

@@ -333,6 +333,61 @@ check_gdb_interrupt_kill() {
 		fail "gdb/$name" "$bad"; tail -8 "$TMP/$name.gdb"; tail -3 "$TMP/$name.err"; fi
 }
 
+# Breaks on MP events through gdb (`monitor break-on`), where mpvmm keeps the local APICs
+# (ACCEL: soft, or kvm with --irqchip user): each SIPI to the AP stops gdb's `continue` with
+# the break's line, the AP's thread selected and its MP state in `info threads`; disarmed,
+# the guest runs to PASS.  With KVM's local APICs the same command is refused.
+check_gdb_mp_break() {
+	local accel=$1 name=gdb-mp-break-$1 args=(--accel "$1" --cpus 2)
+	[ "$accel" = kvm ] && { kvm_or_skip "gdb/$name" || return 0; args+=(--irqchip user); }
+	gdb_or_skip "$name" || return 0
+	cat >"$TMP/$name.script" <<'GDB'
+target remote @SOCK@
+monitor break-on init:5
+monitor break-on sipi:1
+continue
+info threads
+monitor break-on
+continue
+monitor break-on none
+continue
+GDB
+	gdb_session "$name" "$TMP/$name.script" "${args[@]}"
+	local bad=""
+	has "$name" '^refused: ' || bad="$bad vcpu-5-not-refused"
+	has "$name" '^armed: sipi:1$' || bad="$bad not-armed"
+	[ "$(grep -c '^mpvmm: break: sipi on vCPU 1 (APIC 1) from vCPU 0, vector 0x08$' \
+		"$TMP/$name.gdb")" -eq 2 ] || bad="$bad not-two-sipi-breaks"
+	has "$name" 'Thread 2 received signal SIGTRAP' || bad="$bad no-stop-on-ap"
+	has "$name" '^\* 2 +Thread 2 \(vCPU 1 \(APIC 1\) (SIPI_RECEIVED|RUNNABLE)\)' ||
+		bad="$bad ap-not-selected"
+	has "$name" '^last: #1 sipi on vCPU 1$' || bad="$bad no-last"
+	has "$name" '^armed: none$' || bad="$bad not-disarmed"
+	grep -q '^selftest: PASS cpus=2' "$TMP/$name.out" || bad="$bad no-pass"
+	[ "$VM_STATUS" = 0 ] || bad="$bad status=$VM_STATUS"
+	if [ -z "$bad" ]; then pass "gdb/$name"; else
+		fail "gdb/$name" "$bad"; tail -25 "$TMP/$name.gdb"; tail -5 "$TMP/$name.err"; fi
+}
+
+# With KVM's local APICs, `monitor break-on sipi` is refused with the mode's line.
+check_gdb_mp_break_refused() {
+	local name=gdb-mp-break-kernel
+	kvm_or_skip "gdb/$name" || return 0
+	gdb_or_skip "$name" || return 0
+	cat >"$TMP/$name.script" <<'GDB'
+target remote @SOCK@
+monitor break-on sipi
+detach
+GDB
+	gdb_session "$name" "$TMP/$name.script" --accel kvm --irqchip kernel --cpus 2
+	if has "$name" '^refused: .*--irqchip user' &&
+		grep -q '^selftest: PASS cpus=2' "$TMP/$name.out"; then
+		pass "gdb/$name"
+	else
+		fail "gdb/$name" "no refusal or no PASS"; tail -10 "$TMP/$name.gdb"
+	fi
+}
+
 run_gdb_tests() {
 	check_gdb_soft_bp hbreak
 	check_gdb_soft_bp break
@@ -349,4 +404,7 @@ run_gdb_tests() {
 	check_gdb_kvm split
 	check_gdb_kvm user
 	check_gdb_kvm_hbreak
+	check_gdb_mp_break soft
+	check_gdb_mp_break kvm
+	check_gdb_mp_break_refused
 }
