@@ -19,6 +19,7 @@
 #include "cli/explore.h"
 #include "cli/sandbox.h"
 #include "gdb/gdb_server.h"
+#include "util/crash.h"
 #include "util/log.h"
 #include "util/seccomp.h"
 #include "vm/vm.h"
@@ -277,6 +278,7 @@ static int cmd_run(int argc, char *const argv[])
 
 int main(int argc, char *argv[])
 {
+	crash_report_install();
 	if (argc >= 2 && !strcmp(argv[1], "explore"))
 		return explore_main(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "ctl"))

@@ -20,6 +20,8 @@ static void kick_all(void *ctx)
 {
 	struct vm *vm = ctx;
 
+	if (atomic_load(&vm->stopping))
+		return; /* every vCPU leaves for good; at teardown they may be gone */
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vm->accel->cpu->kick(vm->vcpus[i].av);
 }

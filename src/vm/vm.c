@@ -512,6 +512,10 @@ void vm_destroy(struct vm *vm)
 	/* The accelerator's timer thread fires the mode's timers, which may kick a vCPU. */
 	if (vm->accel)
 		vm->accel->vm->set_machine(vm->accel, NULL);
+	/* The mode forgets the vCPUs before they go: what may still kick one from another
+	 * thread (a device's interrupt on its way through the 8259A to the BSP) finds none. */
+	for (uint32_t i = 0; vm->ic && vm->mode->attach && i < vm->nvcpus; i++)
+		vm->mode->attach(vm->ic, i, NULL);
 	for (uint32_t i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);

@@ -48,6 +48,15 @@ show_output() {
 	echo "---- stderr, lines that are not warnings"
 	grep -av '^mpvmm: warning: ' "$TMP/$1.err" | tail -n 20
 	echo "---- stderr"; tail -n 30 "$TMP/$1.err" | cat -v
+	show_crash "$TMP/$1.err"
+}
+
+# show_crash FILE: the stack of mpvmm's crash report in FILE (util/crash.c), symbolized.
+show_crash() {
+	grep -q '^mpvmm: crashed:' "$1" && command -v addr2line >/dev/null || return 0
+	echo "---- the crashing thread's stack"
+	grep -ao 'mpvmm(+0x[0-9a-f]*)' "$1" | sed 's/.*(+\(0x[0-9a-f]*\))/\1/' |
+		xargs addr2line -f -p -i -e "$MPVMM"
 }
 
 # expect_pass NAME CPUS BSP ARGS...: exit 0 and exactly one PASS line naming CPUS and BSP.
