@@ -7,6 +7,7 @@
 #include "api/conn_guard.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -131,6 +132,24 @@ unsigned conn_guard_slots(const struct conn_guard *g)
 	return 4 * g->max_live;
 }
 
+/*
+ * Connections whose client has hung up (POLLRDHUP) but which the HTTP library has not closed
+ * yet (its thread for them not yet scheduled, on a busy host) stop counting: marked cut.  A
+ * client making one request per connection in quick succession is not turned away for
+ * connections it already closed.  Of process `peer`, or of all with 0.  Under the lock.
+ */
+static void forget_hung_up(struct conn_guard *g, pid_t peer)
+{
+	for (unsigned i = 0; i < g->nslots; i++) {
+		struct conn_slot *s = &g->slots[i];
+		if (!s->used || s->cut || s->answering || (peer && s->peer != peer))
+			continue;
+		struct pollfd p = { .fd = s->fd, .events = POLLRDHUP };
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			s->cut = true; /* its owner closes it; nothing to shut down */
+	}
+}
+
 /* How many live connections process `peer` holds.  Under the lock. */
 static unsigned held_by(const struct conn_guard *g, pid_t peer)
 {
@@ -175,6 +194,12 @@ bool conn_guard_make_room(struct conn_guard *g)
 	for (unsigned i = 0; i < g->nslots; i++)
 		live += g->slots[i].used && !g->slots[i].cut;
 	if (live >= g->max_live) {
+		forget_hung_up(g, 0);
+		live = 0;
+		for (unsigned i = 0; i < g->nslots; i++)
+			live += g->slots[i].used && !g->slots[i].cut;
+	}
+	if (live >= g->max_live) {
 		struct conn_slot *s = victim(g);
 		if (s)
 			cut(s);
@@ -200,6 +225,10 @@ struct conn_slot *conn_guard_open(struct conn_guard *g, int fd)
 
 	pthread_mutex_lock(&g->lock);
 	bool over_share = peer && held_by(g, peer) >= g->per_peer;
+	if (over_share) {
+		forget_hung_up(g, peer);
+		over_share = held_by(g, peer) >= g->per_peer;
+	}
 
 	for (unsigned i = 0; i < g->nslots && !over_share && !free_slot; i++)
 		if (!g->slots[i].used)

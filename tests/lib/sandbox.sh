@@ -28,10 +28,14 @@ status_field() {
 
 # threads_report PID: one line per thread, "comm seccomp filters".
 threads_report() {
-	local tid
+	local tid comm mode filters
 	for tid in $(ls "/proc/$1/task"); do
-		echo "$(cat "/proc/$1/task/$tid/comm" 2>/dev/null) $(status_field "$1" "$tid" Seccomp)" \
-			"$(status_field "$1" "$tid" Seccomp_filters)"
+		comm=$(cat "/proc/$1/task/$tid/comm" 2>/dev/null)
+		mode=$(status_field "$1" "$tid" Seccomp)
+		filters=$(status_field "$1" "$tid" Seccomp_filters)
+		# A thread that ended while it was looked at (a connection's) is not reported.
+		[ -n "$comm" ] && [ -n "$mode" ] && [ -n "$filters" ] || continue
+		echo "$comm $mode $filters"
 	done
 }
 

@@ -610,8 +610,10 @@ static void test_garbage(void **state)
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (char)(rand() & 0xff);
 	int fd = raw_connect(fx->path);
-	raw_send(fd, junk, sizeof(junk));
-	raw_send(fd, "\r\n\r\n", 4);
+	/* The server may close on the junk before the end of headers arrives: that send may
+	 * fail (EPIPE, ECONNRESET), and either answer is right. */
+	if (send(fd, junk, sizeof(junk), MSG_NOSIGNAL) == (ssize_t)sizeof(junk))
+		(void)send(fd, "\r\n\r\n", 4, MSG_NOSIGNAL);
 	raw_read(fd, buf, sizeof(buf), 3000); /* an error status or a closed connection */
 	assert_true(buf[0] == 0 || !strncmp(buf, "HTTP/1.1 4", 10));
 	close(fd);
@@ -651,6 +653,9 @@ static void *client(void *arg)
 				 i % 3 == 1 ? http("PUT", id % 2 ? "/vcpus/1/mp_state" :
 						   "/vcpus/2/mp_state", "{\"state\": \"HALTED\"}") :
 				 http("GET", "/trace?format=text", NULL);
+		if (r.rc != CURLE_OK || r.status != 200)
+			fprintf(stderr, "client %lu, request %d: curl code %d, HTTP status %ld, body %s\n",
+				(unsigned long)id, i, (int)r.rc, (long)r.status, r.body ? r.body : "");
 		bad += r.rc != CURLE_OK || r.status != 200;
 		free(r.body);
 	}
