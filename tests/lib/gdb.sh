@@ -33,6 +33,16 @@ gdb_session() {
 # has NAME PATTERN: the gdb output of session NAME has a line matching PATTERN.
 has() { grep -qE "$2" "$TMP/$1.gdb"; }
 
+# gdb_verdict NAME BAD: the guest passed after the session, mpvmm ended with status 0, and
+# nothing in BAD (the check's own findings): one PASS or FAIL line, with gdb's output then.
+gdb_verdict() {
+	local name=$1 bad=$2
+	grep -q '^selftest: PASS cpus=2' "$TMP/$name.out" || bad="$bad no-pass"
+	[ "$VM_STATUS" = 0 ] || bad="$bad status=$VM_STATUS"
+	if [ -z "$bad" ]; then pass "gdb/$name"; else
+		fail "gdb/$name" "$bad"; tail -25 "$TMP/$name.gdb"; tail -5 "$TMP/$name.err"; fi
+}
+
 gdb_or_skip() {
 	command -v gdb >/dev/null && return 0
 	skip "gdb/$1" "gdb is not installed (scripts/deps.sh installs it)"
@@ -71,10 +81,7 @@ GDB
 	has "$name" '^0x00008000: fa fc 31 c0' || bad="$bad monitor-phys"
 	has "$name" '^\$3 = 0x8001$' || bad="$bad stepi"
 	has "$name" 'vCPU 1 \(APIC 1\) RUNNABLE\) +0x0+8001' || bad="$bad ap-runnable"
-	grep -q '^selftest: PASS cpus=2' "$TMP/$name.out" || bad="$bad no-pass-after-detach"
-	[ "$VM_STATUS" = 0 ] || bad="$bad status=$VM_STATUS"
-	if [ -z "$bad" ]; then pass "gdb/$name"; else
-		fail "gdb/$name" "$bad"; tail -25 "$TMP/$name.gdb"; tail -5 "$TMP/$name.err"; fi
+	gdb_verdict "$name" "$bad"
 }
 
 # KVM in each --irqchip mode: stop the BSP at start_ap (an INT3 in long mode; the trampoline
@@ -115,10 +122,7 @@ GDB
 	has "$name" '^0x8000:\s+0xfa\s+0xfc\s+0x31\s+0xc0' || bad="$bad x/4xb"
 	has "$name" '^0x00008000: fa fc 31 c0' || bad="$bad monitor-phys"
 	has "$name" '^ +1 +1 +RUNNABLE' || bad="$bad monitor-mp"
-	grep -q '^selftest: PASS cpus=2' "$TMP/$name.out" || bad="$bad no-pass-after-detach"
-	[ "$VM_STATUS" = 0 ] || bad="$bad status=$VM_STATUS"
-	if [ -z "$bad" ]; then pass "gdb/$name"; else
-		fail "gdb/$name" "$bad"; tail -25 "$TMP/$name.gdb"; tail -5 "$TMP/$name.err"; fi
+	gdb_verdict "$name" "$bad"
 }
 
 # hbreak on KVM: where the host cannot (PVM), the stub refuses it with E01 and one log line,
@@ -363,10 +367,7 @@ GDB
 		bad="$bad ap-not-selected"
 	has "$name" '^last: #1 sipi on vCPU 1$' || bad="$bad no-last"
 	has "$name" '^armed: none$' || bad="$bad not-disarmed"
-	grep -q '^selftest: PASS cpus=2' "$TMP/$name.out" || bad="$bad no-pass"
-	[ "$VM_STATUS" = 0 ] || bad="$bad status=$VM_STATUS"
-	if [ -z "$bad" ]; then pass "gdb/$name"; else
-		fail "gdb/$name" "$bad"; tail -25 "$TMP/$name.gdb"; tail -5 "$TMP/$name.err"; fi
+	gdb_verdict "$name" "$bad"
 }
 
 # With KVM's local APICs, `monitor break-on sipi` is refused with the mode's line.
