@@ -5,6 +5,16 @@
 # feature breaks.
 # shellcheck shell=bash
 
+# break_verdict NAME BAD: PASS, or FAIL with BAD and the run's output.
+break_verdict() {
+	if [ -n "$2" ]; then
+		fail "breaks/$1" "$2"
+		show_output "$1"
+	else
+		pass "breaks/$1"
+	fi
+}
+
 # break_run NAME ARGS...: mpvmm ARGS --api SOCK in the background (stdin not a terminal);
 # each new "break:" or "step:" line on stderr is answered, once BREAK_HOOK NAME N (if set)
 # has looked at the paused VM, with `mpvmm ctl SOCK resume`, until mpvmm exits.  Its status
@@ -66,12 +76,7 @@ check_break_sipi() {
 	[ "$(break_lines "$name" | sort)" = "$(want_sipis "$cpus" | sort)" ] ||
 		bad="$bad breaks=[$(break_lines "$name" | tr '\n' '|')]"
 	[ -f "$TMP/$name.bad" ] && bad="$bad $(tr '\n' ';' <"$TMP/$name.bad")"
-	if [ -n "$bad" ]; then
-		fail "breaks/$name" "$bad"
-		show_output "$name"
-	else
-		pass "breaks/$name"
-	fi
+	break_verdict "$name" "$bad"
 }
 
 # The tests' own broadcast guest, assembled once.
@@ -121,12 +126,7 @@ check_break_startup() {
 	[ "$(break_lines "$name")" = "startup on vCPU 2 (APIC 2), vector 0x08" ] ||
 		bad="$bad breaks=[$(break_lines "$name" | tr '\n' '|')]"
 	[ -f "$TMP/$name.bad" ] && bad="$bad $(tr '\n' ';' <"$TMP/$name.bad")"
-	if [ -n "$bad" ]; then
-		fail "breaks/$name" "$bad"
-		show_output "$name"
-	else
-		pass "breaks/$name"
-	fi
+	break_verdict "$name" "$bad"
 }
 
 # After the fifth break, the VM is shut down (it is held after PASS).
@@ -150,12 +150,7 @@ state on vCPU 1 (APIC 1): HALTED"
 	[ "$BREAK_STATUS" -eq 0 ] || bad="$bad exit=$BREAK_STATUS"
 	[ "$(break_lines "$name")" = "$want" ] ||
 		bad="$bad breaks=[$(break_lines "$name" | tr '\n' '|')]"
-	if [ -n "$bad" ]; then
-		fail "breaks/$name" "$bad"
-		show_output "$name"
-	else
-		pass "breaks/$name"
-	fi
+	break_verdict "$name" "$bad"
 }
 
 # At --step's first stop, the breakpoints through the API: listed, replaced, refused,
@@ -194,12 +189,7 @@ check_break_api() {
 	[ "$(grep -o '"name":"break"[^}]*"event":"sipi"' "$TMP/$name.json" | wc -l)" = 4 ] ||
 		bad="$bad trace-breaks"
 	[ -s "$TMP/$name.bad" ] && bad="$bad $(tr '\n' ';' <"$TMP/$name.bad")"
-	if [ -n "$bad" ]; then
-		fail "breaks/$name" "$bad"
-		show_output "$name"
-	else
-		pass "breaks/$name"
-	fi
+	break_verdict "$name" "$bad"
 }
 
 # The in-kernel local APICs: init, sipi, startup and halt refused through the API too (400,
@@ -216,12 +206,7 @@ check_break_api_kernel() {
 		bad="$bad sipi=$code"
 	ctl break-on state | grep -q '^armed *state$' || bad="$bad state-not-armed"
 	stop_held_vm
-	if [ -n "$bad" ]; then
-		fail "breaks/$name" "$bad"
-		show_output "$name"
-	else
-		pass "breaks/$name"
-	fi
+	break_verdict "$name" "$bad"
 }
 
 # state with KVM's local APICs: the changes mpvmm infers from what the self-test reports.
@@ -291,12 +276,7 @@ check_step_prompt() {
 	status=$?
 	[ "$status" -eq 130 ] || bad="$bad q-exit=$status"
 	grep -q 'quit at the step prompt' "$TMP/$name-q.out" || bad="$bad q-not-said"
-	if [ -n "$bad" ]; then
-		fail "breaks/$name" "$bad"
-		show_output "$name"
-	else
-		pass "breaks/$name"
-	fi
+	break_verdict "$name" "$bad"
 }
 
 # expect_break_refused NAME WORDS ARGS...: exit 2, one error line with WORDS.
