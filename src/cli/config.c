@@ -623,7 +623,7 @@ enum config_result config_parse_run(int argc, char *const argv[], struct vm_conf
 
 enum restore_opt { ROPT_HELP = 'h', ROPT_API = 256, ROPT_TRACE, ROPT_TIMELINE, ROPT_QUIET,
 		   ROPT_ACCEL, ROPT_MEMORY_FILE, ROPT_SNAPSHOT_DIR, ROPT_SECCOMP, ROPT_JAIL,
-		   ROPT_UID, ROPT_GID };
+		   ROPT_UID, ROPT_GID, ROPT_GDB, ROPT_PAUSED, ROPT_BREAK_ON };
 
 /* The restore options that are run's own, parsed as run parses them. */
 static const struct { int ropt, opt; } restore_as_run[] = {
@@ -631,6 +631,7 @@ static const struct { int ropt, opt; } restore_as_run[] = {
 	{ ROPT_QUIET, OPT_QUIET }, { ROPT_ACCEL, OPT_ACCEL },
 	{ ROPT_SNAPSHOT_DIR, OPT_SNAPSHOT_DIR }, { ROPT_SECCOMP, OPT_SECCOMP },
 	{ ROPT_JAIL, OPT_JAIL }, { ROPT_UID, OPT_UID }, { ROPT_GID, OPT_GID },
+	{ ROPT_GDB, OPT_GDB }, { ROPT_PAUSED, OPT_PAUSED }, { ROPT_BREAK_ON, OPT_BREAK_ON },
 };
 
 static const struct option restore_options[] = {
@@ -645,6 +646,9 @@ static const struct option restore_options[] = {
 	{ "jail", required_argument, NULL, ROPT_JAIL },
 	{ "uid", required_argument, NULL, ROPT_UID },
 	{ "gid", required_argument, NULL, ROPT_GID },
+	{ "gdb", required_argument, NULL, ROPT_GDB },
+	{ "paused", no_argument, NULL, ROPT_PAUSED },
+	{ "break-on", required_argument, NULL, ROPT_BREAK_ON },
 	{ "help", no_argument, NULL, ROPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -664,6 +668,9 @@ void config_restore_usage(FILE *out)
 		"      --timeline FILE    SVG timeline at exit\n"
 		"      --accel kvm|soft   must be the snapshot's own accelerator (checked)\n"
 		"      --quiet            no informational lines\n"
+		"      --gdb ADDR         gdb remote stub (tcp:[HOST:]PORT or unix:PATH), as for run\n"
+		"      --paused           stop before the restored VM's first instruction\n"
+		"      --break-on EVENTS  breaks on MP events, as for run (vCPUs: the snapshot's)\n"
 		CONFIG_SANDBOX_USAGE
 		"      (with --jail, SNAPSHOT and its memory file are opened before entering DIR)\n"
 		"\n"
@@ -722,6 +729,19 @@ enum config_result config_parse_restore(int argc, char *const argv[], struct con
 	}
 	if (result == CONFIG_OK && check_jail(&r->local, err, errlen) < 0)
 		result = CONFIG_ERROR;
+	/* Which vCPUs --break-on names is checked against the snapshot (vm/restore.c). */
+	if (result == CONFIG_OK && r->local.break_on && r->local.break_on[0] &&
+	    !r->local.api_socket && !r->local.gdb) {
+		snprintf(err, errlen, "--break-on needs --api PATH or --gdb ADDR: a break pauses the "
+			 "VM and only the API (mpvmm ctl PATH resume) or gdb's continue resumes it");
+		result = CONFIG_ERROR;
+	}
+	if (result == CONFIG_OK && r->local.gdb && r->local.jail_dir) {
+		snprintf(err, errlen, "--gdb cannot be used with --jail (its network namespace has "
+			 "no way in)");
+		result = CONFIG_ERROR;
+	}
 	free(args);
 	return result;
 }
+

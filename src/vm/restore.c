@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "irqchip/irqchip.h"
+#include "mp/mp_break.h"
 #include "snapshot/snapfile.h"
 #include "util/log.h"
 #include "vm/accels.h"
@@ -229,14 +230,24 @@ static int restore_state(struct vm *vm, const struct snap_reader *r, char *err, 
 	return devices_load(vm->devices, r, err, errlen);
 }
 
-/* The options of `mpvmm restore` that belong to this process, not to the saved VM. */
-static void take_local_options(struct vm_config *cfg, const struct vm_config *local)
+/*
+ * The options of `mpvmm restore` that belong to this process, not to the saved VM; the
+ * vCPUs --break-on names are checked against the saved VM's.  0, or -1 with one line.
+ */
+static int take_local_options(struct vm_config *cfg, const struct vm_config *local, char *err,
+			      size_t errlen)
 {
 	cfg->api_socket = local->api_socket;
 	cfg->snapshot_dir = local->snapshot_dir;
 	cfg->trace_file = local->trace_file;
 	cfg->timeline_file = local->timeline_file;
 	cfg->quiet = local->quiet;
+	cfg->gdb = local->gdb;
+	cfg->paused = local->paused;
+	cfg->break_on = local->break_on;
+	memset(&cfg->breaks, 0, sizeof(cfg->breaks));
+	return cfg->break_on ? mp_break_parse(cfg->break_on, cfg->topo.cpus, &cfg->breaks, err,
+					      errlen) : 0;
 }
 
 static struct vm *restore_from(const struct snap_reader *r, const struct vm_config *local,
@@ -259,7 +270,10 @@ static struct vm *restore_from(const struct snap_reader *r, const struct vm_conf
 			  cfg.accel);
 		return NULL;
 	}
-	take_local_options(&cfg, local);
+	if (take_local_options(&cfg, local, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return NULL;
+	}
 	struct vm *vm = vm_alloc(&cfg, status);
 	if (!vm)
 		return NULL;

@@ -321,6 +321,25 @@ check_break_refusals() {
 	}
 }
 
+# A restored VM takes --break-on too (tests/data's soft snapshot: 2 vCPUs, the AP in
+# INIT_RECEIVED, its SIPIs still to come): both SIPIs stop it, then PASS; a vCPU the
+# snapshot has not, or no way to resume, refused.
+check_break_restore() {
+	local name=restore-sipi bad="" snap=$HERE/data/soft-after-init-format1.snap out
+	break_run "$name" restore "$snap" --break-on sipi
+	[ "$BREAK_STATUS" -eq 0 ] || bad="$bad exit=$BREAK_STATUS"
+	[ "$(break_lines "$name")" = "$(want_sipis 2)" ] ||
+		bad="$bad breaks=[$(break_lines "$name" | tr '\n' '|')]"
+	grep -q '^selftest: PASS cpus=2' "$TMP/$name.out" || bad="$bad no-pass"
+	out=$("$MPVMM" restore "$snap" --break-on sipi:2 --api "$TMP/$name-2.sock" 2>&1 </dev/null)
+	[ $? = 2 ] && echo "$out" | grep -q "'2' is no vCPU index of this VM (0 to 1)" ||
+		bad="$bad vcpu-2-not-refused"
+	out=$("$MPVMM" restore "$snap" --break-on sipi 2>&1 </dev/null)
+	[ $? = 2 ] && echo "$out" | grep -q 'needs --api PATH or --gdb ADDR' ||
+		bad="$bad no-api-not-refused"
+	break_verdict "$name" "$bad"
+}
+
 run_breaks_tests() {
 	check_break_refusals
 	if kvm_or_skip "breaks/sipi-user"; then
@@ -337,4 +356,5 @@ run_breaks_tests() {
 	check_break_state_kernel
 	check_step_walk
 	check_step_prompt
+	check_break_restore
 }

@@ -389,6 +389,28 @@ GDB
 	fi
 }
 
+# A restored VM under gdb (`mpvmm restore SNAP --paused --gdb`): the snapshot's MP states in
+# `info threads` (tests/data's soft snapshot: the AP in INIT_RECEIVED), a break on its next
+# SIPI through `monitor break-on`, then PASS.
+check_gdb_restore() {
+	local name=gdb-restore
+	gdb_or_skip "$name" || return 0
+	cat >"$TMP/$name.script" <<'GDB'
+target remote @SOCK@
+info threads
+monitor break-on sipi
+continue
+monitor break-on none
+continue
+GDB
+	gdb_session "$name" "$TMP/$name.script" restore "$HERE/data/soft-after-init-format1.snap"
+	local bad=""
+	has "$name" 'Thread 2 \(vCPU 1 \(APIC 1\) INIT_RECEIVED\)' || bad="$bad ap-not-init-received"
+	has "$name" '^mpvmm: break: sipi on vCPU 1 \(APIC 1\) from vCPU 0, vector 0x08$' ||
+		bad="$bad no-break"
+	gdb_verdict "$name" "$bad"
+}
+
 run_gdb_tests() {
 	check_gdb_soft_bp hbreak
 	check_gdb_soft_bp break
@@ -408,4 +430,5 @@ run_gdb_tests() {
 	check_gdb_mp_break soft
 	check_gdb_mp_break kvm
 	check_gdb_mp_break_refused
+	check_gdb_restore
 }
