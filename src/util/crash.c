@@ -75,7 +75,9 @@ static void on_crash(int sig, siginfo_t *si, void *uc)
 
 void crash_report_install(void)
 {
-#ifndef MPVMM_SANITIZED
+#ifdef MPVMM_SANITIZED
+	(void)on_crash; /* the sanitizer's runtime reports crashes itself */
+#else
 	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
 	void *warm[1];
 	struct sigaction sa;
