@@ -12,7 +12,7 @@ set -eu
 PKGS="gcc libc6-dev binutils make meson ninja-build pkg-config libcmocka-dev
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev liblzma-dev libzstd-dev
 	libexpat1-dev curl libunicorn-dev libseccomp-dev qemu-system-x86 gdb
-	python3 cpio gzip util-linux"
+	python3 cpio gzip util-linux procps"
 [ "${1:-}" = --slow ] && PKGS="$PKGS debootstrap git"
 [ "${1:-}" = --fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -73,9 +74,15 @@ static int new_namespaces(char *err, size_t errlen)
 /* DIR becomes "/" (pivot_root(2), its example and NOTES); the old root is detached. */
 static int change_root(const char *dir, char *err, size_t errlen)
 {
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return failed(err, errlen, "stat", dir);
 	/* Nothing mounted or unmounted from here on reaches the host (mount_namespaces(7)). */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return failed(err, errlen, "mount(/, MS_REC | MS_PRIVATE)", NULL);
+		return failed(err, errlen, errno == EINVAL ? "mount(/, MS_REC | MS_PRIVATE) (/ is "
+			      "not a mount point here, as in a chroot: a jail needs pivot_root(2), "
+			      "which cannot work then)" : "mount(/, MS_REC | MS_PRIVATE)", NULL);
 	/* pivot_root wants the new root to be a mount point: DIR bound onto itself. */
 	if (mount(dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return failed(err, errlen, "bind mount of", dir);

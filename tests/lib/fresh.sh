@@ -27,13 +27,14 @@ fresh_root() {
 
 fresh_mount() {
 	local root=$1
-	mount --bind /dev "$root/dev" && mount -t proc proc "$root/proc" &&
-		mount -t sysfs sysfs "$root/sys"
+	# /dev/pts too: the tests that talk to mpvmm through a terminal (script(1)) need ptys.
+	mount --bind /dev "$root/dev" && mount --bind /dev/pts "$root/dev/pts" &&
+		mount -t proc proc "$root/proc" && mount -t sysfs sysfs "$root/sys"
 }
 
 fresh_umount() {
 	local root=$1 m
-	for m in sys proc dev; do
+	for m in sys proc dev/pts dev; do
 		mountpoint -q "$root/$m" && umount -l "$root/$m"
 	done
 }

@@ -163,7 +163,30 @@ jail_or_skip() {
 		skip "$1" "--jail needs root"
 		return 1
 	fi
+	# In a chroot (the fresh-root test's) pivot_root(2) cannot work: mpvmm refuses the jail
+	# with one line saying so, which sandbox/jail-chroot checks.
+	if ! mountpoint -q /; then
+		skip "$1" "/ is not a mount point here (a chroot): a jail needs pivot_root(2)"
+		return 1
+	fi
 	return 0
+}
+
+# Where / is no mount point (a chroot), --jail is refused with one line that says why.
+check_sandbox_jail_chroot() {
+	local tag=sandbox/jail-chroot name=sandbox-jail-chroot
+	mountpoint -q / && { skip "$tag" "/ is a mount point here: not a chroot"; return 0; }
+	sandbox_or_skip "$tag" || return 0
+	mkdir -p "$TMP/jail-chroot" && chown $JAIL_ID:$JAIL_ID "$TMP/jail-chroot"
+	"$MPVMM" --cpus 1 --jail "$TMP/jail-chroot" --uid $JAIL_ID --gid $JAIL_ID \
+		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
+	local status=$?
+	if [ "$status" -eq 5 ] && [ "$(wc -l <"$TMP/$name.err")" -eq 1 ] &&
+		grep -q 'not a mount point here, as in a chroot' "$TMP/$name.err"; then
+		pass "$tag"
+	else
+		fail "$tag" "status $status: $(head -c 300 "$TMP/$name.err")"
+	fi
 }
 
 # start_jailed NAME DIR ARGS...: mpvmm ARGS --selftest-hold, jailed in DIR with its API on
@@ -419,4 +442,5 @@ run_sandbox_tests() {
 	check_sandbox_jail
 	check_sandbox_restart kernel jail
 	check_sandbox_jail_refused
+	check_sandbox_jail_chroot
 }
