@@ -268,6 +268,8 @@ struct accel_vm_ops {
 /* The CPU engine: one vCPU.  thread_init binds the vCPU to the calling thread (for kick). */
 struct accel_cpu_ops {
 	int (*thread_init)(struct accel_vcpu *v);
+	/* Optional, on the vCPU's thread as it leaves for good: no kick reaches it afterwards. */
+	void (*thread_exit)(struct accel_vcpu *v);
 	void (*destroy_vcpu)(struct accel_vcpu *v);
 	/* Any thread: make the vCPU leave run() soon with ACCEL_EXIT_INTERRUPTED. */
 	void (*kick)(struct accel_vcpu *v);

@@ -401,6 +401,8 @@ static void *vcpu_thread(void *arg)
 	current_vcpu = v;
 	if (thread_init(v) < 0) {
 		stop_vm(v, VM_CONTROL_VMM_ERROR, "vCPU %u: cannot set up its thread", v->index);
+		if (ops->thread_exit)
+			ops->thread_exit(v->av);
 		finish(v);
 		return NULL;
 	}
@@ -429,6 +431,8 @@ static void *vcpu_thread(void *arg)
 	}
 	irqchip_vcpu_done(v->env->irqchip, v->index);
 	record_own_state(v);
+	if (ops->thread_exit)
+		ops->thread_exit(v->av);
 	finish(v);
 	return NULL;
 }

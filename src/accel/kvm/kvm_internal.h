@@ -53,8 +53,9 @@ struct accel_vcpu {
 	int fd;
 	uint32_t id;
 	struct kvm_run *run;
+	pthread_mutex_t kick_lock;     /* thread and bound: a kick signals only a live thread */
 	pthread_t thread;
-	_Atomic bool bound;            /* thread is valid: set once by the vCPU's thread   */
+	bool bound;                    /* between thread_init and thread_exit              */
 	struct accel_vcpu_hooks hooks; /* set where mpvmm keeps an interrupt controller    */
 	struct accel_debug debug;      /* what a debugger asked (kvm_debug.c)              */
 };

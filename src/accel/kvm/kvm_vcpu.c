@@ -74,6 +74,7 @@ int kvm_create_vcpu(struct accel *a, uint32_t id, struct accel_vcpu **out, char 
 		free(v);
 		return -1;
 	}
+	pthread_mutex_init(&v->kick_lock, NULL);
 	*out = v;
 	return 0;
 }
@@ -84,6 +85,7 @@ static void kvm_destroy_vcpu(struct accel_vcpu *v)
 		return;
 	munmap(v->run, (size_t)v->kvm->run_size);
 	close(v->fd);
+	pthread_mutex_destroy(&v->kick_lock);
 	free(v);
 }
 
@@ -92,8 +94,10 @@ static int kvm_thread_init(struct accel_vcpu *v)
 	sigset_t set;
 
 	tls_run = v->run;
+	pthread_mutex_lock(&v->kick_lock);
 	v->thread = pthread_self();
-	atomic_store_explicit(&v->bound, true, memory_order_release);
+	v->bound = true;
+	pthread_mutex_unlock(&v->kick_lock);
 	sigemptyset(&set);
 	sigaddset(&set, KVM_KICK_SIGNAL);
 	return pthread_sigmask(SIG_UNBLOCK, &set, NULL) ? -1 : 0;
@@ -109,9 +113,20 @@ static void kvm_kick(struct accel_vcpu *v)
 	 * gate, a stop) is set before it, and the thread looks at those after clearing.
 	 */
 	set_immediate_exit(v->run, 1);
-	/* Not yet bound: the thread has not entered its loop, where it looks for requests. */
-	if (atomic_load_explicit(&v->bound, memory_order_acquire))
+	/* Not bound: the thread has not entered its loop (where it looks for requests), or has
+	 * left it and may be gone (pthread_kill of a joined thread reads freed memory: a
+	 * timer thread's kick at teardown died of SIGSEGV). */
+	pthread_mutex_lock(&v->kick_lock);
+	if (v->bound)
 		pthread_kill(v->thread, KVM_KICK_SIGNAL);
+	pthread_mutex_unlock(&v->kick_lock);
+}
+
+static void kvm_thread_exit(struct accel_vcpu *v)
+{
+	pthread_mutex_lock(&v->kick_lock);
+	v->bound = false;
+	pthread_mutex_unlock(&v->kick_lock);
 }
 
 static int kvm_set_cpuid(struct accel_vcpu *v, const struct cpuid_table *t)
@@ -561,6 +576,7 @@ static void kvm_idle(struct accel_vcpu *v)
 
 const struct accel_cpu_ops kvm_cpu_ops = {
 	.thread_init = kvm_thread_init,
+	.thread_exit = kvm_thread_exit,
 	.destroy_vcpu = kvm_destroy_vcpu,
 	.kick = kvm_kick,
 	.run = kvm_run,
