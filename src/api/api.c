@@ -32,6 +32,7 @@
 #include "api/routes.h"
 #include "util/dlib.h"
 #include "util/seccomp.h"
+#include "util/crash.h"
 
 /*
  * libmicrohttpd, opened when the first server starts (dlib.h says why it is not linked).
@@ -393,6 +394,7 @@ static struct MHD_Daemon *start_mhd(struct api *api, int fd, char *err, size_t e
 	pthread_t t;
 
 	sigfillset(&all);
+	crash_signals_remove(&all); /* a crash there is reported */
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int r = pthread_create(&t, NULL, start_confined, &st);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

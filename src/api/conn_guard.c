@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "util/crash.h"
 
 #define CHECK_MS 100u
 
@@ -100,6 +101,7 @@ struct conn_guard *conn_guard_start(unsigned max_live, unsigned per_peer, unsign
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->wake, NULL);
 	sigfillset(&all);
+	crash_signals_remove(&all); /* a crash there is reported */
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int e = pthread_create(&g->thread, NULL, guard_main, g);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -17,6 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "util/crash.h"
 #include "util/log.h"
 #include "util/seccomp.h"
 
@@ -262,6 +263,7 @@ static int start_reader(struct console *c)
 
 	/* The reader takes no signals: they belong to the VM's signal thread and vCPUs. */
 	sigfillset(&all);
+	crash_signals_remove(&all); /* a crash there is reported */
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(&c->thread, NULL, reader_main, c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

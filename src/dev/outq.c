@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/crash.h"
 #include "util/log.h"
 #include "util/seccomp.h"
 
@@ -137,6 +138,7 @@ struct outq *outq_create(int fd, size_t cap, const char *what)
 	pthread_cond_init(&q->written, NULL);
 	/* The writer takes no signal: SIGPIPE from a reader gone becomes EPIPE. */
 	sigfillset(&all);
+	crash_signals_remove(&all); /* a crash there is reported */
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int r = pthread_create(&q->thread, NULL, writer, q);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

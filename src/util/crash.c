@@ -73,12 +73,19 @@ static void on_crash(int sig, siginfo_t *si, void *uc)
 		     * the handler returns, then the default action */
 }
 
+static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
+
+void crash_signals_remove(sigset_t *set)
+{
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigdelset(set, fatal[i]);
+}
+
 void crash_report_install(void)
 {
 #ifdef MPVMM_SANITIZED
 	(void)on_crash; /* the sanitizer's runtime reports crashes itself */
 #else
-	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
 	void *warm[1];
 	struct sigaction sa;
 

@@ -10,7 +10,15 @@
 #ifndef MPVMM_CRASH_H
 #define MPVMM_CRASH_H
 
+#include <signal.h>
+
 /* Once, early, while the process is one thread and no system call list is in force. */
 void crash_report_install(void);
+/*
+ * Take the fault signals out of `set`: a thread that blocks every other signal must not
+ * block these, or a crash there is a silent kill (the kernel forces the default action
+ * on a blocked fault signal, and no report is written).
+ */
+void crash_signals_remove(sigset_t *set);
 
 #endif

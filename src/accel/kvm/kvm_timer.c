@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/crash.h"
 #include "util/log.h"
 #include "util/seccomp.h"
 
@@ -110,6 +111,7 @@ void kvm_set_machine(struct accel *a, const struct accel_machine *m)
 	pthread_condattr_destroy(&ca);
 	/* The timer thread takes no signal: SIGINT/SIGTERM and kicks are for other threads. */
 	sigfillset(&all);
+	crash_signals_remove(&all); /* a crash there is reported */
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int r = pthread_create(&k->timer, NULL, timer_thread, k);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
