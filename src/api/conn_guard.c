@@ -187,21 +187,24 @@ static struct conn_slot *victim(const struct conn_guard *g)
 	return (struct conn_slot *)best;
 }
 
+/* How many live connections there are.  Under the lock. */
+static unsigned live_count(const struct conn_guard *g)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < g->nslots; i++)
+		n += g->slots[i].used && !g->slots[i].cut;
+	return n;
+}
+
 bool conn_guard_make_room(struct conn_guard *g)
 {
-	unsigned live = 0;
 	bool room = true;
 
 	pthread_mutex_lock(&g->lock);
-	for (unsigned i = 0; i < g->nslots; i++)
-		live += g->slots[i].used && !g->slots[i].cut;
-	if (live >= g->max_live) {
+	if (live_count(g) >= g->max_live)
 		forget_hung_up(g, 0);
-		live = 0;
-		for (unsigned i = 0; i < g->nslots; i++)
-			live += g->slots[i].used && !g->slots[i].cut;
-	}
-	if (live >= g->max_live) {
+	if (live_count(g) >= g->max_live) {
 		struct conn_slot *s = victim(g);
 		if (s)
 			cut(s);
